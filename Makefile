@@ -1,0 +1,22 @@
+# One command each: `make serve` (set up + run on 127.0.0.1:8080), `make test` (set up + run the tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/activate
+
+.PHONY: serve test lint bench
+serve: $(BIN)/activate
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 'cds_service:create_app()'
+
+test: $(BIN)/activate
+	$(BIN)/ruff check cds_service tests benchmarks
+	$(BIN)/pytest
+
+bench: $(BIN)/activate
+	$(BIN)/python benchmarks/run.py

@@ -1,0 +1,185 @@
+"""Findings -> CDS Hooks cards. Wording comes from cards/criteria.json; this module only assembles.
+
+CDS Hooks 2.0 JSON rules: no null or empty elements (they are pruned); summary < 140 characters;
+`source.label` always set; suggestions always come with `selectionBehavior`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .facts import PatientFacts
+from .rules.findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
+
+MAX_SUMMARY = 139
+POLICY = "DR.005.D"
+
+
+@dataclass(frozen=True)
+class Wording:
+    data: dict
+
+    @classmethod
+    def load(cls, cards_dir: str | Path) -> Wording:
+        return cls(json.loads((Path(cards_dir) / "criteria.json").read_text()))
+
+    def criterion(self, criterion_id: str) -> dict:
+        return self.data["criteria"][criterion_id]
+
+    def reason(self, finding: Finding) -> dict:
+        own = self.criterion(finding.criterion)["reasons"]
+        return own.get(finding.reason) or self.data["commonReasons"][finding.reason]
+
+    def render(self, template: str, finding: Finding) -> str:
+        params = dict(finding.params, title=self.criterion(finding.criterion)["title"])
+        return template.format_map(params)
+
+    def reason_text(self, finding: Finding) -> str:
+        return self.render(self.reason(finding)["text"], finding)
+
+
+def prune(value):
+    """Drop None, empty strings, lists and dicts, recursively (CDS Hooks: no null or empty elements)."""
+    if isinstance(value, dict):
+        pruned = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        pruned = [prune(v) for v in value]
+        return [v for v in pruned if v not in (None, "", [], {})]
+    return value
+
+
+def _summary(text: str) -> str:
+    return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1].rstrip() + "…"
+
+
+class CardBuilder:
+    def __init__(self, wording: Wording, new_id: Callable[[], str]):
+        self.wording = wording
+        self.new_id = new_id
+
+    def source(self, topic: str) -> dict:
+        service = self.wording.data["service"]
+        return {"label": service["label"], "topic": {"system": service["topicSystem"], "code": topic}}
+
+    def override_reasons(self) -> list[dict]:
+        system = self.wording.data["overrideReasonSystem"]
+        return [{"system": system, **r} for r in self.wording.data["overrideReasons"]]
+
+    # The summary card carries the machine-readable outcome for integration engines.
+    def summary_card(self, evaluation: Evaluation, facts: PatientFacts, extra: dict | None = None) -> dict:
+        counts = Counter(f.status for f in evaluation.findings)
+        outcome = self.wording.data["outcomes"][evaluation.overall]
+        summary = outcome["summary"].format(
+            total=len(evaluation.findings), as_of=evaluation.as_of.isoformat(), unknown=counts[UNKNOWN],
+            review=counts[REVIEW], not_met=counts[NOT_MET])
+        basis = "the planned infusion date" if evaluation.as_of_basis == "planned-infusion-date" else "today"
+        lines = [f"**Policy {POLICY} and FDA label, evaluated as of {evaluation.as_of.isoformat()}** ({basis}).", "",
+                 "| Criterion | Source | Status | Why |", "|---|---|---|---|"]
+        labels = self.wording.data["statusLabels"]
+        for f in evaluation.findings:
+            c = self.wording.criterion(f.criterion)
+            lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | "
+                         f"{self.wording.reason_text(f).replace('|', '/')} |")
+        for note in evaluation.notes:
+            lines += ["", self.wording.data["notes"][note]]
+        lines += ["", "Decision support only; the prescriber and the payer's reviewer decide."]
+        outcome_ext = {
+            "policy": POLICY,
+            "overall": evaluation.overall,
+            "asOf": evaluation.as_of.isoformat(),
+            "asOfBasis": evaluation.as_of_basis,
+            "order": facts.order.reference if facts.order else None,
+            "criteria": [self.criterion_outcome(f) for f in evaluation.findings],
+            "dataIssues": [{"source": i.source, "problem": i.problem} for i in facts.issues],
+        }
+        outcome_ext.update(extra or {})
+        return prune({
+            "uuid": self.new_id(),
+            "summary": _summary(summary),
+            "indicator": outcome["indicator"],
+            "detail": "\n".join(lines),
+            "source": self.source("coverage-info"),
+            "extension": {"zolgensma-eligibility": outcome_ext},
+        })
+
+    def criterion_outcome(self, f: Finding) -> dict:
+        return {
+            "id": f.criterion,
+            "status": f.status,
+            "reason": self.wording.reason_text(f),
+            "reasonCode": f.reason,
+            "source": self.wording.criterion(f.criterion)["source"],
+            "evidence": [e.reference for e in f.evidence],
+        }
+
+    def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None) -> dict:
+        c = self.wording.criterion(f.criterion)
+        reason = self.wording.reason(f)
+        summary = self.wording.render(reason.get("summary") or "{title}: " + f.status, f)
+        basis = "planned infusion date" if evaluation.as_of_basis == "planned-infusion-date" else "today"
+        detail = [
+            f"**Criterion:** {c['title']} (`{f.criterion}`)",
+            f"**Source:** {c['source']}",
+            f"**Status:** {self.wording.data['statusLabels'][f.status]}",
+            f"**Why:** {self.wording.reason_text(f)}",
+        ]
+        if f.evidence:
+            detail.append("**Evidence:**")
+            detail += [f"- `{e.reference}`: {e.text}" for e in f.evidence]
+        else:
+            detail.append("**Evidence:** none found in the record.")
+        detail.append(f"**Evaluated as of:** {evaluation.as_of.isoformat()} ({basis})")
+        if c.get("labelNote"):
+            detail.append(f"**FDA label vs payer sources:** {c['labelNote']}")
+        card = {
+            "uuid": self.new_id(),
+            "summary": _summary(summary),
+            "indicator": self.indicator(f),
+            "detail": "\n\n".join(detail),
+            "source": self.source(c.get("topic", "coverage-info")),
+            "overrideReasons": self.override_reasons(),
+            "suggestions": suggestions,
+            "selectionBehavior": "any" if suggestions else None,
+            "extension": {"zolgensma-criterion": {"id": f.criterion, "status": f.status, "reasonCode": f.reason}},
+        }
+        return prune(card)
+
+    def indicator(self, f: Finding) -> str:
+        """critical: a failed safety gate; warning: missing data, a referral, or a failed coverage rule."""
+        c = self.wording.criterion(f.criterion)
+        if f.status == NOT_MET:
+            return "critical" if c.get("safetyGate") else c.get("indicatorWhenNotMet", "warning")
+        if f.status in (UNKNOWN, REVIEW):
+            return "warning"
+        return "info"
+
+    def data_issues_card(self, facts: PatientFacts) -> dict | None:
+        if not facts.issues:
+            return None
+        texts = self.wording.data["dataIssues"]
+        lines = [texts["detail"], ""] + [f"- `{i.source}`: {i.problem}" for i in facts.issues]
+        return prune({
+            "uuid": self.new_id(),
+            "summary": _summary(texts["summary"].format(count=len(facts.issues))),
+            "indicator": "info",
+            "detail": "\n".join(lines),
+            "source": self.source("clinical-reminder"),
+        })
+
+
+def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,
+              suggestions_for: Callable[[Finding], list[dict]] | None = None, extra: dict | None = None) -> list[dict]:
+    """Summary card, then one card per criterion that is not met, unknown or for review, then data issues."""
+    cards = [builder.summary_card(evaluation, facts, extra)]
+    for f in evaluation.findings:
+        if f.status != MET:
+            cards.append(builder.criterion_card(f, evaluation, suggestions_for(f) if suggestions_for else None))
+    issues = builder.data_issues_card(facts)
+    if issues:
+        cards.append(issues)
+    return cards

@@ -1,0 +1,41 @@
+"""Configuration: defaults, overridden by CDS_* environment variables, overridden by create_app(config)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+DEFAULTS = {
+    # FHIR server fallback
+    "FHIR_TIMEOUT_SECONDS": 5.0,
+    "FHIR_MAX_PAGES": 20,
+    "FHIR_MAX_ENTRIES": 2000,  # per source; beyond this the source counts as unreadable, never as complete
+    # Site-configured local lab codes: {"system|code": "alt" | "aav9-titer" | ...}, or a path to such JSON.
+    "LOCAL_CODES": {},
+    # Where card wording and order templates live.
+    "CARDS_DIR": str(Path(__file__).resolve().parent.parent / "cards"),
+}
+
+
+def _coerce(default, raw: str):
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, dict):
+        text = Path(raw).read_text() if not raw.lstrip().startswith("{") else raw
+        return json.loads(text)
+    return raw
+
+
+def load(overrides: dict | None = None, environ: dict | None = None) -> dict:
+    env = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        if f"CDS_{key}" in env:
+            config[key] = _coerce(default, env[f"CDS_{key}"])
+    config.update(overrides or {})
+    return config

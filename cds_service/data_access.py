@@ -1,0 +1,166 @@
+"""The one data-access seam: prefetch first, then the FHIR server with the bearer token, then a clear outcome.
+
+CDS Hooks 2.0 prefetch rules (reference/cds-hooks-and-crd.md 1.4):
+- key present with a value      -> use it (follow Bundle `next` links on the FHIR server if any);
+- key present with `null`       -> no data (an empty, successful answer); never re-queried;
+- key present with an OperationOutcome -> that fetch failed: re-query the FHIR server if there is one;
+- key absent                    -> query the FHIR server; with no FHIR server: 412 Precondition Failed.
+A FHIR server that fails (timeout, 401, 5xx, bad JSON, too large) leaves that source unread: the rules
+then say `unknown`, never `met`.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .errors import PreconditionFailed
+from .facts import DataIssue
+from .fhir_client import FhirClient, FhirError, bundle_resources, next_link, outcome_text
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    key: str  # prefetch key
+    templates: tuple[str, ...]  # first is advertised; later ones are fallbacks for other user types
+
+
+LABS = ("Observation?patient={{context.patientId}}&category=laboratory&_sort=-date&_count=200",)
+VITAL_CODES = ",".join(f"http://loinc.org|{c}" for c in ("29463-7", "3141-9", "76516-4", "11884-4", "8310-5"))
+
+SOURCES: tuple[Source, ...] = (
+    Source("patient", "patient", ("Patient/{{context.patientId}}",)),
+    Source("labs", "labs", LABS),
+    Source("vitals", "vitals", (f"Observation?patient={{{{context.patientId}}}}&code={VITAL_CODES}&_sort=-date",)),
+    Source("conditions", "conditions", ("Condition?patient={{context.patientId}}",)),
+    Source("medication-requests", "medicationRequests", ("MedicationRequest?patient={{context.patientId}}",)),
+    Source("medication-administrations", "medicationAdministrations",
+           ("MedicationAdministration?patient={{context.patientId}}",)),
+    Source("procedures", "procedures", ("Procedure?patient={{context.patientId}}",)),
+    Source("coverage", "coverage", ("Coverage?patient={{context.patientId}}&status=active",)),
+    Source("practitioner-roles", "practitionerRoles",
+           ("PractitionerRole?practitioner={{userPractitionerId}}", "PractitionerRole?_id={{userPractitionerRoleId}}")),
+    Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active",)),
+)
+
+
+def prefetch_templates() -> dict[str, str]:
+    return {s.key: s.templates[0] for s in SOURCES}
+
+
+@dataclass
+class Gathered:
+    resources: dict[str, list[dict] | None]  # None: the source could not be read
+    issues: list[DataIssue]
+    fetched: list[str]  # sources read from the FHIR server (for logs and tests)
+
+
+_TOKEN = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
+
+
+def resolve(template: str, context: dict) -> str | None:
+    """Fill prefetch tokens from the hook context; None when a token has no value."""
+    user = context.get("userId") if isinstance(context.get("userId"), str) else ""
+    user_type, _, user_id = user.partition("/")
+    values = {f"user{user_type}Id": user_id} if user_id else {}
+
+    def value(match):
+        token = match.group(1)
+        if token.startswith("context."):
+            v = context.get(token[len("context."):])
+            return v if isinstance(v, (str, int)) and not isinstance(v, bool) else None
+        return values.get(token)
+
+    missing = False
+
+    def sub(match):
+        nonlocal missing
+        v = value(match)
+        if v is None:
+            missing = True
+            return ""
+        return str(v)
+
+    filled = _TOKEN.sub(sub, template)
+    return None if missing else filled
+
+
+def gather(request: dict, config: dict) -> Gathered:
+    prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
+    context = request["context"]
+    server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
+    auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
+    client = FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"],
+                        config["FHIR_MAX_PAGES"], config["FHIR_MAX_ENTRIES"]) if server else None
+
+    resources: dict[str, list[dict] | None] = {}
+    issues: list[DataIssue] = []
+    to_fetch: list[Source] = []
+    continuations: dict[str, str] = {}
+    for source in SOURCES:
+        if source.key not in prefetch:
+            to_fetch.append(source)
+            continue
+        value = prefetch[source.key]
+        if value is None:
+            resources[source.name] = []
+        elif not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            issues.append(DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored"))
+            to_fetch.append(source)
+        elif value["resourceType"] == "OperationOutcome":
+            issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
+            to_fetch.append(source)
+        elif value["resourceType"] == "Bundle":
+            resources[source.name] = bundle_resources(value)
+            if next_link(value):
+                continuations[source.name] = next_link(value)
+        else:
+            resources[source.name] = [value]
+
+    if client is None and to_fetch:
+        absent = [s.key for s in to_fetch if s.key not in prefetch]
+        if absent:
+            raise PreconditionFailed(
+                "prefetch lacks " + ", ".join(absent) + " and the request has no fhirServer to query")
+        # The EHR sent a failed or unusable value and there is no server to ask: that source stays unread.
+        resources.update({s.name: None for s in to_fetch})
+        to_fetch = []
+
+    fetched: list[str] = []
+    jobs = {s.name: _query_for(s, context) for s in to_fetch}
+    jobs.update({name: url for name, url in continuations.items()})
+    if jobs:
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            futures = {name: pool.submit(_fetch, client, url) for name, url in jobs.items()}
+        for name, future in futures.items():
+            got, problem = future.result()
+            if problem:
+                issues.append(DataIssue(name, problem))
+                resources[name] = None
+            elif name in continuations:
+                resources[name] = (resources.get(name) or []) + got
+            else:
+                resources[name] = got
+                fetched.append(name)
+    return Gathered(resources, issues, fetched)
+
+
+def _query_for(source: Source, context: dict) -> str | None:
+    for template in source.templates:
+        url = resolve(template, context)
+        if url is not None:
+            return url
+    return None
+
+
+def _fetch(client: FhirClient | None, url: str | None) -> tuple[list[dict], str | None]:
+    if client is None:
+        return [], "no FHIR server to continue paging"
+    if url is None:
+        return [], "no query could be formed from the hook context"
+    try:
+        return client.get(url), None
+    except FhirError as err:
+        return [], str(err)

@@ -1,0 +1,34 @@
+"""Errors the HTTP layer maps to status codes (in api.py, in one place)."""
+
+from __future__ import annotations
+
+
+class CdsError(Exception):
+    status = 500
+    code = "exception"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(CdsError):
+    status = 400
+    code = "invalid"
+
+
+class Unauthorized(CdsError):
+    status = 401
+    code = "security"
+
+
+class NotFound(CdsError):
+    status = 404
+    code = "not-found"
+
+
+class PreconditionFailed(CdsError):
+    """CDS Hooks 2.0: required data could be had neither from prefetch nor from the FHIR server."""
+
+    status = 412
+    code = "incomplete"

@@ -1,0 +1,208 @@
+"""Typed facts: what the rules know about a patient, free of FHIR paths.
+
+The translation layer (`translate.py`) builds these from FHIR resources; the rules read only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence: a resource reference plus a human-readable value/date."""
+
+    reference: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A numeric result in the analyte's canonical unit (see quantities.CANONICAL_UNITS)."""
+
+    analyte: str
+    value: float
+    unit: str
+    when: date | None
+    reference: str
+    comparator: str = "="
+    ref_low: float | None = None
+    ref_high: float | None = None
+    original: str = ""  # value and unit as reported, when converted
+
+    @property
+    def evidence(self) -> Evidence:
+        shown = f"{_fmt(self.value)} {self.unit}"
+        if self.comparator != "=":
+            shown = f"{self.comparator}{shown}"
+        if self.original and self.original != shown:
+            shown += f" (reported {self.original})"
+        if self.ref_high is not None:
+            shown += f", ULN {_fmt(self.ref_high)} {self.unit}"
+        return Evidence(self.reference, f"{shown} on {self.when.isoformat() if self.when else 'unknown date'}")
+
+
+@dataclass(frozen=True)
+class Titer:
+    """An anti-AAV9 antibody titer as its reciprocal dilution (1:50 -> 50), with comparator."""
+
+    reciprocal: float
+    comparator: str  # "=", "<", "<=", ">", ">="
+    when: date | None
+    reference: str
+    method: str | None
+    reported: str
+
+    @property
+    def evidence(self) -> Evidence:
+        method = f", method {self.method}" if self.method else ", method not recorded"
+        when = self.when.isoformat() if self.when else "unknown date"
+        return Evidence(self.reference, f"titer {self.reported}{method}, on {when}")
+
+
+@dataclass(frozen=True)
+class GeneticResult:
+    """SMN1 findings. copies=None when not reported; pathogenic_variants counts reported alleles."""
+
+    reference: str
+    when: date | None
+    smn1_copies: int | None = None
+    pathogenic_variants: int = 0
+    biallelic_statement: bool = False
+    summary: str = ""
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.summary or "SMN1 result")
+
+
+@dataclass(frozen=True)
+class ConditionFact:
+    reference: str
+    codes: frozenset[tuple[str, str]]
+    text: str
+    active: bool
+    onset: date | None
+    recorded: date | None = None
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.text or "condition")
+
+
+@dataclass(frozen=True)
+class Dose:
+    """A dose as ordered. Exactly one of the amounts is typically set."""
+
+    value: float
+    unit: str  # canonical: "mL", "vg", "vg/kg", "mg", "mg/kg"
+
+
+@dataclass(frozen=True)
+class Order:
+    """A medication order (draft or on record) reduced to what the rules need."""
+
+    reference: str
+    kind: str  # "zolgensma" | "corticosteroid"
+    status: str
+    text: str
+    kit_ndc: str | None = None
+    dose: Dose | None = None
+    per_day: float | None = None  # administrations per day, when stated
+    start: date | None = None
+    planned_date: date | None = None  # for Zolgensma: the planned infusion date, when stated
+    planned_date_source: str = ""
+    duration_days: int | None = None
+
+    @property
+    def evidence(self) -> Evidence:
+        bits = [self.text or self.kind, f"status {self.status}"]
+        if self.kit_ndc:
+            bits.append(f"kit NDC {self.kit_ndc}")
+        if self.dose:
+            bits.append(f"dose {_fmt(self.dose.value)} {self.dose.unit}")
+        if self.start:
+            bits.append(f"start {self.start.isoformat()}")
+        return Evidence(self.reference, ", ".join(bits))
+
+
+@dataclass(frozen=True)
+class PriorDose:
+    reference: str
+    when: date | None
+    text: str
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, f"{self.text} on {self.when.isoformat() if self.when else 'unknown date'}")
+
+
+@dataclass(frozen=True)
+class CoverageFact:
+    reference: str
+    product_line: str | None  # "medicaid" | "chip" | "medicare" | "aca-individual" | None (unknown)
+    description: str
+    active: bool
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.description)
+
+
+@dataclass(frozen=True)
+class SpecialistFact:
+    reference: str
+    description: str
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.description)
+
+
+@dataclass(frozen=True)
+class SiteOfCare:
+    reference: str
+    pos_code: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """Something that could not be used: a skipped resource or a failed fetch."""
+
+    source: str  # prefetch key or resource reference
+    problem: str
+
+
+@dataclass
+class PatientFacts:
+    """Everything the rules need, plus which sources could be read at all."""
+
+    patient_reference: str
+    birth_date: date | None = None
+    order: Order | None = None  # the Zolgensma order under consideration
+    measurements: list[Measurement] = field(default_factory=list)
+    titers: list[Titer] = field(default_factory=list)
+    genetics: list[GeneticResult] = field(default_factory=list)
+    conditions: list[ConditionFact] = field(default_factory=list)
+    steroid_orders: list[Order] = field(default_factory=list)
+    prior_doses: list[PriorDose] = field(default_factory=list)
+    coverages: list[CoverageFact] = field(default_factory=list)
+    specialists: list[SpecialistFact] = field(default_factory=list)
+    site_of_care: SiteOfCare | None = None
+    # Sources that were read (a successful, possibly empty, answer): names from data_access.SOURCES.
+    sources_read: set[str] = field(default_factory=set)
+    issues: list[DataIssue] = field(default_factory=list)
+
+    def latest(self, analyte: str, on_or_before: date | None = None) -> Measurement | None:
+        found = [m for m in self.measurements if m.analyte == analyte and m.when is not None
+                 and (on_or_before is None or m.when <= on_or_before)]
+        return max(found, key=lambda m: m.when, default=None)
+
+    def has_read(self, *sources: str) -> bool:
+        return all(s in self.sources_read for s in sources)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"

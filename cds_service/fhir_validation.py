@@ -1,0 +1,75 @@
+"""Lenient-then-strict validation of single FHIR R4 resources with fhir.resources (R4B models).
+
+Only the resources the rules will read are validated (a lab is validated once it has been recognised
+as one of the analytes we use), which keeps the cost of validation off the resources we ignore.
+Leniency: elements the R4B model does not know (vendor junk, later-version elements) are dropped and
+reported, then the resource is validated again. Anything still invalid is skipped and reported.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from importlib import import_module
+
+from pydantic import ValidationError
+
+SUPPORTED = {
+    "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration", "Procedure",
+    "Coverage", "PractitionerRole", "CareTeam", "Encounter", "Location", "Medication", "ServiceRequest",
+    "CarePlan", "OperationOutcome",
+}
+
+
+@lru_cache(maxsize=None)
+def model_for(resource_type: str):
+    if resource_type not in SUPPORTED:
+        raise KeyError(resource_type)
+    module = import_module(f"fhir.resources.R4B.{resource_type.lower()}")
+    return getattr(module, resource_type)
+
+
+class InvalidResource(ValueError):
+    pass
+
+
+def validate(resource: dict):
+    """Return (model, dropped_paths) or raise InvalidResource with a short, path-level explanation."""
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        raise InvalidResource("not a FHIR resource (no resourceType)")
+    try:
+        model = model_for(resource["resourceType"])
+    except KeyError:
+        raise InvalidResource(f"resource type {resource['resourceType']} is not used") from None
+    try:
+        return model.model_validate(resource), []
+    except ValidationError as err:
+        extra = [e["loc"] for e in err.errors() if e["type"] == "extra_forbidden"]
+        if not extra or len(extra) != len(err.errors()):
+            raise InvalidResource(_explain(err)) from None
+    cleaned = copy.deepcopy(resource)
+    for loc in extra:
+        _drop(cleaned, loc)
+    try:
+        return model.model_validate(cleaned), [".".join(str(p) for p in loc) for loc in extra]
+    except ValidationError as err:
+        raise InvalidResource(_explain(err)) from None
+
+
+def _drop(obj, loc) -> None:
+    for part in loc[:-1]:
+        try:
+            obj = obj[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(obj, dict):
+        obj.pop(loc[-1], None)
+
+
+def _explain(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors()[:3]:
+        where = ".".join(str(p) for p in e["loc"]) or "(resource)"
+        parts.append(f"{where}: {e['msg']}")
+    more = len(err.errors()) - 3
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

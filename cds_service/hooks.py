@@ -1,0 +1,126 @@
+"""The hook handlers. Each reads as three steps: gather data, evaluate rules, build cards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from .cards import CardBuilder, Wording, cards_for
+from .data_access import gather, prefetch_templates
+from .errors import BadRequest, NotFound
+from .orders import OrderSuggester
+from .rules.eligibility import evaluate
+from .translate import LocalCodes, Translator, medication_kind
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    id: str
+    hook: str
+    title: str
+    description: str
+
+
+SERVICES = {
+    s.id: s for s in (
+        ServiceDefinition(
+            "zolgensma-order-select", "order-select", "Zolgensma eligibility (order-select)",
+            "When a Zolgensma (onasemnogene abeparvovec-xioi) order is selected, checks policy DR.005.D "
+            "criteria 1-11, renewal and product line against the FDA label, and suggests the missing "
+            "orders (prednisolone, baseline labs, AAV9 titer)."),
+        ServiceDefinition(
+            "zolgensma-order-sign", "order-sign", "Zolgensma eligibility (order-sign)",
+            "When a Zolgensma order is signed, checks policy DR.005.D criteria 1-11, renewal and product line "
+            "against the FDA label, including the ordered dose against the label's weight-band kit."),
+    )
+}
+USAGE = ("Decision support for Zolgensma prior authorization; not for clinical use without local validation. "
+         "Prefetch keys are all optional: missing ones are queried from fhirServer.")
+
+
+def discovery() -> dict:
+    return {"services": [
+        {"hook": s.hook, "id": s.id, "title": s.title, "description": s.description,
+         "prefetch": prefetch_templates(), "usageRequirements": USAGE}
+        for s in SERVICES.values()
+    ]}
+
+
+def parse_request(service: ServiceDefinition, body) -> dict:
+    """Check the CDS Hooks request envelope; return the context. Raises BadRequest with a clear message."""
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    for field in ("hook", "hookInstance", "context"):
+        if field not in body:
+            raise BadRequest(f"missing required field '{field}'")
+    if body["hook"] != service.hook:
+        raise BadRequest(f"service {service.id} answers hook '{service.hook}', not '{body['hook']}'")
+    if not isinstance(body["hookInstance"], str) or not body["hookInstance"]:
+        raise BadRequest("hookInstance must be a non-empty string")
+    context = body["context"]
+    if not isinstance(context, dict):
+        raise BadRequest("context must be an object")
+    if not isinstance(context.get("patientId"), str) or not context["patientId"]:
+        raise BadRequest("context.patientId must be a non-empty string")
+    if not isinstance(context.get("draftOrders"), dict):
+        raise BadRequest("context.draftOrders must be a Bundle")
+    if service.hook == "order-select" and not (
+            isinstance(context.get("selections"), list) and all(isinstance(s, str) for s in context["selections"])):
+        raise BadRequest("context.selections must be an array of references")
+    for field in ("prefetch", "fhirAuthorization"):
+        if field in body and body[field] is not None and not isinstance(body[field], dict):
+            raise BadRequest(f"{field} must be an object")
+    if "fhirServer" in body and not isinstance(body["fhirServer"], str):
+        raise BadRequest("fhirServer must be a URL string")
+    return context
+
+
+def draft_resources(context: dict) -> list[dict]:
+    entries = context["draftOrders"].get("entry") or []
+    return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+
+
+def zolgensma_order(context: dict, hook: str, drafts: list[dict]) -> dict | None:
+    """The Zolgensma MedicationRequest this hook is about (order-select: only among the selections)."""
+    selected = set(context.get("selections") or []) if hook == "order-select" else None
+    for resource in drafts:
+        if resource.get("resourceType") != "MedicationRequest" or medication_kind(resource) != "zolgensma":
+            continue
+        if selected is None or f"MedicationRequest/{resource.get('id')}" in selected:
+            return resource
+    return None
+
+
+class EligibilityHandler:
+    def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str]):
+        self.config = config
+        self.today = today
+        self.wording = Wording.load(config["CARDS_DIR"])
+        self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
+        self.new_id = new_id
+
+    def __call__(self, service_id: str, body) -> dict:
+        service = SERVICES.get(service_id)
+        if service is None:
+            raise NotFound(f"no CDS service '{service_id}'")
+        context = parse_request(service, body)
+        drafts = draft_resources(context)
+        order = zolgensma_order(context, service.hook, drafts)
+        if order is None:
+            return {"cards": []}
+
+        # 1. Gather data: prefetch, then the FHIR server.
+        gathered = gather(body, self.config)
+        facts = Translator(context["patientId"], self.local_codes).build(
+            gathered.resources, order, drafts, gathered.issues)
+        # 2. Evaluate the rules (pure).
+        evaluation = evaluate(facts, self.today())
+        # 3. Build cards and suggested orders.
+        builder = CardBuilder(self.wording, self.new_id)
+        suggester = OrderSuggester(self.config["CARDS_DIR"], evaluation, facts, self.new_id)
+        cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
+        monitoring = suggester.monitoring_card(builder)
+        if monitoring:
+            cards.append(monitoring)
+        return {"cards": cards}

@@ -1,0 +1,194 @@
+"""Suggested orders (CDS Hooks suggestions with `create` actions), from templates in cards/orders.json.
+
+- Prednisolone 1 mg/kg/day from day -1 for 30 doses (FDA label 2.1), only when no corticosteroid plan exists.
+- Baseline tests for the gaps the rules found (DR.005.D criteria 6, 8, 9; label baseline creatinine/CBC).
+- Post-infusion monitoring with concrete dates from the planned infusion date (day 0).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from .cards import prune
+from .facts import PatientFacts
+from .rules.eligibility import BASELINE_LAB_MAX_AGE_DAYS
+from .rules.findings import NOT_ELIGIBLE, UNKNOWN, Evaluation, Finding
+from .terminology import LOINC, PREDNISOLONE, UCUM
+
+PREDNISOLONE_MG_PER_ML = Decimal("3")  # 15 mg/5 mL oral solution
+STEROID_DOSES = 30  # FDA label 2.1: day -1 through day 28
+
+
+class OrderSuggester:
+    def __init__(self, cards_dir: str | Path, evaluation: Evaluation, facts: PatientFacts, new_id: Callable[[], str]):
+        self.t = json.loads((Path(cards_dir) / "orders.json").read_text())
+        self.evaluation = evaluation
+        self.facts = facts
+        self.new_id = new_id
+        self.planned = facts.order.planned_date if facts.order else None
+
+    # Suggestions attached to a criterion card ----------------------------------------------------
+    def for_finding(self, f: Finding) -> list[dict]:
+        if f.criterion == "corticosteroid-plan" and f.reason == "no-steroid-plan":
+            s = self.prednisolone()
+            return [s] if s else []
+        if f.status == UNKNOWN and f.criterion in ("baseline-liver-function", "baseline-platelets-troponin",
+                                                   "aav9-titer"):
+            tests = []
+            for gap in f.missing:
+                test = self.t["baseline"]["gaps"].get(gap)
+                if test and test not in tests:
+                    tests.append(test)
+            return [self.baseline(tests, f.criterion)] if tests else []
+        return []
+
+    def prednisolone(self) -> dict | None:
+        kit_weight = self.evaluation.kit.weight_kg if self.evaluation.kit else None
+        if kit_weight is None:
+            return None  # no current weight in the label range: the weight card asks for one first
+        weight = Decimal(str(kit_weight))
+        dose = (weight * 2).quantize(Decimal("1"), rounding=ROUND_HALF_UP) / 2  # nearest 0.5 mg
+        volume = (dose / PREDNISOLONE_MG_PER_ML).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        p = self.t["prednisolone"]
+        start = self.planned - timedelta(days=1) if self.planned else None
+        end = start + timedelta(days=STEROID_DOSES - 1) if start else None
+        values = dict(dose_mg=f"{dose:g}", volume_ml=f"{volume:g}", weight_kg=f"{weight:g}",
+                      mg_per_kg=f"{dose / weight:.2f}",
+                      start=start.isoformat() if start else "the day before infusion",
+                      end=end.isoformat() if end else "day 28")
+        repeat = {"frequency": 1, "period": 1, "periodUnit": "d"}
+        if start:
+            repeat["boundsPeriod"] = {"start": start.isoformat(), "end": end.isoformat()}
+        else:
+            repeat["boundsDuration"] = {"value": STEROID_DOSES, "unit": "d", "system": UCUM, "code": "d"}
+        resource = {
+            "resourceType": "MedicationRequest",
+            "status": "draft",
+            "intent": "order",
+            "subject": {"reference": self.facts.patient_reference},
+            "medicationCodeableConcept": {"coding": [PREDNISOLONE.coding()], "text": p["medicationText"]},
+            "reasonCode": [{"text": "Zolgensma corticosteroid prophylaxis (FDA label 2.1; DR.005.D criterion 7)"}],
+            "dosageInstruction": [{
+                "text": p["dosageText"].format(**values),
+                "timing": {"repeat": repeat},
+                "route": {"text": "oral"},
+                "doseAndRate": [{"doseQuantity": {"value": float(dose), "unit": "mg", "system": UCUM, "code": "mg"}}],
+            }],
+            "note": [{"text": p["note"]}],
+        }
+        return self._suggestion(p["suggestionLabel"].format(**values), [resource], "prednisolone")
+
+    def baseline(self, tests: list[str], criterion: str) -> dict:
+        source = {"aav9-titer": "DR.005.D criterion 6", "baseline-liver-function": "DR.005.D criterion 8",
+                  "baseline-platelets-troponin": "DR.005.D criterion 9"}.get(criterion, "FDA label baseline")
+        reason = self.t["baseline"]["reason"].format(source=source)
+        # Drawn before the infusion: by day -1 when the planned date is known.
+        when = {"end": (self.planned - timedelta(days=1)).isoformat()} if self.planned else None
+        resources = [self._service_request(test, reason, occurrence_period=when) for test in tests]
+        label = self.t["baseline"]["suggestionLabel"].format(
+            tests=", ".join(self.t["tests"][x]["label"] for x in tests))
+        return self._suggestion(label, resources, "baseline")
+
+    # The monitoring card ---------------------------------------------------------------------------
+    def monitoring_card(self, builder) -> dict | None:
+        if self.evaluation.overall == NOT_ELIGIBLE:
+            return None
+        m = self.t["monitoring"]
+        suggestions = []
+        lines = []
+        if self.planned:
+            lines.append(m["detail"].format(day0=self.planned.isoformat()))
+            lines.append("")
+            lines.append("| Test | Dates |")
+            lines.append("|---|---|")
+            for test, dates in self.schedule().items():
+                lines.append(f"| {self.t['tests'][test]['label']} | {', '.join(d.isoformat() for d in dates)} |")
+            resources = [self._service_request(test, m["reason"], events=dates)
+                         for test, dates in self.schedule().items()]
+            suggestions.append(self._suggestion(m["suggestionLabel"], resources, "monitoring"))
+        else:
+            lines.append(m["detail"].format(day0="date not on the order; add it to get dated orders"))
+        label_gaps = self.label_baseline_gaps()
+        if label_gaps:
+            lines += ["", m["labelBaseline"]]
+            suggestions.append(self.baseline(label_gaps, "label-baseline"))
+        card = {
+            "uuid": self.new_id(),
+            "summary": m["summary"],
+            "indicator": "info",
+            "detail": "\n".join(lines),
+            "source": builder.source("clinical-reminder"),
+            "suggestions": suggestions,
+            "selectionBehavior": "any" if suggestions else None,
+        }
+        return prune(card)
+
+    def schedule(self) -> dict[str, list[date]]:
+        if not self.planned:
+            return {}
+        return {test: [self.planned + timedelta(days=d) for d in days]
+                for test, days in self.t["monitoring"]["schedule"].items()}
+
+    def label_baseline_gaps(self) -> list[str]:
+        """Label baseline tests outside DR.005.D: creatinine and a CBC (hemoglobin)."""
+        gaps = []
+        as_of = self.evaluation.as_of
+        for analyte, test in (("creatinine", "creatinine"), ("hemoglobin", "cbc")):
+            m = self.facts.latest(analyte, as_of)
+            if m is None or (as_of - m.when).days > BASELINE_LAB_MAX_AGE_DAYS:
+                gaps.append(test)
+        platelets_card = self.evaluation.finding("baseline-platelets-troponin")
+        if "cbc" in gaps and "platelets" in platelets_card.missing:
+            gaps.remove("cbc")  # already suggested on the platelets card
+        return gaps
+
+    def extension(self) -> dict:
+        out = {}
+        if self.evaluation.kit:
+            out["kit"] = self.evaluation.kit.as_extension()
+        if self.planned:
+            out["monitoringSchedule"] = {t: [d.isoformat() for d in ds] for t, ds in self.schedule().items()}
+        return out
+
+    # Resource builders -----------------------------------------------------------------------------
+    def _service_request(self, test: str, reason: str, events: list[date] | None = None,
+                         occurrence_period: dict | None = None) -> dict:
+        spec = self.t["tests"][test]
+        if "loinc" in spec:
+            codings = [{"system": LOINC, "code": spec["loinc"], "display": spec["display"]}]
+            codings += [{"system": LOINC, "code": c, "display": d} for c, d in spec.get("alsoLoinc", [])]
+            code = {"coding": codings, "text": spec["label"]}
+        else:
+            code = {"text": spec["text"]}
+        resource = {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "order",
+            "code": code,
+            "subject": {"reference": self.facts.patient_reference},
+            "reasonCode": [{"text": reason}],
+        }
+        if events:
+            resource["occurrenceTiming"] = {"event": [d.isoformat() for d in events]}
+        elif occurrence_period:
+            resource["occurrencePeriod"] = occurrence_period
+        return resource
+
+    def _suggestion(self, label: str, resources: list[dict], kind: str) -> dict:
+        return {
+            "label": label[:200],
+            "uuid": self.new_id(),
+            "isRecommended": True,
+            "actions": [{"type": "create", "description": _describe(r, kind), "resource": r} for r in resources],
+        }
+
+
+def _describe(resource: dict, kind: str) -> str:
+    if resource["resourceType"] == "MedicationRequest":
+        return "Create prednisolone order: " + resource["dosageInstruction"][0]["text"][:160]
+    code = resource["code"].get("text") or resource["code"]["coding"][0]["display"]
+    return f"Create {kind} lab order: {code}"

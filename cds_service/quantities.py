@@ -1,0 +1,111 @@
+"""Units, titers and calendar arithmetic: pure helpers shared by translation and rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# Canonical unit per analyte, and factors from accepted units to it.
+# Sources: clinical-facts.md 2.6 (UCUM table: bilirubin 1 mg/dL = 17.1 umol/L; troponin
+# 1 ng/mL = 1000 ng/L, ug/L = ng/mL; platelets 10*3/uL = 10*9/L). Creatinine 88.4 umol/L per
+# mg/dL and haemoglobin 10 g/L per g/dL are standard molar/mass conversions (MEMORY).
+CANONICAL_UNITS = {
+    "alt": "U/L", "ast": "U/L", "bilirubin": "mg/dL", "pt": "s", "inr": "{INR}",
+    "platelets": "10*3/uL", "troponin-i": "ng/mL", "creatinine": "mg/dL", "hemoglobin": "g/dL",
+    "weight": "kg", "gestational-age": "wk", "temperature": "Cel",
+}
+
+_ENZYME = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "units/l": 1.0, "ukat/l": 60.0}
+_FACTORS: dict[str, dict[str, float]] = {
+    "alt": _ENZYME,
+    "ast": _ENZYME,
+    "bilirubin": {"mg/dl": 1.0, "umol/l": 1 / 17.1, "µmol/l": 1 / 17.1, "μmol/l": 1 / 17.1,
+                  "mmol/l": 1000 / 17.1},
+    "pt": {"s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0},
+    "inr": {"{inr}": 1.0, "1": 1.0, "inr": 1.0, "ratio": 1.0, "{ratio}": 1.0, "": 1.0},
+    "platelets": {"10*3/ul": 1.0, "10^3/ul": 1.0, "x10^3/ul": 1.0, "x10*3/ul": 1.0, "k/ul": 1.0,
+                  "thou/ul": 1.0, "10*3/mm3": 1.0, "10*9/l": 1.0, "10^9/l": 1.0, "x10^9/l": 1.0,
+                  "x10*9/l": 1.0, "g/l": 1.0, "/ul": 1e-3, "/mm3": 1e-3},
+    "troponin-i": {"ng/ml": 1.0, "ug/l": 1.0, "µg/l": 1.0, "μg/l": 1.0, "ng/l": 1e-3, "pg/ml": 1e-3},
+    "creatinine": {"mg/dl": 1.0, "umol/l": 1 / 88.4, "µmol/l": 1 / 88.4, "μmol/l": 1 / 88.4},
+    "hemoglobin": {"g/dl": 1.0, "g/l": 0.1, "mmol/l": 1.611},
+    "weight": {"kg": 1.0, "g": 1e-3, "[lb_av]": 0.45359237, "lb": 0.45359237, "lbs": 0.45359237,
+               "[oz_av]": 0.028349523125, "oz": 0.028349523125},
+    "gestational-age": {"wk": 1.0, "week": 1.0, "weeks": 1.0, "wks": 1.0, "d": 1 / 7, "day": 1 / 7,
+                        "days": 1 / 7},
+}
+
+
+class UnitError(ValueError):
+    """A unit we cannot convert with certainty."""
+
+
+def to_canonical(analyte: str, value: float, unit: str | None) -> float:
+    """Convert `value` in `unit` to the analyte's canonical unit, or raise UnitError."""
+    key = (unit or "").strip().lower().replace(" ", "")
+    if analyte == "temperature":
+        if key in ("cel", "c", "°c", "degc"):
+            return value
+        if key in ("[degf]", "f", "°f", "degf"):
+            return (value - 32) * 5 / 9
+        raise UnitError(f"unit {unit!r} not recognised for temperature")
+    factors = _FACTORS.get(analyte, {})
+    if key not in factors:
+        raise UnitError(f"unit {unit!r} not recognised for {analyte}")
+    return value * factors[key]
+
+
+_TITER = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*1\s*[:/]\s*(\d+(?:\.\d+)?)\s*(?:\(.*\))?\s*$")
+_COMPARATORS = {"≤": "<=", "≥": ">=", None: "=", "": "="}
+
+
+def parse_titer_string(text: str) -> tuple[float, str]:
+    """'1:25' -> (25, '='); '<1:25' -> (25, '<'); '1/50' -> (50, '='). Raises ValueError."""
+    match = _TITER.match(text or "")
+    if not match:
+        raise ValueError(f"not a titer: {text!r}")
+    comparator = _COMPARATORS.get(match.group(1), match.group(1))
+    return float(match.group(2)), comparator
+
+
+def titer_at_most(reciprocal: float, comparator: str, limit: float) -> bool | None:
+    """Is the titer certainly <= 1:limit (True), certainly above (False), or undecidable (None)?"""
+    if comparator in ("=", "<=", "<"):
+        if reciprocal <= limit:
+            return True
+        if comparator == "=":
+            return False
+        return None  # "<1:100" could still be above 1:50
+    # ">" or ">=": the true value is at least the reported one
+    if reciprocal > limit or (comparator == ">" and reciprocal >= limit):
+        return False
+    return None
+
+
+def add_years(day: date, years: int) -> date:
+    """The anniversary `years` after `day` (29 Feb -> 1 Mar in non-leap years)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return date(day.year + years, 3, 1)
+
+
+def age_in_months(birth: date, on: date) -> int:
+    months = (on.year - birth.year) * 12 + (on.month - birth.month)
+    if on.day < birth.day:
+        months -= 1
+    return months
+
+
+def weight_band(weight_kg: float) -> tuple[float, float] | None:
+    """The label's 0.5 kg dosing band (FDA label section 2.1 table, 2.6-21.0 kg).
+
+    The weight is first rounded to 0.1 kg (the precision of the label table); the band's upper
+    limit is then ceil(2w)/2 (clinical-facts.md section 4). Outside 2.6-21.0 kg: None.
+    """
+    tenths = round(weight_kg * 10)
+    if tenths < 26 or tenths > 210:
+        return None
+    upper_half_kg = -(-tenths // 5)  # ceil(tenths / 5) = band upper limit in 0.5 kg steps
+    upper = upper_half_kg / 2
+    return (round(upper - 0.4, 1), upper)

@@ -1,0 +1,416 @@
+"""Zolgensma eligibility: policy DR.005.D criteria 1-11, renewal, product line, and label checks.
+
+Pure: takes PatientFacts and explicit dates, returns an Evaluation. No I/O, no Flask, no FHIR.
+Each rule returns one Finding whose `reason` is a code worded in cards/criteria.json.
+
+The one safety principle: a criterion is `met` only on positive evidence, or on a negative search
+of a source that was actually read (an empty problem list that was retrieved is evidence; a fetch
+that failed is not). Missing data is `unknown`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ..facts import Evidence, Measurement, PatientFacts
+from ..quantities import add_years, age_in_months, titer_at_most
+from ..terminology import (
+    ADVANCED_SMA_CODES,
+    ADVANCED_SMA_TEXT,
+    FEVER_THRESHOLD_C,
+    INFECTION_ICD10_PREFIXES,
+    INFECTION_TEXT,
+    INFECTIOUS_DISEASE,
+    NOT_SMA_EVIDENCE,
+    SMA_DIAGNOSES,
+)
+from .dosing import DOSE_VG_PER_KG, MAX_WEIGHT_KG, MIN_WEIGHT_KG, kit_for_weight
+from .findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding, overall
+
+# Policy DR.005.D criterion 6: baseline titer <= 1:50 by ELISA.
+TITER_LIMIT = 50.0
+# Billing guide, "Top denial #1": titer "current within 2 weeks of infusion" (payer practice,
+# not in the label: clinical-facts.md 1.8e).
+TITER_MAX_AGE_DAYS = 14
+# Billing guide workflow "Day -14: baseline labs + age/weight verification". We accept weights up to
+# 14 days before the infusion and baseline labs up to 30 days before (project choice: the guide draws
+# at day -14 and infusions slip; the card shows each date).
+WEIGHT_MAX_AGE_DAYS = 14
+BASELINE_LAB_MAX_AGE_DAYS = 30
+# Full term: 37 completed weeks (clinical-facts.md 5.1 row 4, site convention). A live-born infant has
+# a gestational age of at least 20 weeks, so 17 weeks of postnatal age reaches term whatever the GA.
+FULL_TERM_WEEKS = 37
+MIN_GESTATIONAL_AGE_WEEKS = 20
+# FDA label 2.1: prednisolone 1 mg/kg/day; clinical-facts.md 5.1 row 7 accepts 0.9-1.1 mg/kg/day.
+STEROID_MG_PER_KG_RANGE = (0.9, 1.1)
+# How close an ordered dose must be to the label band dose.
+VOLUME_TOLERANCE_ML = 0.1
+VG_RELATIVE_TOLERANCE = 0.01
+INFECTION_RECENT_DAYS = 30
+FEVER_RECENT_DAYS = 2
+AGE_WARNING_DAYS = 30
+
+CRITERIA = (
+    "specialist-prescriber", "smn1-biallelic", "no-advanced-sma", "gestational-age", "age-under-2",
+    "aav9-titer", "corticosteroid-plan", "baseline-liver-function", "baseline-platelets-troponin",
+    "no-active-infection", "dose-within-label", "weight-in-label-range", "one-time-dose", "benefit-covered",
+)
+ACTIVE_ORDER_STATUSES = ("active", "draft", "on-hold")
+
+
+def evaluate(facts: PatientFacts, today: date) -> Evaluation:
+    """Evaluate every criterion as of the planned infusion date when known, otherwise `today`."""
+    planned = facts.order.planned_date if facts.order else None
+    as_of, basis = (planned, "planned-infusion-date") if planned else (today, "today")
+    ctx = _Context(facts, as_of, basis, today)
+    findings = tuple(rule(ctx) for rule in _RULES)
+    notes = ("planned-date-in-past",) if planned and planned < today else ()
+    return Evaluation(overall(list(findings)), as_of, basis, findings, ctx.kit, notes)
+
+
+class _Context:
+    def __init__(self, facts: PatientFacts, as_of: date, basis: str, today: date):
+        self.facts, self.as_of, self.basis, self.today = facts, as_of, basis, today
+        self.weight = facts.latest("weight", as_of)
+        self.weight_current = bool(self.weight and (as_of - self.weight.when).days <= WEIGHT_MAX_AGE_DAYS)
+        self.kit = kit_for_weight(self.weight.value) if self.weight_current else None
+
+    def finding(self, criterion, status, reason, evidence=(), missing=(), **params) -> Finding:
+        params.setdefault("as_of", self.as_of.isoformat())
+        params.setdefault("basis", "the planned infusion date" if self.basis == "planned-infusion-date"
+                          else "today (no planned infusion date on the order)")
+        return Finding(criterion, status, reason, tuple(evidence), params, tuple(missing))
+
+    def unavailable(self, criterion: str, *sources: str) -> Finding | None:
+        """An `unknown` finding when a source the rule needs could not be read."""
+        lost = [s for s in sources if s not in self.facts.sources_read]
+        if not lost:
+            return None
+        return self.finding(criterion, UNKNOWN, "source-unavailable", sources=", ".join(lost))
+
+
+def _days(a: date, b: date) -> int:
+    return (a - b).days
+
+
+# --- criterion 1 ------------------------------------------------------------------------------
+def specialist_prescriber(ctx: _Context) -> Finding:
+    c = "specialist-prescriber"
+    if ctx.facts.specialists:
+        return ctx.finding(c, MET, "specialist-documented", [s.evidence for s in ctx.facts.specialists])
+    return (ctx.unavailable(c, "practitioner-roles", "care-teams")
+            or ctx.finding(c, UNKNOWN, "specialist-not-documented", missing=("specialist",)))
+
+
+# --- criterion 2 ------------------------------------------------------------------------------
+def smn1_biallelic(ctx: _Context) -> Finding:
+    c = "smn1-biallelic"
+    positive, negative, partial = [], [], []
+    for g in ctx.facts.genetics:
+        if (g.biallelic_statement or g.smn1_copies == 0 or g.pathogenic_variants >= 2
+                or (g.smn1_copies == 1 and g.pathogenic_variants >= 1)):
+            positive.append(g)
+        elif g.smn1_copies is not None and g.smn1_copies >= 2 and g.pathogenic_variants == 0:
+            negative.append(g)
+        elif g.smn1_copies == 1:
+            partial.append(g)
+    if positive and negative:
+        return ctx.finding(c, REVIEW, "genetics-conflict", [g.evidence for g in positive + negative])
+    if positive:
+        return ctx.finding(c, MET, "biallelic-confirmed", [g.evidence for g in positive])
+    if negative:
+        return ctx.finding(c, NOT_MET, "smn1-present", [g.evidence for g in negative])
+    if partial:
+        return ctx.finding(c, UNKNOWN, "one-allele-only", [g.evidence for g in partial], missing=("genetics",))
+    lost = ctx.unavailable(c, "labs")
+    if lost:
+        return lost
+    sma = [f for f in ctx.facts.conditions if f.codes & SMA_DIAGNOSES]
+    if sma:
+        return ctx.finding(c, UNKNOWN, "diagnosis-without-genetics", [f.evidence for f in sma],
+                           missing=("genetics",))
+    misleading = [f for f in ctx.facts.conditions if any(code in NOT_SMA_EVIDENCE for _, code in f.codes)]
+    if misleading:
+        return ctx.finding(c, UNKNOWN, "not-sma-evidence", [f.evidence for f in misleading],
+                           missing=("genetics",))
+    return ctx.finding(c, UNKNOWN, "no-genetics", missing=("genetics",))
+
+
+# --- criterion 3 ------------------------------------------------------------------------------
+def no_advanced_sma(ctx: _Context) -> Finding:
+    c = "no-advanced-sma"
+    advanced = [f for f in ctx.facts.conditions if f.active and (
+        f.codes & ADVANCED_SMA_CODES or any(t in f.text.lower() for t in ADVANCED_SMA_TEXT))]
+    if advanced:
+        return ctx.finding(c, REVIEW, "advanced-sma-recorded", [f.evidence for f in advanced])
+    return ctx.unavailable(c, "conditions") or ctx.finding(
+        c, MET, "no-advanced-sma-recorded", count=len(ctx.facts.conditions))
+
+
+# --- criterion 4 ------------------------------------------------------------------------------
+def gestational_age(ctx: _Context) -> Finding:
+    c = "gestational-age"
+    birth = ctx.facts.birth_date
+    if birth is None:
+        return ctx.unavailable(c, "patient") or ctx.finding(c, UNKNOWN, "no-birth-date", missing=("birth-date",))
+    postnatal_weeks = _days(ctx.as_of, birth) / 7
+    ga = ctx.facts.latest("gestational-age")
+    if ga is not None:
+        corrected = ga.value + postnatal_weeks
+        params = dict(ga=f"{ga.value:g}", corrected=f"{corrected:.1f}", term=FULL_TERM_WEEKS)
+        if corrected >= FULL_TERM_WEEKS:
+            return ctx.finding(c, MET, "term-reached", [ga.evidence], **params)
+        term_date = birth + timedelta(days=round((FULL_TERM_WEEKS - ga.value) * 7))
+        return ctx.finding(c, NOT_MET, "before-term", [ga.evidence], term_date=term_date.isoformat(), **params)
+    birth_evidence = Evidence(ctx.facts.patient_reference, f"born {birth.isoformat()}")
+    if postnatal_weeks >= FULL_TERM_WEEKS - MIN_GESTATIONAL_AGE_WEEKS:
+        return ctx.finding(c, MET, "term-by-postnatal-age", [birth_evidence],
+                           weeks=f"{postnatal_weeks:.0f}", floor=MIN_GESTATIONAL_AGE_WEEKS, term=FULL_TERM_WEEKS)
+    return ctx.finding(c, UNKNOWN, "ga-missing", [birth_evidence], missing=("gestational-age",),
+                       weeks=f"{postnatal_weeks:.0f}")
+
+
+# --- criterion 5 ------------------------------------------------------------------------------
+def age_under_2(ctx: _Context) -> Finding:
+    c = "age-under-2"
+    birth = ctx.facts.birth_date
+    if birth is None:
+        return ctx.unavailable(c, "patient") or ctx.finding(c, UNKNOWN, "no-birth-date", missing=("birth-date",))
+    second = add_years(birth, 2)
+    ev = [Evidence(ctx.facts.patient_reference, f"born {birth.isoformat()}")]
+    params = dict(months=age_in_months(birth, ctx.as_of), second_birthday=second.isoformat())
+    if ctx.as_of >= second:
+        return ctx.finding(c, NOT_MET, "age-2-or-more", ev, **params)
+    if ctx.basis == "today" and _days(second, ctx.as_of) <= AGE_WARNING_DAYS:
+        return ctx.finding(c, MET, "under-2-turning-2-soon", ev, **params)
+    return ctx.finding(c, MET, "under-2", ev, **params)
+
+
+# --- criterion 6 ------------------------------------------------------------------------------
+def aav9_titer(ctx: _Context) -> Finding:
+    c = "aav9-titer"
+    dated = [t for t in ctx.facts.titers if t.when is not None and t.when <= ctx.as_of]
+    if not dated:
+        lost = ctx.unavailable(c, "labs")
+        if lost:
+            return lost
+        undated = [t.evidence for t in ctx.facts.titers]
+        return ctx.finding(c, UNKNOWN, "titer-undated" if undated else "titer-missing", undated,
+                           missing=("aav9-titer",))
+    latest = max(dated, key=lambda t: t.when)
+    ev = [latest.evidence]
+    params = dict(titer=latest.reported, limit="1:50", date=latest.when.isoformat(),
+                  age_days=_days(ctx.as_of, latest.when), window=TITER_MAX_AGE_DAYS)
+    within = titer_at_most(latest.reciprocal, latest.comparator, TITER_LIMIT)
+    if within is False:
+        return ctx.finding(c, NOT_MET, "titer-above-limit", ev, **params)
+    if within is None:
+        return ctx.finding(c, UNKNOWN, "titer-inconclusive", ev, missing=("aav9-titer",), **params)
+    if latest.method and not any(m in latest.method.lower() for m in ("elisa", "enzyme")):
+        return ctx.finding(c, UNKNOWN, "titer-method-not-elisa", ev, missing=("aav9-titer",),
+                           method=latest.method, **params)
+    if params["age_days"] > TITER_MAX_AGE_DAYS:
+        return ctx.finding(c, UNKNOWN, "titer-stale", ev, missing=("aav9-titer",), **params)
+    reason = "titer-within-limit" if latest.method else "titer-within-limit-method-unrecorded"
+    return ctx.finding(c, MET, reason, ev, **params)
+
+
+# --- criterion 7 ------------------------------------------------------------------------------
+def corticosteroid_plan(ctx: _Context) -> Finding:
+    c = "corticosteroid-plan"
+    plans = [o for o in ctx.facts.steroid_orders if o.status in ACTIVE_ORDER_STATUSES]
+    if not plans:
+        return ctx.unavailable(c, "medication-requests") or ctx.finding(
+            c, UNKNOWN, "no-steroid-plan", missing=("corticosteroid",))
+    plan = plans[0]
+    ev = [plan.evidence]
+    planned = ctx.facts.order.planned_date if ctx.facts.order else None
+    if plan.start and planned and plan.start > planned - timedelta(days=1):
+        return ctx.finding(c, NOT_MET, "steroid-starts-late", ev, start=plan.start.isoformat(),
+                           day_minus_1=(planned - timedelta(days=1)).isoformat())
+    mg_per_kg_day = _steroid_mg_per_kg_day(plan, ctx.weight.value if ctx.weight_current else None)
+    if mg_per_kg_day is None:
+        if ctx.weight_current:
+            ev.append(ctx.weight.evidence)
+        return ctx.finding(c, UNKNOWN, "steroid-dose-unverifiable", ev, missing=("weight",))
+    ev.append(ctx.weight.evidence)
+    low, high = STEROID_MG_PER_KG_RANGE
+    params = dict(mg_per_kg_day=f"{mg_per_kg_day:.2f}", low=low, high=high)
+    if not low <= mg_per_kg_day <= high:
+        return ctx.finding(c, NOT_MET, "steroid-dose-off", ev, **params)
+    return ctx.finding(c, MET, "steroid-plan-ok", ev, **params)
+
+
+def _steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
+    if plan.dose is None:
+        return None
+    if "methylpred" in plan.text.lower():
+        return None  # equivalence (4 mg methylprednisolone = 5 mg prednisolone) left to the reviewer
+    per_day = plan.per_day or None
+    if per_day is None:
+        return None
+    if plan.dose.unit == "mg/kg":
+        return plan.dose.value * per_day
+    if plan.dose.unit == "mg" and weight_kg:
+        return plan.dose.value * per_day / weight_kg
+    return None
+
+
+# --- criteria 8 and 9 -------------------------------------------------------------------------
+def _baseline(ctx: _Context, analytes: tuple[str, ...], alternatives: dict[str, str] | None = None):
+    """Latest result per analyte within the baseline window; returns (found, missing, stale)."""
+    found: dict[str, Measurement] = {}
+    missing, stale = [], []
+    for analyte in analytes:
+        m = ctx.facts.latest(analyte, ctx.as_of)
+        if m is None and alternatives and analyte in alternatives:
+            m = ctx.facts.latest(alternatives[analyte], ctx.as_of)
+        if m is None:
+            missing.append(analyte)
+        elif _days(ctx.as_of, m.when) > BASELINE_LAB_MAX_AGE_DAYS:
+            stale.append(analyte)
+            found[analyte] = m
+        else:
+            found[analyte] = m
+    return found, missing, stale
+
+
+def baseline_liver_function(ctx: _Context) -> Finding:
+    c = "baseline-liver-function"
+    found, missing, stale = _baseline(ctx, ("ast", "alt", "bilirubin", "pt"), {"pt": "inr"})
+    ev = [m.evidence for m in found.values()]
+    if missing or stale:
+        return ctx.unavailable(c, "labs") or ctx.finding(
+            c, UNKNOWN, "baseline-labs-missing", ev, missing=tuple(missing + stale),
+            missing_list=", ".join(missing) or "none", stale_list=", ".join(stale) or "none",
+            window=BASELINE_LAB_MAX_AGE_DAYS)
+    elevated = [a for a in ("alt", "ast", "bilirubin")
+                if found[a].ref_high is not None and found[a].value > 2 * found[a].ref_high]
+    no_uln = [a for a in ("alt", "ast", "bilirubin") if found[a].ref_high is None]
+    if elevated:
+        return ctx.finding(c, REVIEW, "lft-above-2x-uln", ev, elevated=", ".join(elevated))
+    if no_uln:
+        return ctx.finding(c, MET, "baseline-lft-documented-uln-unknown", ev, no_uln=", ".join(no_uln))
+    return ctx.finding(c, MET, "baseline-lft-documented", ev)
+
+
+def baseline_platelets_troponin(ctx: _Context) -> Finding:
+    c = "baseline-platelets-troponin"
+    found, missing, stale = _baseline(ctx, ("platelets", "troponin-i"))
+    ev = [m.evidence for m in found.values()]
+    if missing or stale:
+        return ctx.unavailable(c, "labs") or ctx.finding(
+            c, UNKNOWN, "baseline-labs-missing", ev, missing=tuple(missing + stale),
+            missing_list=", ".join(missing) or "none", stale_list=", ".join(stale) or "none",
+            window=BASELINE_LAB_MAX_AGE_DAYS)
+    plt, trop = found["platelets"], found["troponin-i"]
+    abnormal = []
+    if plt.ref_low is not None and plt.value < plt.ref_low:
+        abnormal.append("platelets below the reference range")
+    if trop.ref_high is not None and trop.value > trop.ref_high:
+        abnormal.append("troponin-I above the reference range")
+    if abnormal:
+        return ctx.finding(c, MET, "baseline-plt-trop-abnormal", ev, abnormal="; ".join(abnormal))
+    return ctx.finding(c, MET, "baseline-plt-trop-documented", ev)
+
+
+# --- criterion 10 -----------------------------------------------------------------------------
+def no_active_infection(ctx: _Context) -> Finding:
+    c = "no-active-infection"
+    infections = [f for f in ctx.facts.conditions if f.active and _is_infection(f) and (
+        f.onset is None or _days(ctx.today, f.onset) <= INFECTION_RECENT_DAYS)]
+    temp = ctx.facts.latest("temperature", ctx.today)
+    fever = temp if temp and temp.value >= FEVER_THRESHOLD_C and _days(ctx.today, temp.when) <= FEVER_RECENT_DAYS \
+        else None
+    if infections or fever:
+        ev = [f.evidence for f in infections] + ([fever.evidence] if fever else [])
+        return ctx.finding(c, NOT_MET, "infection-present", ev)
+    return ctx.unavailable(c, "conditions") or ctx.finding(
+        c, MET, "no-infection-recorded", count=len(ctx.facts.conditions))
+
+
+def _is_infection(f) -> bool:
+    if INFECTIOUS_DISEASE.key in f.codes:
+        return True
+    if any(system.endswith("icd-10-cm") and code.startswith(INFECTION_ICD10_PREFIXES) for system, code in f.codes):
+        return True
+    return any(t in f.text.lower() for t in INFECTION_TEXT)
+
+
+# --- criterion 11 and the label's weight range ---------------------------------------------------
+def dose_within_label(ctx: _Context) -> Finding:
+    c = "dose-within-label"
+    order = ctx.facts.order
+    if not ctx.weight_current:
+        return _weight_missing(ctx, c)
+    kit = ctx.kit
+    ev = [ctx.weight.evidence, order.evidence]
+    if kit is None:
+        return ctx.finding(c, NOT_MET, "weight-outside-table", ev, weight=f"{ctx.weight.value:g}")
+    params = dict(band=f"{kit.band_kg[0]}-{kit.band_kg[1]}", volume=f"{kit.dose_volume_ml:g}",
+                  vg=f"{kit.dose_vg:.3g}", ndc=kit.ndc)
+    if order.kit_ndc and order.kit_ndc != kit.ndc:
+        return ctx.finding(c, NOT_MET, "kit-mismatch", ev, ordered_ndc=order.kit_ndc, **params)
+    dose = order.dose
+    if dose is None:
+        if order.kit_ndc:
+            return ctx.finding(c, MET, "kit-matches-band", ev, **params)
+        return ctx.finding(c, UNKNOWN, "dose-not-stated", ev, missing=("dose",), **params)
+    expected = {"mL": kit.dose_volume_ml, "vg": kit.dose_vg, "vg/kg": DOSE_VG_PER_KG}.get(dose.unit)
+    if expected is None:
+        return ctx.finding(c, UNKNOWN, "dose-unit-unknown", ev, missing=("dose",), unit=dose.unit, **params)
+    tolerance = VOLUME_TOLERANCE_ML if dose.unit == "mL" else expected * VG_RELATIVE_TOLERANCE
+    ordered = f"{dose.value:.4g} {dose.unit}"
+    if abs(dose.value - expected) > tolerance:
+        return ctx.finding(c, NOT_MET, "dose-off-band", ev, ordered=ordered, **params)
+    return ctx.finding(c, MET, "dose-matches-band", ev, ordered=ordered, **params)
+
+
+def weight_in_label_range(ctx: _Context) -> Finding:
+    c = "weight-in-label-range"
+    if not ctx.weight_current:
+        return _weight_missing(ctx, c)
+    w = ctx.weight.value
+    params = dict(weight=f"{w:g}", low=MIN_WEIGHT_KG, high=MAX_WEIGHT_KG)
+    if ctx.kit is None:
+        return ctx.finding(c, NOT_MET, "weight-out-of-range", [ctx.weight.evidence], **params)
+    return ctx.finding(c, MET, "weight-in-range", [ctx.weight.evidence], **params)
+
+
+def _weight_missing(ctx: _Context, c: str) -> Finding:
+    if ctx.weight is None:
+        return ctx.unavailable(c, "vitals") or ctx.finding(c, UNKNOWN, "no-weight", missing=("weight",))
+    return ctx.finding(c, UNKNOWN, "weight-stale", [ctx.weight.evidence], missing=("weight",),
+                       window=WEIGHT_MAX_AGE_DAYS)
+
+
+# --- renewal and product line -------------------------------------------------------------------
+def one_time_dose(ctx: _Context) -> Finding:
+    c = "one-time-dose"
+    if ctx.facts.prior_doses:
+        return ctx.finding(c, NOT_MET, "prior-dose", [d.evidence for d in ctx.facts.prior_doses])
+    return ctx.unavailable(c, "medication-administrations", "procedures") or ctx.finding(
+        c, MET, "no-prior-dose")
+
+
+def benefit_covered(ctx: _Context) -> Finding:
+    c = "benefit-covered"
+    active = [cov for cov in ctx.facts.coverages if cov.active]
+    excluded = [cov for cov in active if cov.product_line == "aca-individual"]
+    if excluded:
+        return ctx.finding(c, NOT_MET, "benefit-excluded", [cov.evidence for cov in excluded])
+    covered = [cov for cov in active if cov.product_line in ("medicaid", "chip", "medicare")]
+    if covered:
+        return ctx.finding(c, MET, "covered-line", [cov.evidence for cov in covered],
+                           line=covered[0].product_line)
+    lost = ctx.unavailable(c, "coverage")
+    if lost:
+        return lost
+    if active:
+        return ctx.finding(c, UNKNOWN, "line-unknown", [cov.evidence for cov in active], missing=("coverage",))
+    return ctx.finding(c, UNKNOWN, "no-coverage", missing=("coverage",))
+
+
+_RULES = (specialist_prescriber, smn1_biallelic, no_advanced_sma, gestational_age, age_under_2, aav9_titer,
+          corticosteroid_plan, baseline_liver_function, baseline_platelets_troponin, no_active_infection,
+          dose_within_label, weight_in_label_range, one_time_dose, benefit_covered)

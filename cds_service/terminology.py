@@ -1,0 +1,175 @@
+"""Clinical codes and value sets, in one place.
+
+Every code carries its source and verification status from the project's reference notes
+(clinical-facts.md, copied facts only; nothing here is read at run time). Codes marked
+UNVERIFIED/MEMORY are used only to *recognise* incoming data, never emitted as authoritative
+codes in suggested orders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+NDC = "http://hl7.org/fhir/sid/ndc"
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+CPT = "http://www.ama-assn.org/go/cpt"
+UCUM = "http://unitsofmeasure.org"
+NUCC = "http://nucc.org/provider-taxonomy"
+HGNC = "http://www.genenames.org/geneId"
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+
+
+@dataclass(frozen=True)
+class Code:
+    system: str
+    code: str
+    display: str
+    verified: bool = True
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.system, self.code)
+
+    def coding(self) -> dict:
+        return {"system": self.system, "code": self.code, "display": self.display}
+
+
+# --- Laboratory and vital-sign observations (clinical-facts.md section 2.1) -------------------
+ALT = Code(LOINC, "1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma")
+AST = Code(LOINC, "1920-8", "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma")
+BILI_MASS = Code(LOINC, "1975-2", "Bilirubin.total [Mass/volume] in Serum or Plasma")
+BILI_MOLES = Code(LOINC, "14631-6", "Bilirubin.total [Moles/volume] in Serum or Plasma", verified=False)
+PT = Code(LOINC, "5902-2", "Prothrombin time (PT)")
+INR = Code(LOINC, "6301-6", "INR in Platelet poor plasma by Coagulation assay")
+INR_POC = Code(LOINC, "34714-6", "INR in Blood by Coagulation assay", verified=False)
+PLATELETS = Code(LOINC, "777-3", "Platelets [#/volume] in Blood by Automated count")
+PLATELETS_ANY = Code(LOINC, "26515-7", "Platelets [#/volume] in Blood", verified=False)
+TROPONIN_I = Code(LOINC, "10839-9", "Troponin I.cardiac [Mass/volume] in Serum or Plasma")
+TROPONIN_I_HS = Code(LOINC, "89579-7", "Troponin I.cardiac [Mass/volume] in Serum or Plasma by High sensitivity method")
+TROPONIN_I_SENS = Code(LOINC, "49563-0", "Troponin I.cardiac [Mass/volume] in Serum or Plasma", verified=False)
+TROPONIN_I_WB = Code(LOINC, "42757-5", "Troponin I.cardiac [Mass/volume] in Blood", verified=False)
+CREATININE = Code(LOINC, "2160-0", "Creatinine [Mass/volume] in Serum or Plasma")
+HEMOGLOBIN = Code(LOINC, "718-7", "Hemoglobin [Mass/volume] in Blood")
+CBC_PANEL = Code(LOINC, "58410-2", "CBC panel - Blood by Automated count")
+HEPATIC_PANEL = Code(LOINC, "24325-3", "Hepatic function 2000 panel - Serum or Plasma")
+BODY_WEIGHT = Code(LOINC, "29463-7", "Body weight")  # FHIR vital-signs profile code
+BODY_WEIGHT_MEASURED = Code(LOINC, "3141-9", "Body weight Measured", verified=False)
+GA_AT_BIRTH = Code(LOINC, "76516-4", "Gestational age--at birth")
+GA_ESTIMATED = Code(LOINC, "11884-4", "Gestational age Estimated")
+BODY_TEMPERATURE = Code(LOINC, "8310-5", "Body temperature", verified=False)
+COPY_NUMBER = Code(LOINC, "82155-3", "Genomic structural variant copy number")
+GENE_STUDIED = Code(LOINC, "48018-6", "Gene studied [ID]", verified=False)
+CLINICAL_SIGNIFICANCE = Code(LOINC, "53037-8", "Genetic variation clinical significance [Imp]")
+PATHOGENIC = Code(LOINC, "LA6668-3", "Pathogenic")
+SMN1_TEST = Code(LOINC, "35462-1", "SMN1 gene targeted mutation analysis", verified=False)
+SMN1_GENE = Code(HGNC, "HGNC:11117", "SMN1")
+SMN2_GENE = Code(HGNC, "HGNC:11118", "SMN2")
+
+# Analyte value sets: a concept is recognised by any of these codes, by a configured local
+# code, or by an exact (normalised) name below. The AAV9 titer has no LOINC code
+# (clinical-facts.md 2.1: "none found"), so it is matched by local code or by text.
+ANALYTES: dict[str, tuple[Code, ...]] = {
+    "alt": (ALT,),
+    "ast": (AST,),
+    "bilirubin": (BILI_MASS, BILI_MOLES),
+    "pt": (PT,),
+    "inr": (INR, INR_POC),
+    "platelets": (PLATELETS, PLATELETS_ANY),
+    "troponin-i": (TROPONIN_I, TROPONIN_I_HS, TROPONIN_I_SENS, TROPONIN_I_WB),
+    "creatinine": (CREATININE,),
+    "hemoglobin": (HEMOGLOBIN,),
+    "weight": (BODY_WEIGHT, BODY_WEIGHT_MEASURED),
+    "gestational-age": (GA_AT_BIRTH, GA_ESTIMATED),
+    "temperature": (BODY_TEMPERATURE,),
+    "aav9-titer": (),
+}
+
+ANALYTE_NAMES: dict[str, tuple[str, ...]] = {
+    "alt": ("alt", "alanine aminotransferase", "sgpt", "alt sgpt", "alanine transaminase"),
+    "ast": ("ast", "aspartate aminotransferase", "sgot", "ast sgot", "aspartate transaminase"),
+    "bilirubin": ("total bilirubin", "bilirubin total", "bilirubin", "tbili", "t bili"),
+    "pt": ("pt", "prothrombin time", "protime"),
+    "inr": ("inr", "pt inr"),
+    "platelets": ("platelets", "platelet count", "plt"),
+    "troponin-i": ("troponin i", "troponin i cardiac", "ctni", "tni", "hs troponin i"),
+    "creatinine": ("creatinine", "serum creatinine"),
+    "hemoglobin": ("hemoglobin", "haemoglobin", "hgb"),
+    "weight": ("weight", "body weight"),
+    "gestational-age": ("gestational age at birth", "gestational age"),
+    "temperature": ("temperature", "body temperature"),
+    "aav9-titer": (),
+}
+AAV9_TEXT_MARKERS = ("aav9", "aav 9", "aav-9", "adeno-associated virus serotype 9")
+
+# --- Medications ----------------------------------------------------------------------------
+# Zolgensma kit NDCs: product codes 120..156 of labeler 71894, one per 0.5 kg band
+# (clinical-facts.md 1.3; pattern "product code = 120 + band index").
+ZOLGENSMA_LABELER = "71894"
+ZOLGENSMA_PRODUCT_CODES = range(120, 157)
+J3399 = Code(HCPCS, "J3399",
+              "Injection, onasemnogene abeparvovec-xioi, per treatment, up to 5x10^15 vector genomes")
+ZOLGENSMA_TEXT = ("zolgensma", "abeparvovec-xioi")
+# Itvisma (onasemnogene abeparvovec-brve) is a different, intrathecal product (clinical-facts 1.7).
+NOT_ZOLGENSMA_TEXT = ("itvisma", "abeparvovec-brve")
+
+PREDNISOLONE = Code(RXNORM, "8638", "prednisolone")
+PREDNISONE = Code(RXNORM, "8640", "prednisone")
+PREDNISOLONE_15MG_5ML = Code(RXNORM, "283077", "prednisolone 3 MG/ML Oral Solution", verified=False)
+PREDNISOLONE_25MG_5ML = Code(RXNORM, "249066", "prednisolone 5 MG/ML Oral Solution", verified=False)
+CORTICOSTEROID_CODES = frozenset(c.key for c in (PREDNISOLONE, PREDNISONE, PREDNISOLONE_15MG_5ML,
+                                                  PREDNISOLONE_25MG_5ML))
+CORTICOSTEROID_TEXT = ("prednisolone", "prednisone", "methylprednisolone")
+
+# --- Conditions -----------------------------------------------------------------------------
+SMA_SNOMED = Code(SNOMED, "5262007", "Spinal muscular atrophy (disorder)")
+SMA_TYPE_1 = Code(ICD10CM, "G12.0", "Infantile spinal muscular atrophy, type I [Werdnig-Hoffman]")
+SMA_OTHER_INHERITED = Code(ICD10CM, "G12.1", "Other inherited spinal muscular atrophy")
+SMA_UNSPECIFIED = Code(ICD10CM, "G12.9", "Spinal muscular atrophy, unspecified")
+SMA_DIAGNOSES = frozenset(c.key for c in (SMA_SNOMED, SMA_TYPE_1, SMA_OTHER_INHERITED, SMA_UNSPECIFIED))
+# Codes the billing guide glosses as SMA evidence but which are not (clinical-facts.md 2.4).
+NOT_SMA_EVIDENCE = {
+    "Z13.228": "Encounter for screening for other metabolic disorders",
+    "Z82.0": "Family history of epilepsy and other diseases of the nervous system",
+    "Z00.121": "Encounter for routine child health examination with abnormal findings",
+}
+
+# Advanced SMA markers (policy criterion 3). ICD-10-CM codes are MEMORY in clinical-facts 2.4:
+# used to recognise data only.
+VENTILATOR_DEPENDENCE = Code(ICD10CM, "Z99.11", "Dependence on respirator [ventilator] status", verified=False)
+TRACHEOSTOMY_STATUS = Code(ICD10CM, "Z93.0", "Tracheostomy status", verified=False)
+ADVANCED_SMA_CODES = frozenset(c.key for c in (VENTILATOR_DEPENDENCE, TRACHEOSTOMY_STATUS))
+ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen", "invasive ventilation",
+                     "complete paralysis", "complete limb paralysis", "permanent ventilation")
+
+# Infection (policy criterion 10). SNOMED 40733004 is MEMORY; ICD-10-CM chapters A/B
+# (certain infectious and parasitic diseases) and J00-J22 (acute respiratory infections).
+INFECTIOUS_DISEASE = Code(SNOMED, "40733004", "Infectious disease (disorder)", verified=False)
+INFECTION_ICD10_PREFIXES = ("A", "B", "J0", "J1", "J20", "J21", "J22", "N39.0", "H66", "L03")
+INFECTION_TEXT = ("infection", "sepsis", "pneumonia", "bronchiolitis", "otitis media", "viral illness",
+                  "febrile", "fever", "covid", "rsv", "influenza", "cellulitis", "gastroenteritis")
+FEVER_THRESHOLD_C = 38.0  # common paediatric fever definition; a reminder, not a label threshold
+
+# --- Practitioner specialty (policy criterion 1; clinical-facts.md 2.5) ------------------------
+NEUROLOGY = Code(NUCC, "2084N0400X", "Psychiatry & Neurology, Neurology")
+CHILD_NEUROLOGY = Code(NUCC, "2084N0402X",
+                       "Psychiatry & Neurology, Neurology with Special Qualifications in Child Neurology")
+NEUROMUSCULAR = Code(NUCC, "2084N0008X", "Psychiatry & Neurology, Neuromuscular Medicine", verified=False)
+PMR_NEUROMUSCULAR = Code(NUCC, "2081N0008X", "Physical Medicine & Rehabilitation, Neuromuscular Medicine",
+                         verified=False)
+SMA_SPECIALTIES = frozenset(c.key for c in (NEUROLOGY, CHILD_NEUROLOGY, NEUROMUSCULAR, PMR_NEUROMUSCULAR))
+SMA_SPECIALTY_TEXT = ("neurology", "neurologist", "neuromuscular")
+
+# --- Coverage product lines (policy DR.005.D "Product variations") ------------------------------
+# Source of Payment Typology top-level codes (PHDSC SOPT): 1 Medicare, 2 Medicaid.
+SOPT = "urn:oid:2.16.840.1.113883.3.221.5"
+COVERED_LINE_TEXT = {"medicaid": "medicaid", "healthchoices": "medicaid", "chip": "chip",
+                     "children's health insurance": "chip", "medicare": "medicare"}
+EXCLUDED_LINE_TEXT = ("individual and family", "individual & family", "aca", "marketplace", "exchange",
+                      "qualified health plan", "qhp")
+

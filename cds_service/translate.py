@@ -1,0 +1,592 @@
+"""FHIR R4 resources -> typed facts. The only module that knows FHIR element paths.
+
+Parse leniently (local codes, names, odd units, titers as strings/ratios/quantities, draft orders
+without `intent`), decide strictly: a resource that cannot be read with certainty is skipped and
+reported as a DataIssue, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from . import terminology as t
+from .facts import (
+    ConditionFact,
+    CoverageFact,
+    DataIssue,
+    Dose,
+    GeneticResult,
+    Measurement,
+    Order,
+    PatientFacts,
+    PriorDose,
+    SiteOfCare,
+    SpecialistFact,
+    Titer,
+)
+from .fhir_validation import InvalidResource, validate
+from .quantities import CANONICAL_UNITS, UnitError, parse_titer_string, to_canonical
+
+FINAL_OBSERVATION = {"final", "amended", "corrected"}
+
+
+@dataclass
+class LocalCodes:
+    """Site-configured local codes: {(system, code): analyte}, e.g. a lab's own AAV9 code."""
+
+    by_code: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, str] | None) -> LocalCodes:
+        parsed = {}
+        for key, analyte in (mapping or {}).items():
+            system, _, code = key.rpartition("|")
+            parsed[(system, code)] = analyte
+        return cls(parsed)
+
+
+_STANDARD_CODES = {code.key: analyte for analyte, codes in t.ANALYTES.items() for code in codes}
+_NAMES = {name: analyte for analyte, names in t.ANALYTE_NAMES.items() for name in names}
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).split())
+
+
+# --- small readers over R4B models -----------------------------------------------------------
+def _codings(concept) -> list:
+    return list(getattr(concept, "coding", None) or []) if concept is not None else []
+
+
+def _code_keys(concept) -> frozenset[tuple[str, str]]:
+    return frozenset((c.system or "", c.code or "") for c in _codings(concept) if c.code)
+
+
+def _concept_text(concept) -> str:
+    if concept is None:
+        return ""
+    return concept.text or next((c.display for c in _codings(concept) if c.display), "") or ""
+
+
+def _all_text(concept) -> str:
+    if concept is None:
+        return ""
+    return " ".join([concept.text or ""] + [c.display or "" for c in _codings(concept)]).lower()
+
+
+def _to_date(value) -> date | None:
+    """A FHIR date/dateTime as a calendar date; partial dates (year, year-month) are not usable."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _ref(resource) -> str:
+    return f"{resource.get_resource_type()}/{resource.id}" if resource.id else resource.get_resource_type()
+
+
+def _dict_ref(resource: dict) -> str:
+    rid = resource.get("id")
+    return f"{resource.get('resourceType', 'Resource')}/{rid}" if rid else str(resource.get("resourceType"))
+
+
+# --- the translator ---------------------------------------------------------------------------
+class Translator:
+    def __init__(self, patient_id: str, local_codes: LocalCodes | None = None):
+        self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
+        self.local = local_codes or LocalCodes()
+
+    # Entry point ------------------------------------------------------------------------------
+    def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
+              issues: list[DataIssue]) -> PatientFacts:
+        """`sources` maps source name -> resources (None when that source could not be read)."""
+        f = self.facts
+        f.issues.extend(issues)
+        f.sources_read = {name for name, resources in sources.items() if resources is not None}
+        f.order = self.zolgensma_order(order)
+        handlers = {
+            "Patient": self._patient, "Observation": self._observation, "Condition": self._condition,
+            "MedicationRequest": self._medication_request,
+            "MedicationAdministration": self._medication_administration, "Procedure": self._procedure,
+            "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
+            "CareTeam": self._care_team, "Encounter": self._encounter,
+        }
+        seen: set[str] = set()
+        for resources in sources.values():
+            for resource in resources or ():
+                rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+                key = _dict_ref(resource) if isinstance(resource, dict) else ""
+                if rtype == "OperationOutcome" or (resource.get("id") and key in seen):
+                    continue
+                seen.add(key)
+                handler = handlers.get(rtype)
+                if handler:
+                    handler(resource)
+        for draft in draft_orders:
+            if draft is not order and draft.get("resourceType") == "MedicationRequest":
+                self._medication_request(_lenient_draft(draft, f.patient_reference), in_draft=True)
+        return f
+
+    def _valid(self, resource: dict):
+        try:
+            model, dropped = validate(resource)
+        except InvalidResource as err:
+            self.facts.issues.append(DataIssue(_dict_ref(resource), f"skipped: {err}"))
+            return None
+        if dropped:
+            self.facts.issues.append(DataIssue(_dict_ref(resource), "ignored unknown elements: " + ", ".join(dropped)))
+        return model
+
+    # Patient ----------------------------------------------------------------------------------
+    def _patient(self, resource: dict) -> None:
+        p = self._valid(resource)
+        if p is None:
+            return
+        birth = _to_date(p.birthDate)
+        if p.birthDate and birth is None:
+            self.facts.issues.append(DataIssue(_ref(p), f"birthDate {p.birthDate} is not a full date"))
+        self.facts.birth_date = birth
+
+    # Observations -----------------------------------------------------------------------------
+    def classify(self, code: dict | None) -> str | None:
+        """Which analyte an Observation.code (as JSON) is: standard code, local code, or exact name."""
+        if not isinstance(code, dict):
+            return None
+        codings = [c for c in code.get("coding") or [] if isinstance(c, dict)]
+        for c in codings:
+            key = (c.get("system") or "", c.get("code") or "")
+            if key in self.local.by_code:
+                return self.local.by_code[key]
+            if key in _STANDARD_CODES:
+                return _STANDARD_CODES[key]
+            if key == t.SMN1_TEST.key:
+                return "genetics"
+        texts = [code.get("text")] + [c.get("display") for c in codings]
+        for text in texts:
+            norm = _norm(text)
+            if not norm:
+                continue
+            if any(_norm(m) in norm for m in t.AAV9_TEXT_MARKERS):
+                return "aav9-titer"
+            if "smn1" in norm.split():
+                return "genetics"
+            if norm in _NAMES:
+                return _NAMES[norm]
+        return None
+
+    def _observation(self, resource: dict) -> None:
+        analyte = self.classify(resource.get("code"))
+        if analyte is None and _mentions_smn1_component(resource):
+            analyte = "genetics"
+        if analyte is None or resource.get("status") not in FINAL_OBSERVATION:
+            return
+        obs = self._valid(resource)
+        if obs is None:
+            return
+        when = _to_date(obs.effectiveDateTime) or _to_date(getattr(obs.effectivePeriod, "start", None)) \
+            or _to_date(obs.issued)
+        if analyte == "aav9-titer":
+            self._titer(obs, when)
+        elif analyte == "genetics":
+            self._genetics(obs, when)
+        else:
+            self._measurement(obs, analyte, when)
+
+    def _measurement(self, obs, analyte: str, when: date | None) -> None:
+        q = obs.valueQuantity
+        if q is None or q.value is None:
+            self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no numeric valueQuantity"))
+            return
+        if when is None:
+            self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no usable effective date"))
+            return
+        unit = q.code if q.code and (q.system or "") == t.UCUM else (q.unit or q.code)
+        try:
+            value = to_canonical(analyte, float(q.value), unit)
+            low, high = self._reference_range(obs, analyte, unit)
+        except UnitError as err:
+            self.facts.issues.append(DataIssue(_ref(obs), f"skipped: {err}"))
+            return
+        canonical = CANONICAL_UNITS[analyte]
+        original = f"{float(q.value):g} {unit}" if (unit or "") != canonical else ""
+        self.facts.measurements.append(Measurement(
+            analyte, round(value, 4), canonical, when, _ref(obs), q.comparator or "=", low, high, original))
+
+    def _reference_range(self, obs, analyte: str, unit: str | None) -> tuple[float | None, float | None]:
+        for rr in obs.referenceRange or []:
+            bounds = []
+            for q in (rr.low, rr.high):
+                if q is None or q.value is None:
+                    bounds.append(None)
+                else:
+                    bounds.append(round(to_canonical(analyte, float(q.value), q.code or q.unit or unit), 4))
+            if any(b is not None for b in bounds):
+                return bounds[0], bounds[1]
+        return None, None
+
+    def _titer(self, obs, when: date | None) -> None:
+        method = _concept_text(obs.method) or None
+        try:
+            reciprocal, comparator, reported = _titer_value(obs)
+        except ValueError as err:
+            self.facts.issues.append(DataIssue(_ref(obs), f"AAV9 titer not readable: {err}"))
+            return
+        self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported))
+
+    def _genetics(self, obs, when: date | None) -> None:
+        copies, pathogenic, statement = None, 0, False
+        genes = set()
+        texts = [_concept_text(obs.code), obs.valueString or "", _concept_text(obs.valueCodeableConcept)]
+        texts += [n.text or "" for n in obs.note or []]
+        for comp in obs.component or []:
+            keys = _code_keys(comp.code)
+            if t.GENE_STUDIED.key in keys or "gene" in _all_text(comp.code):
+                genes |= {c.code for c in _codings(comp.valueCodeableConcept)}
+                genes.add(_concept_text(comp.valueCodeableConcept).upper())
+            if t.COPY_NUMBER.key in keys:
+                copies = _int_value(comp)
+            if t.CLINICAL_SIGNIFICANCE.key in keys and (
+                    t.PATHOGENIC.key in _code_keys(comp.valueCodeableConcept)
+                    or "pathogenic" in _all_text(comp.valueCodeableConcept).replace("likely pathogenic", "")):
+                pathogenic += 1
+            if "homozygous" in _all_text(comp.valueCodeableConcept) and pathogenic:
+                pathogenic = 2
+            texts.append(_concept_text(comp.valueCodeableConcept))
+        if t.COPY_NUMBER.key in _code_keys(obs.code):
+            copies = _int_value(obs)
+        if genes and not ({"HGNC:11117", "SMN1"} & genes):
+            return  # e.g. an SMN2 copy-number result: informational, not SMN1 evidence
+        blob = " ".join(texts).lower()
+        if copies is None:
+            m = re.search(r"smn1[^0-9]{0,40}?(\d)\s*cop", blob) or re.search(r"(\d)\s*cop(?:y|ies) of smn1", blob)
+            copies = int(m.group(1)) if m else None
+        if any(p in blob for p in ("homozygous deletion", "bi-allelic", "biallelic", "no copies of smn1",
+                                   "absence of smn1", "0 copies")):
+            statement = True
+        parts = []
+        if copies is not None:
+            parts.append(f"SMN1 copy number {copies}")
+        if pathogenic:
+            parts.append(f"{pathogenic} pathogenic SMN1 variant(s)")
+        if statement:
+            parts.append("reported as bi-allelic/homozygous deletion")
+        if not parts:
+            self.facts.issues.append(DataIssue(_ref(obs), "SMN1 result without a readable copy number or variant"))
+            return
+        summary = "; ".join(parts) + (f" ({when.isoformat()})" if when else "")
+        self.facts.genetics.append(GeneticResult(_ref(obs), when, copies, pathogenic, statement, summary))
+
+    # Conditions -------------------------------------------------------------------------------
+    def _condition(self, resource: dict) -> None:
+        c = self._valid(resource)
+        if c is None:
+            return
+        verification = {x.code for x in _codings(c.verificationStatus)}
+        if verification & {"entered-in-error", "refuted"}:
+            return
+        clinical = {x.code for x in _codings(c.clinicalStatus)}
+        active = bool(clinical & {"active", "recurrence", "relapse"}) or not clinical and c.abatementDateTime is None
+        text = _concept_text(c.code)
+        codes = _code_keys(c.code)
+        shown = ", ".join(f"{code}" for _, code in sorted(codes))
+        self.facts.conditions.append(ConditionFact(
+            _ref(c), codes, f"{text} [{shown}]".strip() if shown else text, active,
+            _to_date(c.onsetDateTime) or _to_date(getattr(c.onsetPeriod, "start", None)), _to_date(c.recordedDate)))
+
+    # Medication orders and administrations -----------------------------------------------------
+    def zolgensma_order(self, order: dict) -> Order | None:
+        if not order:
+            return None
+        mr = self._valid(_lenient_draft(order, self.facts.patient_reference))
+        if mr is None:
+            return Order(_dict_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma")
+        kit = next((n for n in (_normalise_ndc(c.code) for c in _codings(mr.medicationCodeableConcept)
+                                if (c.system or "") == t.NDC) if n), None)
+        dose = _dose(mr)
+        planned, source = _planned_date(mr)
+        return Order(_ref(mr), "zolgensma", mr.status, _concept_text(mr.medicationCodeableConcept) or "Zolgensma",
+                     kit_ndc=kit, dose=dose, planned_date=planned, planned_date_source=source)
+
+    def _medication_request(self, resource, in_draft: bool = False) -> None:
+        kind = medication_kind(resource)
+        if kind is None or (self.facts.order and _dict_ref(resource) == self.facts.order.reference):
+            return
+        mr = self._valid(resource)
+        if mr is None:
+            return
+        text = _medication_text(resource)
+        if kind == "zolgensma":
+            if mr.status == "completed":
+                self.facts.prior_doses.append(PriorDose(_ref(mr), _to_date(mr.authoredOn), f"Zolgensma order ({text})"))
+            return
+        timing = _first_timing(mr)
+        bounds = getattr(getattr(timing, "repeat", None), "boundsPeriod", None)
+        start = _to_date(getattr(bounds, "start", None)) or _to_date(
+            getattr(getattr(mr.dispenseRequest, "validityPeriod", None), "start", None))
+        self.facts.steroid_orders.append(Order(
+            _ref(mr), "corticosteroid", mr.status, text, dose=_dose(mr), per_day=_per_day(timing), start=start))
+
+    def _medication_administration(self, resource: dict) -> None:
+        if medication_kind(resource) != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
+            return
+        ma = self._valid(resource)
+        if ma is None:
+            return
+        when = _to_date(ma.effectiveDateTime) or _to_date(getattr(ma.effectivePeriod, "start", None))
+        self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma.status})"))
+
+    def _procedure(self, resource: dict) -> None:
+        code = resource.get("code") if isinstance(resource.get("code"), dict) else {}
+        codes = {(c.get("system"), c.get("code")) for c in code.get("coding") or [] if isinstance(c, dict)}
+        named = _names_zolgensma(" ".join([str(code.get("text") or "")] + [
+            str(c.get("display") or "") for c in code.get("coding") or [] if isinstance(c, dict)]))
+        if not (t.J3399.key in codes or named) or resource.get("status") != "completed":
+            return
+        p = self._valid(resource)
+        if p is None:
+            return
+        when = _to_date(p.performedDateTime) or _to_date(getattr(p.performedPeriod, "start", None))
+        self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure: {_concept_text(p.code)}"))
+
+    # Coverage, people, place -------------------------------------------------------------------
+    def _coverage(self, resource: dict) -> None:
+        cov = self._valid(resource)
+        if cov is None:
+            return
+        texts = [_all_text(cov.type)] + [f"{c.value or ''} {c.name or ''}".lower() for c in cov.class_fhir or []]
+        texts += [(p.display or "").lower() for p in cov.payor or []]
+        line = _product_line(" ".join(texts), _code_keys(cov.type))
+        description = "; ".join(x for x in [_concept_text(cov.type)] + [
+            f"{_concept_text(c.type)}: {c.name or c.value}" for c in cov.class_fhir or []] if x)
+        self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov.status == "active"))
+
+    def _practitioner_role(self, resource: dict) -> None:
+        role = self._valid(resource)
+        if role is None or role.active is False:
+            return
+        for specialty in role.specialty or []:
+            if _code_keys(specialty) & t.SMA_SPECIALTIES or any(w in _all_text(specialty) for w in t.SMA_SPECIALTY_TEXT):
+                who = role.practitioner.reference if role.practitioner else _ref(role)
+                self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_concept_text(specialty)}"))
+                return
+
+    def _care_team(self, resource: dict) -> None:
+        team = self._valid(resource)
+        if team is None or team.status not in (None, "active", "proposed"):
+            return
+        for part in team.participant or []:
+            for role in part.role or []:
+                if _code_keys(role) & t.SMA_SPECIALTIES or any(w in _all_text(role) for w in t.SMA_SPECIALTY_TEXT):
+                    member = part.member.reference if part.member and part.member.reference else "member"
+                    self.facts.specialists.append(
+                        SpecialistFact(_ref(team), f"care team {member}: {_concept_text(role)}"))
+                    return
+
+    def _encounter(self, resource: dict) -> None:
+        enc = self._valid(resource)
+        if enc is None:
+            return
+        pos = None
+        for concept in [enc.serviceType] + list(enc.type or []) + [getattr(enc, "class_fhir", None)]:
+            for c in _codings(concept) if concept is not None and hasattr(concept, "coding") else []:
+                if (c.system or "") == t.POS:
+                    pos = c.code
+        if pos is None and getattr(enc, "class_fhir", None) is not None and (enc.class_fhir.system or "") == t.POS:
+            pos = enc.class_fhir.code
+        self.facts.site_of_care = SiteOfCare(_ref(enc), pos, _concept_text(enc.serviceType) or "encounter")
+
+
+# --- order helpers (pure functions over JSON/models) ------------------------------------------
+def _lenient_draft(order: dict, patient_ref: str) -> dict:
+    """Draft orders from real clients (the sandbox) may lack `intent`, `status` or `subject`."""
+    fixed = dict(order)
+    fixed.setdefault("intent", "order")
+    fixed.setdefault("status", "draft")
+    fixed.setdefault("subject", {"reference": patient_ref})
+    return fixed
+
+
+def _medication_concept(resource: dict) -> dict:
+    concept = resource.get("medicationCodeableConcept")
+    if isinstance(concept, dict):
+        return concept
+    ref = (resource.get("medicationReference") or {}).get("reference") if isinstance(
+        resource.get("medicationReference"), dict) else None
+    for contained in resource.get("contained") or []:
+        if isinstance(contained, dict) and ref == f"#{contained.get('id')}" and isinstance(contained.get("code"), dict):
+            return contained["code"]
+    display = (resource.get("medicationReference") or {}).get("display") if isinstance(
+        resource.get("medicationReference"), dict) else None
+    return {"text": display} if display else {}
+
+
+def _medication_text(resource: dict) -> str:
+    concept = _medication_concept(resource)
+    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
+    return str(concept.get("text") or next((c.get("display") for c in codings if c.get("display")), "") or "")
+
+
+def _names_zolgensma(text: str) -> bool:
+    low = text.lower()
+    return any(m in low for m in t.ZOLGENSMA_TEXT) and not any(m in low for m in t.NOT_ZOLGENSMA_TEXT)
+
+
+def medication_kind(resource: dict) -> str | None:
+    """'zolgensma', 'corticosteroid' or None, from codes first, then text (never ingredient alone)."""
+    if not isinstance(resource, dict):
+        return None
+    concept = _medication_concept(resource)
+    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
+    for c in codings:
+        if c.get("system") == t.NDC and _normalise_ndc(c.get("code")):
+            return "zolgensma"
+        if (c.get("system"), c.get("code")) == t.J3399.key:
+            return "zolgensma"
+        if (c.get("system"), c.get("code")) in t.CORTICOSTEROID_CODES:
+            return "corticosteroid"
+    text = " ".join([str(concept.get("text") or "")] + [str(c.get("display") or "") for c in codings])
+    if _names_zolgensma(text):
+        return "zolgensma"
+    if any(s in text.lower() for s in t.CORTICOSTEROID_TEXT):
+        return "corticosteroid"
+    return None
+
+
+def _normalise_ndc(code: str | None) -> str | None:
+    """A Zolgensma kit NDC in 5-3-2 form ('71894-120-02'), from 5-3-2, 5-4-2 or 10/11-digit forms."""
+    if not code:
+        return None
+    parts = code.strip().split("-")
+    if len(parts) == 3:
+        labeler, product, package = parts
+    else:
+        digits = re.sub(r"\D", "", code)
+        if len(digits) == 11:
+            labeler, product, package = digits[:5], digits[5:9], digits[9:]
+        elif len(digits) == 10:
+            labeler, product, package = digits[:5], digits[5:8], digits[8:]
+        else:
+            return None
+    if labeler != t.ZOLGENSMA_LABELER or not product.isdigit() or not package.isdigit():
+        return None
+    product_code = int(product)
+    if product_code not in t.ZOLGENSMA_PRODUCT_CODES:
+        return None
+    return f"{labeler}-{product_code}-{int(package):02d}"
+
+
+_DOSE_UNITS = {"ml": "mL", "milliliter": "mL", "{vg}": "vg", "{vector_genomes}": "vg", "vg": "vg",
+               "vector genomes": "vg", "{vg}/kg": "vg/kg", "vg/kg": "vg/kg", "{vector_genomes}/kg": "vg/kg",
+               "mg": "mg", "mg/kg": "mg/kg", "mg/kg/d": "mg/kg"}
+
+
+def _dose(mr) -> Dose | None:
+    for dosage in mr.dosageInstruction or []:
+        for dr in dosage.doseAndRate or []:
+            q = dr.doseQuantity
+            if q is not None and q.value is not None:
+                unit = _DOSE_UNITS.get((q.code or q.unit or "").strip().lower())
+                if unit:
+                    return Dose(float(q.value), unit)
+    return None
+
+
+def _first_timing(mr):
+    return next((d.timing for d in mr.dosageInstruction or [] if d.timing is not None), None)
+
+
+def _per_day(timing) -> float | None:
+    if timing is None:
+        return None
+    r = timing.repeat
+    if r is not None and r.frequency and r.period and r.periodUnit in ("d", "h", "wk"):
+        per_unit = {"d": 1, "h": 24, "wk": 1 / 7}[r.periodUnit]
+        return float(r.frequency) / float(r.period) * per_unit
+    code = _all_text(timing.code) + " " + " ".join(c.code or "" for c in _codings(timing.code)).lower()
+    if any(w in code for w in ("qd", "once daily", "daily")):
+        return 1.0
+    return None
+
+
+def _planned_date(mr) -> tuple[date | None, str]:
+    timing = _first_timing(mr)
+    if timing is not None:
+        for event in timing.event or []:
+            if _to_date(event):
+                return _to_date(event), "dosageInstruction.timing.event"
+        bounds = getattr(timing.repeat, "boundsPeriod", None) if timing.repeat else None
+        if bounds is not None and _to_date(bounds.start):
+            return _to_date(bounds.start), "dosageInstruction.timing.repeat.boundsPeriod.start"
+    validity = getattr(mr.dispenseRequest, "validityPeriod", None) if mr.dispenseRequest else None
+    if validity is not None and _to_date(validity.start):
+        return _to_date(validity.start), "dispenseRequest.validityPeriod.start"
+    return None, ""
+
+
+def _titer_value(obs) -> tuple[float, str, str]:
+    if obs.valueString:
+        reciprocal, comparator = parse_titer_string(obs.valueString)
+        return reciprocal, comparator, obs.valueString.strip()
+    if obs.valueCodeableConcept is not None and _concept_text(obs.valueCodeableConcept):
+        text = _concept_text(obs.valueCodeableConcept)
+        reciprocal, comparator = parse_titer_string(text)
+        return reciprocal, comparator, text
+    if obs.valueRatio is not None:
+        num, den = obs.valueRatio.numerator, obs.valueRatio.denominator
+        if num is None or den is None or not num.value or den.value is None:
+            raise ValueError("ratio without numerator/denominator")
+        reciprocal = float(den.value) / float(num.value)
+        comparator = num.comparator or den.comparator or "="
+        return reciprocal, comparator, f"{comparator if comparator != '=' else ''}1:{reciprocal:g}"
+    q = obs.valueQuantity
+    if q is not None and q.value is not None:
+        unit = (q.code or q.unit or "").lower()
+        if "titer" in unit or "titre" in unit or unit in ("{dilution}", "dilution"):
+            comparator = q.comparator or "="
+            return float(q.value), comparator, f"{comparator if comparator != '=' else ''}1:{float(q.value):g}"
+        raise ValueError(f"quantity {q.value} {unit or '(no unit)'} is not a titer")
+    raise ValueError("no value")
+
+
+def _int_value(element) -> int | None:
+    if getattr(element, "valueInteger", None) is not None:
+        return int(element.valueInteger)
+    q = getattr(element, "valueQuantity", None)
+    if q is not None and q.value is not None and float(q.value).is_integer():
+        return int(q.value)
+    return None
+
+
+def _mentions_smn1_component(resource: dict) -> bool:
+    for comp in resource.get("component") or []:
+        if not isinstance(comp, dict):
+            continue
+        value = comp.get("valueCodeableConcept") or {}
+        codes = {c.get("code") for c in value.get("coding") or [] if isinstance(c, dict)}
+        if "HGNC:11117" in codes:
+            return True
+    return False
+
+
+def _product_line(text: str, codes: frozenset[tuple[str, str]]) -> str | None:
+    if any(re.search(rf"\b{re.escape(w)}\b", text) for w in t.EXCLUDED_LINE_TEXT):
+        return "aca-individual"
+    for word, line in t.COVERED_LINE_TEXT.items():
+        if re.search(rf"\b{re.escape(word)}\b", text):
+            return line
+    for system, code in codes:
+        if system == t.SOPT and code[:1] == "1":
+            return "medicare"
+        if system == t.SOPT and code[:1] == "2":
+            return "medicaid"
+    return None
+
