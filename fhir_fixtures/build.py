@@ -1,0 +1,270 @@
+"""Builds the scenario patients in this folder as FHIR R4 collection Bundles.
+
+Run `python fhir_fixtures/build.py` after editing; tests check the committed JSON matches this script.
+Every scenario is the eligible infant with one change, so each file shows exactly one problem.
+Dates: the planned infusion date on each order is 2026-12-01 (day 0); tests run "today" = 2026-11-23.
+Codes are those of cds_service/terminology.py (clinical-facts.md); local codes are invented for the
+"local lab codes" scenario and mapped by site configuration, as a real site would.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from cds_service.rules.dosing import kit_for_weight  # noqa: E402
+
+LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
+PLANNED = "2026-12-01"
+LOCAL_LAB = "http://lab.example-hospital.org/codes"
+
+
+def lab(id_, loinc, display, value, unit, date, low=None, high=None, system=LOINC, code_unit=None):
+    obs = {
+        "resourceType": "Observation", "id": id_, "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "laboratory"}]}],
+        "code": {"coding": [{"system": system, "code": loinc, "display": display}], "text": display},
+        "subject": {"reference": "Patient/{pid}"},
+        "effectiveDateTime": date,
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": code_unit or unit},
+    }
+    if low is not None or high is not None:
+        rr = {}
+        if low is not None:
+            rr["low"] = {"value": low, "unit": unit, "system": UCUM, "code": code_unit or unit}
+        if high is not None:
+            rr["high"] = {"value": high, "unit": unit, "system": UCUM, "code": code_unit or unit}
+        obs["referenceRange"] = [rr]
+    return obs
+
+
+def vital(id_, loinc, display, value, unit, date):
+    obs = lab(id_, loinc, display, value, unit, date)
+    obs["category"][0]["coding"][0]["code"] = "vital-signs"
+    return obs
+
+
+def titer(id_, date, value_string="<1:25", method="ELISA"):
+    obs = {
+        "resourceType": "Observation", "id": id_, "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                  "code": "laboratory"}]}],
+        "code": {"coding": [{"system": "http://lab.example-reference.com/tests", "code": "1181",
+                             "display": "AAV9 Antibody Test"}], "text": "AAV9 total antibody titer"},
+        "subject": {"reference": "Patient/{pid}"},
+        "effectiveDateTime": date,
+        "valueString": value_string,
+        "referenceRange": [{"text": "<1:25"}],
+    }
+    if method:
+        obs["method"] = {"text": method}
+    return obs
+
+
+def zolgensma_order(weight_kg, dose_ml=None, ndc=None):
+    kit = kit_for_weight(weight_kg)
+    ndc = ndc or (kit.ndc if kit else "71894-156-14")
+    dose_ml = dose_ml if dose_ml is not None else (kit.dose_volume_ml if kit else 115.5)
+    return {
+        "resourceType": "MedicationRequest", "id": "zolgensma-order", "status": "draft", "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": ndc,
+                        "display": "Zolgensma (onasemnogene abeparvovec-xioi) kit"}],
+            "text": "Zolgensma (onasemnogene abeparvovec-xioi) suspension for IV infusion, kit"},
+        "subject": {"reference": "Patient/{pid}"},
+        "requester": {"reference": "Practitioner/neuro-1"},
+        "dosageInstruction": [{
+            "text": f"{dose_ml} mL IV over 60 minutes by syringe pump, once",
+            "timing": {"event": [PLANNED]},
+            "route": {"text": "intravenous"},
+            "doseAndRate": [{"doseQuantity": {"value": dose_ml, "unit": "mL", "system": UCUM, "code": "mL"}}],
+        }],
+    }
+
+
+def prednisolone_order(dose_mg):
+    return {
+        "resourceType": "MedicationRequest", "id": "prednisolone-plan", "status": "active", "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8638",
+                        "display": "prednisolone"}], "text": "prednisolone 15 mg/5 mL oral solution"},
+        "subject": {"reference": "Patient/{pid}"},
+        "dosageInstruction": [{
+            "text": f"{dose_mg} mg by mouth once daily for 30 days from 2026-11-30",
+            "timing": {"repeat": {"boundsPeriod": {"start": "2026-11-30", "end": "2026-12-29"},
+                                  "frequency": 1, "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": {"value": dose_mg, "unit": "mg", "system": UCUM, "code": "mg"}}],
+        }],
+    }
+
+
+def condition(id_, system, code, display, onset=None, status="active"):
+    c = {
+        "resourceType": "Condition", "id": id_,
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                       "code": status}]},
+        "code": {"coding": [{"system": system, "code": code, "display": display}], "text": display},
+        "subject": {"reference": "Patient/{pid}"},
+    }
+    if onset:
+        c["onsetDateTime"] = onset
+    return c
+
+
+def base(pid: str, weight_kg=7.2, birth="2026-03-10") -> list[dict]:
+    return [
+        {"resourceType": "Patient", "id": "{pid}", "name": [{"family": "Scenario", "given": [pid]}],
+         "gender": "female", "birthDate": birth},
+        vital("weight", "29463-7", "Body weight", weight_kg, "kg", "2026-11-20"),
+        vital("ga-birth", "76516-4", "Gestational age--at birth", 39, "wk", birth),
+        titer("aav9", "2026-11-20"),
+        lab("alt", "1742-6", "ALT", 28, "U/L", "2026-11-17", 5, 45),
+        lab("ast", "1920-8", "AST", 41, "U/L", "2026-11-17", 10, 60),
+        lab("tbili", "1975-2", "Bilirubin total", 0.4, "mg/dL", "2026-11-17", 0.1, 1.2),
+        lab("pt", "5902-2", "Prothrombin time", 12.1, "s", "2026-11-17", 10.5, 13.5),
+        lab("platelets", "777-3", "Platelets", 320, "10*3/uL", "2026-11-17", 150, 450),
+        lab("troponin", "10839-9", "Troponin I", 0.01, "ng/mL", "2026-11-17", None, 0.04),
+        lab("creatinine", "2160-0", "Creatinine", 0.25, "mg/dL", "2026-11-17", 0.1, 0.4),
+        lab("hgb", "718-7", "Hemoglobin", 11.8, "g/dL", "2026-11-17", 10.5, 13.5),
+        {
+            "resourceType": "Observation", "id": "smn1-variant", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                      "code": "laboratory"}]}],
+            "code": {"coding": [{"system": LOINC, "code": "69548-6", "display": "Genetic variant assessment"}]},
+            "subject": {"reference": "Patient/{pid}"},
+            "effectiveDateTime": "2026-03-20",
+            "valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA9633-4", "display": "Present"}]},
+            "component": [
+                {"code": {"coding": [{"system": LOINC, "code": "48018-6", "display": "Gene studied [ID]"}]},
+                 "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org/geneId",
+                                                      "code": "HGNC:11117", "display": "SMN1"}]}},
+                {"code": {"coding": [{"system": LOINC, "code": "82155-3",
+                                      "display": "Genomic structural variant copy number"}]},
+                 "valueQuantity": {"value": 0, "unit": "1", "system": UCUM, "code": "1"}},
+            ],
+        },
+        condition("sma", "http://hl7.org/fhir/sid/icd-10-cm", "G12.0",
+                  "Infantile spinal muscular atrophy, type I [Werdnig-Hoffman]", "2026-03-20"),
+        prednisolone_order(round(weight_kg)),
+        {"resourceType": "PractitionerRole", "id": "neuro-1-role", "active": True,
+         "practitioner": {"reference": "Practitioner/neuro-1"},
+         "specialty": [{"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": "2084N0402X",
+                                    "display": "Neurology with Special Qualifications in Child Neurology"}]}]},
+        {"resourceType": "Coverage", "id": "coverage-1", "status": "active",
+         "type": {"text": "Medicaid"},
+         "beneficiary": {"reference": "Patient/{pid}"},
+         "payor": [{"display": "Jefferson Health Plans"}],
+         "class": [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class",
+                                          "code": "plan"}]},
+                    "value": "JHP-MCD", "name": "Jefferson Health Plans Medicaid (HealthChoices)"}]},
+        zolgensma_order(weight_kg),
+    ]
+
+
+def replace(resources, id_, new=None):
+    out = [r for r in resources if r.get("id") != id_]
+    if new is not None:
+        out.append(new)
+    return out
+
+
+def scenarios() -> dict[str, tuple[str, list[dict]]]:
+    s = {}
+    s["eligible-infant"] = ("Eligible 8-month-old, all documentation current", base("eligible-infant"))
+    r = base("titer-1-100")
+    s["titer-1-100"] = ("Anti-AAV9 titer 1:100", replace(r, "aav9", titer("aav9", "2026-11-20", "1:100")))
+    r = base("titer-stale")
+    s["titer-stale"] = ("Titer <1:25 drawn 30 days before the infusion",
+                        replace(r, "aav9", titer("aav9", "2026-11-01")))
+    r = base("age-25-months", weight_kg=11.0, birth="2024-11-01")
+    r = replace(r, "ga-birth")
+    s["age-25-months"] = ("25 months old at the planned infusion", r)
+    r = base("premature-not-term", weight_kg=2.8, birth="2026-10-20")
+    r = replace(r, "ga-birth", vital("ga-birth", "76516-4", "Gestational age--at birth", 28, "wk", "2026-10-20"))
+    s["premature-not-term"] = ("Born at 28 weeks six weeks ago: not yet at term", r)
+    r = base("infection")
+    r.append(condition("rsv", "http://hl7.org/fhir/sid/icd-10-cm", "J21.0",
+                       "Acute bronchiolitis due to respiratory syncytial virus", "2026-11-21"))
+    s["infection"] = ("Active RSV bronchiolitis", r)
+    r = base("prior-dose")
+    r.append({"resourceType": "MedicationAdministration", "id": "zolgensma-given", "status": "completed",
+              "medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc",
+                                                        "code": "71894-125-04"}], "text": "Zolgensma kit"},
+              "subject": {"reference": "Patient/{pid}"}, "effectiveDateTime": "2026-06-01"})
+    s["prior-dose"] = ("Zolgensma already given in June", r)
+    r = base("aca-plan")
+    r = replace(r, "coverage-1", {
+        "resourceType": "Coverage", "id": "coverage-1", "status": "active",
+        "type": {"text": "Individual and Family (ACA) plan"}, "beneficiary": {"reference": "Patient/{pid}"},
+        "payor": [{"display": "Jefferson Health Plans"}]})
+    s["aca-plan"] = ("Individual & Family (ACA) product line", r)
+    s["weight-22kg"] = ("Weight 22 kg, above the label dose table", base("weight-22kg", weight_kg=22.0,
+                                                                         birth="2025-01-15"))
+    r = base("missing-labs")
+    for id_ in ("alt", "ast", "tbili", "pt", "platelets", "troponin"):
+        r = replace(r, id_)
+    s["missing-labs"] = ("No baseline liver tests, platelets or troponin", r)
+    r = base("advanced-sma")
+    r.append(condition("vent", "http://hl7.org/fhir/sid/icd-10-cm", "Z99.11",
+                       "Dependence on respirator [ventilator] status", "2026-09-01"))
+    s["advanced-sma"] = ("Ventilator-dependent (advanced SMA marker)", r)
+    r = replace(base("missing-genetics"), "smn1-variant")
+    s["missing-genetics"] = ("SMA coded, no SMN1 genetic result", r)
+    r = base("labs-other-units", weight_kg=7.2)
+    r = replace(r, "weight", vital("weight", "29463-7", "Body weight", 7200, "g", "2026-11-20"))
+    r = replace(r, "tbili", lab("tbili", "14631-6", "Bilirubin total", 6.8, "umol/L", "2026-11-17", 2, 20))
+    r = replace(r, "platelets", lab("platelets", "777-3", "Platelets", 320, "10*9/L", "2026-11-17", 150, 450))
+    r = replace(r, "troponin", lab("troponin", "89579-7", "Troponin I hs", 8, "ng/L", "2026-11-17", None, 40))
+    s["labs-other-units"] = ("Weight in g, bilirubin in umol/L, platelets 10*9/L, troponin ng/L", r)
+    r = base("local-lab-codes")
+    for id_, code, name in (("alt", "L-ALT", "ALT"), ("ast", "L-AST", "AST"), ("pt", "L-PT", "PT")):
+        old = next(x for x in r if x.get("id") == id_)
+        new = copy.deepcopy(old)
+        new["code"] = {"coding": [{"system": LOCAL_LAB, "code": code, "display": name}], "text": name}
+        r = replace(r, id_, new)
+    aav9 = titer("aav9", "2026-11-20", None)
+    aav9.pop("valueString")
+    aav9["code"] = {"coding": [{"system": LOCAL_LAB, "code": "L-9071", "display": "Send-out antibody panel 9"}]}
+    aav9["valueRatio"] = {"numerator": {"value": 1}, "denominator": {"value": 25}}
+    r = replace(r, "aav9", aav9)
+    s["local-lab-codes"] = ("Labs under local codes; AAV9 titer as a Ratio under a local code", r)
+    r = base("no-zolgensma")
+    r = replace(r, "zolgensma-order", {
+        "resourceType": "MedicationRequest", "id": "amoxicillin-order", "status": "draft", "intent": "order",
+        "medicationCodeableConcept": {"text": "amoxicillin 250 mg/5 mL oral suspension"},
+        "subject": {"reference": "Patient/{pid}"}})
+    s["no-zolgensma"] = ("The draft order is amoxicillin, not Zolgensma", r)
+    r = replace(base("no-steroid-plan"), "prednisolone-plan")
+    s["no-steroid-plan"] = ("No corticosteroid order yet", r)
+    r = base("dose-off-band")
+    r = replace(r, "zolgensma-order", zolgensma_order(7.2, dose_ml=60.5))
+    s["dose-off-band"] = ("Ordered 60.5 mL for a 7.2 kg infant (label 41.3 mL)", r)
+    r = base("lft-high")
+    r = replace(r, "alt", lab("alt", "1742-6", "ALT", 120, "U/L", "2026-11-17", 5, 45))
+    s["lft-high"] = ("Baseline ALT 120 U/L (ULN 45): above 2 x ULN", r)
+    return s
+
+
+def bundle(pid: str, description: str, resources: list[dict]) -> dict:
+    text = json.dumps(resources).replace("{pid}", pid)
+    return {"resourceType": "Bundle", "id": pid, "type": "collection",
+            "meta": {"tag": [{"system": "https://zolgensma-cds.example.org/scenario", "code": pid,
+                              "display": description}]},
+            "entry": [{"fullUrl": f"urn:scenario:{r['resourceType']}/{r['id']}", "resource": r}
+                      for r in json.loads(text)]}
+
+
+def main() -> None:
+    for pid, (description, resources) in scenarios().items():
+        path = HERE / f"{pid}.json"
+        path.write_text(json.dumps(bundle(pid, description, resources), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""A tiny in-memory FHIR search over a scenario Bundle, used two ways with the same answers:
+to build CDS Hooks prefetch, and (through `responses`) as the EHR's FHIR server for the fallback path."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+
+from cds_service.data_access import SOURCES, resolve
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fhir_fixtures"
+FHIR_BASE = "https://ehr.example.org/fhir"
+TOKEN = "test-access-token"
+USER = "Practitioner/neuro-1"
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in FIXTURES.glob("*.json"))
+
+
+def load(name: str) -> list[dict]:
+    bundle = json.loads((FIXTURES / f"{name}.json").read_text())
+    return [e["resource"] for e in bundle["entry"]]
+
+
+class FakeFhir:
+    def __init__(self, resources: list[dict], page_size: int | None = None):
+        self.record = [r for r in resources if not _is_draft(r)]
+        self.page_size = page_size
+        self.calls: list[str] = []
+
+    def answer(self, relative: str) -> dict:
+        """A read returns the resource; a search returns a searchset Bundle (paged when page_size)."""
+        parts = urlsplit(relative)
+        path = parts.path.strip("/")
+        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if "/" in path:
+            rtype, rid = path.split("/", 1)
+            found = [r for r in self.record if r["resourceType"] == rtype and r.get("id") == rid]
+            return found[0] if found else {"resourceType": "OperationOutcome",
+                                           "issue": [{"severity": "error", "code": "not-found"}]}
+        matches = [r for r in self.record if r["resourceType"] == path and _matches(r, params)]
+        offset = int(params.get("_offset", 0))
+        page = matches[offset: offset + self.page_size] if self.page_size else matches
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
+                  "entry": [{"resource": r} for r in page]}
+        if self.page_size and offset + self.page_size < len(matches):
+            query = "&".join(f"{k}={v}" for k, v in params.items() if k != "_offset")
+            bundle["link"] = [{"relation": "next",
+                               "url": f"{FHIR_BASE}/{path}?{query}&_offset={offset + self.page_size}"}]
+        return bundle
+
+    def register(self, rsps: responses.RequestsMock, require_token: bool = True) -> None:
+        def callback(request):
+            if require_token and request.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return 401, {}, json.dumps({"resourceType": "OperationOutcome", "issue": []})
+            relative = request.url[len(FHIR_BASE) + 1:]
+            self.calls.append(relative)
+            body = self.answer(relative)
+            status = 404 if body["resourceType"] == "OperationOutcome" else 200
+            return status, {"Content-Type": "application/fhir+json"}, json.dumps(body)
+
+        rsps.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/.*"), callback=callback)
+
+
+def _is_draft(resource: dict) -> bool:
+    return resource["resourceType"] == "MedicationRequest" and resource.get("status") == "draft"
+
+
+def _matches(resource: dict, params: dict) -> bool:
+    patient = params.get("patient") or params.get("beneficiary")
+    if patient:
+        refs = [(resource.get(k) or {}).get("reference") for k in ("subject", "patient", "beneficiary")]
+        if f"Patient/{patient}" not in refs:
+            return False
+    if "practitioner" in params and (resource.get("practitioner") or {}).get("reference") != \
+            f"Practitioner/{params['practitioner']}":
+        return False
+    if "_id" in params and resource.get("id") != params["_id"]:
+        return False
+    if "status" in params and resource.get("status") != params["status"]:
+        return False
+    if "category" in params:
+        codes = {c.get("code") for cat in resource.get("category") or [] for c in cat.get("coding") or []}
+        if params["category"] not in codes:
+            return False
+    if "code" in params:
+        wanted = set(params["code"].split(","))
+        have = {f"{c.get('system')}|{c.get('code')}" for c in (resource.get("code") or {}).get("coding") or []}
+        if not wanted & have:
+            return False
+    return True
+
+
+def context_for(name: str, hook: str, resources: list[dict]) -> dict:
+    drafts = [r for r in resources if _is_draft(r)]
+    context = {"userId": USER, "patientId": name,
+               "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": r} for r in drafts]}}
+    if hook == "order-select":
+        context["selections"] = [f"MedicationRequest/{r['id']}" for r in drafts]
+    return context
+
+
+def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", page_size: int | None = None) -> dict:
+    """A CDS Hooks request for a scenario: `prefetch` (all keys filled) or `server` (no prefetch)."""
+    resources = load(name)
+    context = context_for(name, hook, resources)
+    body = {"hook": hook, "hookInstance": f"00000000-0000-4000-8000-{abs(hash(name)) % 10**12:012d}",
+            "context": context, "fhirServer": FHIR_BASE,
+            "fhirAuthorization": {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+                                  "scope": "user/*.read", "subject": "zolgensma-cds"}}
+    if mode == "prefetch":
+        fake = FakeFhir(resources, page_size)
+        body["prefetch"] = {s.key: fake.answer(resolve(s.templates[0], context)) for s in SOURCES}
+    return body

@@ -1,0 +1,89 @@
+"""Every fixture scenario, through prefetch and through the FHIR-server fallback, with identical results."""
+
+from __future__ import annotations
+
+import pytest
+from fhir_fake import FakeFhir, hook_request, load, scenario_names
+
+# scenario -> (overall outcome, {criterion: status} that must hold; all others must be "met")
+EXPECTED = {
+    "eligible-infant": ("eligible", {}),
+    "titer-1-100": ("not-eligible", {"aav9-titer": "not-met"}),
+    "titer-stale": ("incomplete", {"aav9-titer": "unknown"}),
+    "age-25-months": ("not-eligible", {"age-under-2": "not-met"}),
+    "premature-not-term": ("not-eligible", {"gestational-age": "not-met"}),
+    "infection": ("not-eligible", {"no-active-infection": "not-met"}),
+    "prior-dose": ("not-eligible", {"one-time-dose": "not-met"}),
+    "aca-plan": ("not-eligible", {"benefit-covered": "not-met"}),
+    "weight-22kg": ("not-eligible", {"weight-in-label-range": "not-met", "dose-within-label": "not-met"}),
+    "missing-labs": ("incomplete", {"baseline-liver-function": "unknown", "baseline-platelets-troponin": "unknown"}),
+    "advanced-sma": ("needs-review", {"no-advanced-sma": "review"}),
+    "missing-genetics": ("incomplete", {"smn1-biallelic": "unknown"}),
+    "labs-other-units": ("eligible", {}),
+    "local-lab-codes": ("eligible", {}),
+    "no-steroid-plan": ("incomplete", {"corticosteroid-plan": "unknown"}),
+    "dose-off-band": ("not-eligible", {"dose-within-label": "not-met"}),
+    "lft-high": ("needs-review", {"baseline-liver-function": "review"}),
+}
+NO_CARDS = {"no-zolgensma"}
+
+
+def test_every_fixture_has_an_expectation():
+    assert set(scenario_names()) == set(EXPECTED) | NO_CARDS
+    assert len(scenario_names()) >= 15
+
+
+def _outcome(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+
+
+def _strip_ids(body):
+    if isinstance(body, dict):
+        return {k: _strip_ids(v) for k, v in body.items() if k != "uuid"}
+    if isinstance(body, list):
+        return [_strip_ids(v) for v in body]
+    return body
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+def test_scenario_prefetch_and_fhir_server_agree(name, hook, client, rsps):
+    url = f"/cds-services/zolgensma-{hook}"
+    via_prefetch = client.post(url, json=hook_request(name, hook, "prefetch"))
+    assert not rsps.calls, "prefetch path must not query the FHIR server"
+
+    fake = FakeFhir(load(name))
+    fake.register(rsps)
+    via_server = client.post(url, json=hook_request(name, hook, "server"))
+    assert fake.calls, "fallback path must query the FHIR server"
+
+    overall, special = EXPECTED[name]
+    outcome = _outcome(via_prefetch)
+    statuses = {c["id"]: c["status"] for c in outcome["criteria"]}
+    assert outcome["overall"] == overall, statuses
+    for criterion, status in statuses.items():
+        assert status == special.get(criterion, "met"), (criterion, status, outcome["criteria"])
+    assert outcome["asOf"] == "2026-12-01" and outcome["asOfBasis"] == "planned-infusion-date"
+    assert _strip_ids(via_prefetch.json) == _strip_ids(via_server.json)
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_no_zolgensma_in_order_gives_no_cards(mode, client, rsps):
+    FakeFhir(load("no-zolgensma")).register(rsps)
+    response = client.post("/cds-services/zolgensma-order-sign", json=hook_request("no-zolgensma", mode=mode))
+    assert response.status_code == 200
+    assert response.json == {"cards": []}
+    assert not rsps.calls, "no data is fetched for orders we do not act on"
+
+
+def test_paged_prefetch_and_paged_server_agree(client, rsps):
+    fake = FakeFhir(load("eligible-infant"), page_size=3)
+    fake.register(rsps)
+    paged = client.post("/cds-services/zolgensma-order-sign",
+                        json=hook_request("eligible-infant", mode="prefetch", page_size=3))
+    assert any("_offset=" in c for c in fake.calls), "next links in prefetch Bundles are followed"
+    assert _outcome(paged)["overall"] == "eligible"
+    fake.calls.clear()
+    served = client.post("/cds-services/zolgensma-order-sign", json=hook_request("eligible-infant", mode="server"))
+    assert _outcome(served)["overall"] == "eligible"
