@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -109,7 +110,7 @@ def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", pa
     """A CDS Hooks request for a scenario: `prefetch` (all keys filled) or `server` (no prefetch)."""
     resources = load(name)
     context = context_for(name, hook, resources)
-    body = {"hook": hook, "hookInstance": f"00000000-0000-4000-8000-{abs(hash(name)) % 10**12:012d}",
+    body = {"hook": hook, "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"zolgensma-cds:{name}:{hook}")),
             "context": context, "fhirServer": FHIR_BASE,
             "fhirAuthorization": {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
                                   "scope": "user/*.read", "subject": "zolgensma-cds"}}
@@ -117,3 +118,20 @@ def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", pa
         fake = FakeFhir(resources, page_size)
         body["prefetch"] = {s.key: fake.answer(resolve(s.templates[0], context)) for s in SOURCES}
     return body
+
+
+EXAMPLES = ("eligible-infant", "missing-labs", "titer-1-100")
+
+
+def write_examples() -> None:
+    """Ready-to-post requests (prefetch only, no fhirServer) for the README's curl example."""
+    out = FIXTURES / "requests"
+    out.mkdir(exist_ok=True)
+    for name in EXAMPLES:
+        body = hook_request(name)
+        del body["fhirServer"], body["fhirAuthorization"]
+        (out / f"{name}.order-sign.json").write_text(json.dumps(body, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    write_examples()

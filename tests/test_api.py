@@ -1,0 +1,172 @@
+"""The HTTP contract: discovery, request validation, CDS Hooks 2.0 response rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fhir_fake import EXAMPLES, hook_request, scenario_names
+
+from cds_service.data_access import SOURCES
+
+SIGN = "/cds-services/zolgensma-order-sign"
+SELECT = "/cds-services/zolgensma-order-select"
+
+
+def test_discovery_lists_both_services_with_prefetch(client):
+    response = client.get("/cds-services")
+    assert response.status_code == 200
+    services = {s["id"]: s for s in response.json["services"]}
+    assert services["zolgensma-order-select"]["hook"] == "order-select"
+    assert services["zolgensma-order-sign"]["hook"] == "order-sign"
+    for s in services.values():
+        assert s["title"] and s["description"]
+        assert set(s["prefetch"]) == {src.key for src in SOURCES}
+        for template in s["prefetch"].values():
+            # CDS Hooks 2.0 tokens: only context fields and user identifiers
+            for token in template.split("{{")[1:]:
+                name = token.split("}}")[0]
+                assert name.startswith("context.") or name in ("userPractitionerId", "userPractitionerRoleId")
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"[]", b'"text"', b"null"])
+def test_malformed_body_is_400_json(client, raw):
+    response = client.post(SIGN, data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["resourceType"] == "OperationOutcome"
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda b: b.pop("hookInstance"), "hookInstance"),
+    (lambda b: b.pop("context"), "context"),
+    (lambda b: b.__setitem__("hook", "order-select"), "order-sign"),
+    (lambda b: b["context"].pop("patientId"), "patientId"),
+    (lambda b: b["context"].__setitem__("draftOrders", []), "draftOrders"),
+    (lambda b: b.__setitem__("prefetch", []), "prefetch"),
+    (lambda b: b.__setitem__("fhirServer", 7), "fhirServer"),
+])
+def test_invalid_requests_are_400_with_reason(client, mutate, message):
+    body = hook_request("eligible-infant")
+    mutate(body)
+    response = client.post(SIGN, json=body)
+    assert response.status_code == 400
+    assert message in response.json["issue"][0]["diagnostics"]
+
+
+def test_order_select_needs_selections(client):
+    body = hook_request("eligible-infant", hook="order-select")
+    body["context"].pop("selections")
+    assert client.post(SELECT, json=body).status_code == 400
+
+
+def test_unknown_service_is_404_and_get_on_service_is_405(client):
+    assert client.post("/cds-services/nope", json=hook_request("eligible-infant")).status_code == 404
+    response = client.get(SIGN)
+    assert response.status_code == 405
+    assert response.json["resourceType"] == "OperationOutcome"
+
+
+def test_order_select_only_acts_on_selected_orders(client):
+    body = hook_request("eligible-infant", hook="order-select")
+    body["context"]["selections"] = ["MedicationRequest/something-else"]
+    assert client.post(SELECT, json=body).json == {"cards": []}
+
+
+def test_sandbox_style_draft_orders_are_accepted(client):
+    """The CDS Hooks sandbox sends draftOrders without Bundle.type and a MedicationRequest without intent."""
+    body = hook_request("eligible-infant")
+    draft = body["context"]["draftOrders"]
+    draft.pop("type", None)
+    order = draft["entry"][0]["resource"]
+    order.pop("intent")
+    order.pop("status")
+    response = client.post(SIGN, json=body)
+    assert response.json["cards"][0]["extension"]["zolgensma-eligibility"]["overall"] == "eligible"
+
+
+@pytest.mark.parametrize("text, acts", [
+    ("Zolgensma suspension for IV infusion", True),
+    ("onasemnogene abeparvovec-xioi", True),
+    ("Itvisma (onasemnogene abeparvovec-brve) intrathecal", False),
+    ("onasemnogene abeparvovec-brve", False),
+])
+def test_zolgensma_recognised_by_text_but_not_itvisma(client, text, acts):
+    body = hook_request("eligible-infant")
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["medicationCodeableConcept"] = {"text": text}
+    cards = client.post(SIGN, json=body).json["cards"]
+    assert bool(cards) is acts
+
+
+@pytest.mark.parametrize("ndc", ["71894-129-05", "71894012905", "7189412905"])
+def test_zolgensma_recognised_by_kit_ndc_forms(client, ndc):
+    body = hook_request("eligible-infant")
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["medicationCodeableConcept"] = {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": ndc}]}
+    ext = client.post(SIGN, json=body).json["cards"][0]["extension"]["zolgensma-eligibility"]
+    assert {c["id"]: c["status"] for c in ext["criteria"]}["dose-within-label"] == "met"
+
+
+def _walk(value, path="$"):
+    yield path, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("name", [n for n in scenario_names() if n != "no-zolgensma"])
+def test_cards_follow_cds_hooks_rules(client, name):
+    cards = client.post(SIGN, json=hook_request(name)).json["cards"]
+    assert cards
+    for path, value in _walk(cards):
+        assert value not in (None, "", [], {}), f"empty element at {path}"
+    for card in cards:
+        assert len(card["summary"]) < 140, card["summary"]
+        assert card["indicator"] in ("info", "warning", "critical")
+        assert card["source"]["label"]
+        assert card["uuid"]
+        if "suggestions" in card:
+            assert card["selectionBehavior"] in ("any", "at-most-one")
+            for s in card["suggestions"]:
+                assert s["uuid"] and s["label"]
+                for action in s["actions"]:
+                    assert action["type"] == "create" and action["description"]
+        for reason in card.get("overrideReasons", []):
+            assert reason["code"] and reason["system"] and reason["display"]
+
+
+@pytest.mark.parametrize("name", [n for n in scenario_names() if n != "no-zolgensma"])
+def test_every_non_met_criterion_has_a_card_naming_source_and_evidence(client, name):
+    cards = client.post(SIGN, json=hook_request(name)).json["cards"]
+    outcome = cards[0]["extension"]["zolgensma-eligibility"]
+    by_criterion = {c["extension"]["zolgensma-criterion"]["id"]: c for c in cards[1:]
+                    if "zolgensma-criterion" in c.get("extension", {})}
+    for criterion in outcome["criteria"]:
+        assert criterion["source"] and criterion["reason"]
+        if criterion["status"] == "met":
+            assert criterion["id"] not in by_criterion
+            continue
+        card = by_criterion[criterion["id"]]
+        assert criterion["source"] in card["detail"]
+        assert "Evaluated as of:** 2026-12-01 (planned infusion date)" in card["detail"]
+        for ref in criterion.get("evidence", []):
+            assert f"`{ref}`" in card["detail"]
+        expected = {"unknown": "warning", "review": "warning"}.get(criterion["status"])
+        if expected:
+            assert card["indicator"] == expected
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_request_examples_in_readme_match_fixtures(client, name):
+    """The README's curl example posts a committed request file; keep it in step with the fixture."""
+    saved = json.loads((Path(__file__).parent.parent / "fhir_fixtures" / "requests" /
+                        f"{name}.order-sign.json").read_text())
+    fresh = hook_request(name)
+    del fresh["fhirServer"], fresh["fhirAuthorization"]
+    assert saved == fresh
+    assert client.post(SIGN, json=saved).status_code == 200

@@ -1,0 +1,149 @@
+"""The data-access seam: prefetch semantics, 412, and FHIR server faults degrading to `unknown`."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import requests
+import responses
+from fhir_fake import FHIR_BASE, TOKEN, FakeFhir, hook_request, load
+
+URL = "/cds-services/zolgensma-order-sign"
+
+
+def _statuses(response) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    ext = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    return {c["id"]: c["status"] for c in ext["criteria"]}
+
+
+def _issues(response) -> list[dict]:
+    return response.json["cards"][0]["extension"]["zolgensma-eligibility"].get("dataIssues", [])
+
+
+def test_null_prefetch_means_no_data_and_is_not_requeried(client, rsps):
+    body = hook_request("eligible-infant")
+    body["prefetch"]["labs"] = None
+    statuses = _statuses(client.post(URL, json=body))
+    assert not rsps.calls
+    assert statuses["aav9-titer"] == "unknown"
+    assert statuses["baseline-liver-function"] == "unknown"
+
+
+def test_operation_outcome_in_prefetch_is_requeried(client, rsps):
+    fake = FakeFhir(load("eligible-infant"))
+    fake.register(rsps)
+    body = hook_request("eligible-infant")
+    body["prefetch"]["conditions"] = {"resourceType": "OperationOutcome",
+                                      "issue": [{"severity": "error", "code": "timeout", "diagnostics": "slow"}]}
+    response = client.post(URL, json=body)
+    assert [c for c in fake.calls if c.startswith("Condition?")]
+    assert set(_statuses(response).values()) == {"met"}
+    assert any("the EHR's fetch failed: slow" in i["problem"] for i in _issues(response))
+
+
+def test_operation_outcome_without_server_degrades_to_unknown(client):
+    body = hook_request("eligible-infant")
+    del body["fhirServer"], body["fhirAuthorization"]
+    body["prefetch"]["conditions"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error",
+                                                                                    "code": "exception"}]}
+    statuses = _statuses(client.post(URL, json=body))
+    assert statuses["no-active-infection"] == "unknown"
+    assert statuses["no-advanced-sma"] == "unknown"
+
+
+def test_missing_key_without_fhir_server_is_412(client):
+    body = hook_request("eligible-infant")
+    del body["fhirServer"], body["fhirAuthorization"]
+    del body["prefetch"]["coverage"]
+    response = client.post(URL, json=body)
+    assert response.status_code == 412
+    assert response.json["resourceType"] == "OperationOutcome"
+    assert "coverage" in response.json["issue"][0]["diagnostics"]
+
+
+def test_bearer_token_is_sent(client, rsps):
+    fake = FakeFhir(load("eligible-infant"))
+    fake.register(rsps, require_token=True)
+    client.post(URL, json=hook_request("eligible-infant", mode="server"))
+    assert rsps.calls
+    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in rsps.calls)
+
+
+FAULTS = {
+    "timeout": dict(body=requests.Timeout("slow")),
+    "unreachable": dict(body=requests.ConnectionError("refused")),
+    "401": dict(status=401, json={"resourceType": "OperationOutcome", "issue": []}),
+    "404": dict(status=404, json={"resourceType": "OperationOutcome", "issue": []}),
+    "500": dict(status=500, body="oops"),
+    "invalid-json": dict(status=200, body="{not json"),
+    "not-fhir": dict(status=200, json=[1, 2, 3]),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fhir_server_fault_makes_affected_criteria_unknown_never_met(fault, client, rsps):
+    """Labs come from a failing server; everything else from prefetch."""
+    rsps.add(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/Observation\?.*category=laboratory.*"),
+             **FAULTS[fault])
+    body = hook_request("eligible-infant")
+    del body["prefetch"]["labs"]
+    response = client.post(URL, json=body)
+    statuses = _statuses(response)
+    for criterion in ("aav9-titer", "smn1-biallelic", "baseline-liver-function", "baseline-platelets-troponin"):
+        assert statuses[criterion] == "unknown", criterion
+    ext = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    assert ext["overall"] == "incomplete"
+    assert any(i["source"] == "labs" for i in _issues(response))
+    assert TOKEN not in json.dumps(response.json)
+    reasons = {c["id"]: c["reasonCode"] for c in ext["criteria"]}
+    assert reasons["aav9-titer"] == "source-unavailable"
+
+
+def test_huge_bundle_is_not_read_as_complete(client, rsps):
+    app_client = client
+    many = [{"resourceType": "MedicationAdministration", "id": f"ma-{i}", "status": "completed",
+             "medicationCodeableConcept": {"text": "acetaminophen"}, "subject": {"reference": "Patient/x"},
+             "effectiveDateTime": "2026-01-01"} for i in range(2500)]
+    rsps.add(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/MedicationAdministration\?.*"),
+             json={"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in many]})
+    body = hook_request("eligible-infant")
+    del body["prefetch"]["medicationAdministrations"]
+    statuses = _statuses(app_client.post(URL, json=body))
+    assert statuses["one-time-dose"] == "unknown"
+
+
+def test_next_link_to_another_host_is_not_followed(client, rsps):
+    body = hook_request("eligible-infant")
+    body["prefetch"]["procedures"] = {"resourceType": "Bundle", "type": "searchset", "entry": [],
+                                      "link": [{"relation": "next", "url": "https://elsewhere.example.com/Procedure"}]}
+    response = client.post(URL, json=body)
+    assert not rsps.calls
+    assert _statuses(response)["one-time-dose"] == "unknown"
+
+
+def test_unusable_resource_is_skipped_and_reported(client):
+    body = hook_request("eligible-infant")
+    labs = body["prefetch"]["labs"]["entry"]
+    alt = next(e["resource"] for e in labs if e["resource"]["id"] == "alt")
+    alt["effectiveDateTime"] = "last tuesday"
+    alt2 = json.loads(json.dumps(alt))
+    response = client.post(URL, json=body)
+    statuses = _statuses(response)
+    assert statuses["baseline-liver-function"] == "unknown"
+    assert any(i["source"] == "Observation/alt" and "skipped" in i["problem"] for i in _issues(response))
+    assert alt2["id"] == "alt"
+
+
+def test_unknown_elements_are_dropped_and_reported_not_fatal(client):
+    body = hook_request("eligible-infant")
+    labs = body["prefetch"]["labs"]["entry"]
+    alt = next(e["resource"] for e in labs if e["resource"]["id"] == "alt")
+    alt["vendorExtraThing"] = {"x": 1}
+    response = client.post(URL, json=body)
+    assert _statuses(response)["baseline-liver-function"] == "met"
+    assert any("vendorExtraThing" in i["problem"] for i in _issues(response))
+    cards = response.json["cards"]
+    assert any("could not be used" in c["summary"] for c in cards)
