@@ -9,7 +9,7 @@ reported, then the resource is validated again. Anything still invalid is skippe
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 from importlib import import_module
 
 from pydantic import ValidationError
@@ -21,7 +21,7 @@ SUPPORTED = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_for(resource_type: str):
     if resource_type not in SUPPORTED:
         raise KeyError(resource_type)

@@ -374,7 +374,7 @@ class Translator:
         if role is None or role.active is False:
             return
         for specialty in role.specialty or []:
-            if _code_keys(specialty) & t.SMA_SPECIALTIES or any(w in _all_text(specialty) for w in t.SMA_SPECIALTY_TEXT):
+            if _is_sma_specialty(specialty):
                 who = role.practitioner.reference if role.practitioner else _ref(role)
                 self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_concept_text(specialty)}"))
                 return
@@ -385,7 +385,7 @@ class Translator:
             return
         for part in team.participant or []:
             for role in part.role or []:
-                if _code_keys(role) & t.SMA_SPECIALTIES or any(w in _all_text(role) for w in t.SMA_SPECIALTY_TEXT):
+                if _is_sma_specialty(role):
                     member = part.member.reference if part.member and part.member.reference else "member"
                     self.facts.specialists.append(
                         SpecialistFact(_ref(team), f"care team {member}: {_concept_text(role)}"))
@@ -403,6 +403,10 @@ class Translator:
         if pos is None and getattr(enc, "class_fhir", None) is not None and (enc.class_fhir.system or "") == t.POS:
             pos = enc.class_fhir.code
         self.facts.site_of_care = SiteOfCare(_ref(enc), pos, _concept_text(enc.serviceType) or "encounter")
+
+
+def _is_sma_specialty(concept) -> bool:
+    return bool(_code_keys(concept) & t.SMA_SPECIALTIES) or any(w in _all_text(concept) for w in t.SMA_SPECIALTY_TEXT)
 
 
 # --- order helpers (pure functions over JSON/models) ------------------------------------------
