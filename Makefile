@@ -15,7 +15,7 @@ serve: $(BIN)/activate
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 'cds_service:create_app()'
 
 test: $(BIN)/activate
-	$(BIN)/ruff check cds_service tests benchmarks fhir_fixtures
+	$(BIN)/ruff check cds_service tests fhir_fixtures
 	$(BIN)/pytest
 
 bench: $(BIN)/activate
