@@ -43,6 +43,8 @@ SOURCES: tuple[Source, ...] = (
     Source("practitioner-roles", "practitionerRoles",
            ("PractitionerRole?practitioner={{userPractitionerId}}", "PractitionerRole?_id={{userPractitionerRoleId}}")),
     Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active",)),
+    # Site of care: the encounter and its Location in one search (_include, as Da Vinci CRD does).
+    Source("encounter", "encounter", ("Encounter?_id={{context.encounterId}}&_include=Encounter:location",)),
 )
 
 
@@ -101,7 +103,10 @@ def gather(request: dict, config: dict) -> Gathered:
     continuations: dict[str, str] = {}
     for source in SOURCES:
         if source.key not in prefetch:
-            to_fetch.append(source)
+            if _query_for(source, context) is None:
+                resources[source.name] = []  # not applicable: e.g. no encounterId in this context
+            else:
+                to_fetch.append(source)
             continue
         value = prefetch[source.key]
         if value is None:
@@ -129,7 +134,13 @@ def gather(request: dict, config: dict) -> Gathered:
         to_fetch = []
 
     fetched: list[str] = []
-    jobs = {s.name: _query_for(s, context) for s in to_fetch}
+    jobs = {}
+    for s in to_fetch:
+        query = _query_for(s, context)
+        if query is None:
+            resources[s.name] = []
+        else:
+            jobs[s.name] = query
     jobs.update({name: url for name, url in continuations.items()})
     if jobs:
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
@@ -155,11 +166,9 @@ def _query_for(source: Source, context: dict) -> str | None:
     return None
 
 
-def _fetch(client: FhirClient | None, url: str | None) -> tuple[list[dict], str | None]:
+def _fetch(client: FhirClient | None, url: str) -> tuple[list[dict], str | None]:
     if client is None:
         return [], "no FHIR server to continue paging"
-    if url is None:
-        return [], "no query could be formed from the hook context"
     try:
         return client.get(url), None
     except FhirError as err:

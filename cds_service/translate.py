@@ -104,6 +104,8 @@ class Translator:
     def __init__(self, patient_id: str, local_codes: LocalCodes | None = None):
         self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
         self.local = local_codes or LocalCodes()
+        self._encounters: list = []
+        self._locations: dict = {}
 
     # Entry point ------------------------------------------------------------------------------
     def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
@@ -118,7 +120,7 @@ class Translator:
             "MedicationRequest": self._medication_request,
             "MedicationAdministration": self._medication_administration, "Procedure": self._procedure,
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
-            "CareTeam": self._care_team, "Encounter": self._encounter,
+            "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
         }
         seen: set[str] = set()
         for resources in sources.values():
@@ -131,6 +133,7 @@ class Translator:
                 handler = handlers.get(rtype)
                 if handler:
                     handler(resource)
+        f.site_of_care = self._site_of_care()
         for draft in draft_orders:
             if draft is not order and draft.get("resourceType") == "MedicationRequest":
                 self._medication_request(_lenient_draft(draft, f.patient_reference), in_draft=True)
@@ -349,7 +352,8 @@ class Translator:
         codes = {(c.get("system"), c.get("code")) for c in code.get("coding") or [] if isinstance(c, dict)}
         named = _names_zolgensma(" ".join([str(code.get("text") or "")] + [
             str(c.get("display") or "") for c in code.get("coding") or [] if isinstance(c, dict)]))
-        if not (t.J3399.key in codes or named) or resource.get("status") != "completed":
+        j3399 = any(system in t.HCPCS_SYSTEMS and code == t.J3399.code for system, code in codes)
+        if not (j3399 or named) or resource.get("status") != "completed":
             return
         p = self._valid(resource)
         if p is None:
@@ -395,14 +399,35 @@ class Translator:
         enc = self._valid(resource)
         if enc is None:
             return
-        pos = None
-        for concept in [enc.serviceType] + list(enc.type or []) + [getattr(enc, "class_fhir", None)]:
-            for c in _codings(concept) if concept is not None and hasattr(concept, "coding") else []:
-                if (c.system or "") == t.POS:
-                    pos = c.code
-        if pos is None and getattr(enc, "class_fhir", None) is not None and (enc.class_fhir.system or "") == t.POS:
-            pos = enc.class_fhir.code
-        self.facts.site_of_care = SiteOfCare(_ref(enc), pos, _concept_text(enc.serviceType) or "encounter")
+        self._encounters.append(enc)
+
+    def _location(self, resource: dict) -> None:
+        loc = self._valid(resource)
+        if loc is not None:
+            self._locations[_ref(loc)] = loc
+
+    def _site_of_care(self) -> SiteOfCare | None:
+        """Place of service from the encounter's Location.type, else from the Encounter's own codes."""
+        for enc in self._encounters:
+            for part in enc.location or []:
+                ref = part.location.reference if part.location else None
+                loc = self._locations.get(ref or "")
+                pos = _pos_code([*(loc.type or [])]) if loc else None
+                if pos:
+                    return SiteOfCare(ref, pos, loc.name or _concept_text((loc.type or [None])[0]) or ref)
+            pos = _pos_code([enc.serviceType, *(enc.type or [])])
+            if pos:
+                return SiteOfCare(_ref(enc), pos, _concept_text(enc.serviceType) or "encounter")
+            return SiteOfCare(_ref(enc), None, "encounter without a place-of-service code")
+        return None
+
+
+def _pos_code(concepts) -> str | None:
+    for concept in concepts:
+        for c in _codings(concept):
+            if (c.system or "") in t.POS_SYSTEMS and (c.code or "").isdigit():
+                return c.code
+    return None
 
 
 def _is_sma_specialty(concept) -> bool:
@@ -453,7 +478,7 @@ def medication_kind(resource: dict) -> str | None:
     for c in codings:
         if c.get("system") == t.NDC and _normalise_ndc(c.get("code")):
             return "zolgensma"
-        if (c.get("system"), c.get("code")) == t.J3399.key:
+        if c.get("system") in t.HCPCS_SYSTEMS and c.get("code") == t.J3399.code:
             return "zolgensma"
         if (c.get("system"), c.get("code")) in t.CORTICOSTEROID_CODES:
             return "corticosteroid"

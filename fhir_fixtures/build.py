@@ -22,6 +22,7 @@ from cds_service.rules.dosing import kit_for_weight  # noqa: E402
 LOINC, UCUM = "http://loinc.org", "http://unitsofmeasure.org"
 PLANNED = "2026-12-01"
 LOCAL_LAB = "http://lab.example-hospital.org/codes"
+POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
 
 
 def lab(id_, loinc, display, value, unit, date, low=None, high=None, system=LOINC, code_unit=None):
@@ -118,7 +119,7 @@ def condition(id_, system, code, display, onset=None, status="active"):
 
 
 def base(pid: str, weight_kg=7.2, birth="2026-03-10") -> list[dict]:
-    return [
+    return flat([
         {"resourceType": "Patient", "id": "{pid}", "name": [{"family": "Scenario", "given": [pid]}],
          "gender": "female", "birthDate": birth},
         vital("weight", "29463-7", "Body weight", weight_kg, "kg", "2026-11-20"),
@@ -164,7 +165,27 @@ def base(pid: str, weight_kg=7.2, birth="2026-03-10") -> list[dict]:
                                           "code": "plan"}]},
                     "value": "JHP-MCD", "name": "Jefferson Health Plans Medicaid (HealthChoices)"}]},
         zolgensma_order(weight_kg),
+        encounter("22", "On Campus-Outpatient Hospital", "Children's Hospital infusion center"),
+    ])
+
+
+def encounter(pos, pos_name, location_name):
+    """The ordering encounter and its Location, typed by CMS place of service."""
+    return [
+        {"resourceType": "Encounter", "id": "enc-1", "status": "planned",
+         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+         "subject": {"reference": "Patient/{pid}"},
+         "location": [{"location": {"reference": "Location/site-1"}}]},
+        {"resourceType": "Location", "id": "site-1", "status": "active", "name": location_name,
+         "type": [{"coding": [{"system": POS, "code": pos, "display": pos_name}]}]},
     ]
+
+
+def flat(resources):
+    out = []
+    for r in resources:
+        out.extend(r if isinstance(r, list) else [r])
+    return out
 
 
 def replace(resources, id_, new=None):
@@ -248,6 +269,9 @@ def scenarios() -> dict[str, tuple[str, list[dict]]]:
     r = base("lft-high")
     r = replace(r, "alt", lab("alt", "1742-6", "ALT", 120, "U/L", "2026-11-17", 5, 45))
     s["lft-high"] = ("Baseline ALT 120 U/L (ULN 45): above 2 x ULN", r)
+    r = replace(replace(base("site-office"), "enc-1"), "site-1")
+    r += encounter("11", "Office", "Neurology office")
+    s["site-office"] = ("Otherwise eligible, ordered for an office (POS 11)", r)
     return s
 
 

@@ -45,6 +45,9 @@ class FakeFhir:
             return found[0] if found else {"resourceType": "OperationOutcome",
                                            "issue": [{"severity": "error", "code": "not-found"}]}
         matches = [r for r in self.record if r["resourceType"] == path and _matches(r, params)]
+        if params.get("_include") == "Encounter:location":
+            refs = {loc["location"]["reference"] for m in matches for loc in m.get("location", [])}
+            matches += [r for r in self.record if f"{r['resourceType']}/{r.get('id')}" in refs]
         offset = int(params.get("_offset", 0))
         page = matches[offset: offset + self.page_size] if self.page_size else matches
         bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
@@ -83,7 +86,7 @@ def _matches(resource: dict, params: dict) -> bool:
         return False
     if "_id" in params and resource.get("id") != params["_id"]:
         return False
-    if "status" in params and resource.get("status") != params["status"]:
+    if "status" in params and resource.get("status") != params["status"] and resource["resourceType"] != "Location":
         return False
     if "category" in params:
         codes = {c.get("code") for cat in resource.get("category") or [] for c in cat.get("coding") or []}
@@ -101,6 +104,9 @@ def context_for(name: str, hook: str, resources: list[dict]) -> dict:
     drafts = [r for r in resources if _is_draft(r)]
     context = {"userId": USER, "patientId": name,
                "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": r} for r in drafts]}}
+    encounter = next((r for r in resources if r["resourceType"] == "Encounter"), None)
+    if encounter:
+        context["encounterId"] = encounter["id"]
     if hook == "order-select":
         context["selections"] = [f"MedicationRequest/{r['id']}" for r in drafts]
     return context

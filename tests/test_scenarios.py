@@ -24,6 +24,7 @@ EXPECTED = {
     "no-steroid-plan": ("incomplete", {"corticosteroid-plan": "unknown"}),
     "dose-off-band": ("not-eligible", {"dose-within-label": "not-met"}),
     "lft-high": ("needs-review", {"baseline-liver-function": "review"}),
+    "site-office": ("eligible", {}),  # site of care is payer guidance (billing card), not a DR.005.D criterion
 }
 NO_CARDS = {"no-zolgensma"}
 
