@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from .cards import CardBuilder, Wording, cards_for
+from .coverage_cards import CoverageCards
+from .crd import card_topic, configuration_options, coverage_information, read_configuration
 from .data_access import gather, prefetch_templates
 from .errors import BadRequest, NotFound
 from .orders import OrderSuggester
+from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
 from .translate import LocalCodes, Translator, medication_kind
 
@@ -42,7 +45,8 @@ USAGE = ("Decision support for Zolgensma prior authorization; not for clinical u
 def discovery() -> dict:
     return {"services": [
         {"hook": s.hook, "id": s.id, "title": s.title, "description": s.description,
-         "prefetch": prefetch_templates(), "usageRequirements": USAGE}
+         "prefetch": prefetch_templates(), "usageRequirements": USAGE,
+         "extension": {"davinci-crd.configuration-options": configuration_options()}}
         for s in SERVICES.values()
     ]}
 
@@ -115,12 +119,20 @@ class EligibilityHandler:
         facts = Translator(context["patientId"], self.local_codes).build(
             gathered.resources, order, drafts, gathered.issues)
         # 2. Evaluate the rules (pure).
-        evaluation = evaluate(facts, self.today())
-        # 3. Build cards and suggested orders.
+        today = self.today()
+        evaluation = evaluate(facts, today)
+        guidance = billing_guidance(evaluation, facts)
+        # 3. Build cards, suggested orders and the CRD coverage information, as configured.
+        settings = read_configuration(body)
         builder = CardBuilder(self.wording, self.new_id)
         suggester = OrderSuggester(self.config["CARDS_DIR"], evaluation, facts, self.new_id)
+        coverage_cards = CoverageCards(self.config["CARDS_DIR"], builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
-        monitoring = suggester.monitoring_card(builder)
-        if monitoring:
-            cards.append(monitoring)
-        return {"cards": cards}
+        cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance)
+        response = {"cards": [c for c in cards if settings.get(card_topic(c), True)]}
+        if settings["coverage-info"]:
+            action = coverage_information(evaluation, facts, order, service.hook, today, self.new_id,
+                                          coverage_cards.coverage_reasons)
+            if action:
+                response["systemActions"] = [action]
+        return response

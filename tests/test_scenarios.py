@@ -40,7 +40,10 @@ def _outcome(response) -> dict:
 
 
 def _strip_ids(body):
+    """Drop generated identifiers (card/suggestion uuids, CRD coverage-assertion-id)."""
     if isinstance(body, dict):
+        if body.get("url") == "coverage-assertion-id":
+            return {"url": "coverage-assertion-id"}
         return {k: _strip_ids(v) for k, v in body.items() if k != "uuid"}
     if isinstance(body, list):
         return [_strip_ids(v) for v in body]

@@ -1,0 +1,72 @@
+"""Billing guidance, site-of-care and alternatives cards (wording in cards/billing.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .cards import CardBuilder, prune
+from .rules.billing import BillingGuidance
+from .terminology import POS_NAMES
+
+
+class CoverageCards:
+    def __init__(self, cards_dir: str | Path, builder: CardBuilder):
+        self.t = json.loads((Path(cards_dir) / "billing.json").read_text())
+        self.builder = builder
+
+    @property
+    def coverage_reasons(self) -> dict:
+        return self.t["coverageReason"]
+
+    def all(self, guidance: BillingGuidance) -> list[dict]:
+        cards = [self.billing(guidance), self.site(guidance), self.alternatives(guidance)]
+        return [c for c in cards if c]
+
+    def billing(self, g: BillingGuidance) -> dict:
+        b = self.t["billing"]
+        codes = sorted({code for code, _, _ in g.diagnoses})
+        summary = b["summary"].format(dx=", ".join(codes)) if codes else b["summaryNoDx"]
+        lines = list(b["lines"]) + ["", b["diagnosisHeader"]]
+        if g.diagnoses:
+            lines += [f"- {code} {text} (`{ref}`)" for code, text, ref in g.diagnoses]
+        else:
+            lines.append(b["noDiagnosis"])
+        if g.misleading:
+            lines += ["", b["misleadingHeader"]]
+            lines += [f"- {code}: {title} (`{ref}`)" for code, title, ref in g.misleading]
+        lines += ["", b["checklistHeader"], "", b["denialsHeader"]]
+        lines += [f"- {b['denials'][d]}" for d in g.denials] or [b["noDenials"]]
+        lines += ["", b["siteHeader"], self._site_line(g)]
+        return prune({"uuid": self.builder.new_id(), "summary": summary, "indicator": "info",
+                      "detail": "\n".join(lines), "source": self.builder.source("claim")})
+
+    def _site_line(self, g: BillingGuidance) -> str:
+        s = self.t["site"]
+        if g.site_status == "unknown":
+            return s["unknown"]
+        key = "notAcceptedSummary" if g.site_status == "not-accepted" else g.site_status
+        return s[key].format(**self._site_params(g))
+
+    def _site_params(self, g: BillingGuidance) -> dict:
+        return dict(pos=g.site.pos_code, name=POS_NAMES.get(g.site.pos_code, "place of service"),
+                    reference=g.site.reference, description=g.site.description)
+
+    def site(self, g: BillingGuidance) -> dict | None:
+        if g.site_status != "not-accepted":
+            return None
+        s = self.t["site"]
+        params = self._site_params(g)
+        return prune({"uuid": self.builder.new_id(), "summary": s["notAcceptedSummary"].format(**params),
+                      "indicator": "warning", "detail": s["notAcceptedDetail"].format(**params),
+                      "source": self.builder.source("coverage-info"),
+                      "overrideReasons": self.builder.override_reasons()})
+
+    def alternatives(self, g: BillingGuidance) -> dict | None:
+        if g.alternatives_reason is None:
+            return None
+        a = self.t["alternatives"]
+        return prune({"uuid": self.builder.new_id(),
+                      "summary": a["summary"].format(why=a["why"][g.alternatives_reason]),
+                      "indicator": "info", "detail": a["detail"],
+                      "source": self.builder.source("therapy-alternatives-opt")})

@@ -1,0 +1,116 @@
+"""Da Vinci CRD outputs: configuration options and the coverage-information system action.
+
+References (reference/cds-hooks-and-crd.md 2.2-2.4; CRD STU 2.0.1 CoverageInformation.fsh):
+- coverage information is an `update` systemAction of the order carrying ext-coverage-information,
+  changing nothing else in the order;
+- invariants: q2 pa-needed present unless not-covered (and absent when not-covered); q3 info-needed only
+  when covered, pa-needed or doc-needed is `conditional`; q5 satisfied-pa-id iff pa-needed = satisfied;
+- on order-select (a supporting hook) it SHALL NOT ask for clinical or administrative information;
+- discovery offers one boolean configuration option per card type returned; requests may send
+  `extension["davinci-crd.configuration"]`: supported settings are honoured, others ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import date
+
+from .facts import PatientFacts
+from .rules.findings import ELIGIBLE, MET, NOT_MET, UNKNOWN, Evaluation
+from .terminology import J3399
+
+COVERAGE_INFORMATION_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
+
+# One option per card type this service returns (CRD card-type codes), plus the systemAction.
+CONFIG_OPTIONS = (
+    ("coverage-info", "Coverage Information",
+     "The eligibility summary, coverage/product-line and specialist cards, site of care, and the "
+     "coverage-information system action on the order"),
+    ("claim", "Claim", "Billing guidance: J3399 units, administration CPT, diagnosis codes, denials to avoid"),
+    ("contraindication", "Contraindication", "Failed or unconfirmed label safety gates (age, titer, dose, ...)"),
+    ("clinical-reminder", "Clinical Reminder", "Missing baseline labs, corticosteroid plan, monitoring schedule"),
+    ("guideline", "Guideline", "Advanced SMA referral to the Medical Director"),
+    ("duplicate-therapy", "Duplicate Therapy", "A prior Zolgensma dose (one-time therapy)"),
+    ("therapy-alternatives-opt", "Optional Therapy Alternatives", "SMA alternatives when Zolgensma is excluded"),
+)
+
+
+def configuration_options() -> list[dict]:
+    return [{"code": code, "type": "boolean", "name": name, "description": description, "default": True}
+            for code, name, description in CONFIG_OPTIONS]
+
+
+def read_configuration(body: dict) -> dict[str, bool]:
+    """The request's davinci-crd.configuration, keeping only known boolean options."""
+    settings = {code: True for code, _, _ in CONFIG_OPTIONS}
+    extension = body.get("extension") if isinstance(body.get("extension"), dict) else {}
+    requested = extension.get("davinci-crd.configuration")
+    if isinstance(requested, dict):
+        for code, value in requested.items():
+            if code in settings and isinstance(value, bool):
+                settings[code] = value
+    return settings
+
+
+def card_topic(card: dict) -> str | None:
+    return ((card.get("source") or {}).get("topic") or {}).get("code")
+
+
+# Criteria whose missing data is administrative rather than clinical documentation.
+_ADMIN_CRITERIA = {"benefit-covered", "specialist-prescriber"}
+
+
+def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dict, hook: str, today: date,
+                         new_id: Callable[[], str], reasons: dict) -> dict | None:
+    """The `update` systemAction adding coverage information to the Zolgensma order, or None without Coverage."""
+    coverage = _coverage_reference(facts)
+    if coverage is None or not order.get("id"):
+        return None
+    benefit = evaluation.finding("benefit-covered")
+    unknown = [f for f in evaluation.findings if f.status == UNKNOWN]
+    problems = [f.criterion for f in evaluation.findings if f.status != MET]
+
+    parts: list[dict] = [{"url": "coverage", "valueReference": {"reference": coverage}}]
+    if benefit.status == NOT_MET:
+        parts.append({"url": "covered", "valueCode": "not-covered"})  # q2: no pa-needed
+        reason = reasons["excluded"]
+    else:
+        covered = "covered" if evaluation.overall == ELIGIBLE else "conditional"
+        parts.append({"url": "covered", "valueCode": covered})
+        parts.append({"url": "pa-needed", "valueCode": "auth-needed"})  # DR.005.D: prior authorization
+        if hook == "order-sign" and unknown:
+            kinds = {"admin" if f.criterion in _ADMIN_CRITERIA else "clinical" for f in unknown}
+            parts.append({"url": "doc-needed", "valueCode": "both" if len(kinds) == 2 else kinds.pop()})
+            parts.append({"url": "doc-purpose", "valueCode": "withpa"})
+            for code in _info_needed(evaluation, facts):
+                parts.append({"url": "info-needed", "valueCode": code})  # q3 holds: covered is conditional
+        reason = reasons[evaluation.overall].format(as_of=evaluation.as_of.isoformat(), ids=", ".join(problems))
+    parts.append({"url": "billingCode", "valueCoding": {"system": J3399.system, "code": J3399.code,
+                                                        "display": J3399.display}})
+    parts.append({"url": "reason", "valueCodeableConcept": {"text": reason}})
+    parts.append({"url": "date", "valueDate": today.isoformat()})
+    parts.append({"url": "coverage-assertion-id", "valueString": new_id()})
+
+    updated = copy.deepcopy(order)
+    updated["extension"] = [e for e in updated.get("extension") or [] if e.get("url") != COVERAGE_INFORMATION_URL]
+    updated["extension"].append({"url": COVERAGE_INFORMATION_URL, "extension": parts})
+    return {"type": "update", "description": "Add Zolgensma coverage information (DR.005.D) to the order",
+            "resource": updated}
+
+
+def _coverage_reference(facts: PatientFacts) -> str | None:
+    active = [c for c in facts.coverages if c.active]
+    ranked = sorted(active, key=lambda c: c.product_line is None)
+    return ranked[0].reference if ranked else None
+
+
+def _info_needed(evaluation: Evaluation, facts: PatientFacts) -> list[str]:
+    codes = []
+    if evaluation.finding("specialist-prescriber").status == UNKNOWN:
+        codes.append("performer")
+    if facts.site_of_care is None or facts.site_of_care.pos_code is None:
+        codes.append("location")
+    if evaluation.as_of_basis == "today":
+        codes.append("timeframe")
+    return codes

@@ -1,0 +1,62 @@
+"""Billing, site-of-care and alternatives guidance from the billing guide (pure).
+
+Source: the J3399 billing quick guide (policy/002): "THE 5 THINGS", "ICD-10", "SITE OF CARE", "TOP DENIALS
+& FIXES", "SMA CLASS"; corrected where clinical-facts.md 1.8 shows it differs from the label or code titles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..facts import PatientFacts, SiteOfCare
+from ..terminology import ICD10CM, NOT_SMA_EVIDENCE, POS_ACCEPTED, POS_NOT_ACCEPTED, SMA_ICD10
+from .dosing import MAX_WEIGHT_KG
+from .findings import MET, NOT_MET, Evaluation
+
+SMA_DESCRIPTIONS = {c.code: c.display for c in SMA_ICD10}
+
+
+@dataclass(frozen=True)
+class BillingGuidance:
+    diagnoses: tuple[tuple[str, str, str], ...]  # (ICD-10-CM code, official description, Condition reference)
+    misleading: tuple[tuple[str, str, str], ...]  # codes the guide glosses as SMA but that are not
+    denials: tuple[str, ...]  # guide's top denials this patient's data would trigger
+    site_status: str  # "accepted" | "not-accepted" | "other" | "unknown"
+    site: SiteOfCare | None
+    alternatives_reason: str | None  # "age" | "weight" | None
+
+
+def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuidance:
+    diagnoses, misleading = [], []
+    for condition in facts.conditions:
+        for system, code in sorted(condition.codes):
+            if system == ICD10CM and code in SMA_DESCRIPTIONS:
+                diagnoses.append((code, SMA_DESCRIPTIONS[code], condition.reference))
+            elif system == ICD10CM and code in NOT_SMA_EVIDENCE:
+                misleading.append((code, NOT_SMA_EVIDENCE[code], condition.reference))
+
+    status = {f.criterion: f for f in evaluation.findings}
+    weight = status["weight-in-label-range"].params.get("weight")
+    over_weight = status["weight-in-label-range"].status == NOT_MET and weight and float(weight) > MAX_WEIGHT_KG
+    triggers = [
+        ("titer", status["aav9-titer"].status != MET),
+        ("genetics", status["smn1-biallelic"].status != MET),
+        ("age", status["age-under-2"].status == NOT_MET),
+        ("weight", bool(over_weight)),
+        ("steroid", status["corticosteroid-plan"].status != MET),
+        ("lft-plan", status["baseline-liver-function"].status != MET),
+    ]
+    denials = tuple(name for name, hit in triggers if hit)
+
+    site = facts.site_of_care
+    if site is None or site.pos_code is None:
+        site_status = "unknown"
+    elif site.pos_code in POS_ACCEPTED:
+        site_status = "accepted"
+    elif site.pos_code in POS_NOT_ACCEPTED:
+        site_status = "not-accepted"
+    else:
+        site_status = "other"
+
+    alternatives = "age" if status["age-under-2"].status == NOT_MET else ("weight" if over_weight else None)
+    return BillingGuidance(tuple(diagnoses), tuple(misleading), denials, site_status, site, alternatives)
