@@ -10,9 +10,14 @@ $(BIN)/activate: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(BIN)/activate
 
-.PHONY: serve test lint bench
+.PHONY: serve serve-prod test bench
 serve: $(BIN)/activate
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 'cds_service:create_app()'
+
+# Production: client JWTs required (configure CDS_TRUSTED_ISSUERS and/or CDS_TRUST_SANDBOX=true).
+serve-prod: $(BIN)/activate
+	CDS_AUTH_REQUIRED=true $(BIN)/gunicorn --bind $${CDS_BIND:-127.0.0.1:$(PORT)} --workers $${CDS_WORKERS:-2} \
+		--access-logfile - 'cds_service:create_app()'
 
 test: $(BIN)/activate
 	$(BIN)/ruff check cds_service tests fhir_fixtures

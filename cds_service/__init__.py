@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import uuid
 from datetime import date
 
 from flask import Flask
+from flask_cors import CORS
 
 from . import config as config_module
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Flask factory. `config` overrides CDS_* environment variables; `TODAY` and `ID_FACTORY`
-    (callables) may be injected so that tests are deterministic."""
+    (callables) and `JWKS_FETCH` may be injected so that tests are deterministic and offline."""
     from .api import bp, register_error_handlers
+    from .auth import SANDBOX_ENTRY, SANDBOX_ISSUER, JwtVerifier
     from .hooks import EligibilityHandler
+    from .store import Store
 
     settings = config_module.load(config)
     app = Flask(__name__)
     app.config.update(settings)
     app.json.sort_keys = False
+    _configure_logging()
+
     today = settings.get("TODAY") or date.today
     new_id = settings.get("ID_FACTORY") or (lambda: str(uuid.uuid4()))
+    store = Store(settings["DATABASE_URL"])
+    app.extensions["cds.store"] = store
     app.extensions["cds.handler"] = EligibilityHandler(settings, today, new_id)
+    if settings["AUTH_REQUIRED"]:
+        issuers = dict(settings["TRUSTED_ISSUERS"])
+        if settings["TRUST_SANDBOX"]:
+            issuers.setdefault(SANDBOX_ISSUER, SANDBOX_ENTRY)
+        app.extensions["cds.verifier"] = JwtVerifier(issuers, store, fetch=settings.get("JWKS_FETCH"),
+                                                     timeout=settings["FHIR_TIMEOUT_SECONDS"])
+    origins = [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()] or "*"
+    CORS(app, resources={r"/cds-services*": {"origins": origins}}, methods=["GET", "POST", "OPTIONS"],
+         allow_headers=["Authorization", "Content-Type"], max_age=600)
     app.register_blueprint(bp)
     register_error_handlers(app)
     return app
+
+
+def _configure_logging() -> None:
+    logger = logging.getLogger("cds_service")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -1,17 +1,33 @@
-"""The thin HTTP layer: routes, JSON in/out, and the one place errors become status codes."""
+"""The thin HTTP layer: routes, auth, CORS, call logs, and the one place errors become status codes."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from importlib import resources
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .errors import BadRequest, CdsError
-from .hooks import discovery
+from .errors import BadRequest, CdsError, NotFound
+from .feedback import parse_feedback
+from .hooks import SERVICES, discovery
 
 bp = Blueprint("cds", __name__)
 log = logging.getLogger("cds_service")
+calls = logging.getLogger("cds_service.calls")
+
+
+@bp.before_request
+def authenticate():
+    g.started = time.perf_counter()
+    g.claims = None
+    verifier = current_app.extensions.get("cds.verifier")
+    if verifier is None or request.method == "OPTIONS" or request.endpoint == "cds.openapi":
+        return
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/") or request.url_root.rstrip("/")
+    g.claims = verifier.verify(request.headers.get("Authorization"), base + request.path)
 
 
 @bp.get("/cds-services")
@@ -22,7 +38,55 @@ def list_services():
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str):
     body = _json_body()
+    g.body = body
     return jsonify(current_app.extensions["cds.handler"](service_id, body))
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str):
+    if service_id not in SERVICES:
+        raise NotFound(f"no CDS service '{service_id}'")
+    items = parse_feedback(_json_body())
+    stored = current_app.extensions["cds.store"].add_feedback(service_id, items)
+    return jsonify({"stored": stored})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    text = resources.files("cds_service").joinpath("openapi.json").read_text()
+    return current_app.response_class(text, mimetype="application/json")
+
+
+@bp.after_request
+def log_call(response):
+    """One structured line per call (CRD: keep logs of invocations and responses). Never tokens."""
+    if request.method == "OPTIONS":
+        return response
+    event = {"method": request.method, "path": request.path, "status": response.status_code,
+             "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)}
+    claims = g.get("claims")
+    if claims:
+        event["client"] = {"iss": claims.get("iss"), "jti": claims.get("jti")}
+    body = g.get("body")
+    if isinstance(body, dict):
+        context = body.get("context") if isinstance(body.get("context"), dict) else {}
+        event.update(hook=body.get("hook"), hookInstance=body.get("hookInstance"),
+                     patientId=context.get("patientId"), userId=context.get("userId"),
+                     prefetchKeys=sorted(body["prefetch"]) if isinstance(body.get("prefetch"), dict) else [])
+    if response.is_json and request.path.startswith("/cds-services/"):
+        payload = response.get_json(silent=True) or {}
+        cards = payload.get("cards") if isinstance(payload, dict) else None
+        if isinstance(cards, list):
+            event["cards"] = [{"summary": c.get("summary"), "indicator": c.get("indicator")} for c in cards]
+            outcome = (cards[0].get("extension") or {}).get("zolgensma-eligibility") if cards else None
+            if outcome:
+                event["overall"] = outcome["overall"]
+                event["criteria"] = {c["id"]: c["status"] for c in outcome["criteria"]}
+            event["systemActions"] = len(payload.get("systemActions") or [])
+        elif isinstance(payload, dict) and payload.get("resourceType") == "OperationOutcome":
+            event["error"] = payload["issue"][0].get("diagnostics")
+    calls.info(json.dumps(event, default=str))
+    return response
 
 
 def _json_body():

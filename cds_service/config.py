@@ -15,6 +15,14 @@ DEFAULTS = {
     "LOCAL_CODES": {},
     # Where card wording and order templates live.
     "CARDS_DIR": str(Path(__file__).resolve().parent.parent / "cards"),
+    # Storage for feedback and seen JWT ids: a SQLite file by default, or postgresql+psycopg://...
+    "DATABASE_URL": "sqlite:///" + str(Path("instance").resolve() / "cds.sqlite3"),
+    # Client JWTs (CDS Hooks 2.0 security). Off for the local quickstart, on in `make serve-prod`.
+    "AUTH_REQUIRED": False,
+    "TRUSTED_ISSUERS": {},  # {"https://ehr.example.org": {"jku": "https://ehr.example.org/jwks.json"}}
+    "TRUST_SANDBOX": False,  # opt in to the public CDS Hooks sandbox's issuer and key set
+    "PUBLIC_BASE_URL": "",  # the base URL clients call (for `aud`), when behind a proxy
+    "CORS_ORIGINS": "*",  # comma-separated origins allowed to call from a browser
 }
 
 

@@ -66,17 +66,17 @@ class FhirClient:
 def bundle_resources(bundle: dict) -> list[dict]:
     """Entries' resources; search-mode 'outcome' entries (warnings) are left out. Lenient on Bundle.type."""
     out = []
-    for entry in bundle.get("entry") or []:
+    for entry in as_list(bundle.get("entry")):
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
             continue
-        if (entry.get("search") or {}).get("mode") == "outcome":
+        if isinstance(entry.get("search"), dict) and entry["search"].get("mode") == "outcome":
             continue
         out.append(entry["resource"])
     return out
 
 
 def next_link(bundle: dict) -> str | None:
-    for link in bundle.get("link") or []:
+    for link in as_list(bundle.get("link")):
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None
@@ -84,8 +84,13 @@ def next_link(bundle: dict) -> str | None:
 
 def outcome_text(outcome: dict) -> str:
     texts = []
-    for issue in outcome.get("issue") or []:
+    for issue in as_list(outcome.get("issue")):
         if isinstance(issue, dict):
             texts.append(str(issue.get("diagnostics") or (issue.get("details") or {}).get("text")
                              or issue.get("code") or "error"))
     return "; ".join(texts)[:300] or "no detail"
+
+
+def as_list(value) -> list:
+    """A JSON array, or nothing: messy data never breaks iteration."""
+    return value if isinstance(value, list) else []

@@ -11,6 +11,7 @@ from .coverage_cards import CoverageCards
 from .crd import card_topic, configuration_options, coverage_information, read_configuration
 from .data_access import gather, prefetch_templates
 from .errors import BadRequest, NotFound
+from .fhir_client import as_list
 from .orders import OrderSuggester
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
@@ -81,7 +82,7 @@ def parse_request(service: ServiceDefinition, body) -> dict:
 
 
 def draft_resources(context: dict) -> list[dict]:
-    entries = context["draftOrders"].get("entry") or []
+    entries = as_list(context["draftOrders"].get("entry"))
     return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
 

@@ -7,6 +7,7 @@ reported as a DataIssue, never guessed.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,10 +27,12 @@ from .facts import (
     SpecialistFact,
     Titer,
 )
+from .fhir_client import as_list
 from .fhir_validation import InvalidResource, validate
 from .quantities import CANONICAL_UNITS, UnitError, parse_titer_string, to_canonical
 
 FINAL_OBSERVATION = {"final", "amended", "corrected"}
+log = logging.getLogger("cds_service.translate")
 
 
 @dataclass
@@ -49,6 +52,11 @@ class LocalCodes:
 
 _STANDARD_CODES = {code.key: analyte for analyte, codes in t.ANALYTES.items() for code in codes}
 _NAMES = {name: analyte for analyte, names in t.ANALYTE_NAMES.items() for name in names}
+
+
+def _s(value) -> str:
+    """A JSON string, or "" for anything else: messy data never breaks string handling."""
+    return value if isinstance(value, str) else ""
 
 
 def _norm(text: str | None) -> str:
@@ -95,8 +103,9 @@ def _ref(resource) -> str:
 
 
 def _dict_ref(resource: dict) -> str:
-    rid = resource.get("id")
-    return f"{resource.get('resourceType', 'Resource')}/{rid}" if rid else str(resource.get("resourceType"))
+    rid, rtype = resource.get("id"), resource.get("resourceType")
+    rtype = rtype if isinstance(rtype, str) else "Resource"
+    return f"{rtype}/{rid}" if isinstance(rid, str) and rid else rtype
 
 
 # --- the translator ---------------------------------------------------------------------------
@@ -126,18 +135,29 @@ class Translator:
         for resources in sources.values():
             for resource in resources or ():
                 rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-                key = _dict_ref(resource) if isinstance(resource, dict) else ""
+                if not isinstance(rtype, str):
+                    f.issues.append(DataIssue("(unknown)", "skipped: an entry that is not a FHIR resource"))
+                    continue
+                key = _dict_ref(resource)
                 if rtype == "OperationOutcome" or (resource.get("id") and key in seen):
                     continue
                 seen.add(key)
                 handler = handlers.get(rtype)
                 if handler:
-                    handler(resource)
+                    self._safely(handler, resource)
         f.site_of_care = self._site_of_care()
         for draft in draft_orders:
             if draft is not order and draft.get("resourceType") == "MedicationRequest":
-                self._medication_request(_lenient_draft(draft, f.patient_reference), in_draft=True)
+                self._safely(self._medication_request, _lenient_draft(draft, f.patient_reference))
         return f
+
+    def _safely(self, handler, resource: dict) -> None:
+        """Last line of defence: a resource we fail to read is skipped and reported, never fatal."""
+        try:
+            handler(resource)
+        except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
+            log.exception("could not read %s", _dict_ref(resource))
+            self.facts.issues.append(DataIssue(_dict_ref(resource), "skipped: could not be read"))
 
     def _valid(self, resource: dict):
         try:
@@ -164,16 +184,16 @@ class Translator:
         """Which analyte an Observation.code (as JSON) is: standard code, local code, or exact name."""
         if not isinstance(code, dict):
             return None
-        codings = [c for c in code.get("coding") or [] if isinstance(c, dict)]
+        codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
         for c in codings:
-            key = (c.get("system") or "", c.get("code") or "")
+            key = (_s(c.get("system")), _s(c.get("code")))
             if key in self.local.by_code:
                 return self.local.by_code[key]
             if key in _STANDARD_CODES:
                 return _STANDARD_CODES[key]
             if key == t.SMN1_TEST.key:
                 return "genetics"
-        texts = [code.get("text")] + [c.get("display") for c in codings]
+        texts = [_s(code.get("text"))] + [_s(c.get("display")) for c in codings]
         for text in texts:
             norm = _norm(text)
             if not norm:
@@ -190,7 +210,7 @@ class Translator:
         analyte = self.classify(resource.get("code"))
         if analyte is None and _mentions_smn1_component(resource):
             analyte = "genetics"
-        if analyte is None or resource.get("status") not in FINAL_OBSERVATION:
+        if analyte is None or _s(resource.get("status")) not in FINAL_OBSERVATION:
             return
         obs = self._valid(resource)
         if obs is None:
@@ -319,7 +339,7 @@ class Translator:
         return Order(_ref(mr), "zolgensma", mr.status, _concept_text(mr.medicationCodeableConcept) or "Zolgensma",
                      kit_ndc=kit, dose=dose, planned_date=planned, planned_date_source=source)
 
-    def _medication_request(self, resource, in_draft: bool = False) -> None:
+    def _medication_request(self, resource) -> None:
         kind = medication_kind(resource)
         if kind is None or (self.facts.order and _dict_ref(resource) == self.facts.order.reference):
             return
@@ -349,9 +369,9 @@ class Translator:
 
     def _procedure(self, resource: dict) -> None:
         code = resource.get("code") if isinstance(resource.get("code"), dict) else {}
-        codes = {(c.get("system"), c.get("code")) for c in code.get("coding") or [] if isinstance(c, dict)}
-        named = _names_zolgensma(" ".join([str(code.get("text") or "")] + [
-            str(c.get("display") or "") for c in code.get("coding") or [] if isinstance(c, dict)]))
+        codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
+        codes = {(_s(c.get("system")), _s(c.get("code"))) for c in codings}
+        named = _names_zolgensma(" ".join([_s(code.get("text"))] + [_s(c.get("display")) for c in codings]))
         j3399 = any(system in t.HCPCS_SYSTEMS and code == t.J3399.code for system, code in codes)
         if not (j3399 or named) or resource.get("status") != "completed":
             return
@@ -450,7 +470,7 @@ def _medication_concept(resource: dict) -> dict:
         return concept
     ref = (resource.get("medicationReference") or {}).get("reference") if isinstance(
         resource.get("medicationReference"), dict) else None
-    for contained in resource.get("contained") or []:
+    for contained in as_list(resource.get("contained")):
         if isinstance(contained, dict) and ref == f"#{contained.get('id')}" and isinstance(contained.get("code"), dict):
             return contained["code"]
     display = (resource.get("medicationReference") or {}).get("display") if isinstance(
@@ -460,8 +480,8 @@ def _medication_concept(resource: dict) -> dict:
 
 def _medication_text(resource: dict) -> str:
     concept = _medication_concept(resource)
-    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
-    return str(concept.get("text") or next((c.get("display") for c in codings if c.get("display")), "") or "")
+    codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    return _s(concept.get("text")) or next((_s(c.get("display")) for c in codings if _s(c.get("display"))), "")
 
 
 def _names_zolgensma(text: str) -> bool:
@@ -474,15 +494,16 @@ def medication_kind(resource: dict) -> str | None:
     if not isinstance(resource, dict):
         return None
     concept = _medication_concept(resource)
-    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict)]
+    codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
     for c in codings:
-        if c.get("system") == t.NDC and _normalise_ndc(c.get("code")):
+        system, code = _s(c.get("system")), _s(c.get("code"))
+        if system == t.NDC and _normalise_ndc(code):
             return "zolgensma"
-        if c.get("system") in t.HCPCS_SYSTEMS and c.get("code") == t.J3399.code:
+        if system in t.HCPCS_SYSTEMS and code == t.J3399.code:
             return "zolgensma"
-        if (c.get("system"), c.get("code")) in t.CORTICOSTEROID_CODES:
+        if (system, code) in t.CORTICOSTEROID_CODES:
             return "corticosteroid"
-    text = " ".join([str(concept.get("text") or "")] + [str(c.get("display") or "") for c in codings])
+    text = " ".join([_s(concept.get("text"))] + [_s(c.get("display")) for c in codings])
     if _names_zolgensma(text):
         return "zolgensma"
     if any(s in text.lower() for s in t.CORTICOSTEROID_TEXT):
@@ -492,7 +513,7 @@ def medication_kind(resource: dict) -> str | None:
 
 def _normalise_ndc(code: str | None) -> str | None:
     """A Zolgensma kit NDC in 5-3-2 form ('71894-120-02'), from 5-3-2, 5-4-2 or 10/11-digit forms."""
-    if not code:
+    if not isinstance(code, str) or not code:
         return None
     parts = code.strip().split("-")
     if len(parts) == 3:
@@ -596,11 +617,11 @@ def _int_value(element) -> int | None:
 
 
 def _mentions_smn1_component(resource: dict) -> bool:
-    for comp in resource.get("component") or []:
+    for comp in as_list(resource.get("component")):
         if not isinstance(comp, dict):
             continue
-        value = comp.get("valueCodeableConcept") or {}
-        codes = {c.get("code") for c in value.get("coding") or [] if isinstance(c, dict)}
+        value = comp.get("valueCodeableConcept") if isinstance(comp.get("valueCodeableConcept"), dict) else {}
+        codes = {_s(c.get("code")) for c in as_list(value.get("coding")) if isinstance(c, dict)}
         if "HGNC:11117" in codes:
             return True
     return False

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import itertools
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import pytest
 import responses
@@ -20,7 +22,9 @@ LOCAL_CODES = {
 
 def make_app(**overrides):
     counter = itertools.count(1)
-    config = {"TODAY": lambda: TODAY, "ID_FACTORY": lambda: f"id-{next(counter)}", "LOCAL_CODES": LOCAL_CODES}
+    database = "sqlite:///" + str(Path(tempfile.mkdtemp(prefix="cds-test-")) / "cds.sqlite3")
+    config = {"TODAY": lambda: TODAY, "ID_FACTORY": lambda: f"id-{next(counter)}", "LOCAL_CODES": LOCAL_CODES,
+              "DATABASE_URL": database}
     config.update(overrides)
     return create_app(config)
 

@@ -1,0 +1,102 @@
+"""What the service stores: card feedback and seen JWT ids (replay protection).
+
+SQLAlchemy Core over a database URL: a SQLite file by default, PostgreSQL with
+`postgresql+psycopg://...`. Both tables are shared by all gunicorn workers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+metadata = MetaData()
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", String(100), nullable=False),
+    Column("card_uuid", String(200), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("accepted_suggestions", Text),  # JSON array of suggestion uuids
+    Column("override_system", String(500)),
+    Column("override_code", String(200)),
+    Column("override_display", String(500)),
+    Column("user_comment", Text),
+    Column("outcome_timestamp", String(40), nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+
+jwt_seen = Table(
+    "jwt_seen", metadata,
+    Column("iss", String(500), nullable=False),
+    Column("jti", String(500), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    PrimaryKeyConstraint("iss", "jti"),
+)
+
+
+class Store:
+    def __init__(self, url: str):
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def add_feedback(self, service_id: str, items: list[dict]) -> int:
+        rows = [{
+            "service_id": service_id,
+            "card_uuid": item["card"],
+            "outcome": item["outcome"],
+            "accepted_suggestions": json.dumps([s["id"] for s in item.get("acceptedSuggestions", [])]),
+            "override_system": (item.get("overrideReason", {}).get("reason") or {}).get("system"),
+            "override_code": (item.get("overrideReason", {}).get("reason") or {}).get("code"),
+            "override_display": (item.get("overrideReason", {}).get("reason") or {}).get("display"),
+            "user_comment": item.get("overrideReason", {}).get("userComment"),
+            "outcome_timestamp": item["outcomeTimestamp"],
+            "received_at": time.time(),
+        } for item in items]
+        with self.engine.begin() as conn:
+            conn.execute(insert(feedback), rows)
+        return len(rows)
+
+    def feedback_rows(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(feedback).order_by(feedback.c.id))]
+
+    def first_use_of_jti(self, iss: str, jti: str, expires_at: float) -> bool:
+        """Record a JWT id; False when it was seen before (a replay). Expired ids are purged."""
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(jwt_seen.delete().where(jwt_seen.c.expires_at < now))
+                conn.execute(insert(jwt_seen).values(iss=iss, jti=jti, expires_at=expires_at))
+            return True
+        except IntegrityError:
+            return False
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
