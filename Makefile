@@ -12,15 +12,15 @@ $(BIN)/activate: pyproject.toml
 
 .PHONY: serve serve-prod test bench
 serve: $(BIN)/activate
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 'cds_service:create_app()'
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --no-control-socket 'cds_service:create_app()'
 
 # Production: client JWTs required (configure CDS_TRUSTED_ISSUERS and/or CDS_TRUST_SANDBOX=true).
 serve-prod: $(BIN)/activate
 	CDS_AUTH_REQUIRED=true $(BIN)/gunicorn --bind $${CDS_BIND:-127.0.0.1:$(PORT)} --workers $${CDS_WORKERS:-2} \
-		--access-logfile - 'cds_service:create_app()'
+		--no-control-socket --access-logfile - 'cds_service:create_app()'
 
 test: $(BIN)/activate
-	$(BIN)/ruff check cds_service tests fhir_fixtures
+	$(BIN)/ruff check cds_service tests fhir_fixtures benchmarks
 	$(BIN)/pytest
 
 bench: $(BIN)/activate

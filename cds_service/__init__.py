@@ -11,6 +11,7 @@ from flask import Flask
 from flask_cors import CORS
 
 from . import config as config_module
+from .jsonio import OrjsonProvider
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -23,8 +24,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     settings = config_module.load(config)
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config.update(settings)
-    app.json.sort_keys = False
     _configure_logging()
 
     today = settings.get("TODAY") or date.today

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from importlib import resources
 
+import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -39,7 +39,8 @@ def list_services():
 def call_service(service_id: str):
     body = _json_body()
     g.body = body
-    return jsonify(current_app.extensions["cds.handler"](service_id, body))
+    g.result = current_app.extensions["cds.handler"](service_id, body)
+    return jsonify(g.result)
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -73,9 +74,11 @@ def log_call(response):
         event.update(hook=body.get("hook"), hookInstance=body.get("hookInstance"),
                      patientId=context.get("patientId"), userId=context.get("userId"),
                      prefetchKeys=sorted(body["prefetch"]) if isinstance(body.get("prefetch"), dict) else [])
-    if response.is_json and request.path.startswith("/cds-services/"):
-        payload = response.get_json(silent=True) or {}
-        cards = payload.get("cards") if isinstance(payload, dict) else None
+    payload = g.get("result")
+    if payload is None and response.is_json and response.status_code >= 400:
+        payload = response.get_json(silent=True) or {}  # small error bodies only
+    if isinstance(payload, dict):
+        cards = payload.get("cards")
         if isinstance(cards, list):
             event["cards"] = [{"summary": c.get("summary"), "indicator": c.get("indicator")} for c in cards]
             outcome = (cards[0].get("extension") or {}).get("zolgensma-eligibility") if cards else None
@@ -85,7 +88,7 @@ def log_call(response):
             event["systemActions"] = len(payload.get("systemActions") or [])
         elif isinstance(payload, dict) and payload.get("resourceType") == "OperationOutcome":
             event["error"] = payload["issue"][0].get("diagnostics")
-    calls.info(json.dumps(event, default=str))
+    calls.info(orjson.dumps(event, default=str).decode())
     return response
 
 

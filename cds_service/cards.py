@@ -21,11 +21,17 @@ POLICY = "DR.005.D"
 
 @dataclass(frozen=True)
 class Wording:
-    data: dict
+    """The clinician-reviewable data of cards/, read once at start-up."""
+
+    data: dict  # criteria.json: card wording per criterion and reason
+    orders: dict  # orders.json: order templates
+    billing: dict  # billing.json: billing, site-of-care and alternatives wording
 
     @classmethod
     def load(cls, cards_dir: str | Path) -> Wording:
-        return cls(json.loads((Path(cards_dir) / "criteria.json").read_text()))
+        def read(name: str) -> dict:
+            return json.loads((Path(cards_dir) / name).read_text())
+        return cls(read("criteria.json"), read("orders.json"), read("billing.json"))
 
     def criterion(self, criterion_id: str) -> dict:
         return self.data["criteria"][criterion_id]
@@ -44,12 +50,23 @@ class Wording:
 
 def prune(value):
     """Drop None, empty strings, lists and dicts, recursively (CDS Hooks: no null or empty elements)."""
-    if isinstance(value, dict):
-        pruned = {k: prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if v not in (None, "", [], {})}
-    if isinstance(value, list):
-        pruned = [prune(v) for v in value]
-        return [v for v in pruned if v not in (None, "", [], {})]
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(v) in (dict, list):
+                v = prune(v)
+            if v is not None and v != "" and v != [] and v != {}:
+                out[k] = v
+        return out
+    if kind is list:
+        out = []
+        for v in value:
+            if type(v) in (dict, list):
+                v = prune(v)
+            if v is not None and v != "" and v != [] and v != {}:
+                out.append(v)
+        return out
     return value
 
 

@@ -13,6 +13,9 @@ DEFAULTS = {
     "FHIR_MAX_ENTRIES": 2000,  # per source; beyond this the source counts as unreadable, never as complete
     # Site-configured local lab codes: {"system|code": "alt" | "aav9-titer" | ...}, or a path to such JSON.
     "LOCAL_CODES": {},
+    # Validate the resources the rules read with the full fhir.resources R4B models (slower) instead of
+    # the subset models of fhir_subset.py.
+    "STRICT_VALIDATION": False,
     # Where card wording and order templates live.
     "CARDS_DIR": str(Path(__file__).resolve().parent.parent / "cards"),
     # Storage for feedback and seen JWT ids: a SQLite file by default, or postgresql+psycopg://...

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from .cards import CardBuilder, prune
 from .rules.billing import BillingGuidance
 from .terminology import POS_NAMES
 
 
 class CoverageCards:
-    def __init__(self, cards_dir: str | Path, builder: CardBuilder):
-        self.t = json.loads((Path(cards_dir) / "billing.json").read_text())
+    def __init__(self, wording: dict, builder: CardBuilder):
+        self.t = wording
         self.builder = builder
 
     @property

@@ -12,11 +12,11 @@ References (reference/cds-hooks-and-crd.md 2.2-2.4; CRD STU 2.0.1 CoverageInform
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import date
 
 from .facts import PatientFacts
+from .fhir_client import as_list
 from .rules.findings import ELIGIBLE, MET, NOT_MET, UNKNOWN, Evaluation
 from .terminology import J3399
 
@@ -92,9 +92,10 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
     parts.append({"url": "date", "valueDate": today.isoformat()})
     parts.append({"url": "coverage-assertion-id", "valueString": new_id()})
 
-    updated = copy.deepcopy(order)
-    updated["extension"] = [e for e in updated.get("extension") or [] if e.get("url") != COVERAGE_INFORMATION_URL]
-    updated["extension"].append({"url": COVERAGE_INFORMATION_URL, "extension": parts})
+    updated = dict(order)  # a shallow copy: only `extension` is replaced, nothing else is touched
+    kept = [e for e in as_list(order.get("extension"))
+            if not (isinstance(e, dict) and e.get("url") == COVERAGE_INFORMATION_URL)]
+    updated["extension"] = kept + [{"url": COVERAGE_INFORMATION_URL, "extension": parts}]
     return {"type": "update", "description": "Add Zolgensma coverage information (DR.005.D) to the order",
             "resource": updated}
 

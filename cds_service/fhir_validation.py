@@ -1,9 +1,12 @@
-"""Lenient-then-strict validation of single FHIR R4 resources with fhir.resources (R4B models).
+"""Validation of single FHIR R4 resources before the rules see them.
 
 Only the resources the rules will read are validated (a lab is validated once it has been recognised
-as one of the analytes we use), which keeps the cost of validation off the resources we ignore.
-Leniency: elements the R4B model does not know (vendor junk, later-version elements) are dropped and
-reported, then the resource is validated again. Anything still invalid is skipped and reported.
+as one of the analytes we use). Two modes:
+- fast (default): `fhir_subset` models check just the elements the rules read (about 10x cheaper);
+- strict (CDS_STRICT_VALIDATION=true): the full `fhir.resources` R4B models. Leniency there: elements
+  the R4B model does not know (vendor junk, later-version elements) are dropped and reported, then the
+  resource is validated again.
+Anything invalid is skipped and reported.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from functools import cache
 from importlib import import_module
 
 from pydantic import ValidationError
+
+from . import fhir_subset
 
 SUPPORTED = {
     "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration", "Procedure",
@@ -33,10 +38,18 @@ class InvalidResource(ValueError):
     pass
 
 
-def validate(resource: dict):
+def validate(resource: dict, strict: bool = False):
     """Return (model, dropped_paths) or raise InvalidResource with a short, path-level explanation."""
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise InvalidResource("not a FHIR resource (no resourceType)")
+    if not strict:
+        subset = fhir_subset.MODELS.get(resource["resourceType"])
+        if subset is None:
+            raise InvalidResource(f"resource type {resource['resourceType']} is not used")
+        try:
+            return subset.model_validate(resource), []
+        except ValidationError as err:
+            raise InvalidResource(_explain(err)) from None
     try:
         model = model_for(resource["resourceType"])
     except KeyError:

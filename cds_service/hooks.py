@@ -117,17 +117,17 @@ class EligibilityHandler:
 
         # 1. Gather data: prefetch, then the FHIR server.
         gathered = gather(body, self.config)
-        facts = Translator(context["patientId"], self.local_codes).build(
-            gathered.resources, order, drafts, gathered.issues)
-        # 2. Evaluate the rules (pure).
         today = self.today()
+        facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"]).build(
+            gathered.resources, order, drafts, gathered.issues, today)
+        # 2. Evaluate the rules (pure).
         evaluation = evaluate(facts, today)
         guidance = billing_guidance(evaluation, facts)
         # 3. Build cards, suggested orders and the CRD coverage information, as configured.
         settings = read_configuration(body)
         builder = CardBuilder(self.wording, self.new_id)
-        suggester = OrderSuggester(self.config["CARDS_DIR"], evaluation, facts, self.new_id)
-        coverage_cards = CoverageCards(self.config["CARDS_DIR"], builder)
+        suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
+        coverage_cards = CoverageCards(self.wording.billing, builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
         cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance)
         response = {"cards": [c for c in cards if settings.get(card_topic(c), True)]}

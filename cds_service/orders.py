@@ -7,11 +7,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 from .cards import prune
 from .facts import PatientFacts
@@ -24,12 +22,13 @@ STEROID_DOSES = 30  # FDA label 2.1: day -1 through day 28
 
 
 class OrderSuggester:
-    def __init__(self, cards_dir: str | Path, evaluation: Evaluation, facts: PatientFacts, new_id: Callable[[], str]):
-        self.t = json.loads((Path(cards_dir) / "orders.json").read_text())
+    def __init__(self, templates: dict, evaluation: Evaluation, facts: PatientFacts, new_id: Callable[[], str]):
+        self.t = templates
         self.evaluation = evaluation
         self.facts = facts
         self.new_id = new_id
         self.planned = facts.order.planned_date if facts.order else None
+        self._schedule: dict[str, list[date]] | None = None
 
     # Suggestions attached to a criterion card ----------------------------------------------------
     def for_finding(self, f: Finding) -> list[dict]:
@@ -128,10 +127,11 @@ class OrderSuggester:
         return prune(card)
 
     def schedule(self) -> dict[str, list[date]]:
-        if not self.planned:
-            return {}
-        return {test: [self.planned + timedelta(days=d) for d in days]
+        if self._schedule is None:
+            self._schedule = {} if not self.planned else {
+                test: [self.planned + timedelta(days=d) for d in days]
                 for test, days in self.t["monitoring"]["schedule"].items()}
+        return self._schedule
 
     def label_baseline_gaps(self) -> list[str]:
         """Label baseline tests outside DR.005.D: creatinine and a CBC (hemoglobin)."""

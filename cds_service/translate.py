@@ -110,20 +110,28 @@ def _dict_ref(resource: dict) -> str:
 
 # --- the translator ---------------------------------------------------------------------------
 class Translator:
-    def __init__(self, patient_id: str, local_codes: LocalCodes | None = None):
+    def __init__(self, patient_id: str, local_codes: LocalCodes | None = None, strict: bool = False,
+                 latest_only: bool = True):
         self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
         self.local = local_codes or LocalCodes()
+        self.strict = strict
+        # The eligibility rules read only the latest result per analyte (on or before the evaluation
+        # date), so older results are neither validated nor converted: a long lab history costs little.
+        self.latest_only = latest_only
+        self._pending: dict[str, list[tuple[date | None, dict]]] = {}
         self._encounters: list = []
         self._locations: dict = {}
 
     # Entry point ------------------------------------------------------------------------------
     def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
-              issues: list[DataIssue]) -> PatientFacts:
+              issues: list[DataIssue], today: date) -> PatientFacts:
         """`sources` maps source name -> resources (None when that source could not be read)."""
         f = self.facts
         f.issues.extend(issues)
         f.sources_read = {name for name, resources in sources.items() if resources is not None}
         f.order = self.zolgensma_order(order)
+        planned = f.order.planned_date if f.order else None
+        horizon = max(planned, today) if planned else today
         handlers = {
             "Patient": self._patient, "Observation": self._observation, "Condition": self._condition,
             "MedicationRequest": self._medication_request,
@@ -145,6 +153,7 @@ class Translator:
                 handler = handlers.get(rtype)
                 if handler:
                     self._safely(handler, resource)
+        self._resolve_pending(horizon)
         f.site_of_care = self._site_of_care()
         for draft in draft_orders:
             if draft is not order and draft.get("resourceType") == "MedicationRequest":
@@ -161,7 +170,7 @@ class Translator:
 
     def _valid(self, resource: dict):
         try:
-            model, dropped = validate(resource)
+            model, dropped = validate(resource, self.strict)
         except InvalidResource as err:
             self.facts.issues.append(DataIssue(_dict_ref(resource), f"skipped: {err}"))
             return None
@@ -212,6 +221,24 @@ class Translator:
             analyte = "genetics"
         if analyte is None or _s(resource.get("status")) not in FINAL_OBSERVATION:
             return
+        if self.latest_only and analyte != "genetics":
+            self._pending.setdefault(analyte, []).append((_raw_date(resource), resource))
+            return
+        self._read_observation(resource, analyte)
+
+    def _resolve_pending(self, horizon: date) -> None:
+        """Per analyte, newest first: read results after the horizon (the rules ignore them, cheaply) and
+        the first usable one on or before it; older results are not needed."""
+        for analyte, candidates in self._pending.items():
+            candidates.sort(key=lambda c: c[0] or date.min, reverse=True)
+            for when, resource in candidates:
+                before = len(self.facts.measurements) + len(self.facts.titers)
+                self._safely(lambda r, a=analyte: self._read_observation(r, a), resource)
+                found = len(self.facts.measurements) + len(self.facts.titers) > before
+                if found and when is not None and when <= horizon:
+                    break
+
+    def _read_observation(self, resource: dict, analyte: str) -> None:
         obs = self._valid(resource)
         if obs is None:
             return
@@ -447,6 +474,17 @@ def _pos_code(concepts) -> str | None:
         for c in _codings(concept):
             if (c.system or "") in t.POS_SYSTEMS and (c.code or "").isdigit():
                 return c.code
+    return None
+
+
+def _raw_date(resource: dict) -> date | None:
+    """The effective date of an unvalidated Observation, for ordering only."""
+    period = resource.get("effectivePeriod")
+    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
+                  resource.get("issued")):
+        found = _to_date(value) if isinstance(value, str) else None
+        if found:
+            return found
     return None
 
 

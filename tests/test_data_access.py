@@ -8,6 +8,7 @@ import re
 import pytest
 import requests
 import responses
+from conftest import make_app
 from fhir_fake import FHIR_BASE, TOKEN, FakeFhir, hook_request, load
 
 URL = "/cds-services/zolgensma-order-sign"
@@ -137,13 +138,69 @@ def test_unusable_resource_is_skipped_and_reported(client):
     assert alt2["id"] == "alt"
 
 
-def test_unknown_elements_are_dropped_and_reported_not_fatal(client):
+@pytest.mark.parametrize("strict", [False, True])
+def test_unknown_elements_never_knock_out_a_result(strict):
+    """Fast mode ignores elements the rules do not read; strict mode drops and reports them."""
+    client = make_app(STRICT_VALIDATION=strict).test_client()
     body = hook_request("eligible-infant")
     labs = body["prefetch"]["labs"]["entry"]
     alt = next(e["resource"] for e in labs if e["resource"]["id"] == "alt")
     alt["vendorExtraThing"] = {"x": 1}
     response = client.post(URL, json=body)
     assert _statuses(response)["baseline-liver-function"] == "met"
-    assert any("vendorExtraThing" in i["problem"] for i in _issues(response))
-    cards = response.json["cards"]
-    assert any("could not be used" in c["summary"] for c in cards)
+    reported = any("vendorExtraThing" in i["problem"] for i in _issues(response))
+    assert reported is strict
+    if strict:
+        assert any("could not be used" in c["summary"] for c in response.json["cards"])
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("mutate, what", [
+    (lambda alt: alt.__setitem__("effectiveDateTime", "2026-13-45"), "impossible date"),
+    (lambda alt: alt.pop("status"), "missing required status"),
+    (lambda alt: alt["code"].__setitem__("coding", {"code": "1742-6"}), "object where R4 has an array"),
+    (lambda alt: alt["valueQuantity"].__setitem__("unit", ""), "empty string"),
+])
+def test_invalid_elements_the_rules_read_are_rejected_in_both_modes(strict, mutate, what):
+    client = make_app(STRICT_VALIDATION=strict).test_client()
+    body = hook_request("eligible-infant")
+    alt = next(e["resource"] for e in body["prefetch"]["labs"]["entry"] if e["resource"]["id"] == "alt")
+    mutate(alt)
+    response = client.post(URL, json=body)
+    assert _statuses(response)["baseline-liver-function"] == "unknown", what
+
+
+def test_numbers_as_strings_are_rejected_in_fast_mode():
+    """FHIR JSON numbers must be numbers; fhir.resources (strict mode) coerces "28", the fast models do not."""
+    body = hook_request("eligible-infant")
+    alt = next(e["resource"] for e in body["prefetch"]["labs"]["entry"] if e["resource"]["id"] == "alt")
+    alt["valueQuantity"]["value"] = "28"
+    fast = make_app().test_client().post(URL, json=body)
+    assert _statuses(fast)["baseline-liver-function"] == "unknown"
+    assert any(i["source"] == "Observation/alt" for i in _issues(fast))
+
+
+def _history_request(newest_alt_value, older_alt_value="bad"):
+    body = hook_request("eligible-infant")
+    labs = body["prefetch"]["labs"]["entry"]
+    alt = next(e["resource"] for e in labs if e["resource"]["id"] == "alt")
+    older = json.loads(json.dumps(alt))
+    older.update(id="alt-old", effectiveDateTime="2026-11-01")
+    older["valueQuantity"]["value"] = older_alt_value
+    alt["valueQuantity"]["value"] = newest_alt_value
+    labs.append({"resource": older})
+    return body
+
+
+def test_only_the_latest_result_is_read(client):
+    """An older, unreadable ALT does not matter (and is not reported) when a newer one is usable."""
+    response = client.post(URL, json=_history_request(30))
+    assert _statuses(response)["baseline-liver-function"] == "met"
+    assert not any(i["source"] == "Observation/alt-old" for i in _issues(response))
+
+
+def test_unreadable_latest_falls_back_to_the_previous_result_and_says_so(client):
+    response = client.post(URL, json=_history_request("bad", older_alt_value=200))
+    statuses = _statuses(response)
+    assert statuses["baseline-liver-function"] == "review"  # the older ALT 200 U/L > 2 x ULN 45
+    assert any(i["source"] == "Observation/alt" for i in _issues(response))

@@ -59,6 +59,7 @@ def test_prednisolone_suggested_only_without_a_steroid_plan(client):
 def test_prednisolone_dose_rounds_to_half_mg():
     from datetime import date
 
+    from cds_service.cards import Wording
     from cds_service.facts import Measurement, Order, PatientFacts
     from cds_service.orders import OrderSuggester
     from cds_service.rules.eligibility import evaluate
@@ -67,7 +68,7 @@ def test_prednisolone_dose_rounds_to_half_mg():
     facts.order = Order("MedicationRequest/z", "zolgensma", "draft", "Zolgensma", planned_date=date(2026, 12, 1))
     facts.measurements = [Measurement("weight", 4.3, "kg", date(2026, 11, 25), "Observation/w")]
     evaluation = evaluate(facts, date(2026, 11, 23))
-    s = OrderSuggester(ROOT / "cards", evaluation, facts, lambda: "x").prednisolone()
+    s = OrderSuggester(Wording.load(ROOT / "cards").orders, evaluation, facts, lambda: "x").prednisolone()
     dose = s["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"]
     assert dose == 4.5
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import make_app
 from fhir_fake import FakeFhir, hook_request, load, scenario_names
 
 # scenario -> (overall outcome, {criterion: status} that must hold; all others must be "met")
@@ -91,3 +92,12 @@ def test_paged_prefetch_and_paged_server_agree(client, rsps):
     fake.calls.clear()
     served = client.post("/cds-services/zolgensma-order-sign", json=hook_request("eligible-infant", mode="server"))
     assert _outcome(served)["overall"] == "eligible"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fast_and_strict_validation_agree(name, client):
+    """The subset models (fast) and the full fhir.resources R4B models (strict) give the same answer."""
+    strict = make_app(STRICT_VALIDATION=True).test_client()
+    body = hook_request(name)
+    assert _strip_ids(client.post("/cds-services/zolgensma-order-sign", json=body).json) == _strip_ids(
+        strict.post("/cds-services/zolgensma-order-sign", json=body).json)
