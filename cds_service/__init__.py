@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     (callables) and `JWKS_FETCH` may be injected so that tests are deterministic and offline."""
     from .api import bp, register_error_handlers
     from .auth import SANDBOX_ENTRY, SANDBOX_ISSUER, JwtVerifier
-    from .hooks import EligibilityHandler
+    from .hooks import Services
     from .store import Store
 
     settings = config_module.load(config)
@@ -32,7 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     new_id = settings.get("ID_FACTORY") or (lambda: str(uuid.uuid4()))
     store = Store(settings["DATABASE_URL"])
     app.extensions["cds.store"] = store
-    app.extensions["cds.handler"] = EligibilityHandler(settings, today, new_id)
+    app.extensions["cds.handler"] = Services(settings, today, new_id)
     if settings["AUTH_REQUIRED"]:
         issuers = dict(settings["TRUSTED_ISSUERS"])
         if settings["TRUST_SANDBOX"]:

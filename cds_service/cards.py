@@ -26,12 +26,13 @@ class Wording:
     data: dict  # criteria.json: card wording per criterion and reason
     orders: dict  # orders.json: order templates
     billing: dict  # billing.json: billing, site-of-care and alternatives wording
+    monitoring: dict  # monitoring.json: post-infusion monitoring wording
 
     @classmethod
     def load(cls, cards_dir: str | Path) -> Wording:
         def read(name: str) -> dict:
             return json.loads((Path(cards_dir) / name).read_text())
-        return cls(read("criteria.json"), read("orders.json"), read("billing.json"))
+        return cls(read("criteria.json"), read("orders.json"), read("billing.json"), read("monitoring.json"))
 
     def criterion(self, criterion_id: str) -> dict:
         return self.data["criteria"][criterion_id]

@@ -48,8 +48,8 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
-def prefetch_templates() -> dict[str, str]:
-    return {s.key: s.templates[0] for s in SOURCES}
+def prefetch_templates(names: tuple[str, ...] = ()) -> dict[str, str]:
+    return {s.key: s.templates[0] for s in SOURCES if not names or s.name in names}
 
 
 @dataclass
@@ -89,7 +89,8 @@ def resolve(template: str, context: dict) -> str | None:
     return None if missing else filled
 
 
-def gather(request: dict, config: dict) -> Gathered:
+def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered:
+    """Resources per source (all of SOURCES, or just `names`)."""
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
     context = request["context"]
     server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
@@ -102,6 +103,8 @@ def gather(request: dict, config: dict) -> Gathered:
     to_fetch: list[Source] = []
     continuations: dict[str, str] = {}
     for source in SOURCES:
+        if names and source.name not in names:
+            continue
         if source.key not in prefetch:
             if _query_for(source, context) is None:
                 resources[source.name] = []  # not applicable: e.g. no encounterId in this context

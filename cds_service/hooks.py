@@ -12,44 +12,59 @@ from .crd import card_topic, configuration_options, coverage_information, read_c
 from .data_access import gather, prefetch_templates
 from .errors import BadRequest, NotFound
 from .fhir_client import as_list
+from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
+from .rules.monitoring import evaluate_monitoring
 from .translate import LocalCodes, Translator, medication_kind
 
 
 @dataclass(frozen=True)
 class ServiceDefinition:
     id: str
-    hook: str
+    hooks: tuple[str, ...]  # one discovery entry per hook, same id (CDS Hooks allows it)
     title: str
     description: str
+    sources: tuple[str, ...] = ()  # data sources (data_access.SOURCES names); empty: all
+    crd: bool = True  # offers Da Vinci CRD configuration options
 
 
+ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-order-sign", "zolgensma-monitoring"
 SERVICES = {
     s.id: s for s in (
         ServiceDefinition(
-            "zolgensma-order-select", "order-select", "Zolgensma eligibility (order-select)",
+            ORDER_SELECT, ("order-select",), "Zolgensma eligibility (order-select)",
             "When a Zolgensma (onasemnogene abeparvovec-xioi) order is selected, checks policy DR.005.D "
             "criteria 1-11, renewal and product line against the FDA label, and suggests the missing "
             "orders (prednisolone, baseline labs, AAV9 titer)."),
         ServiceDefinition(
-            "zolgensma-order-sign", "order-sign", "Zolgensma eligibility (order-sign)",
+            ORDER_SIGN, ("order-sign",), "Zolgensma eligibility (order-sign)",
             "When a Zolgensma order is signed, checks policy DR.005.D criteria 1-11, renewal and product line "
             "against the FDA label, including the ordered dose against the label's weight-band kit."),
+        ServiceDefinition(
+            MONITORING, ("patient-view", "order-select"), "Zolgensma post-infusion monitoring",
+            "After a Zolgensma infusion: which boxed-warning monitoring labs are due or overdue, the "
+            "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline. "
+            "On order-select it answers when lab orders are selected.",
+            sources=("patient", "labs", "medication-requests", "medication-administrations", "procedures"),
+            crd=False),
     )
 }
-USAGE = ("Decision support for Zolgensma prior authorization; not for clinical use without local validation. "
-         "Prefetch keys are all optional: missing ones are queried from fhirServer.")
+USAGE = ("Decision support for Zolgensma prior authorization and monitoring; not for clinical use without local "
+         "validation. Prefetch keys are all optional: missing ones are queried from fhirServer.")
 
 
 def discovery() -> dict:
-    return {"services": [
-        {"hook": s.hook, "id": s.id, "title": s.title, "description": s.description,
-         "prefetch": prefetch_templates(), "usageRequirements": USAGE,
-         "extension": {"davinci-crd.configuration-options": configuration_options()}}
-        for s in SERVICES.values()
-    ]}
+    entries = []
+    for s in SERVICES.values():
+        for hook in s.hooks:
+            entry = {"hook": hook, "id": s.id, "title": s.title, "description": s.description,
+                     "prefetch": prefetch_templates(s.sources), "usageRequirements": USAGE}
+            if s.crd:
+                entry["extension"] = {"davinci-crd.configuration-options": configuration_options()}
+            entries.append(entry)
+    return {"services": entries}
 
 
 def parse_request(service: ServiceDefinition, body) -> dict:
@@ -59,8 +74,9 @@ def parse_request(service: ServiceDefinition, body) -> dict:
     for field in ("hook", "hookInstance", "context"):
         if field not in body:
             raise BadRequest(f"missing required field '{field}'")
-    if body["hook"] != service.hook:
-        raise BadRequest(f"service {service.id} answers hook '{service.hook}', not '{body['hook']}'")
+    if body["hook"] not in service.hooks:
+        answered = " or ".join(f"'{h}'" for h in service.hooks)
+        raise BadRequest(f"service {service.id} answers hook {answered}, not '{body['hook']}'")
     if not isinstance(body["hookInstance"], str) or not body["hookInstance"]:
         raise BadRequest("hookInstance must be a non-empty string")
     context = body["context"]
@@ -68,9 +84,9 @@ def parse_request(service: ServiceDefinition, body) -> dict:
         raise BadRequest("context must be an object")
     if not isinstance(context.get("patientId"), str) or not context["patientId"]:
         raise BadRequest("context.patientId must be a non-empty string")
-    if not isinstance(context.get("draftOrders"), dict):
+    if body["hook"] in ("order-select", "order-sign") and not isinstance(context.get("draftOrders"), dict):
         raise BadRequest("context.draftOrders must be a Bundle")
-    if service.hook == "order-select" and not (
+    if body["hook"] == "order-select" and not (
             isinstance(context.get("selections"), list) and all(isinstance(s, str) for s in context["selections"])):
         raise BadRequest("context.selections must be an array of references")
     for field in ("prefetch", "fhirAuthorization"):
@@ -82,7 +98,8 @@ def parse_request(service: ServiceDefinition, body) -> dict:
 
 
 def draft_resources(context: dict) -> list[dict]:
-    entries = as_list(context["draftOrders"].get("entry"))
+    draft = context.get("draftOrders")
+    entries = as_list(draft.get("entry")) if isinstance(draft, dict) else []
     return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
 
@@ -97,21 +114,35 @@ def zolgensma_order(context: dict, hook: str, drafts: list[dict]) -> dict | None
     return None
 
 
-class EligibilityHandler:
+class Services:
+    """Routes a call to its service's handler after checking the request envelope."""
+
     def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str]):
-        self.config = config
-        self.today = today
-        self.wording = Wording.load(config["CARDS_DIR"])
-        self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
-        self.new_id = new_id
+        wording = Wording.load(config["CARDS_DIR"])
+        self.eligibility = EligibilityHandler(config, today, new_id, wording)
+        self.monitoring = MonitoringHandler(config, today, new_id, wording)
 
     def __call__(self, service_id: str, body) -> dict:
         service = SERVICES.get(service_id)
         if service is None:
             raise NotFound(f"no CDS service '{service_id}'")
         context = parse_request(service, body)
+        handler = self.monitoring if service.id == MONITORING else self.eligibility
+        return handler(service, context, body)
+
+
+class EligibilityHandler:
+    def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str], wording: Wording):
+        self.config = config
+        self.today = today
+        self.wording = wording
+        self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
+        self.new_id = new_id
+
+    def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
+        hook = body["hook"]
         drafts = draft_resources(context)
-        order = zolgensma_order(context, service.hook, drafts)
+        order = zolgensma_order(context, hook, drafts)
         if order is None:
             return {"cards": []}
 
@@ -132,8 +163,39 @@ class EligibilityHandler:
         cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance)
         response = {"cards": [c for c in cards if settings.get(card_topic(c), True)]}
         if settings["coverage-info"]:
-            action = coverage_information(evaluation, facts, order, service.hook, today, self.new_id,
+            action = coverage_information(evaluation, facts, order, hook, today, self.new_id,
                                           coverage_cards.coverage_reasons)
             if action:
                 response["systemActions"] = [action]
         return response
+
+
+class MonitoringHandler:
+    def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str], wording: Wording):
+        self.config, self.today, self.new_id, self.wording = config, today, new_id, wording
+        self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
+
+    def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
+        if body["hook"] == "order-select" and not _selects_lab_orders(context):
+            return {"cards": []}
+        # 1. Gather data (the whole lab history: trends against baseline need it).
+        gathered = gather(body, self.config, service.sources)
+        today = self.today()
+        facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
+                           latest_only=False).build(gathered.resources, None, [], gathered.issues, today)
+        # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say.
+        evaluation = evaluate_monitoring(facts, today)
+        if evaluation is None:
+            return {"cards": []}
+        # 3. Cards.
+        builder = CardBuilder(self.wording, self.new_id)
+        cards = MonitoringCards(self.wording.monitoring, self.wording.orders, builder,
+                                facts.patient_reference).all(evaluation)
+        issues = builder.data_issues_card(facts)
+        return {"cards": cards + ([issues] if issues else [])}
+
+
+def _selects_lab_orders(context: dict) -> bool:
+    selected = set(context.get("selections") or [])
+    return any(r.get("resourceType") == "ServiceRequest" and f"ServiceRequest/{r.get('id')}" in selected
+               for r in draft_resources(context))

@@ -154,41 +154,50 @@ class OrderSuggester:
             out["monitoringSchedule"] = {t: [d.isoformat() for d in ds] for t, ds in self.schedule().items()}
         return out
 
-    # Resource builders -----------------------------------------------------------------------------
     def _service_request(self, test: str, reason: str, events: list[date] | None = None,
                          occurrence_period: dict | None = None) -> dict:
-        spec = self.t["tests"][test]
-        if "loinc" in spec:
-            codings = [{"system": LOINC, "code": spec["loinc"], "display": spec["display"]}]
-            codings += [{"system": LOINC, "code": c, "display": d} for c, d in spec.get("alsoLoinc", [])]
-            code = {"coding": codings, "text": spec["label"]}
-        else:
-            code = {"text": spec["text"]}
-        resource = {
-            "resourceType": "ServiceRequest",
-            "status": "draft",
-            "intent": "order",
-            "code": code,
-            "subject": {"reference": self.facts.patient_reference},
-            "reasonCode": [{"text": reason}],
-        }
-        if events:
-            resource["occurrenceTiming"] = {"event": [d.isoformat() for d in events]}
-        elif occurrence_period:
-            resource["occurrencePeriod"] = occurrence_period
-        return resource
+        return service_request(self.t, test, self.facts.patient_reference, reason, events, occurrence_period)
 
     def _suggestion(self, label: str, resources: list[dict], kind: str) -> dict:
-        return {
-            "label": label[:200],
-            "uuid": self.new_id(),
-            "isRecommended": True,
-            "actions": [{"type": "create", "description": _describe(r, kind), "resource": r} for r in resources],
-        }
+        return suggestion(label, resources, kind, self.new_id)
+
+
+def service_request(templates: dict, test: str, patient_ref: str, reason: str, events: list[date] | None = None,
+                    occurrence_period: dict | None = None) -> dict:
+    """A draft lab ServiceRequest from the order templates (LOINC where verified, text otherwise)."""
+    spec = templates["tests"][test]
+    if "loinc" in spec:
+        codings = [{"system": LOINC, "code": spec["loinc"], "display": spec["display"]}]
+        codings += [{"system": LOINC, "code": c, "display": d} for c, d in spec.get("alsoLoinc", [])]
+        code = {"coding": codings, "text": spec["label"]}
+    else:
+        code = {"text": spec["text"]}
+    resource = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "code": code,
+        "subject": {"reference": patient_ref},
+        "reasonCode": [{"text": reason}],
+    }
+    if events:
+        resource["occurrenceTiming"] = {"event": [d.isoformat() for d in events]}
+    elif occurrence_period:
+        resource["occurrencePeriod"] = occurrence_period
+    return resource
+
+
+def suggestion(label: str, resources: list[dict], kind: str, new_id: Callable[[], str]) -> dict:
+    return {
+        "label": label[:200],
+        "uuid": new_id(),
+        "isRecommended": True,
+        "actions": [{"type": "create", "description": _describe(r, kind), "resource": r} for r in resources],
+    }
 
 
 def _describe(resource: dict, kind: str) -> str:
     if resource["resourceType"] == "MedicationRequest":
-        return "Create prednisolone order: " + resource["dosageInstruction"][0]["text"][:160]
+        return f"Create prednisolone {kind} order: " + resource["dosageInstruction"][0]["text"][:160]
     code = resource["code"].get("text") or resource["code"]["coding"][0]["display"]
     return f"Create {kind} lab order: {code}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -275,6 +276,72 @@ def scenarios() -> dict[str, tuple[str, list[dict]]]:
     return s
 
 
+# --- After the infusion: monitoring scenarios (today = 2026-11-23) ---------------------------------
+TODAY = date(2026, 11, 23)
+NORMAL = {"alt": 30, "ast": 45, "tbili": 0.5, "pt": 12.2, "platelets": 300, "troponin": 0.01, "creatinine": 0.25}
+LAB_SPECS = {  # id prefix -> (LOINC, display, unit, low, high)
+    "alt": ("1742-6", "ALT", "U/L", 5, 45), "ast": ("1920-8", "AST", "U/L", 10, 60),
+    "tbili": ("1975-2", "Bilirubin total", "mg/dL", 0.1, 1.2), "pt": ("5902-2", "Prothrombin time", "s", 10.5, 13.5),
+    "platelets": ("777-3", "Platelets", "10*3/uL", 150, 450),
+    "troponin": ("10839-9", "Troponin I", "ng/mL", None, 0.04),
+    "creatinine": ("2160-0", "Creatinine", "mg/dL", 0.1, 0.4),
+}
+
+
+def draws(day0: date, day: int, tests=("alt", "ast", "tbili", "pt", "platelets", "troponin"), **values):
+    out = []
+    for test in tests:
+        loinc, name, unit, low, high = LAB_SPECS[test]
+        when = (day0 + timedelta(days=day)).isoformat()
+        out.append(lab(f"{test}-d{day}", loinc, name, values.get(test, NORMAL[test]), unit, when, low, high))
+    return out
+
+
+def monitoring(pid: str, day_now: int, post: list[dict]) -> list[dict]:
+    day0 = TODAY - timedelta(days=day_now)
+    birth = (day0 - timedelta(days=240)).isoformat()
+    return flat([
+        {"resourceType": "Patient", "id": "{pid}", "gender": "male", "birthDate": birth},
+        draws(day0, -4, ("alt", "ast", "tbili", "pt", "platelets", "troponin", "creatinine")),
+        {"resourceType": "MedicationAdministration", "id": "zolgensma-infusion", "status": "completed",
+         "medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "71894-129-05"}],
+                                       "text": "Zolgensma kit"},
+         "subject": {"reference": "Patient/{pid}"}, "effectiveDateTime": day0.isoformat()},
+        post,
+    ])
+
+
+def monitoring_scenarios() -> dict[str, tuple[str, list[dict]]]:
+    s = {}
+    s["monitoring-day-3"] = ("Day 3 after infusion: first draws not yet due", monitoring("monitoring-day-3", 3, []))
+    d0 = TODAY - timedelta(days=20)
+    s["monitoring-day-20"] = ("Day 20: weekly draws done, day-21 draw due", monitoring(
+        "monitoring-day-20", 20, draws(d0, 7) + draws(d0, 14)))
+    d0 = TODAY - timedelta(days=31)
+    weekly = [x for d in (7, 14, 21, 28) for x in draws(d0, d)]
+    s["monitoring-day-31-normal"] = ("Day 31: liver tests unremarkable at day 28: taper", monitoring(
+        "monitoring-day-31-normal", 31, weekly))
+    high = [x for d in (7, 14, 21) for x in draws(d0, d)] + draws(d0, 28, alt=120)
+    s["monitoring-day-31-abnormal"] = ("Day 31: ALT 120 U/L (ULN 45) at day 28: hepatology", monitoring(
+        "monitoring-day-31-abnormal", 31, high))
+    d0 = TODAY - timedelta(days=45)
+    s["monitoring-day-45-overdue"] = ("Day 45: draws of days 21 and 28 missed", monitoring(
+        "monitoring-day-45-overdue", 45, draws(d0, 7) + draws(d0, 14)))
+    d0 = TODAY - timedelta(days=100)
+    days = (7, 14, 21, 28, 42, 56, 70, 84, 98)
+    still = [x for d in days for x in draws(d0, d, ("alt", "ast", "tbili", "pt", "platelets"), alt=100)]
+    still += [x for d in (7, 14, 21, 28, 56, 84) for x in draws(d0, d, ("troponin",))]
+    s["monitoring-day-100-abnormal"] = ("Day 100: ALT still 100 U/L (ULN 45): monitoring continues", monitoring(
+        "monitoring-day-100-abnormal", 100, still))
+    d0 = TODAY - timedelta(days=10)
+    tma = draws(d0, 7, platelets=60) + draws(d0, 7, ("creatinine",), creatinine=0.6)
+    s["monitoring-tma"] = ("Day 10: platelets 60 with creatinine 0.6 mg/dL: possible TMA", monitoring(
+        "monitoring-tma", 10, tma))
+    r = monitoring("monitoring-no-infusion", 20, [])
+    s["monitoring-no-infusion"] = ("No Zolgensma administration on record", replace(r, "zolgensma-infusion"))
+    return s
+
+
 def bundle(pid: str, description: str, resources: list[dict]) -> dict:
     text = json.dumps(resources).replace("{pid}", pid)
     return {"resourceType": "Bundle", "id": pid, "type": "collection",
@@ -285,7 +352,7 @@ def bundle(pid: str, description: str, resources: list[dict]) -> dict:
 
 
 def main() -> None:
-    for pid, (description, resources) in scenarios().items():
+    for pid, (description, resources) in {**scenarios(), **monitoring_scenarios()}.items():
         path = HERE / f"{pid}.json"
         path.write_text(json.dumps(bundle(pid, description, resources), indent=1) + "\n")
 

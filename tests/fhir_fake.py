@@ -20,7 +20,12 @@ USER = "Practitioner/neuro-1"
 
 
 def scenario_names() -> list[str]:
-    return sorted(p.stem for p in FIXTURES.glob("*.json"))
+    """The order-time (eligibility) scenarios."""
+    return sorted(p.stem for p in FIXTURES.glob("*.json") if not p.stem.startswith("monitoring-"))
+
+
+def monitoring_names() -> list[str]:
+    return sorted(p.stem for p in FIXTURES.glob("monitoring-*.json"))
 
 
 def load(name: str) -> list[dict]:
@@ -101,6 +106,8 @@ def _matches(resource: dict, params: dict) -> bool:
 
 
 def context_for(name: str, hook: str, resources: list[dict]) -> dict:
+    if hook == "patient-view":
+        return {"userId": USER, "patientId": name}
     drafts = [r for r in resources if _is_draft(r)]
     context = {"userId": USER, "patientId": name,
                "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": r} for r in drafts]}}
@@ -112,8 +119,9 @@ def context_for(name: str, hook: str, resources: list[dict]) -> dict:
     return context
 
 
-def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", page_size: int | None = None) -> dict:
-    """A CDS Hooks request for a scenario: `prefetch` (all keys filled) or `server` (no prefetch)."""
+def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", page_size: int | None = None,
+                 sources: tuple[str, ...] = ()) -> dict:
+    """A CDS Hooks request for a scenario: `prefetch` (the service's keys filled) or `server` (no prefetch)."""
     resources = load(name)
     context = context_for(name, hook, resources)
     body = {"hook": hook, "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"zolgensma-cds:{name}:{hook}")),
@@ -122,7 +130,8 @@ def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", pa
                                   "scope": "user/*.read", "subject": "zolgensma-cds"}}
     if mode == "prefetch":
         fake = FakeFhir(resources, page_size)
-        body["prefetch"] = {s.key: fake.answer(resolve(s.templates[0], context)) for s in SOURCES}
+        queries = {s.key: resolve(s.templates[0], context) for s in SOURCES if not sources or s.name in sources}
+        body["prefetch"] = {key: fake.answer(query) for key, query in queries.items() if query is not None}
     return body
 
 

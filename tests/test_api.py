@@ -17,12 +17,16 @@ SELECT = "/cds-services/zolgensma-order-select"
 def test_discovery_lists_both_services_with_prefetch(client):
     response = client.get("/cds-services")
     assert response.status_code == 200
-    services = {s["id"]: s for s in response.json["services"]}
-    assert services["zolgensma-order-select"]["hook"] == "order-select"
-    assert services["zolgensma-order-sign"]["hook"] == "order-sign"
-    for s in services.values():
+    entries = [(s["id"], s["hook"]) for s in response.json["services"]]
+    assert entries == [("zolgensma-order-select", "order-select"), ("zolgensma-order-sign", "order-sign"),
+                       ("zolgensma-monitoring", "patient-view"), ("zolgensma-monitoring", "order-select")]
+    for s in response.json["services"]:
         assert s["title"] and s["description"]
-        assert set(s["prefetch"]) == {src.key for src in SOURCES}
+        if s["id"] != "zolgensma-monitoring":
+            assert set(s["prefetch"]) == {src.key for src in SOURCES}
+        else:
+            assert set(s["prefetch"]) == {"patient", "labs", "medicationRequests", "medicationAdministrations",
+                                          "procedures"}
         for template in s["prefetch"].values():
             # CDS Hooks 2.0 tokens: only context fields and user identifiers
             for token in template.split("{{")[1:]:

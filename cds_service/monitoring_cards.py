@@ -1,0 +1,136 @@
+"""Post-infusion monitoring evaluation -> cards (wording in cards/monitoring.json, orders from orders.json)."""
+
+from __future__ import annotations
+
+from .cards import CardBuilder, prune
+from .orders import service_request, suggestion
+from .rules.monitoring import LFT_RECENT_DAYS, MonitoringEvaluation
+from .terminology import PREDNISOLONE
+
+# Monitoring tests -> order templates in cards/orders.json
+ORDER_TESTS = {"lft": ("hepatic-panel", "pt-inr"), "platelets": ("platelets",), "troponin-i": ("troponin-i",)}
+REASON = "Zolgensma post-infusion monitoring (FDA label boxed warning and warnings)"
+
+
+class MonitoringCards:
+    def __init__(self, wording: dict, orders: dict, builder: CardBuilder, patient_ref: str):
+        self.t, self.orders, self.builder, self.patient_ref = wording, orders, builder, patient_ref
+
+    def all(self, ev: MonitoringEvaluation) -> list[dict]:
+        cards = [self.summary(ev)]
+        if ev.overdue_tests:
+            cards.append(self.overdue(ev))
+        cards += [self.alert(ev, a) for a in ev.alerts]
+        return cards
+
+    def _short(self, tests) -> str:
+        return ", ".join(self.t["shortLabels"][x] for x in tests)
+
+    def summary(self, ev: MonitoringEvaluation) -> dict:
+        s = self.t["summary"]
+        due = tuple(dict.fromkeys(i.test for i in ev.items if i.status == "due"))
+        upcoming = [i for i in ev.items if i.status == "upcoming"]
+        latest_done = {}
+        for i in sorted(ev.items, key=lambda i: i.due):
+            if i.status in ("done", "abnormal"):
+                latest_done[i.test] = i.status
+        abnormal = tuple(t for t, status in latest_done.items() if status == "abnormal")
+        if ev.overdue_tests:
+            summary, indicator = s["overdue"].format(day=ev.day, count=len(ev.overdue_tests),
+                                                     tests=self._short(ev.overdue_tests)), "warning"
+        elif due:
+            summary, indicator = s["due"].format(day=ev.day, tests=self._short(due)), "info"
+        elif abnormal:
+            summary, indicator = s["abnormal"].format(day=ev.day, tests=self._short(abnormal)), "warning"
+        else:
+            nxt = min(upcoming, key=lambda i: i.due) if upcoming else None
+            summary = s["ok"].format(day=ev.day, next=f"{self.t['shortLabels'][nxt.test]} on {nxt.due.isoformat()}"
+                                     if nxt else "none")
+            indicator = "info"
+        lines = [s["detailIntro"].format(infusion=ev.infusion.isoformat(), reference=ev.infusion_evidence.reference,
+                                         day=ev.day, today=ev.today.isoformat()),
+                 "", "| Day | Date | Test | Status | Evidence |", "|---|---|---|---|---|"]
+        labels = self.t["statusLabels"]
+        for i in sorted(ev.items, key=lambda i: (i.due, i.test)):
+            evidence = "; ".join(f"`{e.reference}` {e.text}" for e in i.evidence)
+            if i.missing:
+                evidence = (evidence + "; " if evidence else "") + "not drawn: " + ", ".join(i.missing)
+            lines.append(f"| {i.day} | {i.due.isoformat()} | {self.t['testLabels'][i.test]} | "
+                         f"**{labels[i.status]}** | {evidence} |")
+        extension = {"zolgensma-monitoring": {
+            "infusionDate": ev.infusion.isoformat(),
+            "infusionEvidence": ev.infusion_evidence.reference,
+            "asOf": ev.today.isoformat(),
+            "day": ev.day,
+            "items": [{"test": i.test, "day": i.day, "due": i.due.isoformat(), "status": i.status,
+                       "evidence": [e.reference for e in i.evidence], "missing": list(i.missing)}
+                      for i in ev.items],
+            "alerts": [{"code": a.code, "severity": a.severity, "evidence": [e.reference for e in a.evidence]}
+                       for a in ev.alerts],
+            "continuing": list(ev.continuing),
+        }}
+        return prune({"uuid": self.builder.new_id(), "summary": summary[:139], "indicator": indicator,
+                      "detail": "\n".join(lines), "source": self.builder.source("clinical-reminder"),
+                      "extension": extension})
+
+    def overdue(self, ev: MonitoringEvaluation) -> dict:
+        o = self.t["overdue"]
+        late = [i for i in ev.items if i.status == "overdue"]
+        listing = ", ".join(f"{self.t['testLabels'][i.test]} (day {i.day}, {i.due.isoformat()})" for i in late)
+        tests = [t for test in ev.overdue_tests for t in ORDER_TESTS[test]]
+        resources = [service_request(self.orders, t, self.patient_ref, REASON,
+                                     occurrence_period={"start": ev.today.isoformat()}) for t in tests]
+        names = self._short(ev.overdue_tests)
+        return prune({
+            "uuid": self.builder.new_id(), "summary": o["summary"].format(tests=names)[:139], "indicator": "warning",
+            "detail": o["detail"].format(list=listing), "source": self.builder.source("clinical-reminder"),
+            "suggestions": [suggestion(o["suggestionLabel"].format(tests=names), resources, "monitoring",
+                                       self.builder.new_id)],
+            "selectionBehavior": "any", "overrideReasons": self.builder.override_reasons(),
+        })
+
+    def alert(self, ev: MonitoringEvaluation, alert) -> dict:
+        text = self.t["alerts"][alert.code]
+        params = dict(alert.params, test_label=self.t["testLabels"].get(alert.params.get("test"), ""),
+                      recent=LFT_RECENT_DAYS)
+        if "why" in params:
+            params["why"] = self.t["whyLabels"].get(params["why"], params["why"])
+        if "which" in params:
+            params["which"] = " and ".join(self.t["analyteLabels"].get(a, a) for a in params["which"].split(", "))
+        detail = text["detail"].format(**params)
+        if alert.evidence:
+            detail += "\n\n**Evidence:**\n" + "\n".join(f"- `{e.reference}`: {e.text}" for e in alert.evidence)
+        suggestions = self._alert_suggestions(ev, alert, text, params)
+        return prune({
+            "uuid": self.builder.new_id(), "summary": text["summary"].format(**params)[:139],
+            "indicator": alert.severity, "detail": detail, "source": self.builder.source("clinical-reminder"),
+            "suggestions": suggestions, "selectionBehavior": "any" if suggestions else None,
+            "overrideReasons": self.builder.override_reasons() if alert.severity != "info" else None,
+        })
+
+    def _alert_suggestions(self, ev, alert, text, params) -> list[dict]:
+        if alert.code == "taper-now":
+            return [suggestion(text["suggestionLabel"].format(**params), [self._taper(params)], "taper",
+                               self.builder.new_id)]
+        if alert.code in ("continue-steroid", "taper-needs-lft"):
+            resources = [service_request(self.orders, t, self.patient_ref, REASON,
+                                         occurrence_period={"start": ev.today.isoformat()})
+                         for t in ORDER_TESTS["lft"]]
+            return [suggestion(text["suggestionLabel"].format(**params), resources, "monitoring",
+                               self.builder.new_id)]
+        return []
+
+    def _taper(self, params: dict) -> dict:
+        taper = self.t["taper"]
+        return {
+            "resourceType": "MedicationRequest", "status": "draft", "intent": "order",
+            "subject": {"reference": self.patient_ref},
+            "medicationCodeableConcept": {"coding": [PREDNISOLONE.coding()], "text": taper["medicationText"]},
+            "reasonCode": [{"text": "Zolgensma corticosteroid taper (FDA label 2.1)"}],
+            "dosageInstruction": [{
+                "text": taper["dosageText"].format(**params),
+                "timing": {"repeat": {"boundsPeriod": {"start": params["taper_start"], "end": params["taper_end"]}}},
+                "route": {"text": "oral"},
+            }],
+        }
+

@@ -1,0 +1,262 @@
+"""After the infusion: the boxed warning's monitoring schedule and the corticosteroid course (pure).
+
+Sources (clinical-facts.md 1.5, 1.6, 5.2; DR.005.D "Monitoring"; FDA label 2.1 and warnings):
+- LFT (AST, ALT, total bilirubin, PT) and platelets weekly in month 1, then every other week in months
+  2-3; troponin-I weekly in month 1, then monthly. Day 0 = infusion; "month" = 4 weeks; +/- 2 days a draw.
+- LFT continue past 3 months until unremarkable (ALT and AST < 2 x ULN, normal bilirubin and PT);
+  platelets and troponin-I until back to baseline.
+- Steroid: 30 days from day -1 (to day 28). Then: unremarkable LFT -> taper over 28 days; abnormal ->
+  continue 1 mg/kg/day and re-check; ALT/AST >= 2 x ULN persisting after the course -> consult pediatric
+  gastroenterology/hepatology promptly (do not taper).
+- Thrombocytopenia / TMA: low platelets (with rising creatinine: TMA) -> hematology / nephrology.
+- ULN is each result's own reference range; when a result has none, that is said, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from ..facts import Evidence, Measurement, PatientFacts
+
+LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
+PLATELET_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
+TROPONIN_DAYS = (7, 14, 21, 28, 56, 84)
+LFT_ANALYTES = ("alt", "ast", "bilirubin", "pt")
+WINDOW_DAYS = 2  # clinical-facts 5.2: allow +/- 2 days per draw
+OVERDUE_AFTER_DAYS = 3  # clinical-facts 5.2: overdue by more than 3 days -> warning
+STEROID_COURSE_END_DAY = 28  # day -1 through day 28 = 30 doses (label 2.1)
+TAPER_DAYS = 28
+TAPER_DECISION_LAST_DAY = 60  # after this the taper decision is past; no taper card
+LFT_RECENT_DAYS = 10  # an LFT this recent (or newer) may decide the taper
+# "Back to baseline" is not defined numerically by the label; project choice, shown on the card:
+PLATELETS_BACK_FRACTION = 0.9  # latest >= 90 % of the pre-infusion count
+TROPONIN_BACK_FRACTION = 1.1  # latest <= 110 % of the pre-infusion value (or within the reference range)
+PLATELET_FALL_FRACTION = 0.5  # below half the baseline counts as a fall when the lab gives no lower limit
+CREATININE_RISE_FRACTION = 1.5  # 1.5 x baseline counts as rising (or above the reference range)
+TROPONIN_RISE_FRACTION = 2.0
+
+
+@dataclass(frozen=True)
+class ScheduleItem:
+    test: str  # "lft" | "platelets" | "troponin-i"
+    day: int
+    due: date
+    status: str  # "done" | "abnormal" | "due" | "overdue" | "upcoming"
+    evidence: tuple[Evidence, ...] = ()
+    missing: tuple[str, ...] = ()  # LFT components not drawn in the window
+
+
+@dataclass(frozen=True)
+class Alert:
+    code: str  # reason code worded in cards/monitoring.json
+    severity: str  # "critical" | "warning" | "info"
+    evidence: tuple[Evidence, ...] = ()
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitoringEvaluation:
+    infusion: date
+    infusion_evidence: Evidence
+    today: date
+    day: int
+    items: tuple[ScheduleItem, ...]
+    alerts: tuple[Alert, ...]
+    continuing: tuple[str, ...]  # tests continued past month 3, with why in alerts
+    overdue_tests: tuple[str, ...]
+
+
+def infusion_date(facts: PatientFacts) -> tuple[date, Evidence] | None:
+    dated = [d for d in facts.prior_doses if d.when is not None]
+    if not dated:
+        return None
+    latest = max(dated, key=lambda d: d.when)
+    return latest.when, latest.evidence
+
+
+def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluation | None:
+    found = infusion_date(facts)
+    if found is None:
+        return None
+    day0, evidence = found
+    day = (today - day0).days
+    ctx = _Ctx(facts, day0, today)
+    alerts: list[Alert] = []
+    continuing = []
+    lft_days, plt_days, trop_days = list(LFT_DAYS), list(PLATELET_DAYS), list(TROPONIN_DAYS)
+
+    lft_state = ctx.lft_state(ctx.latest_lft())
+    if day > LFT_DAYS[-1] and lft_state != "unremarkable":
+        continuing.append("lft")
+        lft_days += _extend(LFT_DAYS[-1], 14, day)
+    plt_back = ctx.back_to_baseline("platelets")
+    if day > PLATELET_DAYS[-1] and plt_back is not True:
+        continuing.append("platelets")
+        plt_days += _extend(PLATELET_DAYS[-1], 14, day)
+    trop_back = ctx.back_to_baseline("troponin-i")
+    if day > TROPONIN_DAYS[-1] and trop_back is not True:
+        continuing.append("troponin-i")
+        trop_days += _extend(TROPONIN_DAYS[-1], 28, day)
+
+    items = ctx.schedule("lft", lft_days) + ctx.schedule("platelets", plt_days) + \
+        ctx.schedule("troponin-i", trop_days)
+    for test in continuing:
+        why = {"lft": lft_state, "platelets": _back_text(plt_back), "troponin-i": _back_text(trop_back)}[test]
+        alerts.append(Alert("continue-past-month-3", "info", params={"test": test, "why": why}))
+
+    alerts += ctx.steroid_alerts(day, lft_state)
+    alerts += ctx.hematology_alerts()
+    overdue = tuple(dict.fromkeys(i.test for i in items if i.status == "overdue"))
+    return MonitoringEvaluation(day0, evidence, today, day, tuple(items), tuple(alerts), tuple(continuing), overdue)
+
+
+def _extend(last_day: int, step: int, today_day: int) -> list[int]:
+    days, d = [], last_day + step
+    while d <= today_day + step:
+        days.append(d)
+        d += step
+    return days
+
+
+def _back_text(back: bool | None) -> str:
+    return "baseline unknown" if back is None else "not yet back to baseline"
+
+
+class _Ctx:
+    def __init__(self, facts: PatientFacts, day0: date, today: date):
+        self.facts, self.day0, self.today = facts, day0, today
+        self.post = [m for m in facts.measurements if m.when and day0 < m.when <= today]
+        self.pre = [m for m in facts.measurements if m.when and m.when <= day0]
+
+    def _latest(self, pool: list[Measurement], analyte: str) -> Measurement | None:
+        found = [m for m in pool if m.analyte == analyte]
+        return max(found, key=lambda m: m.when, default=None)
+
+    def baseline(self, analyte: str) -> Measurement | None:
+        return self._latest(self.pre, analyte)
+
+    def latest(self, analyte: str) -> Measurement | None:
+        return self._latest(self.post, analyte)
+
+    # The schedule ------------------------------------------------------------------------------
+    def schedule(self, test: str, days: list[int]) -> list[ScheduleItem]:
+        analytes = LFT_ANALYTES if test == "lft" else (test,)
+        used: set[str] = set()
+        items = []
+        for d in days:
+            due = self.day0 + timedelta(days=d)
+            drawn, missing = [], []
+            for analyte in analytes:
+                match = self._in_window(analyte, due, used)
+                if match is None and analyte == "pt":
+                    match = self._in_window("inr", due, used)
+                (drawn.append(match) if match else missing.append(analyte))
+            if drawn and not missing:
+                used.update(m.reference for m in drawn)
+                status = "abnormal" if any(self.abnormal(m) for m in drawn) else "done"
+                items.append(ScheduleItem(test, d, due, status, tuple(m.evidence for m in drawn)))
+                continue
+            if self.today < due - timedelta(days=WINDOW_DAYS):
+                status = "upcoming"
+            elif self.today <= due + timedelta(days=OVERDUE_AFTER_DAYS):
+                status = "due"
+            else:
+                status = "overdue"
+            items.append(ScheduleItem(test, d, due, status, tuple(m.evidence for m in drawn), tuple(missing)))
+        return items
+
+    def _in_window(self, analyte: str, due: date, used: set[str]) -> Measurement | None:
+        low, high = due - timedelta(days=WINDOW_DAYS), due + timedelta(days=WINDOW_DAYS)
+        found = [m for m in self.post if m.analyte == analyte and low <= m.when <= high and m.reference not in used]
+        return min(found, key=lambda m: abs((m.when - due).days), default=None)
+
+    def abnormal(self, m: Measurement) -> bool:
+        if m.analyte in ("alt", "ast"):
+            return m.ref_high is not None and m.value >= 2 * m.ref_high
+        if m.analyte in ("bilirubin", "pt", "inr", "troponin-i"):
+            return m.ref_high is not None and m.value > m.ref_high
+        if m.analyte == "platelets":
+            return m.ref_low is not None and m.value < m.ref_low
+        return False
+
+    # Liver ---------------------------------------------------------------------------------------
+    def latest_lft(self) -> dict[str, Measurement | None]:
+        out = {a: self.latest(a) for a in ("alt", "ast", "bilirubin", "pt")}
+        if out["pt"] is None:
+            out["pt"] = self.latest("inr")
+        return out
+
+    def lft_state(self, lft: dict[str, Measurement | None]) -> str:
+        """'unremarkable', 'abnormal', 'alt-ast-2x' (ALT or AST >= 2 x ULN), 'uln-unknown' or 'no-results'."""
+        if any(m is None for m in lft.values()):
+            return "no-results"
+        if any(m.ref_high is None for m in lft.values()):
+            return "uln-unknown"
+        if any(lft[a].value >= 2 * lft[a].ref_high for a in ("alt", "ast")):
+            return "alt-ast-2x"
+        if any(lft[a].value > lft[a].ref_high for a in ("bilirubin", "pt")):
+            return "abnormal"
+        return "unremarkable"
+
+    def steroid_alerts(self, day: int, state: str) -> list[Alert]:
+        lft = self.latest_lft()
+        evidence = tuple(m.evidence for m in lft.values() if m)
+        no_uln = ", ".join(a for a, m in lft.items() if m and m.ref_high is None)
+        alerts = []
+        high = [a for a in ("alt", "ast") if lft[a] and lft[a].ref_high is not None
+                and lft[a].value >= 2 * lft[a].ref_high]
+        if day >= STEROID_COURSE_END_DAY and high and lft[high[0]].when >= self.day0 + timedelta(
+                days=STEROID_COURSE_END_DAY):
+            return alerts + [Alert("alt-ast-2x-after-course", "critical", evidence, {"which": ", ".join(high)})]
+        if high:
+            alerts.append(Alert("alt-ast-2x", "warning", evidence, {"which": ", ".join(high)}))
+        if day < STEROID_COURSE_END_DAY or day > TAPER_DECISION_LAST_DAY:
+            return alerts
+        recent = all(m and (self.today - m.when).days <= LFT_RECENT_DAYS for m in lft.values())
+        end = self.day0 + timedelta(days=STEROID_COURSE_END_DAY)
+        params = {"course_end": end.isoformat(), "taper_start": (end + timedelta(days=1)).isoformat(),
+                  "taper_end": (end + timedelta(days=TAPER_DAYS)).isoformat(), "no_uln": no_uln}
+        if state == "no-results" or not recent:
+            alerts.append(Alert("taper-needs-lft", "warning", evidence, params))
+        elif state == "uln-unknown":
+            alerts.append(Alert("taper-uln-unknown", "warning", evidence, params))
+        elif state == "unremarkable":
+            alerts.append(Alert("taper-now", "info", evidence, params))
+        elif not high:
+            alerts.append(Alert("continue-steroid", "warning", evidence, params))
+        return alerts
+
+    # Blood and heart ---------------------------------------------------------------------------------
+    def back_to_baseline(self, analyte: str) -> bool | None:
+        base, last = self.baseline(analyte), self.latest(analyte)
+        if last is None:
+            return False
+        if analyte == "troponin-i" and last.ref_high is not None and last.value <= last.ref_high:
+            return True
+        if base is None:
+            return None
+        if analyte == "platelets":
+            return last.value >= PLATELETS_BACK_FRACTION * base.value
+        return last.value <= TROPONIN_BACK_FRACTION * base.value
+
+    def hematology_alerts(self) -> list[Alert]:
+        alerts = []
+        plt, plt0 = self.latest("platelets"), self.baseline("platelets")
+        fall = plt is not None and (
+            (plt.ref_low is not None and plt.value < plt.ref_low)
+            or (plt.ref_low is None and plt0 is not None and plt.value < PLATELET_FALL_FRACTION * plt0.value))
+        cr, cr0 = self.latest("creatinine"), self.baseline("creatinine")
+        rising = cr is not None and ((cr.ref_high is not None and cr.value > cr.ref_high)
+                                     or (cr0 is not None and cr.value >= CREATININE_RISE_FRACTION * cr0.value))
+        if fall and rising:
+            ev = tuple(m.evidence for m in (plt, plt0, cr, cr0) if m)
+            alerts.append(Alert("tma-signs", "critical", ev))
+        elif fall:
+            ev = tuple(m.evidence for m in (plt, plt0) if m)
+            alerts.append(Alert("platelet-fall", "critical", ev))
+        trop, trop0 = self.latest("troponin-i"), self.baseline("troponin-i")
+        if trop is not None and ((trop.ref_high is not None and trop.value > trop.ref_high)
+                                 or (trop0 is not None and trop.value > TROPONIN_RISE_FRACTION * trop0.value)):
+            alerts.append(Alert("troponin-rise", "warning", tuple(m.evidence for m in (trop, trop0) if m)))
+        return alerts

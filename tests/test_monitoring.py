@@ -1,0 +1,221 @@
+"""After the infusion: the zolgensma-monitoring service (patient-view, and order-select of lab orders)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import pytest
+from conftest import TODAY
+from fhir_fake import FakeFhir, hook_request, load, monitoring_names
+
+from cds_service.facts import Evidence, Measurement, PatientFacts, PriorDose
+from cds_service.fhir_validation import model_for
+from cds_service.hooks import MONITORING, SERVICES
+from cds_service.rules.monitoring import evaluate_monitoring
+
+URL = "/cds-services/zolgensma-monitoring"
+SOURCES = SERVICES[MONITORING].sources
+
+# scenario -> (day, overdue tests, alert codes, {(test, day): status} that must hold)
+EXPECTED = {
+    "monitoring-day-3": (3, [], [], {("lft", 7): "upcoming"}),
+    "monitoring-day-20": (20, [], [], {("lft", 14): "done", ("lft", 21): "due", ("troponin-i", 21): "due"}),
+    "monitoring-day-31-normal": (31, [], ["taper-now"], {("lft", 28): "done", ("lft", 42): "upcoming"}),
+    "monitoring-day-31-abnormal": (31, [], ["alt-ast-2x-after-course"], {("lft", 28): "abnormal"}),
+    "monitoring-day-45-overdue": (45, ["lft", "platelets", "troponin-i"], ["taper-needs-lft"],
+                                  {("lft", 21): "overdue", ("lft", 28): "overdue", ("lft", 42): "due"}),
+    "monitoring-day-100-abnormal": (100, [], ["continue-past-month-3", "alt-ast-2x-after-course"],
+                                    {("lft", 98): "abnormal", ("lft", 112): "upcoming", ("platelets", 84): "done"}),
+    "monitoring-tma": (10, [], ["tma-signs"], {("platelets", 7): "abnormal"}),
+}
+
+
+def _post(client, name, mode="prefetch", hook="patient-view", body=None):
+    body = body or hook_request(name, hook, mode, sources=SOURCES)
+    response = client.post(URL, json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def _outcome(response) -> dict:
+    return response["cards"][0]["extension"]["zolgensma-monitoring"]
+
+
+def _strip_ids(body):
+    if isinstance(body, dict):
+        return {k: _strip_ids(v) for k, v in body.items() if k != "uuid"}
+    if isinstance(body, list):
+        return [_strip_ids(v) for v in body]
+    return body
+
+
+def test_every_monitoring_fixture_has_an_expectation():
+    assert set(monitoring_names()) == set(EXPECTED) | {"monitoring-no-infusion"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_monitoring_scenarios_through_prefetch_and_fhir_server(name, client, rsps):
+    via_prefetch = _post(client, name)
+    assert not rsps.calls
+    fake = FakeFhir(load(name))
+    fake.register(rsps)
+    via_server = _post(client, name, mode="server")
+    assert fake.calls
+    assert _strip_ids(via_prefetch) == _strip_ids(via_server)
+
+    day, overdue, alerts, statuses = EXPECTED[name]
+    outcome = _outcome(via_prefetch)
+    assert outcome["day"] == day and outcome["asOf"] == TODAY.isoformat()
+    assert outcome["infusionEvidence"] == "MedicationAdministration/zolgensma-infusion"
+    items = {(i["test"], i["day"]): i["status"] for i in outcome["items"]}
+    for key, status in statuses.items():
+        assert items[key] == status, (key, items)
+    assert sorted({t for (t, _), s in items.items() if s == "overdue"}) == sorted(overdue)
+    assert sorted(a["code"] for a in outcome.get("alerts", [])) == sorted(alerts)
+    for card in via_prefetch["cards"]:
+        assert len(card["summary"]) < 140 and card["source"]["label"]
+        for s in card.get("suggestions", []):
+            for action in s["actions"]:
+                model_for(action["resource"]["resourceType"]).model_validate(action["resource"])
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_no_administration_no_cards(client, rsps, mode):
+    FakeFhir(load("monitoring-no-infusion")).register(rsps)
+    assert _post(client, "monitoring-no-infusion", mode=mode) == {"cards": []}
+
+
+def test_eligibility_fixtures_without_infusion_give_no_monitoring_cards(client):
+    assert _post(client, "eligible-infant") == {"cards": []}
+
+
+def test_overdue_labs_get_orders_for_today(client):
+    cards = _post(client, "monitoring-day-45-overdue")["cards"]
+    card = next(c for c in cards if c["summary"].startswith("Order the overdue"))
+    assert card["indicator"] == "warning"
+    resources = [a["resource"] for a in card["suggestions"][0]["actions"]]
+    assert [r["code"]["coding"][0]["code"] for r in resources] == ["24325-3", "5902-2", "777-3", "10839-9"]
+    assert all(r["occurrencePeriod"] == {"start": "2026-11-23"} for r in resources)
+    assert "day 21" in card["detail"] and "day 28" in card["detail"]
+
+
+def test_no_orders_when_nothing_is_overdue(client):
+    cards = _post(client, "monitoring-day-20")["cards"]
+    assert not any(c["summary"].startswith("Order the overdue") for c in cards)
+
+
+def test_taper_suggested_with_dates_when_unremarkable(client):
+    cards = _post(client, "monitoring-day-31-normal")["cards"]
+    card = next(c for c in cards if "taper over 28 days" in c["summary"])
+    [action] = card["suggestions"][0]["actions"]
+    taper = action["resource"]
+    assert taper["medicationCodeableConcept"]["coding"][0]["code"] == "8638"
+    period = taper["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"]
+    assert period == {"start": "2026-11-21", "end": "2026-12-18"}  # day 29 to day 56
+    assert "doseAndRate" not in taper["dosageInstruction"][0]  # the prescriber sets the steps
+
+
+def test_persisting_2x_uln_is_critical_hepatology_without_taper(client):
+    cards = _post(client, "monitoring-day-31-abnormal")["cards"]
+    critical = [c for c in cards if c["indicator"] == "critical"]
+    assert len(critical) == 1 and "hepatology" in critical[0]["summary"]
+    assert "Do not taper" in critical[0]["detail"]
+    assert "`Observation/alt-d28`: 120 U/L, ULN 45 U/L" in critical[0]["detail"]
+    assert not any("taper over 28 days" in c["summary"] for c in cards)
+
+
+def test_uln_unknown_is_said_plainly_and_blocks_the_taper(client):
+    body = hook_request("monitoring-day-31-normal", "patient-view", sources=SOURCES)
+    for entry in body["prefetch"]["labs"]["entry"]:
+        if entry["resource"]["id"] == "alt-d28":
+            entry["resource"].pop("referenceRange")
+    cards = _post(client, None, body=body)["cards"]
+    card = next(c for c in cards if c["summary"].startswith("Taper decision blocked"))
+    assert "alt" in card["summary"] and card["indicator"] == "warning"
+    assert "does not guess a ULN" in card["detail"]
+    assert not any("taper over 28 days" in c["summary"] for c in cards)
+
+
+def test_bilirubin_above_normal_means_continue_steroid(client):
+    body = hook_request("monitoring-day-31-normal", "patient-view", sources=SOURCES)
+    for entry in body["prefetch"]["labs"]["entry"]:
+        if entry["resource"]["id"] == "tbili-d28":
+            entry["resource"]["valueQuantity"]["value"] = 2.0
+    cards = _post(client, None, body=body)["cards"]
+    card = next(c for c in cards if c["summary"].startswith("Liver tests not yet unremarkable"))
+    assert card["suggestions"][0]["actions"][0]["resource"]["code"]["coding"][0]["code"] == "24325-3"
+
+
+def test_order_select_answers_for_lab_orders_only(client):
+    body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES)
+    lab = {"resourceType": "ServiceRequest", "id": "lab-1", "status": "draft", "intent": "order",
+           "code": {"text": "Hepatic function panel"}, "subject": {"reference": "Patient/monitoring-day-45-overdue"}}
+    body["hook"] = "order-select"
+    body["context"].update(draftOrders={"resourceType": "Bundle", "entry": [{"resource": lab}]},
+                           selections=["ServiceRequest/lab-1"])
+    assert _post(client, None, body=body)["cards"]
+    body["context"]["selections"] = []
+    assert _post(client, None, body=body) == {"cards": []}
+
+
+def test_wrong_hook_for_monitoring_is_400(client):
+    body = hook_request("monitoring-day-3", "patient-view", sources=SOURCES)
+    body["hook"] = "order-sign"
+    assert client.post(URL, json=body).status_code == 400
+
+
+# --- pure rules ----------------------------------------------------------------------------------
+def _facts(day0: date, measurements: list[Measurement]) -> PatientFacts:
+    f = PatientFacts("Patient/p")
+    f.prior_doses = [PriorDose("MedicationAdministration/z", day0, "Zolgensma")]
+    f.measurements = measurements
+    return f
+
+
+def _m(analyte, value, when, low=None, high=None):
+    return Measurement(analyte, value, "x", when, f"Observation/{analyte}-{when}", ref_low=low, ref_high=high)
+
+
+@pytest.mark.parametrize("today, status", [(date(2026, 1, 5), "upcoming"), (date(2026, 1, 6), "due"),
+                                           (date(2026, 1, 11), "due"), (date(2026, 1, 12), "overdue")])
+def test_due_and_overdue_boundaries(today, status):
+    ev = evaluate_monitoring(_facts(date(2026, 1, 1), []), today)  # day-7 draw due 2026-01-08
+    item = next(i for i in ev.items if i.test == "platelets" and i.day == 7)
+    assert item.status == status
+
+
+def test_draw_counts_within_two_days_only():
+    day0 = date(2026, 1, 1)
+    ev = evaluate_monitoring(_facts(day0, [_m("platelets", 300, date(2026, 1, 10))]), date(2026, 1, 12))
+    assert next(i for i in ev.items if i.test == "platelets" and i.day == 7).status == "done"
+    ev = evaluate_monitoring(_facts(day0, [_m("platelets", 300, date(2026, 1, 11))]), date(2026, 1, 12))
+    assert next(i for i in ev.items if i.test == "platelets" and i.day == 7).status == "overdue"
+
+
+def test_monitoring_stops_after_month_3_when_unremarkable_and_back_to_baseline():
+    day0 = date(2026, 1, 1)
+    ms = [_m("platelets", 300, date(2025, 12, 28)), _m("troponin-i", 0.01, date(2025, 12, 28), high=0.04)]
+    ms += [_m(a, v, date(2026, 3, 26), high=h) for a, v, h in (("alt", 30, 45), ("ast", 40, 60),
+                                                                ("bilirubin", 0.4, 1.2), ("pt", 12, 13.5))]
+    ms += [_m("platelets", 290, date(2026, 3, 26)), _m("troponin-i", 0.01, date(2026, 3, 26), high=0.04)]
+    ev = evaluate_monitoring(_facts(day0, ms), date(2026, 4, 15))
+    assert ev.continuing == ()
+    assert max(i.day for i in ev.items) == 84
+
+
+def test_platelet_fall_alone_and_troponin_rise():
+    day0 = date(2026, 1, 1)
+    ms = [_m("platelets", 300, date(2025, 12, 28)), _m("platelets", 120, date(2026, 1, 8), low=150),
+          _m("troponin-i", 0.01, date(2025, 12, 28), high=0.04), _m("troponin-i", 0.2, date(2026, 1, 8), high=0.04)]
+    ev = evaluate_monitoring(_facts(day0, ms), date(2026, 1, 9))
+    codes = {a.code: a.severity for a in ev.alerts}
+    assert codes == {"platelet-fall": "critical", "troponin-rise": "warning"}
+
+
+def test_latest_administration_is_day_0():
+    f = _facts(date(2026, 1, 1), [])
+    f.prior_doses.append(PriorDose("Procedure/p", date(2026, 1, 3), "Zolgensma infusion"))
+    ev = evaluate_monitoring(f, date(2026, 1, 10))
+    assert ev.day == 7 and ev.infusion_evidence == Evidence("Procedure/p", "Zolgensma infusion on 2026-01-03")
+    assert copy.deepcopy(ev.items) == ev.items
