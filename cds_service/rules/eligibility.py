@@ -257,8 +257,9 @@ def _steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
 
 
 # --- criteria 8 and 9 -------------------------------------------------------------------------
-def _baseline(ctx: _Context, analytes: tuple[str, ...], alternatives: dict[str, str] | None = None):
-    """Latest result per analyte within the baseline window; returns (found, missing, stale)."""
+def _baseline(ctx: _Context, c: str, analytes: tuple[str, ...], alternatives: dict[str, str] | None = None):
+    """Latest result per analyte; returns (found, None) or, when any is missing or older than the baseline
+    window, (found, the `unknown` finding that names the gaps)."""
     found: dict[str, Measurement] = {}
     missing, stale = [], []
     for analyte in analytes:
@@ -272,18 +273,20 @@ def _baseline(ctx: _Context, analytes: tuple[str, ...], alternatives: dict[str, 
             found[analyte] = m
         else:
             found[analyte] = m
-    return found, missing, stale
+    if not (missing or stale):
+        return found, None
+    return found, ctx.unavailable(c, "labs") or ctx.finding(
+        c, UNKNOWN, "baseline-labs-missing", [m.evidence for m in found.values()], missing=tuple(missing + stale),
+        missing_list=", ".join(missing) or "none", stale_list=", ".join(stale) or "none",
+        window=BASELINE_LAB_MAX_AGE_DAYS)
 
 
 def baseline_liver_function(ctx: _Context) -> Finding:
     c = "baseline-liver-function"
-    found, missing, stale = _baseline(ctx, ("ast", "alt", "bilirubin", "pt"), {"pt": "inr"})
+    found, gap = _baseline(ctx, c, ("ast", "alt", "bilirubin", "pt"), {"pt": "inr"})
+    if gap:
+        return gap
     ev = [m.evidence for m in found.values()]
-    if missing or stale:
-        return ctx.unavailable(c, "labs") or ctx.finding(
-            c, UNKNOWN, "baseline-labs-missing", ev, missing=tuple(missing + stale),
-            missing_list=", ".join(missing) or "none", stale_list=", ".join(stale) or "none",
-            window=BASELINE_LAB_MAX_AGE_DAYS)
     elevated = [a for a in ("alt", "ast", "bilirubin")
                 if found[a].ref_high is not None and found[a].value > 2 * found[a].ref_high]
     no_uln = [a for a in ("alt", "ast", "bilirubin") if found[a].ref_high is None]
@@ -296,13 +299,10 @@ def baseline_liver_function(ctx: _Context) -> Finding:
 
 def baseline_platelets_troponin(ctx: _Context) -> Finding:
     c = "baseline-platelets-troponin"
-    found, missing, stale = _baseline(ctx, ("platelets", "troponin-i"))
+    found, gap = _baseline(ctx, c, ("platelets", "troponin-i"))
+    if gap:
+        return gap
     ev = [m.evidence for m in found.values()]
-    if missing or stale:
-        return ctx.unavailable(c, "labs") or ctx.finding(
-            c, UNKNOWN, "baseline-labs-missing", ev, missing=tuple(missing + stale),
-            missing_list=", ".join(missing) or "none", stale_list=", ".join(stale) or "none",
-            window=BASELINE_LAB_MAX_AGE_DAYS)
     plt, trop = found["platelets"], found["troponin-i"]
     abnormal = []
     if plt.ref_low is not None and plt.value < plt.ref_low:
