@@ -103,6 +103,14 @@ class CardBuilder:
             c = self.wording.criterion(f.criterion)
             lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | "
                          f"{self.wording.reason_text(f).replace('|', '/')} |")
+        kit = evaluation.kit
+        if kit is not None:
+            text = self.wording.data["kit"]
+            lines += ["", text["line"].format(
+                weight=f"{kit.weight_kg:g}", band=f"{kit.band_kg[0]}-{kit.band_kg[1]}",
+                volume=f"{kit.dose_volume_ml:g}", vg=f"{kit.dose_vg:.3g}", small=kit.vials_5_5ml,
+                large=kit.vials_8_3ml, ndc=kit.ndc)
+                + ("" if kit.ndc_verified else text["derived"])]
         for note in evaluation.notes:
             lines += ["", self.wording.data["notes"][note]]
         lines += ["", "Decision support only; the prescriber and the payer's reviewer decide."]
