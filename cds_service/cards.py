@@ -119,6 +119,7 @@ class CardBuilder:
             "overall": evaluation.overall,
             "asOf": evaluation.as_of.isoformat(),
             "asOfBasis": evaluation.as_of_basis,
+            "plannedDateFrom": facts.order.planned_date_source if facts.order else None,
             "order": facts.order.reference if facts.order else None,
             "criteria": [self.criterion_outcome(f) for f in evaluation.findings],
             "dataIssues": [{"source": i.source, "problem": i.problem} for i in facts.issues],

@@ -56,7 +56,6 @@ def prefetch_templates(names: tuple[str, ...] = ()) -> dict[str, str]:
 class Gathered:
     resources: dict[str, list[dict] | None]  # None: the source could not be read
     issues: list[DataIssue]
-    fetched: list[str]  # sources read from the FHIR server (for logs and tests)
 
 
 _TOKEN = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
@@ -136,7 +135,6 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
         resources.update({s.name: None for s in to_fetch})
         to_fetch = []
 
-    fetched: list[str] = []
     jobs = {}
     for s in to_fetch:
         query = _query_for(s, context)
@@ -157,8 +155,7 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
                 resources[name] = (resources.get(name) or []) + got
             else:
                 resources[name] = got
-                fetched.append(name)
-    return Gathered(resources, issues, fetched)
+    return Gathered(resources, issues)
 
 
 def _query_for(source: Source, context: dict) -> str | None:

@@ -112,8 +112,7 @@ class Order:
     per_day: float | None = None  # administrations per day, when stated
     start: date | None = None
     planned_date: date | None = None  # for Zolgensma: the planned infusion date, when stated
-    planned_date_source: str = ""
-    duration_days: int | None = None
+    planned_date_source: str = ""  # the order element the planned date was read from
 
     @property
     def evidence(self) -> Evidence:
@@ -199,9 +198,6 @@ class PatientFacts:
         found = [m for m in self.measurements if m.analyte == analyte and m.when is not None
                  and (on_or_before is None or m.when <= on_or_before)]
         return max(found, key=lambda m: m.when, default=None)
-
-    def has_read(self, *sources: str) -> bool:
-        return all(s in self.sources_read for s in sources)
 
 
 def _fmt(value: float) -> str:

@@ -16,7 +16,6 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NDC = "http://hl7.org/fhir/sid/ndc"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"  # HL7 THO code system URL
-CPT = "http://www.ama-assn.org/go/cpt"
 UCUM = "http://unitsofmeasure.org"
 NUCC = "http://nucc.org/provider-taxonomy"
 HGNC = "http://www.genenames.org/geneId"
@@ -25,8 +24,6 @@ CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"  # CRD 2.0.1 car
 POS_SYSTEMS = (POS, CRD_TEMP)
 HCPCS_SYSTEMS = (HCPCS, "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
                  "https://bluebutton.cms.gov/resources/codesystem/hcpcs", "urn:oid:2.16.840.1.113883.6.285")
-OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 
 
 @dataclass(frozen=True)
@@ -179,11 +176,7 @@ EXCLUDED_LINE_TEXT = ("individual and family", "individual & family", "aca", "ma
 
 
 # --- Billing and site of care (billing guide; clinical-facts.md 2.5) ---------------------------------
-# CPT descriptors are MEMORY (AMA copyright): shown as codes with the guide's short wording only.
-ADMIN_CPT = "96365"
-ADMIN_CPT_ADDON = "96366"
-WRONG_ADMIN_CPT = ("96413", "79101", "96374")
-WRONG_HCPCS = ("J3490", "C9399")
+# CPT/HCPCS codes of the billing card are wording in cards/billing.json (CPT descriptors are AMA text).
 SMA_ICD10 = (SMA_TYPE_1, SMA_OTHER_INHERITED, SMA_UNSPECIFIED)
 POS_NAMES = {"11": "Office", "12": "Home", "19": "Off Campus-Outpatient Hospital", "21": "Inpatient Hospital",
              "22": "On Campus-Outpatient Hospital", "49": "Independent Clinic"}

@@ -313,7 +313,7 @@ class Translator:
             texts.append(_concept_text(comp.valueCodeableConcept))
         if t.COPY_NUMBER.key in _code_keys(obs.code):
             copies = _int_value(obs)
-        if genes and not ({"HGNC:11117", "SMN1"} & genes):
+        if genes and not ({t.SMN1_GENE.code, t.SMN1_GENE.display} & genes):
             return  # e.g. an SMN2 copy-number result: informational, not SMN1 evidence
         blob = " ".join(texts).lower()
         if copies is None:
@@ -660,7 +660,7 @@ def _mentions_smn1_component(resource: dict) -> bool:
             continue
         value = comp.get("valueCodeableConcept") if isinstance(comp.get("valueCodeableConcept"), dict) else {}
         codes = {_s(c.get("code")) for c in as_list(value.get("coding")) if isinstance(c, dict)}
-        if "HGNC:11117" in codes:
+        if t.SMN1_GENE.code in codes:
             return True
     return False
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fhir_fake import hook_request, scenario_names
 
+from cds_service.cards import Wording
 from cds_service.fhir_validation import model_for
 
 SIGN = "/cds-services/zolgensma-order-sign"
@@ -59,7 +60,6 @@ def test_prednisolone_suggested_only_without_a_steroid_plan(client):
 def test_prednisolone_dose_rounds_to_half_mg():
     from datetime import date
 
-    from cds_service.cards import Wording
     from cds_service.facts import Measurement, Order, PatientFacts
     from cds_service.orders import OrderSuggester
     from cds_service.rules.eligibility import evaluate
@@ -162,3 +162,29 @@ def test_kit_is_shown_on_the_summary_card(client):
 def test_derived_kit_rows_are_not_presented_as_authoritative(client):
     detail = _cards(client, "age-25-months")[0]["detail"]  # 11.0 kg: band 10.6-11.0, a derived row
     assert "kit NDC 71894-136-08" in detail and "derived from the label's pattern" in detail
+
+
+def test_order_template_codes_are_verified_terminology_codes():
+    """Suggested orders carry only codes that terminology.py marks verified, with the same display."""
+    from cds_service import terminology
+
+    known = {(c.system, c.code): c for c in vars(terminology).values() if isinstance(c, terminology.Code)}
+    templates = Wording.load(ROOT / "cards").orders["tests"]
+    for name, spec in templates.items():
+        pairs = ([(spec["loinc"], spec["display"])] if "loinc" in spec else []) + [tuple(x) for x in
+                                                                                  spec.get("alsoLoinc", [])]
+        for code, display in pairs:
+            term = known[(terminology.LOINC, code)]
+            assert term.verified and term.display == display, name
+    assert terminology.PREDNISOLONE.verified
+
+
+def test_every_emitted_coding_is_verified(client):
+    from cds_service import terminology
+
+    known = {(c.system, c.code): c for c in vars(terminology).values() if isinstance(c, terminology.Code)}
+    for name in [n for n in scenario_names() if n != "no-zolgensma"]:
+        for resource in _resources(_cards(client, name)):
+            concept = resource.get("code") or resource.get("medicationCodeableConcept")
+            for coding in concept.get("coding", []):
+                assert known[(coding["system"], coding["code"])].verified, coding
