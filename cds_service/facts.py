@@ -6,6 +6,7 @@ The translation layer (`translate.py`) builds these from FHIR resources; the rul
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 
 
@@ -31,7 +32,7 @@ class Measurement:
     ref_high: float | None = None
     original: str = ""  # value and unit as reported, when converted
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         shown = f"{_fmt(self.value)} {self.unit}"
         if self.comparator != "=":
@@ -54,7 +55,7 @@ class Titer:
     method: str | None
     reported: str
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         method = f", method {self.method}" if self.method else ", method not recorded"
         when = self.when.isoformat() if self.when else "unknown date"
@@ -72,7 +73,7 @@ class GeneticResult:
     biallelic_statement: bool = False
     summary: str = ""
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.summary or "SMN1 result")
 
@@ -86,7 +87,7 @@ class ConditionFact:
     onset: date | None
     recorded: date | None = None
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.text or "condition")
 
@@ -114,7 +115,7 @@ class Order:
     planned_date: date | None = None  # for Zolgensma: the planned infusion date, when stated
     planned_date_source: str = ""  # the order element the planned date was read from
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         bits = [self.text or self.kind, f"status {self.status}"]
         if self.kit_ndc:
@@ -132,7 +133,7 @@ class PriorDose:
     when: date | None
     text: str
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         return Evidence(self.reference, f"{self.text} on {self.when.isoformat() if self.when else 'unknown date'}")
 
@@ -144,7 +145,7 @@ class CoverageFact:
     description: str
     active: bool
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.description)
 
@@ -154,7 +155,7 @@ class SpecialistFact:
     reference: str
     description: str
 
-    @property
+    @cached_property
     def evidence(self) -> Evidence:
         return Evidence(self.reference, self.description)
 
