@@ -11,6 +11,7 @@ then say `unknown`, never `met`.
 
 from __future__ import annotations
 
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from .errors import PreconditionFailed
 from .facts import DataIssue
 from .fhir_client import FhirClient, FhirError, bundle_resources, next_link, outcome_text
+
+log = logging.getLogger("cds_service.data_access")
 
 
 @dataclass(frozen=True)
@@ -173,3 +176,6 @@ def _fetch(client: FhirClient | None, url: str) -> tuple[list[dict], str | None]
         return client.get(url), None
     except FhirError as err:
         return [], str(err)
+    except Exception as err:  # noqa: BLE001 - any transport failure leaves the source unread, never a 500
+        log.warning("FHIR query failed: %s", type(err).__name__)
+        return [], f"FHIR query failed ({type(err).__name__})"
