@@ -6,8 +6,8 @@ The translation layer (`translate.py`) builds these from FHIR resources; the rul
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date
+from functools import cached_property
 
 
 @dataclass(frozen=True)
