@@ -156,11 +156,13 @@ def gestational_age(ctx: _Context) -> Finding:
     postnatal_weeks = _days(ctx.as_of, birth) / 7
     ga = ctx.facts.latest("gestational-age")
     if ga is not None:
-        corrected = ga.value + postnatal_weeks
-        params = dict(ga=f"{ga.value:g}", corrected=f"{corrected:.1f}", term=FULL_TERM_WEEKS)
+        # An estimated GA recorded before birth (LOINC 11884-4 on a prenatal scan) is carried to the birth date.
+        at_birth = ga.value + max(0, _days(birth, ga.when)) / 7
+        corrected = at_birth + postnatal_weeks
+        params = dict(ga=f"{at_birth:.1f}".removesuffix(".0"), corrected=f"{corrected:.1f}", term=FULL_TERM_WEEKS)
         if corrected >= FULL_TERM_WEEKS:
             return ctx.finding(c, MET, "term-reached", [ga.evidence], **params)
-        term_date = birth + timedelta(days=round((FULL_TERM_WEEKS - ga.value) * 7))
+        term_date = birth + timedelta(days=round((FULL_TERM_WEEKS - at_birth) * 7))
         return ctx.finding(c, NOT_MET, "before-term", [ga.evidence], term_date=term_date.isoformat(), **params)
     birth_evidence = Evidence(ctx.facts.patient_reference, f"born {birth.isoformat()}")
     if postnatal_weeks >= FULL_TERM_WEEKS - MIN_GESTATIONAL_AGE_WEEKS:
