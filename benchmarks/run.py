@@ -15,6 +15,7 @@ import http.client
 import json
 import logging
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -71,6 +72,12 @@ def in_process(body: dict, n: int = 400) -> list[float]:
         times.append(time.perf_counter() - start)
         assert response.status_code == 200
     return times
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def serve(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Popen:
@@ -179,17 +186,19 @@ def main() -> None:
           f"p99 {percentile(a, 99) * 1000:.2f} ms")
 
     env = {"CDS_DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3"}
-    service = serve("cds_service:create_app()", 18081, env, ROOT)
-    ceiling = serve("json_only:app", 18082, env, ROOT / "benchmarks")
+    service_port, ceiling_port = free_port(), free_port()
+    service = serve("cds_service:create_app()", service_port, env, ROOT)
+    ceiling = serve("json_only:app", ceiling_port, env, ROOT / "benchmarks")
     try:
-        drive(18081, payload, total=100)
-        drive(18082, payload, total=100)
-        service_rps, service_lat = drive(18081, payload)
-        ceiling_rps, ceiling_lat = drive(18082, payload)
+        drive(service_port, payload, total=100)
+        drive(ceiling_port, payload, total=100)
+        service_rps, service_lat = drive(service_port, payload)
+        ceiling_rps, ceiling_lat = drive(ceiling_port, payload)
         rss = worker_rss_mb(service)
     finally:
-        service.terminate()
-        ceiling.terminate()
+        for proc in (service, ceiling):
+            proc.terminate()
+            proc.wait(timeout=30)
     print(f"(b) service  : {service_rps:7.1f} req/s, p50 {percentile(service_lat, 50) * 1000:.2f} ms, "
           f"p99 {percentile(service_lat, 99) * 1000:.2f} ms")
     print(f"    JSON-only: {ceiling_rps:7.1f} req/s, p50 {percentile(ceiling_lat, 50) * 1000:.2f} ms, "
