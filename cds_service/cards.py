@@ -50,12 +50,15 @@ class Wording:
 
 
 def prune(value):
-    """Drop None, empty strings, lists and dicts, recursively (CDS Hooks: no null or empty elements)."""
+    """Drop None, empty strings, lists and dicts, recursively (CDS Hooks: no null or empty elements).
+
+    Suggested FHIR resources (`action.resource`) are built complete from cards/orders.json and are not
+    walked again; tests check every response, resources included, has no empty element."""
     kind = type(value)
     if kind is dict:
         out = {}
         for k, v in value.items():
-            if type(v) in (dict, list):
+            if k != "resource" and type(v) in (dict, list):
                 v = prune(v)
             if v is not None and v != "" and v != [] and v != {}:
                 out[k] = v
@@ -76,9 +79,18 @@ def _summary(text: str) -> str:
 
 
 class CardBuilder:
+    """Builds the cards of one response."""
+
     def __init__(self, wording: Wording, new_id: Callable[[], str]):
         self.wording = wording
         self.new_id = new_id
+        self._texts: dict[str, str] = {}  # criterion -> reason text, rendered once per response
+
+    def reason_text(self, f: Finding) -> str:
+        text = self._texts.get(f.criterion)
+        if text is None:
+            text = self._texts[f.criterion] = self.wording.reason_text(f)
+        return text
 
     def source(self, topic: str) -> dict:
         service = self.wording.data["service"]
@@ -102,7 +114,7 @@ class CardBuilder:
         for f in evaluation.findings:
             c = self.wording.criterion(f.criterion)
             lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | "
-                         f"{self.wording.reason_text(f).replace('|', '/')} |")
+                         f"{self.reason_text(f).replace('|', '/')} |")
         kit = evaluation.kit
         if kit is not None:
             text = self.wording.data["kit"]
@@ -138,7 +150,7 @@ class CardBuilder:
         return {
             "id": f.criterion,
             "status": f.status,
-            "reason": self.wording.reason_text(f),
+            "reason": self.reason_text(f),
             "reasonCode": f.reason,
             "source": self.wording.criterion(f.criterion)["source"],
             "evidence": [e.reference for e in f.evidence],
@@ -153,7 +165,7 @@ class CardBuilder:
             f"**Criterion:** {c['title']} (`{f.criterion}`)",
             f"**Source:** {c['source']}",
             f"**Status:** {self.wording.data['statusLabels'][f.status]}",
-            f"**Why:** {self.wording.reason_text(f)}",
+            f"**Why:** {self.reason_text(f)}",
         ]
         if f.evidence:
             detail.append("**Evidence:**")

@@ -63,6 +63,9 @@ def _norm(text: str | None) -> str:
     return " ".join(re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).split())
 
 
+_AAV9_MARKERS = tuple(_norm(m) for m in t.AAV9_TEXT_MARKERS)
+
+
 # --- small readers over R4B models -----------------------------------------------------------
 def _codings(concept) -> list:
     return list(getattr(concept, "coding", None) or []) if concept is not None else []
@@ -118,7 +121,9 @@ class Translator:
         # The eligibility rules read only the latest result per analyte (on or before the evaluation
         # date), so older results are neither validated nor converted: a long lab history costs little.
         self.latest_only = latest_only
-        self._pending: dict[str, list[tuple[date | None, dict]]] = {}
+        self._pending: dict[str, list[dict]] = {}
+        # Site-configured local codes win over standard ones.
+        self._codes = {**_STANDARD_CODES, t.SMN1_TEST.key: "genetics", **self.local.by_code}
         self._encounters: list = []
         self._locations: dict = {}
 
@@ -139,17 +144,18 @@ class Translator:
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
         }
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for resources in sources.values():
             for resource in resources or ():
-                rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-                if not isinstance(rtype, str):
+                rtype = resource.get("resourceType") if type(resource) is dict else None
+                if type(rtype) is not str:
                     f.issues.append(DataIssue("(unknown)", "skipped: an entry that is not a FHIR resource"))
                     continue
-                key = _dict_ref(resource)
-                if rtype == "OperationOutcome" or (resource.get("id") and key in seen):
-                    continue
-                seen.add(key)
+                rid = resource.get("id")
+                if type(rid) is str:  # the same resource from two searches is read once
+                    if (rtype, rid) in seen:
+                        continue
+                    seen.add((rtype, rid))
                 handler = handlers.get(rtype)
                 if handler:
                     self._safely(handler, resource)
@@ -193,21 +199,19 @@ class Translator:
         """Which analyte an Observation.code (as JSON) is: standard code, local code, or exact name."""
         if not isinstance(code, dict):
             return None
-        codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
+        codings = [c for c in as_list(code.get("coding")) if type(c) is dict]
         for c in codings:
-            key = (_s(c.get("system")), _s(c.get("code")))
-            if key in self.local.by_code:
-                return self.local.by_code[key]
-            if key in _STANDARD_CODES:
-                return _STANDARD_CODES[key]
-            if key == t.SMN1_TEST.key:
-                return "genetics"
+            system, value = c.get("system"), c.get("code")
+            if type(system) is str and type(value) is str:
+                found = self._codes.get((system, value))
+                if found:
+                    return found
         texts = [_s(code.get("text"))] + [_s(c.get("display")) for c in codings]
         for text in texts:
             norm = _norm(text)
             if not norm:
                 continue
-            if any(_norm(m) in norm for m in t.AAV9_TEXT_MARKERS):
+            if any(m in norm for m in _AAV9_MARKERS):
                 return "aav9-titer"
             if "smn1" in norm.split():
                 return "genetics"
@@ -222,14 +226,15 @@ class Translator:
         if analyte is None or _s(resource.get("status")) not in FINAL_OBSERVATION:
             return
         if self.latest_only and analyte != "genetics":
-            self._pending.setdefault(analyte, []).append((_raw_date(resource), resource))
+            self._pending.setdefault(analyte, []).append(resource)
             return
         self._read_observation(resource, analyte)
 
     def _resolve_pending(self, horizon: date) -> None:
         """Per analyte, newest first: read results after the horizon (the rules ignore them, cheaply) and
         the first usable one on or before it; older results are not needed."""
-        for analyte, candidates in self._pending.items():
+        for analyte, resources in self._pending.items():
+            candidates = [(_raw_date(r), r) for r in resources] if len(resources) > 1 else [(None, resources[0])]
             candidates.sort(key=lambda c: c[0] or date.min, reverse=True)
             for when, resource in candidates:
                 before = len(self.facts.measurements) + len(self.facts.titers)

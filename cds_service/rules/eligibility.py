@@ -74,11 +74,13 @@ class _Context:
         self.weight = facts.latest("weight", as_of)
         self.weight_current = bool(self.weight and (as_of - self.weight.when).days <= WEIGHT_MAX_AGE_DAYS)
         self.kit = kit_for_weight(self.weight.value) if self.weight_current else None
+        self.as_of_text = as_of.isoformat()
+        self.basis_text = ("the planned infusion date" if basis == "planned-infusion-date"
+                           else "today (no planned infusion date on the order)")
 
     def finding(self, criterion, status, reason, evidence=(), missing=(), **params) -> Finding:
-        params.setdefault("as_of", self.as_of.isoformat())
-        params.setdefault("basis", "the planned infusion date" if self.basis == "planned-infusion-date"
-                          else "today (no planned infusion date on the order)")
+        params.setdefault("as_of", self.as_of_text)
+        params.setdefault("basis", self.basis_text)
         return Finding(criterion, status, reason, tuple(evidence), params, tuple(missing))
 
     def unavailable(self, criterion: str, *sources: str) -> Finding | None:
