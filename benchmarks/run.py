@@ -123,11 +123,23 @@ def drive(port: int, payload: bytes, total: int = 1500, concurrency: int = 4) ->
     return len(latencies) / (time.perf_counter() - start), latencies
 
 
-def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
+def _worker_pids(proc: subprocess.Popen) -> list[str]:
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    pids = children.read_text().split() if children.exists() else []
+    return children.read_text().split() if children.exists() else []
+
+
+def workers_cpu_seconds(proc: subprocess.Popen) -> float:
+    """User + system CPU of the gunicorn workers so far (Linux /proc)."""
+    ticks = 0
+    for pid in _worker_pids(proc):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
     sizes = []
-    for pid in pids:
+    for pid in _worker_pids(proc):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 sizes.append(int(line.split()[1]) / 1024)
@@ -192,8 +204,10 @@ def main() -> None:
     try:
         drive(service_port, payload, total=100)
         drive(ceiling_port, payload, total=100)
+        cpu0 = workers_cpu_seconds(service), workers_cpu_seconds(ceiling)
         service_rps, service_lat = drive(service_port, payload)
         ceiling_rps, ceiling_lat = drive(ceiling_port, payload)
+        cpu1 = workers_cpu_seconds(service), workers_cpu_seconds(ceiling)
         rss = worker_rss_mb(service)
     finally:
         for proc in (service, ceiling):
@@ -204,6 +218,10 @@ def main() -> None:
     print(f"    JSON-only: {ceiling_rps:7.1f} req/s, p50 {percentile(ceiling_lat, 50) * 1000:.2f} ms, "
           f"p99 {percentile(ceiling_lat, 99) * 1000:.2f} ms")
     print(f"    throughput ratio service / JSON-only ceiling: {service_rps / ceiling_rps:.2f} (target >= 0.50)")
+    service_cpu, ceiling_cpu = ((cpu1[i] - cpu0[i]) / len(lat) * 1e6 for i, lat in enumerate((service_lat,
+                                                                                             ceiling_lat)))
+    print(f"    server CPU per request: service {service_cpu:.0f} us, JSON-only {ceiling_cpu:.0f} us "
+          f"(ratio {ceiling_cpu / service_cpu:.2f})")
     print(f"    memory per worker (RSS after load): {', '.join(f'{m:.0f} MiB' for m in rss)}")
 
     c = no_prefetch(resources)
