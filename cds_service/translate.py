@@ -380,8 +380,9 @@ class Translator:
             return
         text = _medication_text(resource)
         if kind == "zolgensma":
-            if mr.status == "completed":
-                self.facts.prior_doses.append(PriorDose(_ref(mr), _to_date(mr.authoredOn), f"Zolgensma order ({text})"))
+            if mr.status == "completed":  # dated by its planned infusion date, else when it was written
+                when = _planned_date(mr)[0] or _to_date(mr.authoredOn)
+                self.facts.prior_doses.append(PriorDose(_ref(mr), when, f"Zolgensma order completed ({text})"))
             return
         timing = _first_timing(mr)
         bounds = getattr(getattr(timing, "repeat", None), "boundsPeriod", None)

@@ -219,3 +219,18 @@ def test_latest_administration_is_day_0():
     ev = evaluate_monitoring(f, date(2026, 1, 10))
     assert ev.day == 7 and ev.infusion_evidence == Evidence("Procedure/p", "Zolgensma infusion on 2026-01-03")
     assert copy.deepcopy(ev.items) == ev.items
+
+
+def test_completed_order_is_dated_by_its_planned_infusion_date(client):
+    body = hook_request("monitoring-day-20", "patient-view", sources=SOURCES)
+    administration = body["prefetch"]["medicationAdministrations"]
+    infusion_day = administration["entry"][0]["resource"]["effectiveDateTime"]
+    body["prefetch"]["medicationAdministrations"] = None
+    body["prefetch"]["medicationRequests"] = {"resourceType": "Bundle", "entry": [{"resource": {
+        "resourceType": "MedicationRequest", "id": "z-done", "status": "completed", "intent": "order",
+        "authoredOn": "2026-10-01", "subject": {"reference": "Patient/monitoring-day-20"},
+        "medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "71894-129-05"}]},
+        "dosageInstruction": [{"timing": {"event": [infusion_day]}}]}}]}
+    outcome = _outcome(_post(client, None, body=body))
+    assert outcome["infusionDate"] == infusion_day and outcome["day"] == 20
+    assert outcome["infusionEvidence"] == "MedicationRequest/z-done"
