@@ -136,16 +136,27 @@ def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", pa
 
 
 EXAMPLES = ("eligible-infant", "missing-labs", "titer-1-100")
+MONITORING_EXAMPLES = ("monitoring-day-45-overdue",)
+MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures")
+
+
+def example_request(name: str) -> tuple[str, dict]:
+    """A ready-to-post request (prefetch only, no fhirServer) and its file name."""
+    if name in MONITORING_EXAMPLES:
+        body, file = hook_request(name, "patient-view", sources=MONITORING_SOURCES), f"{name}.patient-view.json"
+    else:
+        body, file = hook_request(name), f"{name}.order-sign.json"
+    del body["fhirServer"], body["fhirAuthorization"]
+    return file, body
 
 
 def write_examples() -> None:
-    """Ready-to-post requests (prefetch only, no fhirServer) for the README's curl example."""
+    """The requests the README's curl examples post."""
     out = FIXTURES / "requests"
     out.mkdir(exist_ok=True)
-    for name in EXAMPLES:
-        body = hook_request(name)
-        del body["fhirServer"], body["fhirAuthorization"]
-        (out / f"{name}.order-sign.json").write_text(json.dumps(body, indent=1) + "\n")
+    for name in EXAMPLES + MONITORING_EXAMPLES:
+        file, body = example_request(name)
+        (out / file).write_text(json.dumps(body, indent=1) + "\n")
 
 
 if __name__ == "__main__":

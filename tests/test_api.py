@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fhir_fake import EXAMPLES, hook_request, scenario_names
+from fhir_fake import EXAMPLES, MONITORING_EXAMPLES, example_request, hook_request, scenario_names
 
 from cds_service.data_access import SOURCES
 
@@ -165,12 +165,12 @@ def test_every_non_met_criterion_has_a_card_naming_source_and_evidence(client, n
             assert card["indicator"] == expected
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", EXAMPLES + MONITORING_EXAMPLES)
 def test_request_examples_in_readme_match_fixtures(client, name):
-    """The README's curl example posts a committed request file; keep it in step with the fixture."""
-    saved = json.loads((Path(__file__).parent.parent / "fhir_fixtures" / "requests" /
-                        f"{name}.order-sign.json").read_text())
-    fresh = hook_request(name)
-    del fresh["fhirServer"], fresh["fhirAuthorization"]
+    """The README's curl examples post committed request files; keep them in step with the fixtures."""
+    file, fresh = example_request(name)
+    saved = json.loads((Path(__file__).parent.parent / "fhir_fixtures" / "requests" / file).read_text())
     assert saved == fresh
-    assert client.post(SIGN, json=saved).status_code == 200
+    service = "zolgensma-monitoring" if name in MONITORING_EXAMPLES else "zolgensma-order-sign"
+    response = client.post(f"/cds-services/{service}", json=saved)
+    assert response.status_code == 200 and response.json["cards"]
