@@ -137,24 +137,28 @@ class CardBuilder:
             "dataIssues": [{"source": i.source, "problem": i.problem} for i in facts.issues],
         }
         outcome_ext.update(extra or {})
-        return prune({
+        card = prune({
             "uuid": self.new_id(),
             "summary": _summary(summary),
             "indicator": outcome["indicator"],
             "detail": "\n".join(lines),
             "source": self.source("coverage-info"),
-            "extension": {"zolgensma-eligibility": outcome_ext},
         })
+        # The outcome is built without empty members (criteria omit empty evidence); only its top is pruned.
+        card["extension"] = {"zolgensma-eligibility": {k: v for k, v in outcome_ext.items() if v}}
+        return card
 
     def criterion_outcome(self, f: Finding) -> dict:
-        return {
+        outcome = {
             "id": f.criterion,
             "status": f.status,
             "reason": self.reason_text(f),
             "reasonCode": f.reason,
             "source": self.wording.criterion(f.criterion)["source"],
-            "evidence": [e.reference for e in f.evidence],
         }
+        if f.evidence:
+            outcome["evidence"] = [e.reference for e in f.evidence]
+        return outcome
 
     def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None) -> dict:
         c = self.wording.criterion(f.criterion)

@@ -198,7 +198,11 @@ class PatientFacts:
     def latest(self, analyte: str, on_or_before: date | None = None) -> Measurement | None:
         found = [m for m in self.measurements if m.analyte == analyte and m.when is not None
                  and (on_or_before is None or m.when <= on_or_before)]
-        return max(found, key=lambda m: m.when, default=None)
+        return max(found, key=_when, default=None)
+
+
+def _when(m: Measurement) -> date:
+    return m.when
 
 
 def _fmt(value: float) -> str:

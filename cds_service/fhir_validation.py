@@ -47,7 +47,7 @@ def validate(resource: dict, strict: bool = False):
         if subset is None:
             raise InvalidResource(f"resource type {resource['resourceType']} is not used")
         try:
-            return subset.model_validate(resource), []
+            return subset.__pydantic_validator__.validate_python(resource), []
         except ValidationError as err:
             raise InvalidResource(_explain(err)) from None
     try:

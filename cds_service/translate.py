@@ -671,12 +671,16 @@ def _mentions_smn1_component(resource: dict) -> bool:
     return False
 
 
+_EXCLUDED_LINE = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in t.EXCLUDED_LINE_TEXT))
+_COVERED_LINE = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in t.COVERED_LINE_TEXT))
+
+
 def _product_line(text: str, codes: frozenset[tuple[str, str]]) -> str | None:
-    if any(re.search(rf"\b{re.escape(w)}\b", text) for w in t.EXCLUDED_LINE_TEXT):
+    if _EXCLUDED_LINE.search(text):
         return "aca-individual"
-    for word, line in t.COVERED_LINE_TEXT.items():
-        if re.search(rf"\b{re.escape(word)}\b", text):
-            return line
+    covered = _COVERED_LINE.search(text)
+    if covered:
+        return t.COVERED_LINE_TEXT[covered.group(0)]
     for system, code in codes:
         if system == t.SOPT and code[:1] == "1":
             return "medicare"
