@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from .cards import prune
@@ -28,7 +28,7 @@ class OrderSuggester:
         self.facts = facts
         self.new_id = new_id
         self.planned = facts.order.planned_date if facts.order else None
-        self._schedule: dict[str, list[date]] | None = None
+        self._schedule: dict[str, list[str]] | None = None
 
     # Suggestions attached to a criterion card ----------------------------------------------------
     def for_finding(self, f: Finding) -> list[dict]:
@@ -105,7 +105,7 @@ class OrderSuggester:
             lines.append("| Test | Dates |")
             lines.append("|---|---|")
             for test, dates in self.schedule().items():
-                lines.append(f"| {self.t['tests'][test]['label']} | {', '.join(d.isoformat() for d in dates)} |")
+                lines.append(f"| {self.t['tests'][test]['label']} | {', '.join(dates)} |")
             resources = [self._service_request(test, m["reason"], events=dates)
                          for test, dates in self.schedule().items()]
             suggestions.append(self._suggestion(m["suggestionLabel"], resources, "monitoring"))
@@ -126,10 +126,11 @@ class OrderSuggester:
         }
         return prune(card)
 
-    def schedule(self) -> dict[str, list[date]]:
+    def schedule(self) -> dict[str, list[str]]:
+        """ISO dates of each monitoring draw, from the planned infusion date (day 0)."""
         if self._schedule is None:
             self._schedule = {} if not self.planned else {
-                test: [self.planned + timedelta(days=d) for d in days]
+                test: [(self.planned + timedelta(days=d)).isoformat() for d in days]
                 for test, days in self.t["monitoring"]["schedule"].items()}
         return self._schedule
 
@@ -151,10 +152,10 @@ class OrderSuggester:
         if self.evaluation.kit:
             out["kit"] = self.evaluation.kit.as_extension()
         if self.planned:
-            out["monitoringSchedule"] = {t: [d.isoformat() for d in ds] for t, ds in self.schedule().items()}
+            out["monitoringSchedule"] = self.schedule()
         return out
 
-    def _service_request(self, test: str, reason: str, events: list[date] | None = None,
+    def _service_request(self, test: str, reason: str, events: list[str] | None = None,
                          occurrence_period: dict | None = None) -> dict:
         return service_request(self.t, test, self.facts.patient_reference, reason, events, occurrence_period)
 
@@ -162,7 +163,7 @@ class OrderSuggester:
         return suggestion(label, resources, kind, self.new_id)
 
 
-def service_request(templates: dict, test: str, patient_ref: str, reason: str, events: list[date] | None = None,
+def service_request(templates: dict, test: str, patient_ref: str, reason: str, events: list[str] | None = None,
                     occurrence_period: dict | None = None) -> dict:
     """A draft lab ServiceRequest from the order templates (LOINC where verified, text otherwise)."""
     spec = templates["tests"][test]
@@ -181,7 +182,7 @@ def service_request(templates: dict, test: str, patient_ref: str, reason: str, e
         "reasonCode": [{"text": reason}],
     }
     if events:
-        resource["occurrenceTiming"] = {"event": [d.isoformat() for d in events]}
+        resource["occurrenceTiming"] = {"event": list(events)}
     elif occurrence_period:
         resource["occurrencePeriod"] = occurrence_period
     return resource
