@@ -166,10 +166,10 @@ class Translator:
                 self._safely(self._medication_request, _lenient_draft(draft, f.patient_reference))
         return f
 
-    def _safely(self, handler, resource: dict) -> None:
+    def _safely(self, handler, resource: dict, *args) -> None:
         """Last line of defence: a resource we fail to read is skipped and reported, never fatal."""
         try:
-            handler(resource)
+            handler(resource, *args)
         except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
             log.exception("could not read %s", _dict_ref(resource))
             self.facts.issues.append(DataIssue(_dict_ref(resource), "skipped: could not be read"))
@@ -234,11 +234,13 @@ class Translator:
         """Per analyte, newest first: read results after the horizon (the rules ignore them, cheaply) and
         the first usable one on or before it; older results are not needed."""
         for analyte, resources in self._pending.items():
-            candidates = [(_raw_date(r), r) for r in resources] if len(resources) > 1 else [(None, resources[0])]
-            candidates.sort(key=lambda c: c[0] or date.min, reverse=True)
+            if len(resources) == 1:
+                self._safely(self._read_observation, resources[0], analyte)
+                continue
+            candidates = sorted(((_raw_date(r), r) for r in resources), key=lambda c: c[0] or date.min, reverse=True)
             for when, resource in candidates:
                 before = len(self.facts.measurements) + len(self.facts.titers)
-                self._safely(lambda r, a=analyte: self._read_observation(r, a), resource)
+                self._safely(self._read_observation, resource, analyte)
                 found = len(self.facts.measurements) + len(self.facts.titers) > before
                 if found and when is not None and when <= horizon:
                     break

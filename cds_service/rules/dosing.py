@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from ..quantities import weight_band
 from ..terminology import ZOLGENSMA_LABELER
@@ -50,8 +51,9 @@ class Kit:
                 "ndc": self.ndc, "ndcVerified": self.ndc_verified}
 
 
+@lru_cache(maxsize=512)
 def kit_for_weight(weight_kg: float) -> Kit | None:
-    """The label kit for a weight in kg, or None outside 2.6-21.0 kg."""
+    """The label kit for a weight in kg, or None outside 2.6-21.0 kg (a pure function of the weight)."""
     band = weight_band(weight_kg)
     if band is None:
         return None
