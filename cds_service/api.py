@@ -6,13 +6,13 @@ import logging
 import time
 from importlib import resources
 
-import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .errors import BadRequest, CdsError, NotFound
 from .feedback import parse_feedback
 from .hooks import SERVICES, discovery
+from .jsonio import dumps_bytes
 
 bp = Blueprint("cds", __name__)
 log = logging.getLogger("cds_service")
@@ -88,7 +88,7 @@ def log_call(response):
             event["systemActions"] = len(payload.get("systemActions") or [])
         elif isinstance(payload, dict) and payload.get("resourceType") == "OperationOutcome":
             event["error"] = payload["issue"][0].get("diagnostics")
-    calls.info(orjson.dumps(event, default=str).decode())
+    calls.info(dumps_bytes(event).decode())
     return response
 
 

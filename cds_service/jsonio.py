@@ -1,20 +1,32 @@
-"""JSON for Flask with orjson: parsing and writing the large CDS Hooks bodies is a visible share of each call."""
+"""JSON for Flask with orjson: parsing and writing the large CDS Hooks bodies is a visible share of each call.
+
+orjson refuses what standard JSON allows (integers beyond 64 bits, e.g. in an echoed draft order), so
+writing falls back to the standard library for those rare bodies.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 from flask.json.provider import JSONProvider
 
 
+def dumps_bytes(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj, default=str)
+    except TypeError:
+        return json.dumps(obj, default=str).encode()
+
+
 class OrjsonProvider(JSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return orjson.dumps(obj, default=str).decode()
+        return dumps_bytes(obj).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
     def response(self, *args: Any, **kwargs: Any):
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(orjson.dumps(obj, default=str), mimetype="application/json")
+        return self._app.response_class(dumps_bytes(obj), mimetype="application/json")

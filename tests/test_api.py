@@ -174,3 +174,12 @@ def test_request_examples_in_readme_match_fixtures(client, name):
     service = "zolgensma-monitoring" if name in MONITORING_EXAMPLES else "zolgensma-order-sign"
     response = client.post(f"/cds-services/{service}", json=saved)
     assert response.status_code == 200 and response.json["cards"]
+
+
+def test_integers_beyond_64_bits_do_not_break_reading_or_writing(client):
+    body = hook_request("eligible-infant")
+    body["context"]["draftOrders"]["entry"][0]["resource"]["extension"] = [
+        {"url": "http://example.org/huge", "valueInteger": 2 ** 70}]
+    response = client.post(SIGN, json=body)  # the test client encodes with the app's JSON provider
+    assert response.status_code == 200
+    assert response.json["systemActions"][0]["resource"]["extension"][0]["url"] == "http://example.org/huge"

@@ -111,3 +111,26 @@ def test_openapi_contract(case):
 @pytest.mark.parametrize("path", ["/cds-services", "/openapi.json"])
 def test_documents_are_served(path):
     assert APP.test_client().get(path).status_code == 200
+
+
+MONITORING_BASE = hook_request("monitoring-day-45-overdue", "patient-view",
+                               sources=("patient", "labs", "medication-requests", "medication-administrations",
+                                        "procedures"))
+MONITORING_PATHS = sorted(_paths(MONITORING_BASE), key=str)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(MONITORING_PATHS), json_values), min_size=1, max_size=4))
+def test_corrupted_monitoring_requests_never_5xx(mutations):
+    body = copy.deepcopy(MONITORING_BASE)
+    for path, value in mutations:
+        target = body
+        try:
+            for part in path[:-1]:
+                target = target[part]
+            target[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        response = APP.test_client().post("/cds-services/zolgensma-monitoring", json=body)
+    assert response.status_code in OK_STATUSES, response.get_data(as_text=True)
