@@ -58,14 +58,9 @@ def _paths(value, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-BASE = hook_request("eligible-infant")
-BASE_PATHS = sorted(_paths(BASE), key=str)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(BASE_PATHS), json_values), min_size=1, max_size=4))
-def test_corrupted_real_requests_never_5xx_and_never_met_without_data(mutations):
-    body = copy.deepcopy(BASE)
+def _mutated(base: dict, mutations) -> dict:
+    """A copy of `base` with each (path, value) set where the path still exists."""
+    body = copy.deepcopy(base)
     for path, value in mutations:
         target = body
         try:
@@ -74,6 +69,17 @@ def test_corrupted_real_requests_never_5xx_and_never_met_without_data(mutations)
             target[path[-1]] = value
         except (KeyError, IndexError, TypeError):
             continue
+    return body
+
+
+BASE = hook_request("eligible-infant")
+BASE_PATHS = sorted(_paths(BASE), key=str)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(BASE_PATHS), json_values), min_size=1, max_size=4))
+def test_corrupted_real_requests_never_5xx_and_never_met_without_data(mutations):
+    body = _mutated(BASE, mutations)
     response = _post(json.dumps(body).encode())
     if response.status_code == 200 and response.json["cards"]:
         outcome = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
@@ -122,15 +128,7 @@ MONITORING_PATHS = sorted(_paths(MONITORING_BASE), key=str)
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(MONITORING_PATHS), json_values), min_size=1, max_size=4))
 def test_corrupted_monitoring_requests_never_5xx(mutations):
-    body = copy.deepcopy(MONITORING_BASE)
-    for path, value in mutations:
-        target = body
-        try:
-            for part in path[:-1]:
-                target = target[part]
-            target[path[-1]] = value
-        except (KeyError, IndexError, TypeError):
-            continue
+    body = _mutated(MONITORING_BASE, mutations)
     with responses.RequestsMock(assert_all_requests_are_fired=False):
         response = APP.test_client().post("/cds-services/zolgensma-monitoring", json=body)
     assert response.status_code in OK_STATUSES, response.get_data(as_text=True)
