@@ -43,6 +43,8 @@ class Wording:
 
     def render(self, template: str, finding: Finding) -> str:
         params = dict(finding.params, title=self.criterion(finding.criterion)["title"])
+        if params.get("ndc_verified") is False:  # a kit NDC derived from the label's pattern
+            params["ndc"] += self.data["kit"]["derivedShort"]
         return template.format_map(params)
 
     def reason_text(self, finding: Finding) -> str:

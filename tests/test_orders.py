@@ -188,3 +188,13 @@ def test_every_emitted_coding_is_verified(client):
             concept = resource.get("code") or resource.get("medicationCodeableConcept")
             for coding in concept.get("coding", []):
                 assert known[(coding["system"], coding["code"])].verified, coding
+
+
+def test_derived_ndc_is_flagged_wherever_a_card_names_it(client):
+    body = hook_request("age-25-months")  # 11.0 kg: kit 71894-136-08 is a derived row
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["dosageInstruction"][0].pop("doseAndRate")
+    order["medicationCodeableConcept"] = {"text": "Zolgensma"}
+    cards = client.post(SIGN, json=body).json["cards"]
+    card = _card_for(cards, "dose-within-label")
+    assert "71894-136-08 (derived NDC: confirm against the SPL)" in card["detail"]

@@ -352,7 +352,7 @@ def dose_within_label(ctx: _Context) -> Finding:
     if kit is None:
         return ctx.finding(c, NOT_MET, "weight-outside-table", ev, weight=f"{ctx.weight.value:g}")
     params = dict(band=f"{kit.band_kg[0]}-{kit.band_kg[1]}", volume=f"{kit.dose_volume_ml:g}",
-                  vg=f"{kit.dose_vg:.3g}", ndc=kit.ndc)
+                  vg=f"{kit.dose_vg:.3g}", ndc=kit.ndc, ndc_verified=kit.ndc_verified)
     if order.kit_ndc and order.kit_ndc != kit.ndc:
         return ctx.finding(c, NOT_MET, "kit-mismatch", ev, ordered_ndc=order.kit_ndc, **params)
     dose = order.dose
