@@ -102,49 +102,46 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
 
     resources: dict[str, list[dict] | None] = {}
     issues: list[DataIssue] = []
-    to_fetch: list[Source] = []
+    to_fetch: dict[str, str] = {}  # source name -> query for the FHIR server
+    absent: list[Source] = []  # prefetch keys the EHR did not send
     continuations: dict[str, str] = {}
     for source in SOURCES:
         if names and source.name not in names:
             continue
-        if source.key not in prefetch:
-            if _query_for(source, context) is None:
+        value = prefetch.get(source.key)
+        if source.key in prefetch and value is None:
+            resources[source.name] = []
+        elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            resources[source.name] = bundle_resources(value)
+            link = next_link(value)
+            if link:
+                continuations[source.name] = link
+        elif isinstance(value, dict) and isinstance(value.get("resourceType"), str) \
+                and value["resourceType"] != "OperationOutcome":
+            resources[source.name] = [value]
+        else:  # absent, failed (OperationOutcome) or unusable: ask the FHIR server
+            if source.key not in prefetch:
+                absent.append(source)
+            elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
+                issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
+            else:
+                issues.append(DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored"))
+            query = _query_for(source, context)
+            if query is None:
                 resources[source.name] = []  # not applicable: e.g. no encounterId in this context
             else:
-                to_fetch.append(source)
-            continue
-        value = prefetch[source.key]
-        if value is None:
-            resources[source.name] = []
-        elif not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-            issues.append(DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored"))
-            to_fetch.append(source)
-        elif value["resourceType"] == "OperationOutcome":
-            issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
-            to_fetch.append(source)
-        elif value["resourceType"] == "Bundle":
-            resources[source.name] = bundle_resources(value)
-            if next_link(value):
-                continuations[source.name] = next_link(value)
-        else:
-            resources[source.name] = [value]
+                to_fetch[source.name] = query
 
     if client is None and to_fetch:
-        absent = [s.key for s in to_fetch if s.key not in prefetch]
-        if absent:
+        missing = [s.key for s in absent if s.name in to_fetch]
+        if missing:
             raise PreconditionFailed(
-                "prefetch lacks " + ", ".join(absent) + " and the request has no fhirServer to query")
+                "prefetch lacks " + ", ".join(missing) + " and the request has no fhirServer to query")
         # The EHR sent a failed or unusable value and there is no server to ask: that source stays unread.
-        resources.update({s.name: None for s in to_fetch})
-        to_fetch = []
+        resources.update({name: None for name in to_fetch})
+        to_fetch = {}
 
-    jobs = {}
-    for s in to_fetch:
-        query = _query_for(s, context)
-        if query is None:
-            resources[s.name] = []
-        else:
-            jobs[s.name] = query
+    jobs = dict(to_fetch)
     jobs.update({name: url for name, url in continuations.items()})
     if jobs:
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
