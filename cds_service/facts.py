@@ -195,9 +195,10 @@ class PatientFacts:
     sources_read: set[str] = field(default_factory=set)
     issues: list[DataIssue] = field(default_factory=list)
 
-    def latest(self, analyte: str, on_or_before: date | None = None) -> Measurement | None:
+    def latest(self, analyte: str, on_or_before: date | None = None, after: date | None = None) -> Measurement | None:
+        """The newest dated result of an analyte, optionally within (after, on_or_before]."""
         found = [m for m in self.measurements if m.analyte == analyte and m.when is not None
-                 and (on_or_before is None or m.when <= on_or_before)]
+                 and (on_or_before is None or m.when <= on_or_before) and (after is None or m.when > after)]
         return max(found, key=_when, default=None)
 
 

@@ -127,17 +127,12 @@ class _Ctx:
     def __init__(self, facts: PatientFacts, day0: date, today: date):
         self.facts, self.day0, self.today = facts, day0, today
         self.post = [m for m in facts.measurements if m.when and day0 < m.when <= today]
-        self.pre = [m for m in facts.measurements if m.when and m.when <= day0]
-
-    def _latest(self, pool: list[Measurement], analyte: str) -> Measurement | None:
-        found = [m for m in pool if m.analyte == analyte]
-        return max(found, key=lambda m: m.when, default=None)
 
     def baseline(self, analyte: str) -> Measurement | None:
-        return self._latest(self.pre, analyte)
+        return self.facts.latest(analyte, on_or_before=self.day0)
 
     def latest(self, analyte: str) -> Measurement | None:
-        return self._latest(self.post, analyte)
+        return self.facts.latest(analyte, on_or_before=self.today, after=self.day0)
 
     # The schedule ------------------------------------------------------------------------------
     def schedule(self, test: str, days: list[int]) -> list[ScheduleItem]:
