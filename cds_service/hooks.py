@@ -131,14 +131,13 @@ class Services:
         return handler(service, context, body)
 
 
-class EligibilityHandler:
+class _Handler:
     def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str], wording: Wording):
-        self.config = config
-        self.today = today
-        self.wording = wording
+        self.config, self.today, self.new_id, self.wording = config, today, new_id, wording
         self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
-        self.new_id = new_id
 
+
+class EligibilityHandler(_Handler):
     def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
         hook = body["hook"]
         drafts = draft_resources(context)
@@ -170,11 +169,7 @@ class EligibilityHandler:
         return response
 
 
-class MonitoringHandler:
-    def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str], wording: Wording):
-        self.config, self.today, self.new_id, self.wording = config, today, new_id, wording
-        self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
-
+class MonitoringHandler(_Handler):
     def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
         if body["hook"] == "order-select" and not _selects_lab_orders(context):
             return {"cards": []}
