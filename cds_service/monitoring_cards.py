@@ -78,8 +78,7 @@ class MonitoringCards:
         late = [i for i in ev.items if i.status == "overdue"]
         listing = ", ".join(f"{self.t['testLabels'][i.test]} (day {i.day}, {i.due.isoformat()})" for i in late)
         tests = [t for test in ev.overdue_tests for t in ORDER_TESTS[test]]
-        resources = [service_request(self.orders, t, self.patient_ref, REASON,
-                                     occurrence_period={"start": ev.today.isoformat()}) for t in tests]
+        resources = self._orders_from_today(tests, ev)
         names = self._short(ev.overdue_tests)
         return prune({
             "uuid": self.builder.new_id(), "summary": o["summary"].format(tests=names)[:139], "indicator": "warning",
@@ -113,12 +112,14 @@ class MonitoringCards:
             return [suggestion(text["suggestionLabel"].format(**params), [self._taper(params)], "taper",
                                self.builder.new_id)]
         if alert.code in ("continue-steroid", "taper-needs-lft"):
-            resources = [service_request(self.orders, t, self.patient_ref, REASON,
-                                         occurrence_period={"start": ev.today.isoformat()})
-                         for t in ORDER_TESTS["lft"]]
+            resources = self._orders_from_today(ORDER_TESTS["lft"], ev)
             return [suggestion(text["suggestionLabel"].format(**params), resources, "monitoring",
                                self.builder.new_id)]
         return []
+
+    def _orders_from_today(self, tests, ev: MonitoringEvaluation) -> list[dict]:
+        start = {"start": ev.today.isoformat()}
+        return [service_request(self.orders, t, self.patient_ref, REASON, occurrence_period=start) for t in tests]
 
     def _taper(self, params: dict) -> dict:
         taper = self.t["taper"]
