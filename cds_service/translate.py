@@ -11,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 
 from . import terminology as t
 from .facts import (
@@ -40,6 +41,11 @@ class LocalCodes:
     """Site-configured local codes: {(system, code): analyte}, e.g. a lab's own AAV9 code."""
 
     by_code: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @cached_property
+    def table(self) -> dict[tuple[str, str], str]:
+        """Every recognised code -> analyte; site-configured local codes win over standard ones."""
+        return {**_STANDARD_CODES, t.SMN1_TEST.key: "genetics", **self.by_code}
 
     @classmethod
     def from_mapping(cls, mapping: dict[str, str] | None) -> LocalCodes:
@@ -122,8 +128,7 @@ class Translator:
         # date), so older results are neither validated nor converted: a long lab history costs little.
         self.latest_only = latest_only
         self._pending: dict[str, list[dict]] = {}
-        # Site-configured local codes win over standard ones.
-        self._codes = {**_STANDARD_CODES, t.SMN1_TEST.key: "genetics", **self.local.by_code}
+        self._codes = self.local.table
         self._encounters: list = []
         self._locations: dict = {}
 
