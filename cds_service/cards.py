@@ -76,7 +76,8 @@ def prune(value):
     return value
 
 
-def _summary(text: str) -> str:
+def summary_text(text: str) -> str:
+    """A card summary under 140 characters (CDS Hooks), cut with an ellipsis when longer."""
     return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1].rstrip() + "…"
 
 
@@ -141,7 +142,7 @@ class CardBuilder:
         outcome_ext.update(extra or {})
         card = prune({
             "uuid": self.new_id(),
-            "summary": _summary(summary),
+            "summary": summary_text(summary),
             "indicator": outcome["indicator"],
             "detail": "\n".join(lines),
             "source": self.source("coverage-info"),
@@ -183,7 +184,7 @@ class CardBuilder:
             detail.append(f"**FDA label vs payer sources:** {c['labelNote']}")
         card = {
             "uuid": self.new_id(),
-            "summary": _summary(summary),
+            "summary": summary_text(summary),
             "indicator": self.indicator(f),
             "detail": "\n\n".join(detail),
             "source": self.source(c.get("topic", "coverage-info")),
@@ -210,7 +211,7 @@ class CardBuilder:
         lines = [texts["detail"], ""] + [f"- `{i.source}`: {i.problem}" for i in facts.issues]
         return prune({
             "uuid": self.new_id(),
-            "summary": _summary(texts["summary"].format(count=len(facts.issues))),
+            "summary": summary_text(texts["summary"].format(count=len(facts.issues))),
             "indicator": "info",
             "detail": "\n".join(lines),
             "source": self.source("clinical-reminder"),

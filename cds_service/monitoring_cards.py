@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .cards import CardBuilder, prune
+from .cards import CardBuilder, prune, summary_text
 from .orders import service_request, suggestion
 from .rules.monitoring import LFT_RECENT_DAYS, MonitoringEvaluation
 from .terminology import PREDNISOLONE
@@ -69,7 +69,7 @@ class MonitoringCards:
                        for a in ev.alerts],
             "continuing": list(ev.continuing),
         }}
-        return prune({"uuid": self.builder.new_id(), "summary": summary[:139], "indicator": indicator,
+        return prune({"uuid": self.builder.new_id(), "summary": summary_text(summary), "indicator": indicator,
                       "detail": "\n".join(lines), "source": self.builder.source("clinical-reminder"),
                       "extension": extension})
 
@@ -81,7 +81,8 @@ class MonitoringCards:
         resources = self._orders_from_today(tests, ev)
         names = self._short(ev.overdue_tests)
         return prune({
-            "uuid": self.builder.new_id(), "summary": o["summary"].format(tests=names)[:139], "indicator": "warning",
+            "uuid": self.builder.new_id(), "summary": summary_text(o["summary"].format(tests=names)),
+            "indicator": "warning",
             "detail": o["detail"].format(list=listing), "source": self.builder.source("clinical-reminder"),
             "suggestions": [suggestion(o["suggestionLabel"].format(tests=names), resources, "monitoring",
                                        self.builder.new_id)],
@@ -101,7 +102,7 @@ class MonitoringCards:
             detail += "\n\n**Evidence:**\n" + "\n".join(f"- `{e.reference}`: {e.text}" for e in alert.evidence)
         suggestions = self._alert_suggestions(ev, alert, text, params)
         return prune({
-            "uuid": self.builder.new_id(), "summary": text["summary"].format(**params)[:139],
+            "uuid": self.builder.new_id(), "summary": summary_text(text["summary"].format(**params)),
             "indicator": alert.severity, "detail": detail, "source": self.builder.source("clinical-reminder"),
             "suggestions": suggestions, "selectionBehavior": "any" if suggestions else None,
             "overrideReasons": self.builder.override_reasons() if alert.severity != "info" else None,
