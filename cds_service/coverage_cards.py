@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .cards import CardBuilder, prune
+from .cards import CardBuilder, prune, summary_text
 from .rules.billing import BillingGuidance
 from .terminology import POS_NAMES
 
@@ -35,7 +35,7 @@ class CoverageCards:
         lines += ["", b["checklistHeader"], "", b["denialsHeader"]]
         lines += [f"- {b['denials'][d]}" for d in g.denials] or [b["noDenials"]]
         lines += ["", b["siteHeader"], self._site_line(g)]
-        return prune({"uuid": self.builder.new_id(), "summary": summary, "indicator": "info",
+        return prune({"uuid": self.builder.new_id(), "summary": summary_text(summary), "indicator": "info",
                       "detail": "\n".join(lines), "source": self.builder.source("claim")})
 
     def _site_line(self, g: BillingGuidance) -> str:
@@ -54,7 +54,7 @@ class CoverageCards:
             return None
         s = self.t["site"]
         params = self._site_params(g)
-        return prune({"uuid": self.builder.new_id(), "summary": s["notAcceptedSummary"].format(**params),
+        return prune({"uuid": self.builder.new_id(), "summary": summary_text(s["notAcceptedSummary"].format(**params)),
                       "indicator": "warning", "detail": s["notAcceptedDetail"].format(**params),
                       "source": self.builder.source("coverage-info"),
                       "overrideReasons": self.builder.override_reasons()})
@@ -64,6 +64,6 @@ class CoverageCards:
             return None
         a = self.t["alternatives"]
         return prune({"uuid": self.builder.new_id(),
-                      "summary": a["summary"].format(why=a["why"][g.alternatives_reason]),
+                      "summary": summary_text(a["summary"].format(why=a["why"][g.alternatives_reason])),
                       "indicator": "info", "detail": a["detail"],
                       "source": self.builder.source("therapy-alternatives-opt")})
