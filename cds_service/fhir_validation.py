@@ -2,11 +2,12 @@
 
 Only the resources the rules will read are validated (a lab is validated once it has been recognised
 as one of the analytes we use). Two modes:
-- fast (default): `fhir_subset` models check just the elements the rules read (about 10x cheaper);
-- strict (CDS_STRICT_VALIDATION=true): the full `fhir.resources` R4B models. Leniency there: elements
-  the R4B model does not know (vendor junk, later-version elements) are dropped and reported, then the
-  resource is validated again.
-Anything invalid is skipped and reported.
+- fast (default): `fhir_subset` checks just the elements the rules read (about 20x cheaper);
+- strict (CDS_STRICT_VALIDATION=true): the full `fhir.resources` R4B models first, as a gate. Leniency
+  there: elements the R4B model does not know (vendor junk, later-version elements) are dropped and
+  reported, then the resource is validated again.
+Either way the translator gets the `fhir_subset` view: plain FHIR JSON holding only the elements it reads,
+each of its declared type. Anything invalid is skipped and reported.
 """
 
 from __future__ import annotations
@@ -38,24 +39,28 @@ class InvalidResource(ValueError):
     pass
 
 
-def validate(resource: dict, strict: bool = False):
-    """Return (model, dropped_paths) or raise InvalidResource with a short, path-level explanation."""
+def validate(resource: dict, strict: bool = False) -> tuple[dict, list[str]]:
+    """Return (subset_json, dropped_paths) or raise InvalidResource with a short, path-level explanation."""
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise InvalidResource("not a FHIR resource (no resourceType)")
-    if not strict:
-        subset = fhir_subset.MODELS.get(resource["resourceType"])
-        if subset is None:
-            raise InvalidResource(f"resource type {resource['resourceType']} is not used")
-        try:
-            return subset.__pydantic_validator__.validate_python(resource), []
-        except ValidationError as err:
-            raise InvalidResource(_explain(err)) from None
+    subset = fhir_subset.VALIDATORS.get(resource["resourceType"])
+    if subset is None:
+        raise InvalidResource(f"resource type {resource['resourceType']} is not used")
+    dropped: list[str] = []
+    if strict:
+        resource, dropped = _full_model_gate(resource)
     try:
-        model = model_for(resource["resourceType"])
-    except KeyError:
-        raise InvalidResource(f"resource type {resource['resourceType']} is not used") from None
+        return subset.validate_python(resource), dropped
+    except ValidationError as err:
+        raise InvalidResource(_explain(err)) from None
+
+
+def _full_model_gate(resource: dict) -> tuple[dict, list[str]]:
+    """Validate against the full R4B model; drop and report elements it does not know."""
+    model = model_for(resource["resourceType"])
     try:
-        return model.model_validate(resource), []
+        model.model_validate(resource)
+        return resource, []
     except ValidationError as err:
         extra = [e["loc"] for e in err.errors() if e["type"] == "extra_forbidden"]
         if not extra or len(extra) != len(err.errors()):
@@ -64,9 +69,10 @@ def validate(resource: dict, strict: bool = False):
     for loc in extra:
         _drop(cleaned, loc)
     try:
-        return model.model_validate(cleaned), [".".join(str(p) for p in loc) for loc in extra]
+        model.model_validate(cleaned)
     except ValidationError as err:
         raise InvalidResource(_explain(err)) from None
+    return cleaned, [".".join(str(p) for p in loc) for loc in extra]
 
 
 def _drop(obj, loc) -> None:

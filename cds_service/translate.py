@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import cached_property
 
 from . import terminology as t
@@ -72,33 +72,36 @@ def _norm(text: str | None) -> str:
 _AAV9_MARKERS = tuple(_norm(m) for m in t.AAV9_TEXT_MARKERS)
 
 
-# --- small readers over R4B models -----------------------------------------------------------
-def _codings(concept) -> list:
-    return list(getattr(concept, "coding", None) or []) if concept is not None else []
+# --- small readers over validated FHIR JSON (fhir_subset: every element present is well typed) ---
+_NONE: dict = {}  # read-only stand-in for an absent element
 
 
-def _code_keys(concept) -> frozenset[tuple[str, str]]:
-    return frozenset((c.system or "", c.code or "") for c in _codings(concept) if c.code)
+def _codings(concept: dict | None) -> list[dict]:
+    return (concept.get("coding") or []) if concept else []
 
 
-def _concept_text(concept) -> str:
-    if concept is None:
+def _code_keys(concept: dict | None) -> frozenset[tuple[str, str]]:
+    return frozenset((c.get("system") or "", c["code"]) for c in _codings(concept) if c.get("code"))
+
+
+def _concept_text(concept: dict | None) -> str:
+    if not concept:
         return ""
-    return concept.text or next((c.display for c in _codings(concept) if c.display), "") or ""
+    return concept.get("text") or next((c["display"] for c in _codings(concept) if c.get("display")), "")
 
 
-def _all_text(concept) -> str:
-    if concept is None:
+def _all_text(concept: dict | None) -> str:
+    if not concept:
         return ""
-    return " ".join([concept.text or ""] + [c.display or "" for c in _codings(concept)]).lower()
+    return " ".join([concept.get("text") or ""] + [c.get("display") or "" for c in _codings(concept)]).lower()
+
+
+def _start(period: dict | None) -> str | None:
+    return period.get("start") if period else None
 
 
 def _to_date(value) -> date | None:
     """A FHIR date/dateTime as a calendar date; partial dates (year, year-month) are not usable."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
     if isinstance(value, str) and len(value) >= 10:
         try:
             return date.fromisoformat(value[:10])
@@ -107,11 +110,7 @@ def _to_date(value) -> date | None:
     return None
 
 
-def _ref(resource) -> str:
-    return f"{resource.get_resource_type()}/{resource.id}" if resource.id else resource.get_resource_type()
-
-
-def _dict_ref(resource: dict) -> str:
+def _ref(resource: dict) -> str:
     rid, rtype = resource.get("id"), resource.get("resourceType")
     rtype = rtype if isinstance(rtype, str) else "Resource"
     return f"{rtype}/{rid}" if isinstance(rid, str) and rid else rtype
@@ -176,17 +175,17 @@ class Translator:
         try:
             handler(resource, *args)
         except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
-            log.exception("could not read %s", _dict_ref(resource))
-            self.facts.issues.append(DataIssue(_dict_ref(resource), "skipped: could not be read"))
+            log.exception("could not read %s", _ref(resource))
+            self.facts.issues.append(DataIssue(_ref(resource), "skipped: could not be read"))
 
     def _valid(self, resource: dict):
         try:
             model, dropped = validate(resource, self.strict)
         except InvalidResource as err:
-            self.facts.issues.append(DataIssue(_dict_ref(resource), f"skipped: {err}"))
+            self.facts.issues.append(DataIssue(_ref(resource), f"skipped: {err}"))
             return None
         if dropped:
-            self.facts.issues.append(DataIssue(_dict_ref(resource), "ignored unknown elements: " + ", ".join(dropped)))
+            self.facts.issues.append(DataIssue(_ref(resource), "ignored unknown elements: " + ", ".join(dropped)))
         return model
 
     # Patient ----------------------------------------------------------------------------------
@@ -194,9 +193,10 @@ class Translator:
         p = self._valid(resource)
         if p is None:
             return
-        birth = _to_date(p.birthDate)
-        if p.birthDate and birth is None:
-            self.facts.issues.append(DataIssue(_ref(p), f"birthDate {p.birthDate} is not a full date"))
+        born = p.get("birthDate")
+        birth = _to_date(born)
+        if born and birth is None:
+            self.facts.issues.append(DataIssue(_ref(p), f"birthDate {born} is not a full date"))
         self.facts.birth_date = birth
 
     # Observations -----------------------------------------------------------------------------
@@ -254,8 +254,8 @@ class Translator:
         obs = self._valid(resource)
         if obs is None:
             return
-        when = _to_date(obs.effectiveDateTime) or _to_date(getattr(obs.effectivePeriod, "start", None)) \
-            or _to_date(obs.issued)
+        when = _to_date(obs.get("effectiveDateTime")) or _to_date(_start(obs.get("effectivePeriod"))) \
+            or _to_date(obs.get("issued"))
         if analyte == "aav9-titer":
             self._titer(obs, when)
         elif analyte == "genetics":
@@ -263,40 +263,30 @@ class Translator:
         else:
             self._measurement(obs, analyte, when)
 
-    def _measurement(self, obs, analyte: str, when: date | None) -> None:
-        q = obs.valueQuantity
-        if q is None or q.value is None:
+    def _measurement(self, obs: dict, analyte: str, when: date | None) -> None:
+        q = obs.get("valueQuantity") or _NONE
+        amount = q.get("value")
+        if amount is None:
             self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no numeric valueQuantity"))
             return
         if when is None:
             self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no usable effective date"))
             return
-        unit = q.code if q.code and (q.system or "") == t.UCUM else (q.unit or q.code)
+        code = q.get("code")
+        unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
         try:
-            value = to_canonical(analyte, float(q.value), unit)
-            low, high = self._reference_range(obs, analyte, unit)
+            value = to_canonical(analyte, float(amount), unit)
+            low, high = _reference_range(obs, analyte, unit)
         except UnitError as err:
             self.facts.issues.append(DataIssue(_ref(obs), f"skipped: {err}"))
             return
         canonical = CANONICAL_UNITS[analyte]
-        original = f"{float(q.value):g} {unit}" if (unit or "") != canonical else ""
+        original = f"{float(amount):g} {unit}" if (unit or "") != canonical else ""
         self.facts.measurements.append(Measurement(
-            analyte, round(value, 4), canonical, when, _ref(obs), q.comparator or "=", low, high, original))
+            analyte, round(value, 4), canonical, when, _ref(obs), q.get("comparator") or "=", low, high, original))
 
-    def _reference_range(self, obs, analyte: str, unit: str | None) -> tuple[float | None, float | None]:
-        for rr in obs.referenceRange or []:
-            bounds = []
-            for q in (rr.low, rr.high):
-                if q is None or q.value is None:
-                    bounds.append(None)
-                else:
-                    bounds.append(round(to_canonical(analyte, float(q.value), q.code or q.unit or unit), 4))
-            if any(b is not None for b in bounds):
-                return bounds[0], bounds[1]
-        return None, None
-
-    def _titer(self, obs, when: date | None) -> None:
-        method = _concept_text(obs.method) or None
+    def _titer(self, obs: dict, when: date | None) -> None:
+        method = _concept_text(obs.get("method")) or None
         try:
             reciprocal, comparator, reported = _titer_value(obs)
         except ValueError as err:
@@ -304,26 +294,28 @@ class Translator:
             return
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported))
 
-    def _genetics(self, obs, when: date | None) -> None:
+    def _genetics(self, obs: dict, when: date | None) -> None:
         copies, pathogenic, statement = None, 0, False
         genes = set()
-        texts = [_concept_text(obs.code), obs.valueString or "", _concept_text(obs.valueCodeableConcept)]
-        texts += [n.text or "" for n in obs.note or []]
-        for comp in obs.component or []:
-            keys = _code_keys(comp.code)
-            if t.GENE_STUDIED.key in keys or "gene" in _all_text(comp.code):
-                genes |= {c.code for c in _codings(comp.valueCodeableConcept)}
-                genes.add(_concept_text(comp.valueCodeableConcept).upper())
+        texts = [_concept_text(obs["code"]), obs.get("valueString") or "",
+                 _concept_text(obs.get("valueCodeableConcept"))]
+        texts += [n["text"] for n in obs.get("note") or []]
+        for comp in obs.get("component") or []:
+            keys = _code_keys(comp["code"])
+            value = comp.get("valueCodeableConcept")
+            if t.GENE_STUDIED.key in keys or "gene" in _all_text(comp["code"]):
+                genes |= {c.get("code") for c in _codings(value)}
+                genes.add(_concept_text(value).upper())
             if t.COPY_NUMBER.key in keys:
                 copies = _int_value(comp)
             if t.CLINICAL_SIGNIFICANCE.key in keys and (
-                    t.PATHOGENIC.key in _code_keys(comp.valueCodeableConcept)
-                    or "pathogenic" in _all_text(comp.valueCodeableConcept).replace("likely pathogenic", "")):
+                    t.PATHOGENIC.key in _code_keys(value)
+                    or "pathogenic" in _all_text(value).replace("likely pathogenic", "")):
                 pathogenic += 1
-            if "homozygous" in _all_text(comp.valueCodeableConcept) and pathogenic:
+            if "homozygous" in _all_text(value) and pathogenic:
                 pathogenic = 2
-            texts.append(_concept_text(comp.valueCodeableConcept))
-        if t.COPY_NUMBER.key in _code_keys(obs.code):
+            texts.append(_concept_text(value))
+        if t.COPY_NUMBER.key in _code_keys(obs["code"]):
             copies = _int_value(obs)
         if genes and not ({t.SMN1_GENE.code, t.SMN1_GENE.display} & genes):
             return  # e.g. an SMN2 copy-number result: informational, not SMN1 evidence
@@ -352,17 +344,18 @@ class Translator:
         c = self._valid(resource)
         if c is None:
             return
-        verification = {x.code for x in _codings(c.verificationStatus)}
+        verification = {x.get("code") for x in _codings(c.get("verificationStatus"))}
         if verification & {"entered-in-error", "refuted"}:
             return
-        clinical = {x.code for x in _codings(c.clinicalStatus)}
-        active = bool(clinical & {"active", "recurrence", "relapse"}) or not clinical and c.abatementDateTime is None
-        text = _concept_text(c.code)
-        codes = _code_keys(c.code)
+        clinical = {x.get("code") for x in _codings(c.get("clinicalStatus"))}
+        active = bool(clinical & {"active", "recurrence", "relapse"}) or not clinical and not c.get("abatementDateTime")
+        text = _concept_text(c.get("code"))
+        codes = _code_keys(c.get("code"))
         shown = ", ".join(f"{code}" for _, code in sorted(codes))
         self.facts.conditions.append(ConditionFact(
             _ref(c), codes, f"{text} [{shown}]".strip() if shown else text, active,
-            _to_date(c.onsetDateTime) or _to_date(getattr(c.onsetPeriod, "start", None)), _to_date(c.recordedDate)))
+            _to_date(c.get("onsetDateTime")) or _to_date(_start(c.get("onsetPeriod"))),
+            _to_date(c.get("recordedDate"))))
 
     # Medication orders and administrations -----------------------------------------------------
     def zolgensma_order(self, order: dict) -> Order | None:
@@ -370,33 +363,33 @@ class Translator:
             return None
         mr = self._valid(_lenient_draft(order, self.facts.patient_reference))
         if mr is None:
-            return Order(_dict_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma")
-        kit = next((n for n in (_normalise_ndc(c.code) for c in _codings(mr.medicationCodeableConcept)
-                                if (c.system or "") == t.NDC) if n), None)
+            return Order(_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma")
+        concept = mr.get("medicationCodeableConcept")
+        kit = next((n for n in (_normalise_ndc(c.get("code")) for c in _codings(concept)
+                                if c.get("system") == t.NDC) if n), None)
         dose = _dose(mr)
         planned, source = _planned_date(mr)
-        return Order(_ref(mr), "zolgensma", mr.status, _concept_text(mr.medicationCodeableConcept) or "Zolgensma",
+        return Order(_ref(mr), "zolgensma", mr["status"], _concept_text(concept) or "Zolgensma",
                      kit_ndc=kit, dose=dose, planned_date=planned, planned_date_source=source)
 
     def _medication_request(self, resource) -> None:
         kind = medication_kind(resource)
-        if kind is None or (self.facts.order and _dict_ref(resource) == self.facts.order.reference):
+        if kind is None or (self.facts.order and _ref(resource) == self.facts.order.reference):
             return
         mr = self._valid(resource)
         if mr is None:
             return
         text = _medication_text(resource)
         if kind == "zolgensma":
-            if mr.status == "completed":  # dated by its planned infusion date, else when it was written
-                when = _planned_date(mr)[0] or _to_date(mr.authoredOn)
+            if mr["status"] == "completed":  # dated by its planned infusion date, else when it was written
+                when = _planned_date(mr)[0] or _to_date(mr.get("authoredOn"))
                 self.facts.prior_doses.append(PriorDose(_ref(mr), when, f"Zolgensma order completed ({text})"))
             return
         timing = _first_timing(mr)
-        bounds = getattr(getattr(timing, "repeat", None), "boundsPeriod", None)
-        start = _to_date(getattr(bounds, "start", None)) or _to_date(
-            getattr(getattr(mr.dispenseRequest, "validityPeriod", None), "start", None))
+        bounds = ((timing or _NONE).get("repeat") or _NONE).get("boundsPeriod")
+        start = _to_date(_start(bounds)) or _to_date(_start((mr.get("dispenseRequest") or _NONE).get("validityPeriod")))
         self.facts.steroid_orders.append(Order(
-            _ref(mr), "corticosteroid", mr.status, text, dose=_dose(mr), per_day=_per_day(timing), start=start))
+            _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=_per_day(timing), start=start))
 
     def _medication_administration(self, resource: dict) -> None:
         if medication_kind(resource) != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
@@ -404,8 +397,8 @@ class Translator:
         ma = self._valid(resource)
         if ma is None:
             return
-        when = _to_date(ma.effectiveDateTime) or _to_date(getattr(ma.effectivePeriod, "start", None))
-        self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma.status})"))
+        when = _to_date(ma.get("effectiveDateTime")) or _to_date(_start(ma.get("effectivePeriod")))
+        self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']})"))
 
     def _procedure(self, resource: dict) -> None:
         code = resource.get("code") if isinstance(resource.get("code"), dict) else {}
@@ -418,39 +411,40 @@ class Translator:
         p = self._valid(resource)
         if p is None:
             return
-        when = _to_date(p.performedDateTime) or _to_date(getattr(p.performedPeriod, "start", None))
-        self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure: {_concept_text(p.code)}"))
+        when = _to_date(p.get("performedDateTime")) or _to_date(_start(p.get("performedPeriod")))
+        self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure: {_concept_text(p.get('code'))}"))
 
     # Coverage, people, place -------------------------------------------------------------------
     def _coverage(self, resource: dict) -> None:
         cov = self._valid(resource)
         if cov is None:
             return
-        texts = [_all_text(cov.type)] + [f"{c.value or ''} {c.name or ''}".lower() for c in cov.class_fhir or []]
-        texts += [(p.display or "").lower() for p in cov.payor or []]
-        line = _product_line(" ".join(texts), _code_keys(cov.type))
-        description = "; ".join(x for x in [_concept_text(cov.type)] + [
-            f"{_concept_text(c.type)}: {c.name or c.value}" for c in cov.class_fhir or []] if x)
-        self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov.status == "active"))
+        classes = cov.get("class") or []
+        texts = [_all_text(cov.get("type"))] + [f"{c['value']} {c.get('name') or ''}".lower() for c in classes]
+        texts += [(p.get("display") or "").lower() for p in cov["payor"]]
+        line = _product_line(" ".join(texts), _code_keys(cov.get("type")))
+        description = "; ".join(x for x in [_concept_text(cov.get("type"))] + [
+            f"{_concept_text(c['type'])}: {c.get('name') or c['value']}" for c in classes] if x)
+        self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active"))
 
     def _practitioner_role(self, resource: dict) -> None:
         role = self._valid(resource)
-        if role is None or role.active is False:
+        if role is None or role.get("active") is False:
             return
-        for specialty in role.specialty or []:
+        for specialty in role.get("specialty") or []:
             if _is_sma_specialty(specialty):
-                who = role.practitioner.reference if role.practitioner else _ref(role)
+                who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
                 self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_concept_text(specialty)}"))
                 return
 
     def _care_team(self, resource: dict) -> None:
         team = self._valid(resource)
-        if team is None or team.status not in (None, "active", "proposed"):
+        if team is None or team.get("status") not in (None, "active", "proposed"):
             return
-        for part in team.participant or []:
-            for role in part.role or []:
+        for part in team.get("participant") or []:
+            for role in part.get("role") or []:
                 if _is_sma_specialty(role):
-                    member = part.member.reference if part.member and part.member.reference else "member"
+                    member = (part.get("member") or _NONE).get("reference") or "member"
                     self.facts.specialists.append(
                         SpecialistFact(_ref(team), f"care team {member}: {_concept_text(role)}"))
                     return
@@ -469,15 +463,15 @@ class Translator:
     def _site_of_care(self) -> SiteOfCare | None:
         """Place of service from the encounter's Location.type, else from the Encounter's own codes."""
         for enc in self._encounters:
-            for part in enc.location or []:
-                ref = part.location.reference if part.location else None
+            for part in enc.get("location") or []:
+                ref = part["location"].get("reference")
                 loc = self._locations.get(ref or "")
-                pos = _pos_code([*(loc.type or [])]) if loc else None
+                pos = _pos_code(loc.get("type") or []) if loc else None
                 if pos:
-                    return SiteOfCare(ref, pos, loc.name or _concept_text((loc.type or [None])[0]) or ref)
-            pos = _pos_code([enc.serviceType, *(enc.type or [])])
+                    return SiteOfCare(ref, pos, loc.get("name") or _concept_text((loc.get("type") or [None])[0]) or ref)
+            pos = _pos_code([enc.get("serviceType"), *(enc.get("type") or [])])
             if pos:
-                return SiteOfCare(_ref(enc), pos, _concept_text(enc.serviceType) or "encounter")
+                return SiteOfCare(_ref(enc), pos, _concept_text(enc.get("serviceType")) or "encounter")
             return SiteOfCare(_ref(enc), None, "encounter without a place-of-service code")
         return None
 
@@ -485,9 +479,23 @@ class Translator:
 def _pos_code(concepts) -> str | None:
     for concept in concepts:
         for c in _codings(concept):
-            if (c.system or "") in t.POS_SYSTEMS and (c.code or "").isdigit():
-                return c.code
+            if c.get("system") in t.POS_SYSTEMS and (c.get("code") or "").isdigit():
+                return c["code"]
     return None
+
+
+def _reference_range(obs: dict, analyte: str, unit: str | None) -> tuple[float | None, float | None]:
+    for rr in obs.get("referenceRange") or []:
+        bounds = []
+        for q in (rr.get("low"), rr.get("high")):
+            value = q.get("value") if q else None
+            if value is None:
+                bounds.append(None)
+            else:
+                bounds.append(round(to_canonical(analyte, float(value), q.get("code") or q.get("unit") or unit), 4))
+        if any(b is not None for b in bounds):
+            return bounds[0], bounds[1]
+    return None, None
 
 
 def _raw_date(resource: dict) -> date | None:
@@ -590,80 +598,85 @@ _DOSE_UNITS = {"ml": "mL", "milliliter": "mL", "{vg}": "vg", "{vector_genomes}":
                "mg": "mg", "mg/kg": "mg/kg", "mg/kg/d": "mg/kg"}
 
 
-def _dose(mr) -> Dose | None:
-    for dosage in mr.dosageInstruction or []:
-        for dr in dosage.doseAndRate or []:
-            q = dr.doseQuantity
-            if q is not None and q.value is not None:
-                unit = _DOSE_UNITS.get((q.code or q.unit or "").strip().lower())
+def _dose(mr: dict) -> Dose | None:
+    for dosage in mr.get("dosageInstruction") or []:
+        for dr in dosage.get("doseAndRate") or []:
+            q = dr.get("doseQuantity") or _NONE
+            if q.get("value") is not None:
+                unit = _DOSE_UNITS.get((q.get("code") or q.get("unit") or "").strip().lower())
                 if unit:
-                    return Dose(float(q.value), unit)
+                    return Dose(float(q["value"]), unit)
     return None
 
 
-def _first_timing(mr):
-    return next((d.timing for d in mr.dosageInstruction or [] if d.timing is not None), None)
+def _first_timing(mr: dict) -> dict | None:
+    return next((d["timing"] for d in mr.get("dosageInstruction") or [] if d.get("timing")), None)
 
 
-def _per_day(timing) -> float | None:
+def _per_day(timing: dict | None) -> float | None:
     if timing is None:
         return None
-    r = timing.repeat
-    if r is not None and r.frequency and r.period and r.periodUnit in ("d", "h", "wk"):
-        per_unit = {"d": 1, "h": 24, "wk": 1 / 7}[r.periodUnit]
-        return float(r.frequency) / float(r.period) * per_unit
-    code = _all_text(timing.code) + " " + " ".join(c.code or "" for c in _codings(timing.code)).lower()
+    r = timing.get("repeat") or _NONE
+    unit = r.get("periodUnit")
+    if r.get("frequency") and r.get("period") and unit in ("d", "h", "wk"):
+        per_unit = {"d": 1, "h": 24, "wk": 1 / 7}[unit]
+        return float(r["frequency"]) / float(r["period"]) * per_unit
+    concept = timing.get("code")
+    code = _all_text(concept) + " " + " ".join(c.get("code") or "" for c in _codings(concept)).lower()
     if any(w in code for w in ("qd", "once daily", "daily")):
         return 1.0
     return None
 
 
-def _planned_date(mr) -> tuple[date | None, str]:
+def _planned_date(mr: dict) -> tuple[date | None, str]:
     timing = _first_timing(mr)
     if timing is not None:
-        for event in timing.event or []:
+        for event in timing.get("event") or []:
             if _to_date(event):
                 return _to_date(event), "dosageInstruction.timing.event"
-        bounds = getattr(timing.repeat, "boundsPeriod", None) if timing.repeat else None
-        if bounds is not None and _to_date(bounds.start):
-            return _to_date(bounds.start), "dosageInstruction.timing.repeat.boundsPeriod.start"
-    validity = getattr(mr.dispenseRequest, "validityPeriod", None) if mr.dispenseRequest else None
-    if validity is not None and _to_date(validity.start):
-        return _to_date(validity.start), "dispenseRequest.validityPeriod.start"
+        bounds = (timing.get("repeat") or _NONE).get("boundsPeriod")
+        if _to_date(_start(bounds)):
+            return _to_date(_start(bounds)), "dosageInstruction.timing.repeat.boundsPeriod.start"
+    validity = (mr.get("dispenseRequest") or _NONE).get("validityPeriod")
+    if _to_date(_start(validity)):
+        return _to_date(_start(validity)), "dispenseRequest.validityPeriod.start"
     return None, ""
 
 
-def _titer_value(obs) -> tuple[float, str, str]:
-    if obs.valueString:
-        reciprocal, comparator = parse_titer_string(obs.valueString)
-        return reciprocal, comparator, obs.valueString.strip()
-    if obs.valueCodeableConcept is not None and _concept_text(obs.valueCodeableConcept):
-        text = _concept_text(obs.valueCodeableConcept)
+def _titer_value(obs: dict) -> tuple[float, str, str]:
+    text = obs.get("valueString")
+    if text:
+        reciprocal, comparator = parse_titer_string(text)
+        return reciprocal, comparator, text.strip()
+    text = _concept_text(obs.get("valueCodeableConcept"))
+    if text:
         reciprocal, comparator = parse_titer_string(text)
         return reciprocal, comparator, text
-    if obs.valueRatio is not None:
-        num, den = obs.valueRatio.numerator, obs.valueRatio.denominator
-        if num is None or den is None or not num.value or den.value is None:
+    ratio = obs.get("valueRatio")
+    if ratio is not None:
+        num, den = ratio.get("numerator") or _NONE, ratio.get("denominator") or _NONE
+        if not num.get("value") or den.get("value") is None:
             raise ValueError("ratio without numerator/denominator")
-        reciprocal = float(den.value) / float(num.value)
-        comparator = num.comparator or den.comparator or "="
+        reciprocal = float(den["value"]) / float(num["value"])
+        comparator = num.get("comparator") or den.get("comparator") or "="
         return reciprocal, comparator, f"{comparator if comparator != '=' else ''}1:{reciprocal:g}"
-    q = obs.valueQuantity
-    if q is not None and q.value is not None:
-        unit = (q.code or q.unit or "").lower()
+    q = obs.get("valueQuantity") or _NONE
+    if q.get("value") is not None:
+        value = float(q["value"])
+        unit = (q.get("code") or q.get("unit") or "").lower()
         if "titer" in unit or "titre" in unit or unit in ("{dilution}", "dilution"):
-            comparator = q.comparator or "="
-            return float(q.value), comparator, f"{comparator if comparator != '=' else ''}1:{float(q.value):g}"
-        raise ValueError(f"quantity {q.value} {unit or '(no unit)'} is not a titer")
+            comparator = q.get("comparator") or "="
+            return value, comparator, f"{comparator if comparator != '=' else ''}1:{value:g}"
+        raise ValueError(f"quantity {q['value']} {unit or '(no unit)'} is not a titer")
     raise ValueError("no value")
 
 
-def _int_value(element) -> int | None:
-    if getattr(element, "valueInteger", None) is not None:
-        return int(element.valueInteger)
-    q = getattr(element, "valueQuantity", None)
-    if q is not None and q.value is not None and float(q.value).is_integer():
-        return int(q.value)
+def _int_value(element: dict) -> int | None:
+    if element.get("valueInteger") is not None:
+        return element["valueInteger"]
+    value = (element.get("valueQuantity") or _NONE).get("value")
+    if value is not None and float(value).is_integer():
+        return int(value)
     return None
 
 
