@@ -41,7 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
                                                      timeout=settings["FHIR_TIMEOUT_SECONDS"])
     origins = [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()] or "*"
     CORS(app, resources={r"/cds-services*": {"origins": origins}}, methods=["GET", "POST", "OPTIONS"],
-         allow_headers=["Authorization", "Content-Type"], max_age=600)
+         allow_headers=["Authorization", "Content-Type"], max_age=600, always_send=False)
     app.register_blueprint(bp)
     register_error_handlers(app)
     return app

@@ -215,7 +215,7 @@ class Location(Resource, total=False):
     type: list[CodeableConcept] | None
 
 
-# One compiled validator per resource type the translator reads.
-VALIDATORS = {m.__name__: TypeAdapter(m) for m in (
+# One compiled (pydantic-core) validator per resource type the translator reads.
+VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
     Patient, Observation, Condition, MedicationRequest, MedicationAdministration, Procedure, Coverage,
     PractitionerRole, CareTeam, Encounter, Location)}

@@ -35,17 +35,21 @@ def model_for(resource_type: str):
     return getattr(module, resource_type)
 
 
+_SUBSET = fhir_subset.VALIDATORS
+
+
 class InvalidResource(ValueError):
     pass
 
 
 def validate(resource: dict, strict: bool = False) -> tuple[dict, list[str]]:
     """Return (subset_json, dropped_paths) or raise InvalidResource with a short, path-level explanation."""
-    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+    rtype = resource.get("resourceType") if type(resource) is dict else None
+    if type(rtype) is not str:
         raise InvalidResource("not a FHIR resource (no resourceType)")
-    subset = fhir_subset.VALIDATORS.get(resource["resourceType"])
+    subset = _SUBSET.get(rtype)
     if subset is None:
-        raise InvalidResource(f"resource type {resource['resourceType']} is not used")
+        raise InvalidResource(f"resource type {rtype} is not used")
     dropped: list[str] = []
     if strict:
         resource, dropped = _full_model_gate(resource)

@@ -204,7 +204,8 @@ class Translator:
         """Which analyte an Observation.code (as JSON) is: standard code, local code, or exact name."""
         if not isinstance(code, dict):
             return None
-        codings = [c for c in as_list(code.get("coding")) if type(c) is dict]
+        codings = code.get("coding")
+        codings = [c for c in codings if type(c) is dict] if type(codings) is list else []
         for c in codings:
             system, value = c.get("system"), c.get("code")
             if type(system) is str and type(value) is str:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import ast
+import copy
 import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from fhir_fake import hook_request, scenario_names
 
+from cds_service import config
+from cds_service.cards import CardBuilder, Wording, cards_for
+from cds_service.coverage_cards import CoverageCards
+from cds_service.data_access import gather
 from cds_service.facts import Dose, GeneticResult, Measurement, Order, PatientFacts, Titer
+from cds_service.hooks import draft_resources, zolgensma_order
+from cds_service.orders import OrderSuggester
 from cds_service.quantities import UnitError, parse_titer_string, titer_at_most, to_canonical
 from cds_service.rules import eligibility
+from cds_service.rules.billing import billing_guidance
 from cds_service.rules.dosing import kit_for_ndc, kit_for_weight
 from cds_service.rules.eligibility import CRITERIA, evaluate
+from cds_service.translate import Translator
 
 TODAY = date(2026, 11, 23)
 ALL_SOURCES = {"patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
@@ -261,3 +271,29 @@ def test_prenatal_gestational_age_estimate_is_carried_to_birth():
          Measurement("gestational-age", 30, "wk", date(2026, 9, 20), "Observation/ga")]  # 6 weeks before birth
     finding = _status(_facts(birth_date=born, measurements=m), "gestational-age")
     assert finding.status == "met" and finding.params["ga"] == "36"  # 30 + 6 weeks; + 4.3 postnatal >= 37
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_rules_never_change_the_facts(name):
+    """Facts and findings are plain dataclasses (for speed); the rules and card building only read them."""
+    body = hook_request(name)
+    context = body["context"]
+    drafts = draft_resources(context)
+    order = zolgensma_order(context, body["hook"], drafts)
+    if order is None:
+        assert name == "no-zolgensma"  # the service answers no cards: nothing is evaluated
+        return
+    gathered = gather(body, config.load({}, environ={}))
+    facts = Translator(context["patientId"]).build(gathered.resources, order, drafts, gathered.issues, TODAY)
+    facts_before = copy.deepcopy(facts)
+    evaluation = evaluate(facts, TODAY)
+    evaluation_before = copy.deepcopy(evaluation)
+    guidance = billing_guidance(evaluation, facts)
+    wording = Wording.load(config.DEFAULTS["CARDS_DIR"])
+    suggester = OrderSuggester(wording.orders, evaluation, facts, lambda: "id")
+    builder = CardBuilder(wording, lambda: "id")
+    cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
+    suggester.monitoring_card(builder)
+    CoverageCards(wording.billing, builder).all(guidance)
+    assert facts == facts_before
+    assert evaluation == evaluation_before

@@ -1,4 +1,6 @@
-"""Findings: the rules' output, independent of wording and of CDS Hooks."""
+"""Findings: the rules' output, independent of wording and of CDS Hooks.
+
+Plain (not frozen) dataclasses for speed, like facts.py; nothing changes them after the rules return."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ STATUSES = (MET, NOT_MET, UNKNOWN, REVIEW)
 ELIGIBLE, NOT_ELIGIBLE, NEEDS_REVIEW, INCOMPLETE = "eligible", "not-eligible", "needs-review", "incomplete"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Finding:
     """One criterion's verdict. `reason` is a reason code whose wording lives in cards/."""
 
@@ -42,7 +44,7 @@ def overall(findings: list[Finding]) -> str:
     return ELIGIBLE
 
 
-@dataclass(frozen=True)
+@dataclass
 class Evaluation:
     overall: str
     as_of: date
