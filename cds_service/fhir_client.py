@@ -67,11 +67,13 @@ def bundle_resources(bundle: dict) -> list[dict]:
     """Entries' resources; search-mode 'outcome' entries (warnings) are left out. Lenient on Bundle.type."""
     out = []
     for entry in as_list(bundle.get("entry")):
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+        resource = entry.get("resource") if type(entry) is dict else None
+        if type(resource) is not dict:
             continue
-        if isinstance(entry.get("search"), dict) and entry["search"].get("mode") == "outcome":
+        search = entry.get("search")
+        if type(search) is dict and search.get("mode") == "outcome":
             continue
-        out.append(entry["resource"])
+        out.append(resource)
     return out
 
 

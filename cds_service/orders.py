@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from .cards import prune
@@ -129,9 +129,12 @@ class OrderSuggester:
     def schedule(self) -> dict[str, list[str]]:
         """ISO dates of each monitoring draw, from the planned infusion date (day 0)."""
         if self._schedule is None:
-            self._schedule = {} if not self.planned else {
-                test: [(self.planned + timedelta(days=d)).isoformat() for d in days]
-                for test, days in self.t["monitoring"]["schedule"].items()}
+            self._schedule = {}
+            if self.planned:
+                plan = self.t["monitoring"]["schedule"]
+                day0 = self.planned.toordinal()
+                iso = {d: date.fromordinal(day0 + d).isoformat() for days in plan.values() for d in days}
+                self._schedule = {test: [iso[d] for d in days] for test, days in plan.items()}
         return self._schedule
 
     def label_baseline_gaps(self) -> list[str]:

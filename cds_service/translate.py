@@ -65,8 +65,11 @@ def _s(value) -> str:
     return value if isinstance(value, str) else ""
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
 def _norm(text: str | None) -> str:
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", (text or "").lower()).split())
+    return " ".join(_NOT_ALNUM.sub(" ", (text or "").lower()).split())
 
 
 _AAV9_MARKERS = tuple(_norm(m) for m in t.AAV9_TEXT_MARKERS)
@@ -162,7 +165,10 @@ class Translator:
                     seen.add((rtype, rid))
                 handler = handlers.get(rtype)
                 if handler:
-                    self._safely(handler, resource)
+                    try:
+                        handler(resource)
+                    except Exception:  # noqa: BLE001 - see _unreadable
+                        self._unreadable(resource)
         self._resolve_pending(horizon)
         f.site_of_care = self._site_of_care()
         for draft in draft_orders:
@@ -171,12 +177,16 @@ class Translator:
         return f
 
     def _safely(self, handler, resource: dict, *args) -> None:
-        """Last line of defence: a resource we fail to read is skipped and reported, never fatal."""
         try:
             handler(resource, *args)
-        except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
-            log.exception("could not read %s", _ref(resource))
-            self.facts.issues.append(DataIssue(_ref(resource), "skipped: could not be read"))
+        except Exception:  # noqa: BLE001 - see _unreadable
+            self._unreadable(resource)
+
+    def _unreadable(self, resource: dict) -> None:
+        """Last line of defence: a resource we fail to read is skipped and reported, never fatal.
+        Called from an except block, so the log carries the stack."""
+        log.exception("could not read %s", _ref(resource))
+        self.facts.issues.append(DataIssue(_ref(resource), "skipped: could not be read"))
 
     def _valid(self, resource: dict):
         try:
@@ -205,14 +215,16 @@ class Translator:
         if not isinstance(code, dict):
             return None
         codings = code.get("coding")
-        codings = [c for c in codings if type(c) is dict] if type(codings) is list else []
+        if type(codings) is not list:
+            codings = ()
         for c in codings:
-            system, value = c.get("system"), c.get("code")
-            if type(system) is str and type(value) is str:
-                found = self._codes.get((system, value))
-                if found:
-                    return found
-        texts = [_s(code.get("text"))] + [_s(c.get("display")) for c in codings]
+            if type(c) is dict:
+                system, value = c.get("system"), c.get("code")
+                if type(system) is str and type(value) is str:
+                    found = self._codes.get((system, value))
+                    if found:
+                        return found
+        texts = [_s(code.get("text"))] + [_s(c.get("display")) for c in codings if type(c) is dict]
         for text in texts:
             norm = _norm(text)
             if not norm:
@@ -241,7 +253,10 @@ class Translator:
         the first usable one on or before it; older results are not needed."""
         for analyte, resources in self._pending.items():
             if len(resources) == 1:
-                self._safely(self._read_observation, resources[0], analyte)
+                try:
+                    self._read_observation(resources[0], analyte)
+                except Exception:  # noqa: BLE001 - see _unreadable
+                    self._unreadable(resources[0])
                 continue
             candidates = sorted(((_raw_date(r), r) for r in resources), key=lambda c: c[0] or date.min, reverse=True)
             for when, resource in candidates:
@@ -486,17 +501,19 @@ def _pos_code(concepts) -> str | None:
 
 
 def _reference_range(obs: dict, analyte: str, unit: str | None) -> tuple[float | None, float | None]:
-    for rr in obs.get("referenceRange") or []:
-        bounds = []
-        for q in (rr.get("low"), rr.get("high")):
-            value = q.get("value") if q else None
-            if value is None:
-                bounds.append(None)
-            else:
-                bounds.append(round(to_canonical(analyte, float(value), q.get("code") or q.get("unit") or unit), 4))
-        if any(b is not None for b in bounds):
-            return bounds[0], bounds[1]
+    """The first reference range with a bound, converted like the result (a bound's own unit wins)."""
+    for rr in obs.get("referenceRange") or ():
+        low, high = _bound(rr.get("low"), analyte, unit), _bound(rr.get("high"), analyte, unit)
+        if low is not None or high is not None:
+            return low, high
     return None, None
+
+
+def _bound(q: dict | None, analyte: str, unit: str | None) -> float | None:
+    value = q.get("value") if q else None
+    if value is None:
+        return None
+    return round(to_canonical(analyte, float(value), q.get("code") or q.get("unit") or unit), 4)
 
 
 def _raw_date(resource: dict) -> date | None:
