@@ -140,16 +140,16 @@ class CardBuilder:
             "dataIssues": [{"source": i.source, "problem": i.problem} for i in facts.issues],
         }
         outcome_ext.update(extra or {})
-        card = prune({
+        # Every member is always set, so nothing needs pruning but the outcome's optional top-level members
+        # (criteria omit empty evidence themselves).
+        return {
             "uuid": self.new_id(),
             "summary": summary_text(summary),
             "indicator": outcome["indicator"],
             "detail": "\n".join(lines),
             "source": self.source("coverage-info"),
-        })
-        # The outcome is built without empty members (criteria omit empty evidence); only its top is pruned.
-        card["extension"] = {"zolgensma-eligibility": {k: v for k, v in outcome_ext.items() if v}}
-        return card
+            "extension": {"zolgensma-eligibility": {k: v for k, v in outcome_ext.items() if v}},
+        }
 
     def criterion_outcome(self, f: Finding) -> dict:
         outcome = {

@@ -199,13 +199,12 @@ class PatientFacts:
 
     def latest(self, analyte: str, on_or_before: date | None = None, after: date | None = None) -> Measurement | None:
         """The newest dated result of an analyte, optionally within (after, on_or_before]."""
-        found = [m for m in self.measurements if m.analyte == analyte and m.when is not None
-                 and (on_or_before is None or m.when <= on_or_before) and (after is None or m.when > after)]
-        return max(found, key=_when, default=None)
-
-
-def _when(m: Measurement) -> date:
-    return m.when
+        best = None
+        for m in self.measurements:
+            if m.analyte == analyte and m.when is not None and (on_or_before is None or m.when <= on_or_before) \
+                    and (after is None or m.when > after) and (best is None or m.when > best.when):
+                best = m
+        return best
 
 
 def _fmt(value: float) -> str:

@@ -133,7 +133,7 @@ class OrderSuggester:
             if self.planned:
                 plan = self.t["monitoring"]["schedule"]
                 day0 = self.planned.toordinal()
-                iso = {d: date.fromordinal(day0 + d).isoformat() for days in plan.values() for d in days}
+                iso = {d: date.fromordinal(day0 + d).isoformat() for d in {d for days in plan.values() for d in days}}
                 self._schedule = {test: [iso[d] for d in days] for test, days in plan.items()}
         return self._schedule
 
