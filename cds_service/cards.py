@@ -114,10 +114,12 @@ class CardBuilder:
         lines = [f"**Policy {POLICY} and FDA label, evaluated as of {evaluation.as_of.isoformat()}** ({basis}).", "",
                  "| Criterion | Source | Status | Why |", "|---|---|---|---|"]
         labels = self.wording.data["statusLabels"]
+        criteria = []
         for f in evaluation.findings:
             c = self.wording.criterion(f.criterion)
-            lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | "
-                         f"{self.reason_text(f).replace('|', '/')} |")
+            reason = self.reason_text(f)
+            lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | {reason.replace('|', '/')} |")
+            criteria.append(_criterion_outcome(f, c, reason))
         kit = evaluation.kit
         if kit is not None:
             text = self.wording.data["kit"]
@@ -136,7 +138,7 @@ class CardBuilder:
             "asOfBasis": evaluation.as_of_basis,
             "plannedDateFrom": facts.order.planned_date_source if facts.order else None,
             "order": facts.order.reference if facts.order else None,
-            "criteria": [self.criterion_outcome(f) for f in evaluation.findings],
+            "criteria": criteria,
             "dataIssues": [{"source": i.source, "problem": i.problem} for i in facts.issues],
         }
         outcome_ext.update(extra or {})
@@ -150,18 +152,6 @@ class CardBuilder:
             "source": self.source("coverage-info"),
             "extension": {"zolgensma-eligibility": {k: v for k, v in outcome_ext.items() if v}},
         }
-
-    def criterion_outcome(self, f: Finding) -> dict:
-        outcome = {
-            "id": f.criterion,
-            "status": f.status,
-            "reason": self.reason_text(f),
-            "reasonCode": f.reason,
-            "source": self.wording.criterion(f.criterion)["source"],
-        }
-        if f.evidence:
-            outcome["evidence"] = [e.reference for e in f.evidence]
-        return outcome
 
     def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None) -> dict:
         c = self.wording.criterion(f.criterion)
@@ -216,6 +206,15 @@ class CardBuilder:
             "detail": "\n".join(lines),
             "source": self.source("clinical-reminder"),
         })
+
+
+def _criterion_outcome(f: Finding, criterion: dict, reason: str) -> dict:
+    """One criterion in the machine-readable outcome (README: the zolgensma-eligibility extension)."""
+    outcome = {"id": f.criterion, "status": f.status, "reason": reason, "reasonCode": f.reason,
+               "source": criterion["source"]}
+    if f.evidence:
+        outcome["evidence"] = [e.reference for e in f.evidence]
+    return outcome
 
 
 def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,

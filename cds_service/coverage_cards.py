@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from .cards import CardBuilder, prune, summary_text
+from .cards import CardBuilder, summary_text
 from .rules.billing import BillingGuidance
 from .terminology import POS_NAMES
 
 
 class CoverageCards:
+    """Every member of these cards is always set (wording comes from cards/billing.json), so no pruning."""
+
     def __init__(self, wording: dict, builder: CardBuilder):
         self.t = wording
         self.builder = builder
@@ -35,8 +37,8 @@ class CoverageCards:
         lines += ["", b["checklistHeader"], "", b["denialsHeader"]]
         lines += [f"- {b['denials'][d]}" for d in g.denials] or [b["noDenials"]]
         lines += ["", b["siteHeader"], self._site_line(g)]
-        return prune({"uuid": self.builder.new_id(), "summary": summary_text(summary), "indicator": "info",
-                      "detail": "\n".join(lines), "source": self.builder.source("claim")})
+        return {"uuid": self.builder.new_id(), "summary": summary_text(summary), "indicator": "info",
+                "detail": "\n".join(lines), "source": self.builder.source("claim")}
 
     def _site_line(self, g: BillingGuidance) -> str:
         s = self.t["site"]
@@ -54,16 +56,14 @@ class CoverageCards:
             return None
         s = self.t["site"]
         params = self._site_params(g)
-        return prune({"uuid": self.builder.new_id(), "summary": summary_text(s["notAcceptedSummary"].format(**params)),
-                      "indicator": "warning", "detail": s["notAcceptedDetail"].format(**params),
-                      "source": self.builder.source("coverage-info"),
-                      "overrideReasons": self.builder.override_reasons()})
+        return {"uuid": self.builder.new_id(), "summary": summary_text(s["notAcceptedSummary"].format(**params)),
+                "indicator": "warning", "detail": s["notAcceptedDetail"].format(**params),
+                "source": self.builder.source("coverage-info"), "overrideReasons": self.builder.override_reasons()}
 
     def alternatives(self, g: BillingGuidance) -> dict | None:
         if g.alternatives_reason is None:
             return None
         a = self.t["alternatives"]
-        return prune({"uuid": self.builder.new_id(),
-                      "summary": summary_text(a["summary"].format(why=a["why"][g.alternatives_reason])),
-                      "indicator": "info", "detail": a["detail"],
-                      "source": self.builder.source("therapy-alternatives-opt")})
+        return {"uuid": self.builder.new_id(),
+                "summary": summary_text(a["summary"].format(why=a["why"][g.alternatives_reason])),
+                "indicator": "info", "detail": a["detail"], "source": self.builder.source("therapy-alternatives-opt")}

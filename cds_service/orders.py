@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from .cards import prune
 from .facts import PatientFacts
 from .rules.eligibility import BASELINE_LAB_MAX_AGE_DAYS
 from .rules.findings import NOT_ELIGIBLE, UNKNOWN, Evaluation, Finding
@@ -121,10 +120,10 @@ class OrderSuggester:
             "indicator": "info",
             "detail": "\n".join(lines),
             "source": builder.source("clinical-reminder"),
-            "suggestions": suggestions,
-            "selectionBehavior": "any" if suggestions else None,
         }
-        return prune(card)
+        if suggestions:  # suggested resources are built complete; CDS Hooks wants no empty members
+            card.update(suggestions=suggestions, selectionBehavior="any")
+        return card
 
     def schedule(self) -> dict[str, list[str]]:
         """ISO dates of each monitoring draw, from the planned infusion date (day 0)."""
