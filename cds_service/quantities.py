@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 # Canonical unit per analyte, and factors from accepted units to it.
 # Sources: clinical-facts.md 2.6 (UCUM table: bilirubin 1 mg/dL = 17.1 umol/L; troponin
@@ -42,17 +43,25 @@ class UnitError(ValueError):
 
 def to_canonical(analyte: str, value: float, unit: str | None) -> float:
     """Convert `value` in `unit` to the analyte's canonical unit, or raise UnitError."""
+    scale, offset = conversion(analyte, unit)
+    return value * scale + offset
+
+
+@lru_cache(maxsize=1024)
+def conversion(analyte: str, unit: str | None) -> tuple[float, float]:
+    """(scale, offset) from `unit` to the analyte's canonical unit, or UnitError. A pure function of two
+    short strings, cached: a request converts each result and its reference range with the same unit."""
     key = (unit or "").strip().lower().replace(" ", "")
     if analyte == "temperature":
         if key in ("cel", "c", "°c", "degc"):
-            return value
+            return 1.0, 0.0
         if key in ("[degf]", "f", "°f", "degf"):
-            return (value - 32) * 5 / 9
+            return 5 / 9, -32 * 5 / 9
         raise UnitError(f"unit {unit!r} not recognised for temperature")
     factors = _FACTORS.get(analyte, {})
     if key not in factors:
         raise UnitError(f"unit {unit!r} not recognised for {analyte}")
-    return value * factors[key]
+    return factors[key], 0.0
 
 
 _TITER = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*1\s*[:/]\s*(\d+(?:\.\d+)?)\s*(?:\(.*\))?\s*$")
