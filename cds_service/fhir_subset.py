@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, NotRequired, Required
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StringConstraints, TypeAdapter
+from pydantic import AllowInfNan, Field, Strict, StrictBool, StrictInt, StringConstraints, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 # R4 primitive regular expressions (FHIR R4 datatypes page).
@@ -32,7 +32,8 @@ Instant = Annotated[str, StringConstraints(pattern=_INSTANT)]
 Code = Annotated[str, StringConstraints(pattern=r"^[^\s]+( [^\s]+)*$")]
 Str = Annotated[str, StringConstraints(min_length=1)]
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-\.]{1,64}$")]
-Decimal = StrictInt | StrictFloat
+# JSON numbers only, and finite: NaN/Infinity (which lenient JSON parsers let through) never reach a rule.
+Decimal = StrictInt | Annotated[float, Strict(), AllowInfNan(False)]
 
 
 class Coding(TypedDict, total=False):

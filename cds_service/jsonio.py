@@ -1,7 +1,7 @@
 """JSON for Flask with orjson: parsing and writing the large CDS Hooks bodies is a visible share of each call.
 
 orjson refuses what standard JSON allows (integers beyond 64 bits, e.g. in an echoed draft order), so
-writing falls back to the standard library for those rare bodies.
+reading and writing fall back to the standard library for those rare bodies.
 """
 
 from __future__ import annotations
@@ -20,12 +20,20 @@ def dumps_bytes(obj: Any) -> bytes:
         return json.dumps(obj, default=str).encode()
 
 
+def loads(data: str | bytes) -> Any:
+    """Parse JSON; raises ValueError when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 class OrjsonProvider(JSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         return dumps_bytes(obj).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return orjson.loads(s)
+        return loads(s)
 
     def response(self, *args: Any, **kwargs: Any):
         obj = self._prepare_response_obj(args, kwargs)

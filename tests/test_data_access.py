@@ -11,6 +11,9 @@ import responses
 from conftest import make_app
 from fhir_fake import FHIR_BASE, TOKEN, FakeFhir, hook_request, load
 
+from cds_service.data_access import SOURCES, resolve
+from cds_service.fhir_client import FhirClient
+
 URL = "/cds-services/zolgensma-order-sign"
 
 
@@ -71,6 +74,43 @@ def test_bearer_token_is_sent(client, rsps):
     client.post(URL, json=hook_request("eligible-infant", mode="server"))
     assert rsps.calls
     assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in rsps.calls)
+
+
+def test_netrc_never_replaces_the_bearer_token(client, rsps, tmp_path, monkeypatch):
+    """requests would let a ~/.netrc entry for the FHIR host override our Authorization header."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine ehr.example.org login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    FakeFhir(load("eligible-infant")).register(rsps, require_token=True)
+    response = client.post(URL, json=hook_request("eligible-infant", mode="server"))
+    assert _statuses(response)["aav9-titer"] == "met"
+    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in rsps.calls)
+
+
+def test_proxy_settings_come_from_the_environment():
+    env = {"HTTPS_PROXY": "http://proxy.example.org:3128", "NO_PROXY": "internal.example.org"}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert FhirClient(FHIR_BASE, TOKEN, 5, 5, 100).proxies.get("https") == "http://proxy.example.org:3128"
+        assert not FhirClient("https://internal.example.org/fhir", TOKEN, 5, 5, 100).proxies
+
+
+def test_non_finite_numbers_from_the_fhir_server_are_never_read_as_results(client, rsps):
+    """Python's JSON parser accepts NaN; a NaN ALT compares false with every limit, so it must not pass."""
+    fake = FakeFhir(load("eligible-infant"))
+    body = hook_request("eligible-infant")
+    del body["prefetch"]["labs"]
+    labs = fake.answer(resolve(next(s for s in SOURCES if s.name == "labs").templates[0], body["context"]))
+    alt = next(e["resource"] for e in labs["entry"] if e["resource"]["id"] == "alt")
+    alt["valueQuantity"]["value"] = float("nan")
+    rsps.add(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/Observation\?.*category=laboratory.*"),
+             body=json.dumps(labs), content_type="application/fhir+json")
+    response = client.post(URL, json=body)
+    assert "NaN" in json.dumps(labs)
+    assert _statuses(response)["baseline-liver-function"] == "unknown"
+    assert any(i["source"] == "Observation/alt" for i in _issues(response))
 
 
 FAULTS = {
