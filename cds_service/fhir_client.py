@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from urllib.parse import urljoin
 
 import requests
@@ -24,11 +25,18 @@ class FhirClient:
         self.headers = {"Accept": "application/fhir+json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
-        # The environment's proxy and CA settings, read once per call rather than on every query (requests
-        # scans the whole environment each time: ~1 ms of CPU per query, serialised across parallel
-        # queries by the GIL). ~/.netrc is deliberately not consulted: it would replace the bearer token.
-        self.proxies = get_environ_proxies(self.base)
-        self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+
+    # The environment's proxy and CA settings, read once per call (and only when a query is made) rather
+    # than on every query: requests scans the whole environment each time, ~1 ms of CPU per query,
+    # serialised across parallel queries by the GIL. ~/.netrc is deliberately not consulted: it would
+    # replace the bearer token.
+    @cached_property
+    def proxies(self) -> dict:
+        return get_environ_proxies(self.base)
+
+    @cached_property
+    def verify(self) -> str | bool:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
     def _session(self) -> requests.Session:
         session = requests.Session()  # one per query: Session is not documented as thread-safe

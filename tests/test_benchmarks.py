@@ -1,0 +1,30 @@
+"""The benchmark's inputs stay what the README says they are (timings are never asserted here)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from conftest import make_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import json_only  # noqa: E402
+import run  # noqa: E402
+
+
+def test_benchmark_payload_is_a_full_25_resource_prefetch_of_an_eligible_patient():
+    body, _ = run.full_request()
+    entries = sum(len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1
+                  for v in body["prefetch"].values())
+    assert entries == 25
+    response = make_app().test_client().post(run.SIGN, json=body)
+    outcome = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    assert outcome["overall"] == "eligible"
+    assert not outcome.get("dataIssues")
+
+
+def test_json_only_ceiling_parses_the_same_payload():
+    body, _ = run.full_request()
+    response = json_only.app.test_client().post(run.SIGN, json=body)
+    assert response.json == {"cards": [], "parsed": True}
