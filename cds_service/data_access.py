@@ -96,9 +96,6 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
     context = request["context"]
     server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
-    auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
-    client = FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"],
-                        config["FHIR_MAX_PAGES"], config["FHIR_MAX_ENTRIES"]) if server else None
 
     resources: dict[str, list[dict] | None] = {}
     issues: list[DataIssue] = []
@@ -132,7 +129,7 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
             else:
                 to_fetch[source.name] = query
 
-    if client is None and to_fetch:
+    if server is None and to_fetch:
         missing = [s.key for s in absent if s.name in to_fetch]
         if missing:
             raise PreconditionFailed(
@@ -143,7 +140,10 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
 
     jobs = dict(to_fetch)
     jobs.update({name: url for name, url in continuations.items()})
-    if jobs:
+    if jobs:  # the FHIR client is set up only when there is something to ask
+        auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
+        client = FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"],
+                            config["FHIR_MAX_PAGES"], config["FHIR_MAX_ENTRIES"]) if server else None
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = {name: pool.submit(_fetch, client, url) for name, url in jobs.items()}
         for name, future in futures.items():

@@ -11,6 +11,7 @@ import responses
 from conftest import make_app
 from fhir_fake import FHIR_BASE, TOKEN, FakeFhir, hook_request, load
 
+from cds_service import data_access
 from cds_service.data_access import SOURCES, resolve
 from cds_service.fhir_client import FhirClient
 
@@ -74,6 +75,15 @@ def test_bearer_token_is_sent(client, rsps):
     client.post(URL, json=hook_request("eligible-infant", mode="server"))
     assert rsps.calls
     assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in rsps.calls)
+
+
+def test_complete_prefetch_sets_up_no_fhir_client(client, monkeypatch):
+    """Nothing to ask, nothing set up (a FHIR client reads the environment's proxy settings)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("FhirClient created although prefetch was complete")
+    monkeypatch.setattr(data_access, "FhirClient", refuse)
+    response = client.post(URL, json=hook_request("eligible-infant"))
+    assert _statuses(response)["aav9-titer"] == "met"
 
 
 def test_netrc_never_replaces_the_bearer_token(client, rsps, tmp_path, monkeypatch):
