@@ -123,6 +123,18 @@ def test_non_finite_numbers_from_the_fhir_server_are_never_read_as_results(clien
     assert any(i["source"] == "Observation/alt" for i in _issues(response))
 
 
+def test_non_finite_numbers_in_prefetch_are_never_read_as_results(client):
+    """A body with a bare NaN is lenient JSON (Python writes it); it is read, and the NaN is rejected."""
+    body = hook_request("eligible-infant")
+    alt = next(e["resource"] for e in body["prefetch"]["labs"]["entry"] if e["resource"]["id"] == "alt")
+    alt["valueQuantity"]["value"] = float("inf")
+    raw = json.dumps(body)
+    assert "Infinity" in raw
+    response = client.post(URL, data=raw, content_type="application/json")
+    assert _statuses(response)["baseline-liver-function"] == "unknown"
+    assert any(i["source"] == "Observation/alt" for i in _issues(response))
+
+
 FAULTS = {
     "timeout": dict(body=requests.Timeout("slow")),
     "unreachable": dict(body=requests.ConnectionError("refused")),
