@@ -168,6 +168,12 @@ def test_preflight_needs_no_token(secured):
     assert response.status_code == 200
 
 
+def test_cors_headers_only_for_requests_with_an_origin(client):
+    assert "Access-Control-Allow-Origin" not in client.get("/cds-services").headers
+    with_origin = client.get("/cds-services", headers={"Origin": "https://sandbox.cds-hooks.org"})
+    assert with_origin.headers["Access-Control-Allow-Origin"] in ("*", "https://sandbox.cds-hooks.org")
+
+
 def test_cors_origins_can_be_restricted():
     client = make_app(CORS_ORIGINS="https://ehr.example.org").test_client()
     response = client.get("/cds-services", headers={"Origin": "https://evil.example.org"})
