@@ -37,18 +37,19 @@ class Wording:
     def criterion(self, criterion_id: str) -> dict:
         return self.data["criteria"][criterion_id]
 
-    def reason(self, finding: Finding) -> dict:
-        own = self.criterion(finding.criterion)["reasons"]
+    def reason(self, finding: Finding, criterion: dict | None = None) -> dict:
+        own = (criterion or self.criterion(finding.criterion))["reasons"]
         return own.get(finding.reason) or self.data["commonReasons"][finding.reason]
 
-    def render(self, template: str, finding: Finding) -> str:
-        params = dict(finding.params, title=self.criterion(finding.criterion)["title"])
+    def render(self, template: str, finding: Finding, criterion: dict | None = None) -> str:
+        params = dict(finding.params, title=(criterion or self.criterion(finding.criterion))["title"])
         if params.get("ndc_verified") is False:  # a kit NDC derived from the label's pattern
             params["ndc"] += self.data["kit"]["derivedShort"]
         return template.format_map(params)
 
     def reason_text(self, finding: Finding) -> str:
-        return self.render(self.reason(finding)["text"], finding)
+        criterion = self.criterion(finding.criterion)
+        return self.render(self.reason(finding, criterion)["text"], finding, criterion)
 
 
 def prune(value):
