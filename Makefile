@@ -10,7 +10,7 @@ $(BIN)/activate: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(BIN)/activate
 
-.PHONY: serve serve-prod test bench
+.PHONY: serve serve-prod test bench bench-instructions
 serve: $(BIN)/activate
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --no-control-socket 'cds_service:create_app()'
 
@@ -25,3 +25,7 @@ test: $(BIN)/activate
 
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/run.py
+
+# Deterministic: instructions per request under valgrind (Debian package valgrind); about 3 minutes.
+bench-instructions: $(BIN)/activate
+	$(BIN)/python benchmarks/instructions.py --stages

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import make_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
+import instructions  # noqa: E402
 import json_only  # noqa: E402
 import run  # noqa: E402
 
@@ -28,3 +31,9 @@ def test_json_only_ceiling_parses_the_same_payload():
     body, _ = run.full_request()
     response = json_only.app.test_client().post(run.SIGN, json=body)
     assert response.json == {"cards": [], "parsed": True}
+
+
+@pytest.mark.parametrize("args", [["ceiling"], ["service"]] + [["service", "--stage", s] for s in instructions.STAGES])
+def test_instruction_count_workloads_run(args):
+    """What `make bench-instructions` runs under valgrind, run once without it."""
+    subprocess.run([sys.executable, instructions.__file__, *args, "1"], check=True, timeout=120)

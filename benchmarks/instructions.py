@@ -1,0 +1,130 @@
+"""Instructions per order-sign request, service against the JSON-only ceiling: a measure the machine's
+background load does not move (valgrind's callgrind counts instructions, not seconds).
+
+Each side runs the same benchmark request through its WSGI app in-process (no gunicorn, no sockets), once
+with 0 and once with N requests after a warm-up; the difference divided by N is the cost of one request.
+`--stage` counts one step of the handler instead (gather, translate, rules, cards). Needs valgrind
+(Debian package `valgrind`). Usage: make bench-instructions
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 100
+WARM_UP = 20
+STAGES = ("gather", "translate", "rules", "cards")
+
+
+def _count(*args: str) -> int:
+    """Instructions callgrind counted for this script run with `args` (in a child process)."""
+    run = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__, *args],
+        capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, check=True)
+    return int(re.search(r"Collected : (\d+)", run.stderr).group(1))
+
+
+def per_request(*args: str) -> int:
+    return (_count(*args, str(N)) - _count(*args, "0")) // N
+
+
+def _workload(which: str, stage: str | None, n: int) -> None:
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+    from run import SIGN, full_request
+    from werkzeug.test import EnvironBuilder
+
+    from cds_service import create_app
+
+    logging.getLogger("cds_service").handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))]
+    logging.getLogger("cds_service").propagate = False
+    body, _ = full_request()
+    if which == "ceiling":
+        import json_only
+        app = json_only.app
+    else:
+        app = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/i.sqlite3",
+                          "TODAY": lambda: date(2026, 11, 23)})
+    if stage:
+        step = _stage(app, body, stage)
+    else:
+        payload = json.dumps(body).encode()
+        environ = EnvironBuilder(path=SIGN, method="POST", data=payload, content_type="application/json").get_environ()
+
+        def step():
+            b"".join(app({**environ, "wsgi.input": io.BytesIO(payload)}, lambda *a: None))
+    for _ in range(WARM_UP + n):
+        step()
+
+
+def _stage(app, body: dict, stage: str):
+    """One step of the eligibility handler, with the steps before it done once."""
+    from cds_service.cards import CardBuilder, cards_for
+    from cds_service.coverage_cards import CoverageCards
+    from cds_service.crd import coverage_information
+    from cds_service.data_access import gather
+    from cds_service.hooks import SERVICES, draft_resources, parse_request, zolgensma_order
+    from cds_service.orders import OrderSuggester
+    from cds_service.rules.billing import billing_guidance
+    from cds_service.rules.eligibility import evaluate
+    from cds_service.translate import Translator
+
+    handler = app.extensions["cds.handler"].eligibility
+    context = parse_request(SERVICES["zolgensma-order-sign"], body)
+    drafts = draft_resources(context)
+    order = zolgensma_order(context, body["hook"], drafts)
+    today = handler.today()
+
+    def translate():
+        return Translator(context["patientId"], handler.local_codes).build(
+            gathered.resources, order, drafts, gathered.issues, today)
+
+    def rules():
+        evaluation = evaluate(facts, today)
+        return evaluation, billing_guidance(evaluation, facts)
+
+    def cards():
+        builder = CardBuilder(handler.wording, handler.new_id)
+        suggester = OrderSuggester(handler.wording.orders, evaluation, facts, handler.new_id)
+        coverage = CoverageCards(handler.wording.billing, builder)
+        cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
+        suggester.monitoring_card(builder)
+        coverage.all(guidance)
+        coverage_information(evaluation, facts, order, body["hook"], today, handler.new_id, coverage.coverage_reasons)
+
+    gathered = gather(body, handler.config)
+    facts = translate()
+    evaluation, guidance = rules()
+    return {"gather": lambda: gather(body, handler.config), "translate": translate, "rules": rules,
+            "cards": cards}[stage]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stages", action="store_true", help="also count each step of the handler")
+    args = parser.parse_args()
+    ceiling, service = per_request("ceiling"), per_request("service")
+    print(f"instructions per request (callgrind, WSGI in-process, N={N}):")
+    print(f"  JSON-only ceiling: {ceiling / 1e6:.2f} M")
+    print(f"  service          : {service / 1e6:.2f} M  (ratio ceiling / service {ceiling / service:.2f})")
+    if args.stages:
+        for stage in STAGES:
+            print(f"    {stage:9s}: {per_request('service', '--stage', stage) / 1e6:.2f} M")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("ceiling", "service"):
+        stage = sys.argv[3] if len(sys.argv) > 4 and sys.argv[2] == "--stage" else None
+        _workload(sys.argv[1], stage, int(sys.argv[-1]))
+    else:
+        main()
