@@ -35,9 +35,6 @@ def model_for(resource_type: str):
     return getattr(module, resource_type)
 
 
-_SUBSET = fhir_subset.VALIDATORS
-
-
 class InvalidResource(ValueError):
     pass
 
@@ -47,7 +44,7 @@ def validate(resource: dict, strict: bool = False) -> tuple[dict, list[str]]:
     rtype = resource.get("resourceType") if type(resource) is dict else None
     if type(rtype) is not str:
         raise InvalidResource("not a FHIR resource (no resourceType)")
-    subset = _SUBSET.get(rtype)
+    subset = fhir_subset.VALIDATORS.get(rtype)
     if subset is None:
         raise InvalidResource(f"resource type {rtype} is not used")
     dropped: list[str] = []

@@ -1,7 +1,9 @@
 """JSON for Flask with orjson: parsing and writing the large CDS Hooks bodies is a visible share of each call.
 
-orjson refuses what standard JSON allows (integers beyond 64 bits, e.g. in an echoed draft order), so
-reading and writing fall back to the standard library for those rare bodies.
+orjson refuses some of what the standard library takes: writing integers beyond 64 bits (e.g. in an
+echoed draft order), reading the NaN/Infinity literals that lenient JSON writers emit. For those rare
+bodies both directions fall back to the standard library (non-finite numbers are then rejected by
+validation before any rule sees them).
 """
 
 from __future__ import annotations

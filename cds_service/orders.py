@@ -132,7 +132,8 @@ class OrderSuggester:
             if self.planned:
                 plan = self.t["monitoring"]["schedule"]
                 day0 = self.planned.toordinal()
-                iso = {d: date.fromordinal(day0 + d).isoformat() for d in {d for days in plan.values() for d in days}}
+                offsets = {offset for days in plan.values() for offset in days}  # each date formatted once
+                iso = {offset: date.fromordinal(day0 + offset).isoformat() for offset in offsets}
                 self._schedule = {test: [iso[d] for d in days] for test, days in plan.items()}
         return self._schedule
 

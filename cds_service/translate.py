@@ -165,10 +165,7 @@ class Translator:
                     seen.add((rtype, rid))
                 handler = handlers.get(rtype)
                 if handler:
-                    try:
-                        handler(resource)
-                    except Exception:  # noqa: BLE001 - see _unreadable
-                        self._unreadable(resource)
+                    self._safely(handler, resource)
         self._resolve_pending(horizon)
         f.site_of_care = self._site_of_care()
         for draft in draft_orders:
@@ -177,16 +174,12 @@ class Translator:
         return f
 
     def _safely(self, handler, resource: dict, *args) -> None:
+        """Last line of defence: a resource we fail to read is skipped and reported, never fatal."""
         try:
             handler(resource, *args)
-        except Exception:  # noqa: BLE001 - see _unreadable
-            self._unreadable(resource)
-
-    def _unreadable(self, resource: dict) -> None:
-        """Last line of defence: a resource we fail to read is skipped and reported, never fatal.
-        Called from an except block, so the log carries the stack."""
-        log.exception("could not read %s", _ref(resource))
-        self.facts.issues.append(DataIssue(_ref(resource), "skipped: could not be read"))
+        except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
+            log.exception("could not read %s", _ref(resource))
+            self.facts.issues.append(DataIssue(_ref(resource), "skipped: could not be read"))
 
     def _valid(self, resource: dict):
         try:
@@ -253,10 +246,7 @@ class Translator:
         the first usable one on or before it; older results are not needed."""
         for analyte, resources in self._pending.items():
             if len(resources) == 1:
-                try:
-                    self._read_observation(resources[0], analyte)
-                except Exception:  # noqa: BLE001 - see _unreadable
-                    self._unreadable(resources[0])
+                self._safely(self._read_observation, resources[0], analyte)
                 continue
             candidates = sorted(((_raw_date(r), r) for r in resources), key=lambda c: c[0] or date.min, reverse=True)
             for when, resource in candidates:
