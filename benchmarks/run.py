@@ -41,6 +41,10 @@ SIGN = "/cds-services/zolgensma-order-sign"
 FHIR_DELAY = 0.050
 
 
+def prefetched_resources(body: dict) -> int:
+    return sum(len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1 for v in body["prefetch"].values())
+
+
 def full_request() -> tuple[dict, list[dict]]:
     """The eligible infant plus older lab history: 25 resources in prefetch."""
     resources = load("eligible-infant")
@@ -48,9 +52,7 @@ def full_request() -> tuple[dict, list[dict]]:
     for i in range(25):
         fake = FakeFhir(resources)
         body["prefetch"] = {s.key: fake.answer(resolve(s.templates[0], body["context"])) for s in SOURCES}
-        count = sum(len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1
-                    for v in body["prefetch"].values())
-        if count == 25:
+        if prefetched_resources(body) == 25:
             return body, resources
         analyte = ("alt", "ast")[i % 2]
         older = copy.deepcopy(next(r for r in resources if r.get("id") == analyte))

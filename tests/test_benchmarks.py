@@ -18,9 +18,7 @@ import run  # noqa: E402
 
 def test_benchmark_payload_is_a_full_25_resource_prefetch_of_an_eligible_patient():
     body, _ = run.full_request()
-    entries = sum(len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1
-                  for v in body["prefetch"].values())
-    assert entries == 25
+    assert run.prefetched_resources(body) == 25
     response = make_app().test_client().post(run.SIGN, json=body)
     outcome = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
     assert outcome["overall"] == "eligible"
