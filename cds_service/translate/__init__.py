@@ -1,0 +1,107 @@
+"""FHIR R4 resources -> typed facts. The only package that knows FHIR element paths.
+
+Parse leniently (local codes, names, odd units, titers as strings/ratios/quantities, draft orders
+without `intent`), decide strictly: a resource that cannot be read with certainty is skipped and
+reported as a DataIssue, never guessed. One reader module per resource family; the Translator
+below combines them and owns validation and the per-resource safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from ..facts import DataIssue, PatientFacts
+from ..fhir_validation import InvalidResource, validate
+from .clinical import ClinicalReader
+from .common import _ref, _to_date
+from .medications import MedicationReader, _lenient_draft, medication_kind
+from .observations import LocalCodes, ObservationReader
+from .people import CoverageReader
+
+__all__ = ["LocalCodes", "Translator", "medication_kind"]
+log = logging.getLogger("cds_service.translate")
+
+
+class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageReader):
+    def __init__(self, patient_id: str, local_codes: LocalCodes | None = None, strict: bool = False,
+                 latest_only: bool = True):
+        self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
+        self.local = local_codes or LocalCodes()
+        self.strict = strict
+        # The eligibility rules read only the latest result per analyte (on or before the evaluation
+        # date), so older results are neither validated nor converted: a long lab history costs little.
+        self.latest_only = latest_only
+        self._pending: dict[str, list[dict]] = {}
+        self._codes = self.local.table
+        self._encounters: list = []
+        self._locations: dict = {}
+
+    # Entry point ------------------------------------------------------------------------------
+    def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
+              issues: list[DataIssue], today: date) -> PatientFacts:
+        """`sources` maps source name -> resources (None when that source could not be read)."""
+        f = self.facts
+        f.issues.extend(issues)
+        f.sources_read = {name for name, resources in sources.items() if resources is not None}
+        f.order = self.zolgensma_order(order)
+        planned = f.order.planned_date if f.order else None
+        horizon = max(planned, today) if planned else today
+        handlers = {
+            "Patient": self._patient, "Observation": self._observation, "Condition": self._condition,
+            "MedicationRequest": self._medication_request,
+            "MedicationAdministration": self._medication_administration, "Procedure": self._procedure,
+            "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
+            "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
+        }
+        seen: set[tuple[str, str]] = set()
+        for resources in sources.values():
+            for resource in resources or ():
+                rtype = resource.get("resourceType") if type(resource) is dict else None
+                if type(rtype) is not str:
+                    f.issues.append(DataIssue("(unknown)", "skipped: an entry that is not a FHIR resource"))
+                    continue
+                rid = resource.get("id")
+                if type(rid) is str:  # the same resource from two searches is read once
+                    if (rtype, rid) in seen:
+                        continue
+                    seen.add((rtype, rid))
+                handler = handlers.get(rtype)
+                if handler:
+                    self._safely(handler, resource)
+        self._resolve_pending(horizon)
+        f.site_of_care = self._site_of_care()
+        for draft in draft_orders:
+            if draft is not order and draft.get("resourceType") == "MedicationRequest":
+                self._safely(self._medication_request, _lenient_draft(draft, f.patient_reference))
+        return f
+
+    def _safely(self, handler, resource: dict, *args) -> None:
+        """Last line of defence: a resource we fail to read is skipped and reported, never fatal."""
+        try:
+            handler(resource, *args)
+        except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
+            log.exception("could not read %s", _ref(resource))
+            self.facts.issues.append(DataIssue(_ref(resource), "skipped: could not be read"))
+
+    def _valid(self, resource: dict):
+        try:
+            model, dropped = validate(resource, self.strict)
+        except InvalidResource as err:
+            self.facts.issues.append(DataIssue(_ref(resource), f"skipped: {err}"))
+            return None
+        if dropped:
+            self.facts.issues.append(DataIssue(_ref(resource), "ignored unknown elements: " + ", ".join(dropped)))
+        return model
+
+    # Patient ----------------------------------------------------------------------------------
+    def _patient(self, resource: dict) -> None:
+        p = self._valid(resource)
+        if p is None:
+            return
+        born = p.get("birthDate")
+        birth = _to_date(born)
+        if born and birth is None:
+            self.facts.issues.append(DataIssue(_ref(p), f"birthDate {born} is not a full date"))
+        self.facts.birth_date = birth
+

@@ -1,0 +1,187 @@
+"""Medication orders and administrations: the Zolgensma order, prior doses, corticosteroid plans."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from .. import terminology as t
+from ..facts import Dose, Order, PriorDose
+from ..fhir_client import as_list
+from .common import _NONE, _all_text, _codings, _concept_text, _ref, _s, _start, _to_date
+
+
+class MedicationReader:
+    # Medication orders and administrations -----------------------------------------------------
+    def zolgensma_order(self, order: dict) -> Order | None:
+        if not order:
+            return None
+        mr = self._valid(_lenient_draft(order, self.facts.patient_reference))
+        if mr is None:
+            return Order(_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma")
+        concept = mr.get("medicationCodeableConcept")
+        kit = next((n for n in (_normalise_ndc(c.get("code")) for c in _codings(concept)
+                                if c.get("system") == t.NDC) if n), None)
+        dose = _dose(mr)
+        planned, source = _planned_date(mr)
+        return Order(_ref(mr), "zolgensma", mr["status"], _concept_text(concept) or "Zolgensma",
+                     kit_ndc=kit, dose=dose, planned_date=planned, planned_date_source=source)
+
+    def _medication_request(self, resource) -> None:
+        kind = medication_kind(resource)
+        if kind is None or (self.facts.order and _ref(resource) == self.facts.order.reference):
+            return
+        mr = self._valid(resource)
+        if mr is None:
+            return
+        text = _medication_text(resource)
+        if kind == "zolgensma":
+            if mr["status"] == "completed":  # dated by its planned infusion date, else when it was written
+                when = _planned_date(mr)[0] or _to_date(mr.get("authoredOn"))
+                self.facts.prior_doses.append(PriorDose(_ref(mr), when, f"Zolgensma order completed ({text})"))
+            return
+        timing = _first_timing(mr)
+        bounds = ((timing or _NONE).get("repeat") or _NONE).get("boundsPeriod")
+        start = _to_date(_start(bounds)) or _to_date(_start((mr.get("dispenseRequest") or _NONE).get("validityPeriod")))
+        self.facts.steroid_orders.append(Order(
+            _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=_per_day(timing), start=start))
+
+    def _medication_administration(self, resource: dict) -> None:
+        if medication_kind(resource) != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
+            return
+        ma = self._valid(resource)
+        if ma is None:
+            return
+        when = _to_date(ma.get("effectiveDateTime")) or _to_date(_start(ma.get("effectivePeriod")))
+        self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']})"))
+
+
+# --- order helpers (pure functions over JSON/models) ------------------------------------------
+def _lenient_draft(order: dict, patient_ref: str) -> dict:
+    """Draft orders from real clients (the sandbox) may lack `intent`, `status` or `subject`."""
+    fixed = dict(order)
+    fixed.setdefault("intent", "order")
+    fixed.setdefault("status", "draft")
+    fixed.setdefault("subject", {"reference": patient_ref})
+    return fixed
+
+
+def _medication_concept(resource: dict) -> dict:
+    concept = resource.get("medicationCodeableConcept")
+    if isinstance(concept, dict):
+        return concept
+    ref = (resource.get("medicationReference") or {}).get("reference") if isinstance(
+        resource.get("medicationReference"), dict) else None
+    for contained in as_list(resource.get("contained")):
+        if isinstance(contained, dict) and ref == f"#{contained.get('id')}" and isinstance(contained.get("code"), dict):
+            return contained["code"]
+    display = (resource.get("medicationReference") or {}).get("display") if isinstance(
+        resource.get("medicationReference"), dict) else None
+    return {"text": display} if display else {}
+
+
+def _medication_text(resource: dict) -> str:
+    concept = _medication_concept(resource)
+    codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    return _s(concept.get("text")) or next((_s(c.get("display")) for c in codings if _s(c.get("display"))), "")
+
+
+def _names_zolgensma(text: str) -> bool:
+    low = text.lower()
+    return any(m in low for m in t.ZOLGENSMA_TEXT) and not any(m in low for m in t.NOT_ZOLGENSMA_TEXT)
+
+
+def medication_kind(resource: dict) -> str | None:
+    """'zolgensma', 'corticosteroid' or None, from codes first, then text (never ingredient alone)."""
+    if not isinstance(resource, dict):
+        return None
+    concept = _medication_concept(resource)
+    codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    for c in codings:
+        system, code = _s(c.get("system")), _s(c.get("code"))
+        if system == t.NDC and _normalise_ndc(code):
+            return "zolgensma"
+        if system in t.HCPCS_SYSTEMS and code == t.J3399.code:
+            return "zolgensma"
+        if (system, code) in t.CORTICOSTEROID_CODES:
+            return "corticosteroid"
+    text = " ".join([_s(concept.get("text"))] + [_s(c.get("display")) for c in codings])
+    if _names_zolgensma(text):
+        return "zolgensma"
+    if any(s in text.lower() for s in t.CORTICOSTEROID_TEXT):
+        return "corticosteroid"
+    return None
+
+
+def _normalise_ndc(code: str | None) -> str | None:
+    """A Zolgensma kit NDC in 5-3-2 form ('71894-120-02'), from 5-3-2, 5-4-2 or 10/11-digit forms."""
+    if not isinstance(code, str) or not code:
+        return None
+    parts = code.strip().split("-")
+    if len(parts) == 3:
+        labeler, product, package = parts
+    else:
+        digits = re.sub(r"\D", "", code)
+        if len(digits) == 11:
+            labeler, product, package = digits[:5], digits[5:9], digits[9:]
+        elif len(digits) == 10:
+            labeler, product, package = digits[:5], digits[5:8], digits[8:]
+        else:
+            return None
+    if labeler != t.ZOLGENSMA_LABELER or not product.isdigit() or not package.isdigit():
+        return None
+    product_code = int(product)
+    if product_code not in t.ZOLGENSMA_PRODUCT_CODES:
+        return None
+    return f"{labeler}-{product_code}-{int(package):02d}"
+
+
+_DOSE_UNITS = {"ml": "mL", "milliliter": "mL", "{vg}": "vg", "{vector_genomes}": "vg", "vg": "vg",
+               "vector genomes": "vg", "{vg}/kg": "vg/kg", "vg/kg": "vg/kg", "{vector_genomes}/kg": "vg/kg",
+               "mg": "mg", "mg/kg": "mg/kg", "mg/kg/d": "mg/kg"}
+
+
+def _dose(mr: dict) -> Dose | None:
+    for dosage in mr.get("dosageInstruction") or []:
+        for dr in dosage.get("doseAndRate") or []:
+            q = dr.get("doseQuantity") or _NONE
+            if q.get("value") is not None:
+                unit = _DOSE_UNITS.get((q.get("code") or q.get("unit") or "").strip().lower())
+                if unit:
+                    return Dose(float(q["value"]), unit)
+    return None
+
+
+def _first_timing(mr: dict) -> dict | None:
+    return next((d["timing"] for d in mr.get("dosageInstruction") or [] if d.get("timing")), None)
+
+
+def _per_day(timing: dict | None) -> float | None:
+    if timing is None:
+        return None
+    r = timing.get("repeat") or _NONE
+    unit = r.get("periodUnit")
+    if r.get("frequency") and r.get("period") and unit in ("d", "h", "wk"):
+        per_unit = {"d": 1, "h": 24, "wk": 1 / 7}[unit]
+        return float(r["frequency"]) / float(r["period"]) * per_unit
+    concept = timing.get("code")
+    code = _all_text(concept) + " " + " ".join(c.get("code") or "" for c in _codings(concept)).lower()
+    if any(w in code for w in ("qd", "once daily", "daily")):
+        return 1.0
+    return None
+
+
+def _planned_date(mr: dict) -> tuple[date | None, str]:
+    timing = _first_timing(mr)
+    if timing is not None:
+        for event in timing.get("event") or []:
+            if _to_date(event):
+                return _to_date(event), "dosageInstruction.timing.event"
+        bounds = (timing.get("repeat") or _NONE).get("boundsPeriod")
+        if _to_date(_start(bounds)):
+            return _to_date(_start(bounds)), "dosageInstruction.timing.repeat.boundsPeriod.start"
+    validity = (mr.get("dispenseRequest") or _NONE).get("validityPeriod")
+    if _to_date(_start(validity)):
+        return _to_date(_start(validity)), "dispenseRequest.validityPeriod.start"
+    return None, ""
+

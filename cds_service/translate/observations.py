@@ -1,0 +1,276 @@
+"""Observations: lab results, titers, SMN1 genetics, vitals (reader mixin of the Translator)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+from .. import terminology as t
+from ..facts import DataIssue, GeneticResult, Measurement, Titer
+from ..fhir_client import as_list
+from ..quantities import CANONICAL_UNITS, UnitError, parse_titer_string, to_canonical
+from .common import (
+    _NONE,
+    FINAL_OBSERVATION,
+    _all_text,
+    _code_keys,
+    _codings,
+    _concept_text,
+    _norm,
+    _ref,
+    _s,
+    _start,
+    _to_date,
+)
+
+
+@dataclass
+class LocalCodes:
+    """Site-configured local codes: {(system, code): analyte}, e.g. a lab's own AAV9 code."""
+
+    by_code: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @cached_property
+    def table(self) -> dict[tuple[str, str], str]:
+        """Every recognised code -> analyte; site-configured local codes win over standard ones."""
+        return {**_STANDARD_CODES, t.SMN1_TEST.key: "genetics", **self.by_code}
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, str] | None) -> LocalCodes:
+        parsed = {}
+        for key, analyte in (mapping or {}).items():
+            system, _, code = key.rpartition("|")
+            parsed[(system, code)] = analyte
+        return cls(parsed)
+
+
+_STANDARD_CODES = {code.key: analyte for analyte, codes in t.ANALYTES.items() for code in codes}
+_NAMES = {name: analyte for analyte, names in t.ANALYTE_NAMES.items() for name in names}
+
+
+_AAV9_MARKERS = tuple(_norm(m) for m in t.AAV9_TEXT_MARKERS)
+
+
+class ObservationReader:
+    # Observations -----------------------------------------------------------------------------
+    def classify(self, code: dict | None) -> str | None:
+        """Which analyte an Observation.code (as JSON) is: standard code, local code, or exact name."""
+        if not isinstance(code, dict):
+            return None
+        codings = code.get("coding")
+        if type(codings) is not list:
+            codings = ()
+        for c in codings:
+            if type(c) is dict:
+                system, value = c.get("system"), c.get("code")
+                if type(system) is str and type(value) is str:
+                    found = self._codes.get((system, value))
+                    if found:
+                        return found
+        texts = [_s(code.get("text"))] + [_s(c.get("display")) for c in codings if type(c) is dict]
+        for text in texts:
+            norm = _norm(text)
+            if not norm:
+                continue
+            if any(m in norm for m in _AAV9_MARKERS):
+                return "aav9-titer"
+            if "smn1" in norm.split():
+                return "genetics"
+            if norm in _NAMES:
+                return _NAMES[norm]
+        return None
+
+    def _observation(self, resource: dict) -> None:
+        analyte = self.classify(resource.get("code"))
+        if analyte is None and _mentions_smn1_component(resource):
+            analyte = "genetics"
+        if analyte is None or _s(resource.get("status")) not in FINAL_OBSERVATION:
+            return
+        if self.latest_only and analyte != "genetics":
+            self._pending.setdefault(analyte, []).append(resource)
+            return
+        self._read_observation(resource, analyte)
+
+    def _resolve_pending(self, horizon: date) -> None:
+        """Per analyte, newest first: read results after the horizon (the rules ignore them, cheaply) and
+        the first usable one on or before it; older results are not needed."""
+        for analyte, resources in self._pending.items():
+            if len(resources) == 1:
+                self._safely(self._read_observation, resources[0], analyte)
+                continue
+            candidates = sorted(((_raw_date(r), r) for r in resources), key=lambda c: c[0] or date.min, reverse=True)
+            for when, resource in candidates:
+                before = len(self.facts.measurements) + len(self.facts.titers)
+                self._safely(self._read_observation, resource, analyte)
+                found = len(self.facts.measurements) + len(self.facts.titers) > before
+                if found and when is not None and when <= horizon:
+                    break
+
+    def _read_observation(self, resource: dict, analyte: str) -> None:
+        obs = self._valid(resource)
+        if obs is None:
+            return
+        when = _to_date(obs.get("effectiveDateTime")) or _to_date(_start(obs.get("effectivePeriod"))) \
+            or _to_date(obs.get("issued"))
+        if analyte == "aav9-titer":
+            self._titer(obs, when)
+        elif analyte == "genetics":
+            self._genetics(obs, when)
+        else:
+            self._measurement(obs, analyte, when)
+
+    def _measurement(self, obs: dict, analyte: str, when: date | None) -> None:
+        q = obs.get("valueQuantity") or _NONE
+        amount = q.get("value")
+        if amount is None:
+            self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no numeric valueQuantity"))
+            return
+        if when is None:
+            self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no usable effective date"))
+            return
+        code = q.get("code")
+        unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
+        try:
+            value = to_canonical(analyte, float(amount), unit)
+            low, high = _reference_range(obs, analyte, unit)
+        except UnitError as err:
+            self.facts.issues.append(DataIssue(_ref(obs), f"skipped: {err}"))
+            return
+        canonical = CANONICAL_UNITS[analyte]
+        original = f"{float(amount):g} {unit}" if (unit or "") != canonical else ""
+        self.facts.measurements.append(Measurement(
+            analyte, round(value, 4), canonical, when, _ref(obs), q.get("comparator") or "=", low, high, original))
+
+    def _titer(self, obs: dict, when: date | None) -> None:
+        method = _concept_text(obs.get("method")) or None
+        try:
+            reciprocal, comparator, reported = _titer_value(obs)
+        except ValueError as err:
+            self.facts.issues.append(DataIssue(_ref(obs), f"AAV9 titer not readable: {err}"))
+            return
+        self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported))
+
+    def _genetics(self, obs: dict, when: date | None) -> None:
+        copies, pathogenic, statement = None, 0, False
+        genes = set()
+        texts = [_concept_text(obs["code"]), obs.get("valueString") or "",
+                 _concept_text(obs.get("valueCodeableConcept"))]
+        texts += [n["text"] for n in obs.get("note") or []]
+        for comp in obs.get("component") or []:
+            keys = _code_keys(comp["code"])
+            value = comp.get("valueCodeableConcept")
+            if t.GENE_STUDIED.key in keys or "gene" in _all_text(comp["code"]):
+                genes |= {c.get("code") for c in _codings(value)}
+                genes.add(_concept_text(value).upper())
+            if t.COPY_NUMBER.key in keys:
+                copies = _int_value(comp)
+            if t.CLINICAL_SIGNIFICANCE.key in keys and (
+                    t.PATHOGENIC.key in _code_keys(value)
+                    or "pathogenic" in _all_text(value).replace("likely pathogenic", "")):
+                pathogenic += 1
+            if "homozygous" in _all_text(value) and pathogenic:
+                pathogenic = 2
+            texts.append(_concept_text(value))
+        if t.COPY_NUMBER.key in _code_keys(obs["code"]):
+            copies = _int_value(obs)
+        if genes and not ({t.SMN1_GENE.code, t.SMN1_GENE.display} & genes):
+            return  # e.g. an SMN2 copy-number result: informational, not SMN1 evidence
+        blob = " ".join(texts).lower()
+        if copies is None:
+            m = re.search(r"smn1[^0-9]{0,40}?(\d)\s*cop", blob) or re.search(r"(\d)\s*cop(?:y|ies) of smn1", blob)
+            copies = int(m.group(1)) if m else None
+        if any(p in blob for p in ("homozygous deletion", "bi-allelic", "biallelic", "no copies of smn1",
+                                   "absence of smn1", "0 copies")):
+            statement = True
+        parts = []
+        if copies is not None:
+            parts.append(f"SMN1 copy number {copies}")
+        if pathogenic:
+            parts.append(f"{pathogenic} pathogenic SMN1 variant(s)")
+        if statement:
+            parts.append("reported as bi-allelic/homozygous deletion")
+        if not parts:
+            self.facts.issues.append(DataIssue(_ref(obs), "SMN1 result without a readable copy number or variant"))
+            return
+        summary = "; ".join(parts) + (f" ({when.isoformat()})" if when else "")
+        self.facts.genetics.append(GeneticResult(_ref(obs), when, copies, pathogenic, statement, summary))
+
+
+
+def _reference_range(obs: dict, analyte: str, unit: str | None) -> tuple[float | None, float | None]:
+    """The first reference range with a bound, converted like the result (a bound's own unit wins)."""
+    for rr in obs.get("referenceRange") or ():
+        low, high = _bound(rr.get("low"), analyte, unit), _bound(rr.get("high"), analyte, unit)
+        if low is not None or high is not None:
+            return low, high
+    return None, None
+
+
+def _bound(q: dict | None, analyte: str, unit: str | None) -> float | None:
+    value = q.get("value") if q else None
+    if value is None:
+        return None
+    return round(to_canonical(analyte, float(value), q.get("code") or q.get("unit") or unit), 4)
+
+
+def _raw_date(resource: dict) -> date | None:
+    """The effective date of an unvalidated Observation, for ordering only."""
+    period = resource.get("effectivePeriod")
+    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
+                  resource.get("issued")):
+        found = _to_date(value) if isinstance(value, str) else None
+        if found:
+            return found
+    return None
+
+
+
+def _titer_value(obs: dict) -> tuple[float, str, str]:
+    text = obs.get("valueString")
+    if text:
+        reciprocal, comparator = parse_titer_string(text)
+        return reciprocal, comparator, text.strip()
+    text = _concept_text(obs.get("valueCodeableConcept"))
+    if text:
+        reciprocal, comparator = parse_titer_string(text)
+        return reciprocal, comparator, text
+    ratio = obs.get("valueRatio")
+    if ratio is not None:
+        num, den = ratio.get("numerator") or _NONE, ratio.get("denominator") or _NONE
+        if not num.get("value") or den.get("value") is None:
+            raise ValueError("ratio without numerator/denominator")
+        reciprocal = float(den["value"]) / float(num["value"])
+        comparator = num.get("comparator") or den.get("comparator") or "="
+        return reciprocal, comparator, f"{comparator if comparator != '=' else ''}1:{reciprocal:g}"
+    q = obs.get("valueQuantity") or _NONE
+    if q.get("value") is not None:
+        value = float(q["value"])
+        unit = (q.get("code") or q.get("unit") or "").lower()
+        if "titer" in unit or "titre" in unit or unit in ("{dilution}", "dilution"):
+            comparator = q.get("comparator") or "="
+            return value, comparator, f"{comparator if comparator != '=' else ''}1:{value:g}"
+        raise ValueError(f"quantity {q['value']} {unit or '(no unit)'} is not a titer")
+    raise ValueError("no value")
+
+
+def _int_value(element: dict) -> int | None:
+    if element.get("valueInteger") is not None:
+        return element["valueInteger"]
+    value = (element.get("valueQuantity") or _NONE).get("value")
+    if value is not None and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _mentions_smn1_component(resource: dict) -> bool:
+    for comp in as_list(resource.get("component")):
+        if not isinstance(comp, dict):
+            continue
+        value = comp.get("valueCodeableConcept") if isinstance(comp.get("valueCodeableConcept"), dict) else {}
+        codes = {_s(c.get("code")) for c in as_list(value.get("coding")) if isinstance(c, dict)}
+        if t.SMN1_GENE.code in codes:
+            return True
+    return False
+

@@ -1,0 +1,103 @@
+"""Coverage, people and place: the product line, the prescriber's specialty, the site of care."""
+
+from __future__ import annotations
+
+import re
+
+from .. import terminology as t
+from ..facts import CoverageFact, SiteOfCare, SpecialistFact
+from .common import _NONE, _all_text, _code_keys, _codings, _concept_text, _ref
+
+
+class CoverageReader:
+    # Coverage, people, place -------------------------------------------------------------------
+    def _coverage(self, resource: dict) -> None:
+        cov = self._valid(resource)
+        if cov is None:
+            return
+        classes = cov.get("class") or []
+        texts = [_all_text(cov.get("type"))] + [f"{c['value']} {c.get('name') or ''}".lower() for c in classes]
+        texts += [(p.get("display") or "").lower() for p in cov["payor"]]
+        line = _product_line(" ".join(texts), _code_keys(cov.get("type")))
+        description = "; ".join(x for x in [_concept_text(cov.get("type"))] + [
+            f"{_concept_text(c['type'])}: {c.get('name') or c['value']}" for c in classes] if x)
+        self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active"))
+
+    def _practitioner_role(self, resource: dict) -> None:
+        role = self._valid(resource)
+        if role is None or role.get("active") is False:
+            return
+        for specialty in role.get("specialty") or []:
+            if _is_sma_specialty(specialty):
+                who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
+                self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_concept_text(specialty)}"))
+                return
+
+    def _care_team(self, resource: dict) -> None:
+        team = self._valid(resource)
+        if team is None or team.get("status") not in (None, "active", "proposed"):
+            return
+        for part in team.get("participant") or []:
+            for role in part.get("role") or []:
+                if _is_sma_specialty(role):
+                    member = (part.get("member") or _NONE).get("reference") or "member"
+                    self.facts.specialists.append(
+                        SpecialistFact(_ref(team), f"care team {member}: {_concept_text(role)}"))
+                    return
+
+    def _encounter(self, resource: dict) -> None:
+        enc = self._valid(resource)
+        if enc is None:
+            return
+        self._encounters.append(enc)
+
+    def _location(self, resource: dict) -> None:
+        loc = self._valid(resource)
+        if loc is not None:
+            self._locations[_ref(loc)] = loc
+
+    def _site_of_care(self) -> SiteOfCare | None:
+        """Place of service from the encounter's Location.type, else from the Encounter's own codes."""
+        for enc in self._encounters:
+            for part in enc.get("location") or []:
+                ref = part["location"].get("reference")
+                loc = self._locations.get(ref or "")
+                pos = _pos_code(loc.get("type") or []) if loc else None
+                if pos:
+                    return SiteOfCare(ref, pos, loc.get("name") or _concept_text((loc.get("type") or [None])[0]) or ref)
+            pos = _pos_code([enc.get("serviceType"), *(enc.get("type") or [])])
+            if pos:
+                return SiteOfCare(_ref(enc), pos, _concept_text(enc.get("serviceType")) or "encounter")
+            return SiteOfCare(_ref(enc), None, "encounter without a place-of-service code")
+        return None
+
+
+def _pos_code(concepts) -> str | None:
+    for concept in concepts:
+        for c in _codings(concept):
+            if c.get("system") in t.POS_SYSTEMS and (c.get("code") or "").isdigit():
+                return c["code"]
+    return None
+
+
+def _is_sma_specialty(concept) -> bool:
+    return bool(_code_keys(concept) & t.SMA_SPECIALTIES) or any(w in _all_text(concept) for w in t.SMA_SPECIALTY_TEXT)
+
+
+_EXCLUDED_LINE = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in t.EXCLUDED_LINE_TEXT))
+_COVERED_LINE = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in t.COVERED_LINE_TEXT))
+
+
+def _product_line(text: str, codes: frozenset[tuple[str, str]]) -> str | None:
+    if _EXCLUDED_LINE.search(text):
+        return "aca-individual"
+    covered = _COVERED_LINE.search(text)
+    if covered:
+        return t.COVERED_LINE_TEXT[covered.group(0)]
+    for system, code in codes:
+        if system == t.SOPT and code[:1] == "1":
+            return "medicare"
+        if system == t.SOPT and code[:1] == "2":
+            return "medicaid"
+    return None
+
