@@ -15,6 +15,7 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
@@ -65,7 +66,8 @@ _TOKEN = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
 
 
 def resolve(template: str, context: dict) -> str | None:
-    """Fill prefetch tokens from the hook context; None when a token has no value."""
+    """Fill prefetch tokens from the hook context, percent-encoded (an id never adds a path segment or a
+    search parameter); None when a token has no value."""
     user = context.get("userId") if isinstance(context.get("userId"), str) else ""
     user_type, _, user_id = user.partition("/")
     values = {f"user{user_type}Id": user_id} if user_id else {}
@@ -85,7 +87,8 @@ def resolve(template: str, context: dict) -> str | None:
         if v is None:
             missing = True
             return ""
-        return str(v)
+        text = quote(str(v), safe="")
+        return text.replace(".", "%2E") if text in (".", "..") else text  # never a dot segment
 
     filled = _TOKEN.sub(sub, template)
     return None if missing else filled
@@ -143,7 +146,8 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
     if jobs:  # the FHIR client is set up only when there is something to ask
         auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
         client = FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"],
-                            config["FHIR_MAX_PAGES"], config["FHIR_MAX_ENTRIES"]) if server else None
+                            config["FHIR_MAX_PAGES"], config["FHIR_MAX_ENTRIES"],
+                            config["FHIR_MAX_REQUESTS"]) if server else None
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = {name: pool.submit(_fetch, client, url) for name, url in jobs.items()}
         for name, future in futures.items():

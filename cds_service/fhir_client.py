@@ -1,10 +1,16 @@
-"""A small FHIR REST reader for the fallback path: bearer token, timeouts, paging, bounded size."""
+"""A small FHIR REST reader for the fallback path: bearer token, timeouts, paging, bounded size.
+
+The token goes only where the base URL allows: redirects are never followed, and a Bundle `next` link is
+followed only when, after percent-decoding and removing `.`/`..` segments, it stays on the same scheme, host
+and port and under the base path. One client serves one hook call and makes at most `max_requests` GETs.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from functools import cached_property
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.utils import get_environ_proxies
@@ -17,11 +23,14 @@ class FhirError(Exception):
 
 
 class FhirClient:
-    def __init__(self, base_url: str, token: str | None, timeout: float, max_pages: int, max_entries: int):
+    def __init__(self, base_url: str, token: str | None, timeout: float, max_pages: int, max_entries: int,
+                 max_requests: int = 50):
         self.base = base_url.rstrip("/") + "/"
         self.timeout = timeout
         self.max_pages = max_pages
         self.max_entries = max_entries
+        self.requests_left = max_requests  # for the whole hook call, across the parallel queries
+        self._count_lock = threading.Lock()
         self.headers = {"Accept": "application/fhir+json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
@@ -48,8 +57,8 @@ class FhirClient:
     def get(self, relative: str) -> list[dict]:
         """Resources answering a read or search, following Bundle `next` links on the same server."""
         session = self._session()
-        url = urljoin(self.base, relative.lstrip("/"))
-        if not url.startswith(self.base):
+        url = self.within_base(urljoin(self.base, relative.lstrip("/")))
+        if url is None:
             raise FhirError("link leaves the FHIR server; not followed")
         resources: list[dict] = []
         for _ in range(self.max_pages):
@@ -59,21 +68,36 @@ class FhirClient:
             resources.extend(bundle_resources(body))
             if len(resources) > self.max_entries:
                 raise FhirError(f"more than {self.max_entries} resources for {relative}: too large to read safely")
-            url = next_link(body)
-            if url is None:
+            link = next_link(body)
+            if link is None:
                 return resources
-            if not url.startswith(self.base):
+            url = self.within_base(link)
+            if url is None:
                 # Never send the token elsewhere; an incomplete list is not a complete one.
                 raise FhirError(f"next link for {relative} leaves the FHIR server")
         raise FhirError(f"more than {self.max_pages} pages for {relative}")
 
+    def within_base(self, url: str) -> str | None:
+        """`url` with its dot segments removed when it stays under the base URL (see the module doc), else None."""
+        return within_base(self.base, url)
+
+    def _take_request(self) -> None:
+        with self._count_lock:
+            if self.requests_left <= 0:
+                raise FhirError("the limit of FHIR requests for one call was reached; not read completely")
+            self.requests_left -= 1
+
     def _get_json(self, session: requests.Session, url: str) -> dict:
+        self._take_request()
         try:
-            response = session.get(url, headers=self.headers, timeout=self.timeout)
+            # A redirect is an answer like any other non-200: the token never follows it anywhere.
+            response = session.get(url, headers=self.headers, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
             raise FhirError(f"FHIR server timed out after {self.timeout:g} s") from None
         except requests.RequestException as err:
             raise FhirError(f"FHIR server unreachable ({type(err).__name__})") from None
+        if response.is_redirect:
+            raise FhirError(f"FHIR server answered HTTP {response.status_code} (a redirect; not followed)")
         if response.status_code != 200:
             raise FhirError(f"FHIR server answered HTTP {response.status_code}")
         try:
@@ -85,6 +109,44 @@ class FhirClient:
         if body["resourceType"] == "OperationOutcome":
             raise FhirError("FHIR server answered with an OperationOutcome: " + outcome_text(body))
         return body
+
+
+def within_base(base: str, url: str) -> str | None:
+    """`url` with dot segments removed, or None when it leaves `base` (which ends with "/"): another scheme,
+    host, port or user info, or a path outside the base path either as written or once percent-decoded (a
+    server may decode `%2e%2e` and `%2f` before resolving)."""
+    want, got = urlsplit(base), urlsplit(url)
+    try:
+        same_origin = (got.scheme.lower(), got.hostname, _port(got)) == (want.scheme.lower(), want.hostname,
+                                                                       _port(want))
+    except ValueError:  # an invalid port
+        return None
+    if not same_origin or got.username is not None or got.password is not None:
+        return None
+    path = remove_dot_segments(got.path)
+    decoded = remove_dot_segments(unquote(got.path).replace("\\", "/"))
+    if not (path.startswith(want.path) and decoded.startswith(want.path)):
+        return None
+    return urlunsplit((got.scheme, got.netloc, path, got.query, ""))
+
+
+def _port(parts) -> int | None:
+    return parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: `/a/b/../c/./d` -> `/a/c/d`; never above the root."""
+    segments = path.split("/")
+    out: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if len(out) > 1:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")  # "/a/b/.." names the directory "/a/"
+    return "/".join(out) if out != [""] else "/"
 
 
 def bundle_resources(bundle: dict) -> list[dict]:
