@@ -128,6 +128,7 @@ class CardBuilder:
                 weight=f"{kit.weight_kg:g}", band=f"{kit.band_kg[0]}-{kit.band_kg[1]}",
                 volume=f"{kit.dose_volume_ml:g}", vg=f"{kit.dose_vg:.3g}", small=kit.vials_5_5ml,
                 large=kit.vials_8_3ml, ndc=kit.ndc)
+                + (text["betweenBands"] if kit.weight_kg < kit.band_kg[0] else "")
                 + ("" if kit.ndc_verified else text["derived"])]
         for note in evaluation.notes:
             lines += ["", self.wording.data["notes"][note]]

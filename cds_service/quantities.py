@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from functools import lru_cache
@@ -106,15 +107,24 @@ def age_in_months(birth: date, on: date) -> int:
     return months
 
 
-def weight_band(weight_kg: float) -> tuple[float, float] | None:
-    """The label's 0.5 kg dosing band (FDA label section 2.1 table, 2.6-21.0 kg).
+# FDA label section 2.1 dose table: 2.6-21.0 kg in 0.5 kg bands.
+LABEL_MIN_WEIGHT_KG = 2.6
+LABEL_MAX_WEIGHT_KG = 21.0
+FIRST_BAND_UPPER_KG = 3.0
+# Float noise from unit conversion (lb, oz, g -> kg) is far below this; no scale weighs to a microgram.
+WEIGHT_TOLERANCE_KG = 1e-6
 
-    The weight is first rounded to 0.1 kg (the precision of the label table); the band's upper
-    limit is then ceil(2w)/2 (clinical-facts.md section 4). Outside 2.6-21.0 kg: None.
+
+def weight_band(weight_kg: float) -> tuple[float, float] | None:
+    """The label's 0.5 kg dosing band for a weight as measured (FDA label section 2.1 table, 2.6-21.0 kg).
+
+    The label doses at the band's upper limit ("calculated using the upper limit of the patient weight
+    range"), so a weight between two printed bands (3.05 kg: above 2.6-3.0, below 3.1-3.5) takes the
+    higher band: the upper limit is the smallest multiple of 0.5 kg at or above the weight. The weight is
+    never rounded first (round-half-to-even put 3.05 kg in 2.6-3.0 and under-dosed it). Outside
+    2.6-21.0 kg, checked on the weight as measured (2.59 and 21.01 kg are outside): None.
     """
-    tenths = round(weight_kg * 10)
-    if tenths < 26 or tenths > 210:
+    if not LABEL_MIN_WEIGHT_KG - WEIGHT_TOLERANCE_KG <= weight_kg <= LABEL_MAX_WEIGHT_KG + WEIGHT_TOLERANCE_KG:
         return None
-    upper_half_kg = -(-tenths // 5)  # ceil(tenths / 5) = band upper limit in 0.5 kg steps
-    upper = upper_half_kg / 2
+    upper = max(FIRST_BAND_UPPER_KG, math.ceil(weight_kg * 2 - WEIGHT_TOLERANCE_KG) / 2)
     return (round(upper - 0.4, 1), upper)

@@ -273,6 +273,12 @@ def scenarios() -> dict[str, tuple[str, list[dict]]]:
     r = replace(replace(base("site-office"), "enc-1"), "site-1")
     r += encounter("11", "Office", "Neurology office")
     s["site-office"] = ("Otherwise eligible, ordered for an office (POS 11)", r)
+    # Issue 12 item 5: the label doses at the band's upper limit; the range is checked on the weight as measured.
+    s["weight-between-bands"] = ("3.05 kg, between the printed bands: 3.1-3.5 kg band, 19.3 mL",
+                                 base("weight-between-bands", weight_kg=3.05, birth="2026-09-01"))
+    r = base("weight-below-table", weight_kg=2.58, birth="2026-09-01")
+    r = replace(r, "prednisolone-plan", prednisolone_order(2.5))
+    s["weight-below-table"] = ("2.58 kg, below the label's 2.6 kg (not rounded up into the table)", r)
     return s
 
 

@@ -26,6 +26,8 @@ EXPECTED = {
     "dose-off-band": ("not-eligible", {"dose-within-label": "not-met"}),
     "lft-high": ("needs-review", {"baseline-liver-function": "review"}),
     "site-office": ("eligible", {}),  # site of care is payer guidance (billing card), not a DR.005.D criterion
+    "weight-between-bands": ("eligible", {}),
+    "weight-below-table": ("not-eligible", {"weight-in-label-range": "not-met", "dose-within-label": "not-met"}),
 }
 NO_CARDS = {"no-zolgensma"}
 
@@ -101,3 +103,12 @@ def test_fast_and_strict_validation_agree(name, client):
     body = hook_request(name)
     assert _strip_ids(client.post("/cds-services/zolgensma-order-sign", json=body).json) == _strip_ids(
         strict.post("/cds-services/zolgensma-order-sign", json=body).json)
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_weight_between_bands_is_dosed_at_the_higher_band(mode, client, rsps):
+    FakeFhir(load("weight-between-bands")).register(rsps)
+    response = client.post("/cds-services/zolgensma-order-sign", json=hook_request("weight-between-bands", mode=mode))
+    kit = _outcome(response)["kit"]
+    assert (kit["weightKg"], kit["bandKg"], kit["doseVolumeMl"], kit["ndc"]) == (3.05, [3.1, 3.5], 19.3, "71894-121-03")
+    assert "takes the higher band" in response.json["cards"][0]["detail"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-from ..quantities import weight_band
+from ..quantities import LABEL_MAX_WEIGHT_KG, LABEL_MIN_WEIGHT_KG, weight_band
 from ..terminology import ZOLGENSMA_LABELER
 
 DOSE_VG_PER_KG = 1.1e14
@@ -21,8 +21,8 @@ CONCENTRATION_VG_PER_ML = 2.0e13
 ML_PER_KG = 5.5
 VIAL_SMALL_ML = Decimal("5.5")
 VIAL_LARGE_ML = Decimal("8.3")
-MIN_WEIGHT_KG = 2.6
-MAX_WEIGHT_KG = 21.0
+MIN_WEIGHT_KG = LABEL_MIN_WEIGHT_KG
+MAX_WEIGHT_KG = LABEL_MAX_WEIGHT_KG
 
 # Bands whose vials-per-kit and NDC were verified against the manufacturer's HCP table
 # (clinical-facts.md 1.3); the others (8.6-12.0 and 17.6-21.0 kg) are derived from the pattern.
@@ -63,7 +63,7 @@ def kit_for_weight(weight_kg: float) -> Kit | None:
     band_index = int((upper - Decimal("3.0")) / Decimal("0.5"))
     count = small + large
     return Kit(
-        weight_kg=round(weight_kg, 2),
+        weight_kg=round(weight_kg, 4),
         band_kg=band,
         dose_volume_ml=float(volume),
         dose_vg=float(upper) * DOSE_VG_PER_KG,

@@ -1,0 +1,70 @@
+"""Clinical rule details a reviewer signs (issue 12: weight band, gestational age, steroid course, planned
+date, risks that are met but need a card). Pure rules: explicit dates, no HTTP."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from cds_service.facts import Dose, Measurement, Order, PatientFacts
+from cds_service.quantities import weight_band
+from cds_service.rules.dosing import kit_for_weight
+from cds_service.rules.eligibility import evaluate
+
+TODAY = date(2026, 11, 23)
+ALL_SOURCES = {"patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
+               "procedures", "coverage", "practitioner-roles", "care-teams"}
+
+
+def _facts(weight=7.2, **changes) -> PatientFacts:
+    f = PatientFacts("Patient/p", birth_date=date(2026, 3, 10), sources_read=set(ALL_SOURCES))
+    f.order = Order("MedicationRequest/z", "zolgensma", "draft", "Zolgensma", dose=Dose(41.3, "mL"),
+                    planned_date=date(2026, 12, 1))
+    f.measurements = [Measurement("weight", weight, "kg", date(2026, 11, 20), "Observation/w")]
+    for key, value in changes.items():
+        setattr(f, key, value)
+    return f
+
+
+# --- item 5: weight band ----------------------------------------------------------------------------
+@pytest.mark.parametrize("weight, band, volume", [
+    (3.05, (3.1, 3.5), 19.3),  # between 2.6-3.0 and 3.1-3.5: the higher band (round-half-even gave 2.6-3.0)
+    (3.0, (2.6, 3.0), 16.5), (3.01, (3.1, 3.5), 19.3), (2.6, (2.6, 3.0), 16.5), (7.25, (7.1, 7.5), 41.3),
+    (7.51, (7.6, 8.0), 44.0), (20.95, (20.6, 21.0), 115.5),
+])
+def test_a_weight_between_bands_takes_the_higher_band(weight, band, volume):
+    kit = kit_for_weight(weight)
+    assert (kit.band_kg, kit.dose_volume_ml) == (band, volume)
+
+
+def test_no_weight_in_the_table_gets_a_band_below_it():
+    """Every weight 2.60-21.00 kg in 0.01 kg steps: the band's upper limit (the dosing weight) is at or above
+    the weight and less than 0.5 kg above it (the label doses at the upper limit of the patient's band)."""
+    for hundredths in range(260, 2101):
+        weight = hundredths / 100
+        low, upper = weight_band(weight)
+        assert weight <= upper < weight + 0.5, weight
+        assert Decimal(str(upper)) % Decimal("0.5") == 0 and low == round(upper - 0.4, 1)
+
+
+@pytest.mark.parametrize("weight", [2.55, 2.56, 2.57, 2.58, 2.59, 21.01, 21.02, 21.03, 21.04, 21.05])
+def test_range_is_checked_on_the_weight_as_measured(weight):
+    assert weight_band(weight) is None and kit_for_weight(weight) is None
+    evaluation = evaluate(_facts(weight=weight), TODAY)
+    assert evaluation.finding("weight-in-label-range").status == "not-met"
+    assert evaluation.finding("dose-within-label").status == "not-met"
+
+
+def test_weight_converted_from_pounds_at_a_band_limit_is_not_pushed_up_by_float_noise():
+    assert weight_band(6.613867865546327 * 0.45359237) == (2.6, 3.0)  # 3.0 kg expressed in lb
+    assert weight_band(2600 * 1e-3) == (2.6, 3.0)
+
+
+def test_correct_order_for_3_05_kg_is_met():
+    f = _facts(weight=3.05)
+    f.order.dose = Dose(19.3, "mL")
+    assert evaluate(f, TODAY).finding("dose-within-label").status == "met"
+    f.order.dose = Dose(16.5, "mL")  # the lower band's volume: under the label dose
+    assert evaluate(f, TODAY).finding("dose-within-label").status == "not-met"
