@@ -56,10 +56,14 @@ class Titer:
     reference: str
     method: str | None
     reported: str
+    # "elisa", "other" (a named assay that is not ELISA, or both named) or None (no method stated);
+    # method_from says where the method was read ("Observation.method" or "test name").
+    method_kind: str | None = None
+    method_from: str = ""
 
     @property
     def evidence(self) -> Evidence:
-        method = f", method {self.method}" if self.method else ", method not recorded"
+        method = f", method {self.method} (from {self.method_from})" if self.method else ", method not recorded"
         when = self.when.isoformat() if self.when else "unknown date"
         return Evidence(self.reference, f"titer {self.reported}{method}, on {when}")
 
@@ -156,6 +160,7 @@ class CoverageFact:
 class SpecialistFact:
     reference: str
     description: str
+    coded: bool = True  # False: the specialty is named only in text (at most `review`)
 
     @property
     def evidence(self) -> Evidence:

@@ -120,6 +120,8 @@ class Condition(Resource, total=False):
     onsetDateTime: DateTime | None
     onsetPeriod: Period | None
     abatementDateTime: DateTime | None
+    abatementPeriod: Period | None
+    abatementString: Str | None
     recordedDate: DateTime | None
 
 

@@ -107,6 +107,15 @@ ANALYTE_NAMES: dict[str, tuple[str, ...]] = {
     "aav9-titer": (),
 }
 AAV9_TEXT_MARKERS = ("aav9", "aav 9", "aav-9", "adeno-associated virus serotype 9")
+# Titer method (policy DR.005.D criterion 6: "by ELISA"), read from Observation.method, else from the test's
+# code display and name. Matched on normalised words (lower case, punctuation as spaces).
+ELISA_METHOD_TEXT = ("elisa", "enzyme linked immunosorbent", "enzyme immunoassay", "eia")
+# Other anti-AAV9 assays: cell-based neutralising-antibody / transduction-inhibition assays, and
+# electrochemiluminescence or other immunoassays that are not ELISA.
+NOT_ELISA_METHOD_TEXT = ("neutralizing", "neutralising", "neutralization", "neutralisation", "nab",
+                         "transduction inhibition", "transduction", "cell based", "tia", "luciferase",
+                         "electrochemiluminescence", "ecl", "ecla", "eclia", "chemiluminescence", "clia",
+                         "radioimmunoassay", "ria")
 
 # --- Medications ----------------------------------------------------------------------------
 # Zolgensma kit NDCs: product codes 120..156 of labeler 71894, one per 0.5 kg band
@@ -151,10 +160,28 @@ ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen
 # Infection (policy criterion 10). SNOMED 40733004 is MEMORY; ICD-10-CM chapters A/B
 # (certain infectious and parasitic diseases) and J00-J22 (acute respiratory infections).
 INFECTIOUS_DISEASE = Code(SNOMED, "40733004", "Infectious disease (disorder)", verified=False)
+# Without a terminology server the service cannot test SNOMED CT subsumption (descendants of 40733004), so
+# common paediatric infection concepts are listed, and the display/text words below catch the rest.
+# Recognition only (unverified: seen in public SNOMED-ICD-10 mapping tables, not checked against a release).
+SNOMED_INFECTIONS = {
+    "71186008": "Croup (J05.0)", "5758002": "Bacteremia", "4120002": "Bronchiolitis (J21.9)",
+    "28944009": "Cytomegalovirus infection", "91302008": "Sepsis", "233604007": "Pneumonia",
+    "65363002": "Otitis media", "68566005": "Urinary tract infectious disease", "6142004": "Influenza",
+    "840539006": "COVID-19", "55735004": "Respiratory syncytial virus infection",
+    "25374005": "Gastroenteritis", "128045006": "Cellulitis", "7180009": "Meningitis",
+}
+INFECTION_SNOMED_CODES = frozenset({(SNOMED, code) for code in SNOMED_INFECTIONS} | {INFECTIOUS_DISEASE.key})
 INFECTION_ICD10_PREFIXES = ("A", "B", "J0", "J1", "J20", "J21", "J22", "N39.0", "H66", "L03")
-INFECTION_TEXT = ("infection", "sepsis", "pneumonia", "bronchiolitis", "otitis media", "viral illness",
-                  "febrile", "fever", "covid", "rsv", "influenza", "cellulitis", "gastroenteritis")
-FEVER_THRESHOLD_C = 38.0  # common paediatric fever definition; a reminder, not a label threshold
+INFECTION_TEXT = ("infection", "infectious", "sepsis", "septic", "pneumonia", "bronchiolitis", "otitis media",
+                  "viral illness", "febrile", "fever", "covid", "rsv", "influenza", "cellulitis",
+                  "gastroenteritis", "croup", "laryngotracheitis", "bacteremia", "bacteraemia", "viremia",
+                  "viraemia", "cytomegalovirus", "cmv", "meningitis", "pharyngitis", "tonsillitis", "sinusitis",
+                  "abscess", "varicella", "herpes", "osteomyelitis", "pyelonephritis", "urinary tract infection")
+# Fever: >= 38.0 degC (the common paediatric definition, e.g. AAP/NICE; the label names no number) on any
+# temperature taken in the last 2 days, not only the latest: a fever last night counts even if this morning's
+# reading is normal. The window is counted back from today (infection is about now, not the planned date).
+FEVER_THRESHOLD_C = 38.0
+FEVER_WINDOW_DAYS = 2
 
 # --- Practitioner specialty (policy criterion 1; clinical-facts.md 2.5) ------------------------
 NEUROLOGY = Code(NUCC, "2084N0400X", "Psychiatry & Neurology, Neurology")
@@ -163,8 +190,21 @@ CHILD_NEUROLOGY = Code(NUCC, "2084N0402X",
 NEUROMUSCULAR = Code(NUCC, "2084N0008X", "Psychiatry & Neurology, Neuromuscular Medicine", verified=False)
 PMR_NEUROMUSCULAR = Code(NUCC, "2081N0008X", "Physical Medicine & Rehabilitation, Neuromuscular Medicine",
                          verified=False)
-SMA_SPECIALTIES = frozenset(c.key for c in (NEUROLOGY, CHILD_NEUROLOGY, NEUROMUSCULAR, PMR_NEUROMUSCULAR))
-SMA_SPECIALTY_TEXT = ("neurology", "neurologist", "neuromuscular")
+# SNOMED CT practice-setting concept (HL7 practice-setting value set, "Neurology"); seen in public copies of
+# that value set, not in clinical-facts.md: recognition only.
+SNOMED_NEUROLOGY = Code(SNOMED, "394591006", "Neurology (qualifier value)", verified=False)
+SMA_SPECIALTIES = frozenset(c.key for c in (NEUROLOGY, CHILD_NEUROLOGY, NEUROMUSCULAR, PMR_NEUROMUSCULAR,
+                                            SNOMED_NEUROLOGY))
+# A specialty coded in one of these systems is decided by its code alone: NUCC 2084P0800X "Psychiatry &
+# Neurology, Psychiatry" is not neurology although its display contains the word.
+SPECIALTY_CODE_SYSTEMS = (NUCC, SNOMED)
+# A site's own specialty codes are mapped by configuration (CDS_LOCAL_CODES) to this kind.
+LOCAL_SPECIALTY_KIND = "sma-specialty"
+# Text fallback (no code from a known system): NUCC's classification name "Psychiatry & Neurology" is removed
+# first, then the text must name neurology or neuromuscular medicine and must not name psychiatry.
+SMA_SPECIALTY_TEXT = ("neurolog", "neuromuscular")
+NUCC_CLASSIFICATION_TEXT = ("psychiatry & neurology", "psychiatry and neurology")
+NOT_SMA_SPECIALTY_TEXT = ("psychiatr",)
 
 # --- Coverage product lines (policy DR.005.D "Product variations") ------------------------------
 # Source of Payment Typology top-level codes (PHDSC SOPT): 1 Medicare, 2 Medicaid.

@@ -282,6 +282,36 @@ def scenarios() -> dict[str, tuple[str, list[dict]]]:
     return s
 
 
+# --- Clinical rules a reviewer would sign (issue 12: genetics, prior dose, advanced SMA, infection, prescriber,
+# titer method): each is the eligible infant with one realistic chart change. ---------------------------------
+def role(code, display):
+    return {"resourceType": "PractitionerRole", "id": "neuro-1-role", "active": True,
+            "practitioner": {"reference": "Practitioner/neuro-1"},
+            "specialty": [{"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": code,
+                                       "display": display}]}]}
+
+
+def clinical_rule_scenarios() -> dict[str, tuple[str, list[dict]]]:
+    s = {}
+    r = replace(base("prescriber-psychiatrist"), "neuro-1-role",
+                role("2084P0800X", "Psychiatry & Neurology, Psychiatry"))
+    s["prescriber-psychiatrist"] = ("Ordered by a psychiatrist (NUCC 2084P0800X): not an SMA specialist", r)
+    aav9 = titer("aav9", "2026-11-20", method=None)
+    aav9["code"] = {"coding": [{"system": "http://lab.example-reference.com/tests", "code": "1190",
+                                "display": "AAV9 neutralizing antibody (NAb) titer"}]}
+    aav9.pop("referenceRange")
+    s["titer-nab-by-name"] = ("AAV9 titer by a neutralising-antibody assay named only in the test's name",
+                              replace(base("titer-nab-by-name"), "aav9", aav9))
+    r = base("infection-cmv-45-days")
+    r.append(condition("cmv", "http://snomed.info/sct", "28944009", "Cytomegalovirus infection", "2026-10-09"))
+    s["infection-cmv-45-days"] = ("Active CMV infection coded only in SNOMED CT, onset 45 days ago", r)
+    r = base("fever-last-night")
+    r += [vital("temp-night", "8310-5", "Body temperature", 38.9, "Cel", "2026-11-22T23:10:00Z"),
+          vital("temp-morning", "8310-5", "Body temperature", 36.9, "Cel", "2026-11-23T07:30:00Z")]
+    s["fever-last-night"] = ("38.9 degC last night, 36.9 degC this morning", r)
+    return s
+
+
 # --- After the infusion: monitoring scenarios (today = 2026-11-23) ---------------------------------
 TODAY = date(2026, 11, 23)
 NORMAL = {"alt": 30, "ast": 45, "tbili": 0.5, "pt": 12.2, "platelets": 300, "troponin": 0.01, "creatinine": 0.25}
@@ -358,7 +388,8 @@ def bundle(pid: str, description: str, resources: list[dict]) -> dict:
 
 
 def main() -> None:
-    for pid, (description, resources) in {**scenarios(), **monitoring_scenarios()}.items():
+    for pid, (description, resources) in {**scenarios(), **clinical_rule_scenarios(),
+                                          **monitoring_scenarios()}.items():
         path = HERE / f"{pid}.json"
         path.write_text(json.dumps(bundle(pid, description, resources), indent=1) + "\n")
 

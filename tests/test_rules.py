@@ -167,17 +167,19 @@ def test_gestational_age(ga_weeks, born, status):
 
 
 @pytest.mark.parametrize("titer, when, method, status, reason", [
-    (Titer(25, "<", None, "O/t", "ELISA", "<1:25"), date(2026, 11, 20), "ELISA", "met", "titer-within-limit"),
+    (Titer(25, "<", None, "O/t", "ELISA", "<1:25", "elisa"), date(2026, 11, 20), "ELISA", "met",
+     "titer-within-limit"),
     (Titer(50, "=", None, "O/t", None, "1:50"), date(2026, 11, 20), None, "met",
      "titer-within-limit-method-unrecorded"),
     (Titer(100, "=", None, "O/t", "ELISA", "1:100"), date(2026, 11, 20), "ELISA", "not-met", "titer-above-limit"),
     (Titer(100, "<", None, "O/t", "ELISA", "<1:100"), date(2026, 11, 20), "ELISA", "unknown", "titer-inconclusive"),
     (Titer(25, "<", None, "O/t", "ELISA", "<1:25"), date(2026, 11, 16), "ELISA", "unknown", "titer-stale"),
-    (Titer(25, "<", None, "O/t", "neutralizing (TI)", "<1:25"), date(2026, 11, 20), "x", "unknown",
+    (Titer(25, "<", None, "O/t", "neutralizing (TI)", "<1:25", "other"), date(2026, 11, 20), "x", "unknown",
      "titer-method-not-elisa"),
 ])
 def test_aav9_titer(titer, when, method, status, reason):
-    t = Titer(titer.reciprocal, titer.comparator, when, titer.reference, titer.method, titer.reported)
+    t = Titer(titer.reciprocal, titer.comparator, when, titer.reference, titer.method, titer.reported,
+              titer.method_kind)
     finding = _status(_facts(titers=[t]), "aav9-titer")
     assert (finding.status, finding.reason) == (status, reason)
 

@@ -29,6 +29,13 @@ EXPECTED = {
     "weight-between-bands": ("eligible", {}),
     "weight-below-table": ("not-eligible", {"weight-in-label-range": "not-met", "dose-within-label": "not-met"}),
 }
+# Clinical rules a reviewer would sign (issue 12): genetics, prior dose, advanced SMA, infection, prescriber, titer.
+EXPECTED.update({
+    "prescriber-psychiatrist": ("incomplete", {"specialist-prescriber": "unknown"}),
+    "titer-nab-by-name": ("incomplete", {"aav9-titer": "unknown"}),
+    "infection-cmv-45-days": ("not-eligible", {"no-active-infection": "not-met"}),
+    "fever-last-night": ("not-eligible", {"no-active-infection": "not-met"}),
+})
 NO_CARDS = {"no-zolgensma"}
 
 

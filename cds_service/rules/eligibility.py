@@ -18,9 +18,10 @@ from ..terminology import (
     ADVANCED_SMA_CODES,
     ADVANCED_SMA_TEXT,
     FEVER_THRESHOLD_C,
+    FEVER_WINDOW_DAYS,
     INFECTION_ICD10_PREFIXES,
+    INFECTION_SNOMED_CODES,
     INFECTION_TEXT,
-    INFECTIOUS_DISEASE,
     NOT_SMA_EVIDENCE,
     SMA_DIAGNOSES,
 )
@@ -46,8 +47,6 @@ STEROID_MG_PER_KG_RANGE = (0.9, 1.1)
 # How close an ordered dose must be to the label band dose.
 VOLUME_TOLERANCE_ML = 0.1
 VG_RELATIVE_TOLERANCE = 0.01
-INFECTION_RECENT_DAYS = 30
-FEVER_RECENT_DAYS = 2
 AGE_WARNING_DAYS = 30
 
 CRITERIA = (
@@ -98,8 +97,11 @@ def _days(a: date, b: date) -> int:
 # --- criterion 1 ------------------------------------------------------------------------------
 def specialist_prescriber(ctx: _Context) -> Finding:
     c = "specialist-prescriber"
-    if ctx.facts.specialists:
-        return ctx.finding(c, MET, "specialist-documented", [s.evidence for s in ctx.facts.specialists])
+    coded = [s for s in ctx.facts.specialists if s.coded]
+    if coded:
+        return ctx.finding(c, MET, "specialist-documented", [s.evidence for s in coded])
+    if ctx.facts.specialists:  # free text never makes a criterion met
+        return ctx.finding(c, REVIEW, "specialty-text-only", [s.evidence for s in ctx.facts.specialists])
     return (ctx.unavailable(c, "practitioner-roles", "care-teams")
             or ctx.finding(c, UNKNOWN, "specialist-not-documented", missing=("specialist",)))
 
@@ -194,6 +196,16 @@ def age_under_2(ctx: _Context) -> Finding:
 def aav9_titer(ctx: _Context) -> Finding:
     c = "aav9-titer"
     dated = [t for t in ctx.facts.titers if t.when is not None and t.when <= ctx.as_of]
+    # Only an ELISA (or a titer whose method is not stated, flagged on the card) is the policy's test. A titer
+    # by another assay (cell-based neutralising antibodies, ECL) is on another scale: it can neither meet nor
+    # fail the ELISA limit, so it is `unknown` (the remedy is an ELISA titer, an order, not a reviewer's call).
+    policy_test = [t for t in dated if t.method_kind != "other"]
+    if dated and not policy_test:
+        latest = max(dated, key=lambda t: t.when)
+        return ctx.finding(c, UNKNOWN, "titer-method-not-elisa", [latest.evidence], missing=("aav9-titer",),
+                           method=latest.method, method_from=latest.method_from, titer=latest.reported,
+                           date=latest.when.isoformat())
+    dated = policy_test
     if not dated:
         lost = ctx.unavailable(c, "labs")
         if lost:
@@ -210,12 +222,9 @@ def aav9_titer(ctx: _Context) -> Finding:
         return ctx.finding(c, NOT_MET, "titer-above-limit", ev, **params)
     if within is None:
         return ctx.finding(c, UNKNOWN, "titer-inconclusive", ev, missing=("aav9-titer",), **params)
-    if latest.method and not any(m in latest.method.lower() for m in ("elisa", "enzyme")):
-        return ctx.finding(c, UNKNOWN, "titer-method-not-elisa", ev, missing=("aav9-titer",),
-                           method=latest.method, **params)
     if params["age_days"] > TITER_MAX_AGE_DAYS:
         return ctx.finding(c, UNKNOWN, "titer-stale", ev, missing=("aav9-titer",), **params)
-    reason = "titer-within-limit" if latest.method else "titer-within-limit-method-unrecorded"
+    reason = "titer-within-limit" if latest.method_kind == "elisa" else "titer-within-limit-method-unrecorded"
     return ctx.finding(c, MET, reason, ev, **params)
 
 
@@ -321,20 +330,23 @@ def baseline_platelets_troponin(ctx: _Context) -> Finding:
 # --- criterion 10 -----------------------------------------------------------------------------
 def no_active_infection(ctx: _Context) -> Finding:
     c = "no-active-infection"
-    infections = [f for f in ctx.facts.conditions if f.active and _is_infection(f) and (
-        f.onset is None or _days(ctx.today, f.onset) <= INFECTION_RECENT_DAYS)]
-    temp = ctx.facts.latest("temperature", ctx.today)
-    fever = temp if temp and temp.value >= FEVER_THRESHOLD_C and _days(ctx.today, temp.when) <= FEVER_RECENT_DAYS \
-        else None
-    if infections or fever:
-        ev = [f.evidence for f in infections] + ([fever.evidence] if fever else [])
-        return ctx.finding(c, NOT_MET, "infection-present", ev)
+    # Any active infection counts whatever its onset: a CMV infection that began 45 days ago and is still
+    # active is an infection now.
+    infections = [f for f in ctx.facts.conditions if f.active and _is_infection(f)]
+    since = ctx.today - timedelta(days=FEVER_WINDOW_DAYS)
+    fevers = [m for m in ctx.facts.measurements if m.analyte == "temperature" and m.when is not None
+              and since <= m.when <= ctx.today and m.value >= FEVER_THRESHOLD_C]
+    window = dict(threshold=f"{FEVER_THRESHOLD_C:.1f}", window=FEVER_WINDOW_DAYS, since=since.isoformat(),
+                  today=ctx.today.isoformat())
+    if infections or fevers:
+        ev = [f.evidence for f in infections] + [m.evidence for m in sorted(fevers, key=lambda m: m.when)]
+        return ctx.finding(c, NOT_MET, "infection-present", ev, **window)
     return ctx.unavailable(c, "conditions") or ctx.finding(
-        c, MET, "no-infection-recorded", count=len(ctx.facts.conditions))
+        c, MET, "no-infection-recorded", count=len(ctx.facts.conditions), **window)
 
 
 def _is_infection(f) -> bool:
-    if INFECTIOUS_DISEASE.key in f.codes:
+    if f.codes & INFECTION_SNOMED_CODES:
         return True
     if any(system.endswith("icd-10-cm") and code.startswith(INFECTION_ICD10_PREFIXES) for system, code in f.codes):
         return True

@@ -19,7 +19,10 @@ class ClinicalReader:
         if verification & {"entered-in-error", "refuted"}:
             return
         clinical = {x.get("code") for x in _codings(c.get("clinicalStatus"))}
-        active = bool(clinical & {"active", "recurrence", "relapse"}) or not clinical and not c.get("abatementDateTime")
+        # Active: clinicalStatus active, recurrence or relapse; with no status, active unless abated. An
+        # abatement next to an active status breaks FHIR invariant con-4: read as active (the safe side).
+        abated = any(c.get(k) is not None for k in ("abatementDateTime", "abatementPeriod", "abatementString"))
+        active = bool(clinical & {"active", "recurrence", "relapse"}) or not clinical and not abated
         text = _concept_text(c.get("code"))
         codes = _code_keys(c.get("code"))
         shown = ", ".join(f"{code}" for _, code in sorted(codes))

@@ -88,7 +88,8 @@ class ObservationReader:
             analyte = "genetics"
         if analyte is None or _s(resource.get("status")) not in FINAL_OBSERVATION:
             return
-        if self.latest_only and analyte != "genetics":
+        # Genetics combine across results; every temperature in the fever window counts, not only the latest.
+        if self.latest_only and analyte not in ("genetics", "temperature"):
             self._pending.setdefault(analyte, []).append(resource)
             return
         self._read_observation(resource, analyte)
@@ -105,6 +106,9 @@ class ObservationReader:
                 before = len(self.facts.measurements) + len(self.facts.titers)
                 self._safely(self._read_observation, resource, analyte)
                 found = len(self.facts.measurements) + len(self.facts.titers) > before
+                # A titer by another assay than ELISA is not the policy's test: keep looking for one that is.
+                if found and analyte == "aav9-titer" and self.facts.titers[-1].method_kind == "other":
+                    continue
                 if found and when is not None and when <= horizon:
                     break
 
@@ -144,13 +148,13 @@ class ObservationReader:
             analyte, round(value, 4), canonical, when, _ref(obs), q.get("comparator") or "=", low, high, original))
 
     def _titer(self, obs: dict, when: date | None) -> None:
-        method = _concept_text(obs.get("method")) or None
         try:
             reciprocal, comparator, reported = _titer_value(obs)
         except ValueError as err:
             self.facts.issues.append(DataIssue(_ref(obs), f"AAV9 titer not readable: {err}"))
             return
-        self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported))
+        method, kind, where = _titer_method(obs)
+        self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
 
     def _genetics(self, obs: dict, when: date | None) -> None:
         copies, pathogenic, statement = None, 0, False
@@ -253,6 +257,33 @@ def _titer_value(obs: dict) -> tuple[float, str, str]:
             return value, comparator, f"{comparator if comparator != '=' else ''}1:{value:g}"
         raise ValueError(f"quantity {q['value']} {unit or '(no unit)'} is not a titer")
     raise ValueError("no value")
+
+
+def _method_kind(text: str) -> str | None:
+    words = f" {_norm(text)} "
+    elisa = any(f" {m} " in words for m in _ELISA)
+    other = any(f" {m} " in words for m in _NOT_ELISA)
+    return "other" if other else "elisa" if elisa else None
+
+
+_ELISA = tuple(_norm(m) for m in t.ELISA_METHOD_TEXT)
+_NOT_ELISA = tuple(_norm(m) for m in t.NOT_ELISA_METHOD_TEXT)
+
+
+def _titer_method(obs: dict) -> tuple[str | None, str | None, str]:
+    """(method as written, 'elisa' | 'other' | None, where it was read). Observation.method first; without
+    one, the test's own code display and name, where labs often put the assay ("AAV9 NAb titer")."""
+    method = obs.get("method")
+    stated = " ".join(x for x in [_s((method or _NONE).get("text"))] + [
+        _s(c.get("display")) for c in _codings(method)] if x)
+    if stated:
+        return _concept_text(method) or stated, _method_kind(stated), "Observation.method"
+    code = obs["code"]
+    for text in [_s(code.get("text"))] + [_s(c.get("display")) for c in _codings(code)]:
+        kind = _method_kind(text)
+        if kind:
+            return text, kind, "test name"
+    return None, None, ""
 
 
 def _int_value(element: dict) -> int | None:

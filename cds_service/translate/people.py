@@ -27,23 +27,43 @@ class CoverageReader:
         role = self._valid(resource)
         if role is None or role.get("active") is False:
             return
-        for specialty in role.get("specialty") or []:
-            if _is_sma_specialty(specialty):
-                who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
-                self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_concept_text(specialty)}"))
-                return
+        found = [(s, self._sma_specialty(s)) for s in role.get("specialty") or []]
+        found = sorted((f for f in found if f[1]), key=lambda f: f[1] != "coded")
+        if found:
+            specialty, how = found[0]
+            who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
+            self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_specialty_text(specialty)}",
+                                                         coded=how == "coded"))
 
     def _care_team(self, resource: dict) -> None:
         team = self._valid(resource)
         if team is None or team.get("status") not in (None, "active", "proposed"):
             return
+        found = []
         for part in team.get("participant") or []:
             for role in part.get("role") or []:
-                if _is_sma_specialty(role):
+                how = self._sma_specialty(role)
+                if how:
                     member = (part.get("member") or _NONE).get("reference") or "member"
-                    self.facts.specialists.append(
-                        SpecialistFact(_ref(team), f"care team {member}: {_concept_text(role)}"))
-                    return
+                    found.append((how != "coded", f"care team {member}: {_specialty_text(role)}", how))
+        if found:
+            _, text, how = min(found)
+            self.facts.specialists.append(SpecialistFact(_ref(team), text, coded=how == "coded"))
+
+    def _sma_specialty(self, concept) -> str | None:
+        """'coded' (a supported NUCC/SNOMED CT code or a site code configured as an SMA specialty), 'text'
+        (no code from a known system, and the text names neurology but not psychiatry), or None."""
+        keys = _code_keys(concept)
+        if keys & t.SMA_SPECIALTIES or any(self._codes.get(k) == t.LOCAL_SPECIALTY_KIND for k in keys):
+            return "coded"
+        if any(system in t.SPECIALTY_CODE_SYSTEMS for system, _ in keys):
+            return None  # coded in a system we know, as something else: its display text does not count
+        text = _all_text(concept)
+        for prefix in t.NUCC_CLASSIFICATION_TEXT:
+            text = text.replace(prefix, " ")
+        if any(w in text for w in t.NOT_SMA_SPECIALTY_TEXT):
+            return None
+        return "text" if any(w in text for w in t.SMA_SPECIALTY_TEXT) else None
 
     def _encounter(self, resource: dict) -> None:
         enc = self._valid(resource)
@@ -80,8 +100,10 @@ def _pos_code(concepts) -> str | None:
     return None
 
 
-def _is_sma_specialty(concept) -> bool:
-    return bool(_code_keys(concept) & t.SMA_SPECIALTIES) or any(w in _all_text(concept) for w in t.SMA_SPECIALTY_TEXT)
+def _specialty_text(concept) -> str:
+    shown = ", ".join(f"{system.rsplit('/', 1)[-1]} {code}" for system, code in sorted(_code_keys(concept)))
+    text = _concept_text(concept)
+    return f"{text} ({shown})" if shown and text else text or shown
 
 
 _EXCLUDED_LINE = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in t.EXCLUDED_LINE_TEXT))
