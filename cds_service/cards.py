@@ -131,7 +131,7 @@ class CardBuilder:
                 + (text["betweenBands"] if kit.weight_kg < kit.band_kg[0] else "")
                 + ("" if kit.ndc_verified else text["derived"])]
         for note in evaluation.notes:
-            lines += ["", self.wording.data["notes"][note]]
+            lines += ["", self.wording.data["notes"][note]["detail"].format(**_note_params(evaluation, facts))]
         lines += ["", "Decision support only; the prescriber and the payer's reviewer decide."]
         outcome_ext = {
             "policy": POLICY,
@@ -139,6 +139,8 @@ class CardBuilder:
             "asOf": evaluation.as_of.isoformat(),
             "asOfBasis": evaluation.as_of_basis,
             "plannedDateFrom": facts.order.planned_date_source if facts.order else None,
+            "plannedDate": _planned(facts),
+            "notes": list(evaluation.notes),
             "order": facts.order.reference if facts.order else None,
             "criteria": criteria,
             "dataIssues": [{"source": i.source, "problem": i.problem} for i in facts.issues],
@@ -188,13 +190,31 @@ class CardBuilder:
         return prune(card)
 
     def indicator(self, f: Finding) -> str:
-        """critical: a failed safety gate; warning: missing data, a referral, or a failed coverage rule."""
+        """critical: a failed safety gate; warning: missing data, a referral, a failed coverage rule, or a
+        risk that leaves the criterion met (`caution`)."""
         c = self.wording.criterion(f.criterion)
         if f.status == NOT_MET:
             return "critical" if c.get("safetyGate") else c.get("indicatorWhenNotMet", "warning")
-        if f.status in (UNKNOWN, REVIEW):
+        if f.status in (UNKNOWN, REVIEW) or f.caution:
             return "warning"
         return "info"
+
+    def note_cards(self, evaluation: Evaluation, facts: PatientFacts) -> list[dict]:
+        """A warning card per evaluation note (e.g. a planned infusion date before today)."""
+        cards = []
+        for note in evaluation.notes:
+            text = self.wording.data["notes"][note]
+            params = _note_params(evaluation, facts)
+            cards.append(prune({
+                "uuid": self.new_id(),
+                "summary": summary_text(text["summary"].format(**params)),
+                "indicator": "warning",
+                "detail": text["detail"].format(**params),
+                "source": self.source("clinical-reminder"),
+                "overrideReasons": self.override_reasons(),
+                "extension": {"zolgensma-note": {"code": note, "plannedDate": params["planned"]}},
+            }))
+        return cards
 
     def data_issues_card(self, facts: PatientFacts) -> dict | None:
         if not facts.issues:
@@ -210,10 +230,22 @@ class CardBuilder:
         })
 
 
+def _planned(facts: PatientFacts) -> str | None:
+    """The planned infusion date as the order states it (usable or not)."""
+    return facts.order.planned_date.isoformat() if facts.order and facts.order.planned_date else None
+
+
+def _note_params(evaluation: Evaluation, facts: PatientFacts) -> dict:
+    return {"planned": _planned(facts) or "", "as_of": evaluation.as_of.isoformat(),
+            "source_element": facts.order.planned_date_source if facts.order else ""}
+
+
 def _criterion_outcome(f: Finding, criterion: dict, reason: str) -> dict:
     """One criterion in the machine-readable outcome (README: the zolgensma-eligibility extension)."""
     outcome = {"id": f.criterion, "status": f.status, "reason": reason, "reasonCode": f.reason,
                "source": criterion["source"]}
+    if f.caution:
+        outcome["caution"] = True
     if f.evidence:
         outcome["evidence"] = [e.reference for e in f.evidence]
     return outcome
@@ -222,9 +254,9 @@ def _criterion_outcome(f: Finding, criterion: dict, reason: str) -> dict:
 def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,
               suggestions_for: Callable[[Finding], list[dict]] | None = None, extra: dict | None = None) -> list[dict]:
     """Summary card, then one card per criterion that is not met, unknown or for review, then data issues."""
-    cards = [builder.summary_card(evaluation, facts, extra)]
+    cards = [builder.summary_card(evaluation, facts, extra)] + builder.note_cards(evaluation, facts)
     for f in evaluation.findings:
-        if f.status != MET:
+        if f.status != MET or f.caution:
             cards.append(builder.criterion_card(f, evaluation, suggestions_for(f) if suggestions_for else None))
     issues = builder.data_issues_card(facts)
     if issues:

@@ -26,7 +26,9 @@ class OrderSuggester:
         self.evaluation = evaluation
         self.facts = facts
         self.new_id = new_id
-        self.planned = facts.order.planned_date if facts.order else None
+        # Day 0 for dated orders: the planned infusion date only when the evaluation could use it (a date
+        # before today is not a basis: nothing is ordered in the past).
+        self.planned = evaluation.as_of if evaluation.as_of_basis == "planned-infusion-date" else None
         self._schedule: dict[str, list[str]] | None = None
 
     # Suggestions attached to a criterion card ----------------------------------------------------

@@ -279,6 +279,23 @@ def scenarios() -> dict[str, tuple[str, list[dict]]]:
     r = base("weight-below-table", weight_kg=2.58, birth="2026-09-01")
     r = replace(r, "prednisolone-plan", prednisolone_order(2.5))
     s["weight-below-table"] = ("2.58 kg, below the label's 2.6 kg (not rounded up into the table)", r)
+    # Issue 12 item 10: risks that leave a criterion met still get a warning card.
+    r = base("baseline-platelets-low")
+    r = replace(r, "platelets", lab("platelets", "777-3", "Platelets", 112, "10*3/uL", "2026-11-17", 150, 450))
+    s["baseline-platelets-low"] = ("Baseline platelets 112 x10^3/uL, below the lab's 150-450", r)
+    r = base("baseline-alt-no-range")
+    r = replace(r, "alt", lab("alt", "1742-6", "ALT", 130, "U/L", "2026-11-17"))
+    s["baseline-alt-no-range"] = ("Baseline ALT 130 U/L with no reference range (ULN unknown)", r)
+    r = base("turning-2-no-planned-date", weight_kg=11.0, birth="2024-12-05")
+    r = replace(r, "ga-birth")
+    r = replace(r, "zolgensma-order", _without_planned_date(zolgensma_order(11.0)))
+    s["turning-2-no-planned-date"] = ("Turns 2 on 2026-12-05, 12 days after today; the order has no planned date", r)
+    # Issue 12 item 11: a planned date before today (a typo: last year) is not a usable basis.
+    r = base("planned-date-last-year")
+    order = zolgensma_order(7.2)
+    order["dosageInstruction"][0]["timing"]["event"] = ["2025-12-01"]
+    r = replace(r, "zolgensma-order", order)
+    s["planned-date-last-year"] = ("Planned infusion date 2025-12-01, a year before today (typo)", r)
     return s
 
 
@@ -310,6 +327,11 @@ def clinical_rule_scenarios() -> dict[str, tuple[str, list[dict]]]:
           vital("temp-morning", "8310-5", "Body temperature", 36.9, "Cel", "2026-11-23T07:30:00Z")]
     s["fever-last-night"] = ("38.9 degC last night, 36.9 degC this morning", r)
     return s
+
+
+def _without_planned_date(order: dict) -> dict:
+    order["dosageInstruction"][0].pop("timing")
+    return order
 
 
 # --- After the infusion: monitoring scenarios (today = 2026-11-23) ---------------------------------

@@ -68,3 +68,59 @@ def test_correct_order_for_3_05_kg_is_met():
     assert evaluate(f, TODAY).finding("dose-within-label").status == "met"
     f.order.dose = Dose(16.5, "mL")  # the lower band's volume: under the label dose
     assert evaluate(f, TODAY).finding("dose-within-label").status == "not-met"
+
+
+# --- item 11: a planned date before today is not a usable basis ---------------------------------------
+@pytest.mark.parametrize("planned, as_of, basis, notes", [
+    (date(2025, 12, 1), TODAY, "today", ("planned-date-in-past",)),
+    (date(2026, 11, 22), TODAY, "today", ("planned-date-in-past",)),
+    (TODAY, TODAY, "planned-infusion-date", ()),
+    (date(2026, 12, 1), date(2026, 12, 1), "planned-infusion-date", ()),
+])
+def test_planned_date_before_today_is_replaced_by_today(planned, as_of, basis, notes):
+    f = _facts()
+    f.order.planned_date = planned
+    evaluation = evaluate(f, TODAY)
+    assert (evaluation.as_of, evaluation.as_of_basis, evaluation.notes) == (as_of, basis, notes)
+    if notes:
+        assert planned.isoformat() in evaluation.finding("age-under-2").params["basis"]
+
+
+# --- item 10: met, but with a risk that needs a card -------------------------------------------------
+def _baseline(platelets=(320, 150), troponin=(0.01, 0.04), alt_high=45.0):
+    day = date(2026, 11, 17)
+    return [Measurement("weight", 7.2, "kg", date(2026, 11, 20), "Observation/w"),
+            Measurement("alt", 130, "U/L", day, "Observation/alt", ref_high=alt_high),
+            Measurement("ast", 40, "U/L", day, "Observation/ast", ref_high=60),
+            Measurement("bilirubin", 0.4, "mg/dL", day, "Observation/tb", ref_high=1.2),
+            Measurement("pt", 12, "s", day, "Observation/pt", ref_high=13.5),
+            Measurement("platelets", platelets[0], "10*3/uL", day, "Observation/plt", ref_low=platelets[1]),
+            Measurement("troponin-i", troponin[0], "ng/mL", day, "Observation/trop", ref_high=troponin[1])]
+
+
+@pytest.mark.parametrize("platelets, troponin, reason, caution", [
+    ((320, 150), (0.01, 0.04), "baseline-plt-trop-documented", False),
+    ((112, 150), (0.01, 0.04), "baseline-platelets-low", True),
+    ((320, 150), (0.09, 0.04), "baseline-troponin-high", True),
+    ((112, 150), (0.09, 0.04), "baseline-platelets-low-troponin-high", True),
+])
+def test_abnormal_baseline_blood_is_met_with_a_caution(platelets, troponin, reason, caution):
+    finding = evaluate(_facts(measurements=_baseline(platelets, troponin, alt_high=150)), TODAY).finding(
+        "baseline-platelets-troponin")
+    assert (finding.status, finding.reason, finding.caution) == ("met", reason, caution)
+
+
+def test_alt_without_a_uln_is_met_with_a_caution_naming_it():
+    finding = evaluate(_facts(measurements=_baseline(alt_high=None)), TODAY).finding("baseline-liver-function")
+    assert (finding.status, finding.reason, finding.caution, finding.params["no_uln"]) == (
+        "met", "baseline-lft-documented-uln-unknown", True, "ALT")
+
+
+@pytest.mark.parametrize("planned, caution", [(None, True), (date(2026, 12, 1), False)])
+def test_turning_2_soon_needs_a_card_only_without_a_planned_date(planned, caution):
+    f = _facts(birth_date=date(2024, 12, 5))
+    f.order.planned_date = planned
+    finding = evaluate(f, TODAY).finding("age-under-2")
+    assert (finding.status, finding.caution) == ("met", caution)
+    if caution:
+        assert finding.params["days_left"] == 12

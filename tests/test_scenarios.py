@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import make_app
 from fhir_fake import FakeFhir, hook_request, load, scenario_names
@@ -28,6 +30,10 @@ EXPECTED = {
     "site-office": ("eligible", {}),  # site of care is payer guidance (billing card), not a DR.005.D criterion
     "weight-between-bands": ("eligible", {}),
     "weight-below-table": ("not-eligible", {"weight-in-label-range": "not-met", "dose-within-label": "not-met"}),
+    "baseline-platelets-low": ("eligible", {}),  # met, with a warning card (CAUTIONS below)
+    "baseline-alt-no-range": ("eligible", {}),
+    "turning-2-no-planned-date": ("eligible", {}),
+    "planned-date-last-year": ("eligible", {}),
 }
 # Clinical rules a reviewer would sign (issue 12): genetics, prior dose, advanced SMA, infection, prescriber, titer.
 EXPECTED.update({
@@ -37,6 +43,14 @@ EXPECTED.update({
     "fever-last-night": ("not-eligible", {"no-active-infection": "not-met"}),
 })
 NO_CARDS = {"no-zolgensma"}
+# Scenarios evaluated as of today (2026-11-23): no planned date, or one before today.
+AS_OF_TODAY = {"turning-2-no-planned-date", "planned-date-last-year"}
+# scenario -> (criterion, reason) met with a risk: a warning card of its own (issue 12 item 10)
+CAUTIONS = {
+    "baseline-platelets-low": ("baseline-platelets-troponin", "baseline-platelets-low"),
+    "baseline-alt-no-range": ("baseline-liver-function", "baseline-lft-documented-uln-unknown"),
+    "turning-2-no-planned-date": ("age-under-2", "under-2-turning-2-soon"),
+}
 
 
 def test_every_fixture_has_an_expectation():
@@ -78,7 +92,10 @@ def test_scenario_prefetch_and_fhir_server_agree(name, hook, client, rsps):
     assert outcome["overall"] == overall, statuses
     for criterion, status in statuses.items():
         assert status == special.get(criterion, "met"), (criterion, status, outcome["criteria"])
-    assert outcome["asOf"] == "2026-12-01" and outcome["asOfBasis"] == "planned-infusion-date"
+    if name in AS_OF_TODAY:
+        assert outcome["asOf"] == "2026-11-23" and outcome["asOfBasis"] == "today"
+    else:
+        assert outcome["asOf"] == "2026-12-01" and outcome["asOfBasis"] == "planned-infusion-date"
     assert _strip_ids(via_prefetch.json) == _strip_ids(via_server.json)
 
 
@@ -119,3 +136,36 @@ def test_weight_between_bands_is_dosed_at_the_higher_band(mode, client, rsps):
     kit = _outcome(response)["kit"]
     assert (kit["weightKg"], kit["bandKg"], kit["doseVolumeMl"], kit["ndc"]) == (3.05, [3.1, 3.5], 19.3, "71894-121-03")
     assert "takes the higher band" in response.json["cards"][0]["detail"]
+
+
+@pytest.mark.parametrize("name", sorted(CAUTIONS))
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_met_with_a_risk_gets_a_warning_card(name, mode, client, rsps):
+    FakeFhir(load(name)).register(rsps)
+    cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request(name, mode=mode)).json["cards"]
+    criterion, reason = CAUTIONS[name]
+    outcome = {c["id"]: c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"]}[criterion]
+    assert (outcome["status"], outcome["reasonCode"], outcome["caution"]) == ("met", reason, True)
+    card = next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id") == criterion)
+    assert card["indicator"] == "warning" and card["extension"]["zolgensma-criterion"]["status"] == "met"
+    assert any(word in card["detail"] for word in ("Repeat", "reference range", "planned infusion date"))
+    others = [c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"] if c["id"] != criterion]
+    assert not any(c.get("caution") for c in others)
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_planned_date_before_today_is_not_used_and_said_to_look_wrong(mode, client, rsps):
+    FakeFhir(load("planned-date-last-year")).register(rsps)
+    cards = client.post("/cds-services/zolgensma-order-sign",
+                        json=hook_request("planned-date-last-year", mode=mode)).json["cards"]
+    outcome = cards[0]["extension"]["zolgensma-eligibility"]
+    assert (outcome["asOf"], outcome["asOfBasis"], outcome["plannedDate"], outcome["notes"]) == (
+        "2026-11-23", "today", "2025-12-01", ["planned-date-in-past"])
+    criteria = {c["id"]: c for c in outcome["criteria"]}
+    # Titer (2026-11-20) and weight (2026-11-20) are current as of today, not "no usable date" / "not found".
+    assert criteria["aav9-titer"]["status"] == "met" and criteria["weight-in-label-range"]["status"] == "met"
+    note = next(c for c in cards if "zolgensma-note" in c.get("extension", {}))
+    assert note["indicator"] == "warning" and "2025-12-01" in note["summary"] and "looks wrong" in note["summary"]
+    assert note["extension"]["zolgensma-note"] == {"code": "planned-date-in-past", "plannedDate": "2025-12-01"}
+    dated = json.dumps([c.get("suggestions", []) for c in cards])
+    assert "2025-1" not in dated, "no order is dated from a planned date in the past"

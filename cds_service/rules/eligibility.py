@@ -58,29 +58,40 @@ ACTIVE_ORDER_STATUSES = ("active", "draft", "on-hold")
 
 
 def evaluate(facts: PatientFacts, today: date) -> Evaluation:
-    """Evaluate every criterion as of the planned infusion date when known, otherwise `today`."""
-    planned = facts.order.planned_date if facts.order else None
+    """Evaluate every criterion as of the planned infusion date when it is usable, otherwise `today`.
+
+    A planned date before today is not a usable basis (an infusion cannot be planned in the past; typically
+    a typo such as last year): ages, windows and the steroid timing are then evaluated as of today, and the
+    evaluation carries the note `planned-date-in-past` (a warning card and the machine-readable outcome)."""
+    stated = facts.order.planned_date if facts.order else None
+    planned = stated if stated and stated >= today else None
     as_of, basis = (planned, "planned-infusion-date") if planned else (today, "today")
-    ctx = _Context(facts, as_of, basis, today)
+    notes = ("planned-date-in-past",) if stated and stated < today else ()
+    ctx = _Context(facts, as_of, basis, today, planned, stated)
     findings = tuple(rule(ctx) for rule in _RULES)
-    notes = ("planned-date-in-past",) if planned and planned < today else ()
     return Evaluation(overall(list(findings)), as_of, basis, findings, ctx.kit, notes)
 
 
 class _Context:
-    def __init__(self, facts: PatientFacts, as_of: date, basis: str, today: date):
+    def __init__(self, facts: PatientFacts, as_of: date, basis: str, today: date, planned: date | None,
+                 stated: date | None):
         self.facts, self.as_of, self.basis, self.today = facts, as_of, basis, today
+        self.planned = planned  # the usable planned infusion date (day 0), or None
         self.weight = facts.latest("weight", as_of)
         self.weight_current = bool(self.weight and (as_of - self.weight.when).days <= WEIGHT_MAX_AGE_DAYS)
         self.kit = kit_for_weight(self.weight.value) if self.weight_current else None
         self.as_of_text = as_of.isoformat()
-        self.basis_text = ("the planned infusion date" if basis == "planned-infusion-date"
-                           else "today (no planned infusion date on the order)")
+        if basis == "planned-infusion-date":
+            self.basis_text = "the planned infusion date"
+        elif stated:
+            self.basis_text = f"today (the order's planned date {stated.isoformat()} is in the past)"
+        else:
+            self.basis_text = "today (no planned infusion date on the order)"
 
-    def finding(self, criterion, status, reason, evidence=(), missing=(), **params) -> Finding:
+    def finding(self, criterion, status, reason, evidence=(), missing=(), caution=False, **params) -> Finding:
         params.setdefault("as_of", self.as_of_text)
         params.setdefault("basis", self.basis_text)
-        return Finding(criterion, status, reason, tuple(evidence), params, tuple(missing))
+        return Finding(criterion, status, reason, tuple(evidence), params, tuple(missing), caution)
 
     def unavailable(self, criterion: str, *sources: str) -> Finding | None:
         """An `unknown` finding when a source the rule needs could not be read."""
@@ -188,7 +199,10 @@ def age_under_2(ctx: _Context) -> Finding:
     if ctx.as_of >= second:
         return ctx.finding(c, NOT_MET, "age-2-or-more", ev, **params)
     if ctx.basis == "today" and _days(second, ctx.as_of) <= AGE_WARNING_DAYS:
-        return ctx.finding(c, MET, "under-2-turning-2-soon", ev, **params)
+        # Met today, but with no usable planned date nothing shows the infusion will happen before the
+        # second birthday: a warning card asks for the date (clinical-facts.md 5.1 row 5).
+        return ctx.finding(c, MET, "under-2-turning-2-soon", ev, caution=True, days_left=_days(second, ctx.as_of),
+                           window=AGE_WARNING_DAYS, **params)
     return ctx.finding(c, MET, "under-2", ev, **params)
 
 
@@ -237,7 +251,7 @@ def corticosteroid_plan(ctx: _Context) -> Finding:
             c, UNKNOWN, "no-steroid-plan", missing=("corticosteroid",))
     plan = plans[0]
     ev = [plan.evidence]
-    planned = ctx.facts.order.planned_date if ctx.facts.order else None
+    planned = ctx.planned
     if plan.start and planned and plan.start > planned - timedelta(days=1):
         return ctx.finding(c, NOT_MET, "steroid-starts-late", ev, start=plan.start.isoformat(),
                            day_minus_1=(planned - timedelta(days=1)).isoformat())
@@ -294,6 +308,9 @@ def _baseline(ctx: _Context, c: str, analytes: tuple[str, ...], alternatives: di
         window=BASELINE_LAB_MAX_AGE_DAYS)
 
 
+_LFT_NAMES = {"alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin"}
+
+
 def baseline_liver_function(ctx: _Context) -> Finding:
     c = "baseline-liver-function"
     found, gap = _baseline(ctx, c, ("ast", "alt", "bilirubin", "pt"), {"pt": "inr"})
@@ -304,9 +321,11 @@ def baseline_liver_function(ctx: _Context) -> Finding:
                 if found[a].ref_high is not None and found[a].value > 2 * found[a].ref_high]
     no_uln = [a for a in ("alt", "ast", "bilirubin") if found[a].ref_high is None]
     if elevated:
-        return ctx.finding(c, REVIEW, "lft-above-2x-uln", ev, elevated=", ".join(elevated))
+        return ctx.finding(c, REVIEW, "lft-above-2x-uln", ev, elevated=", ".join(_LFT_NAMES[a] for a in elevated))
     if no_uln:
-        return ctx.finding(c, MET, "baseline-lft-documented-uln-unknown", ev, no_uln=", ".join(no_uln))
+        # Documented (criterion 8 is met) but the label's 2 x ULN question (section 8.6) is open: a warning card.
+        return ctx.finding(c, MET, "baseline-lft-documented-uln-unknown", ev, caution=True,
+                           no_uln=", ".join(_LFT_NAMES[a] for a in no_uln))
     return ctx.finding(c, MET, "baseline-lft-documented", ev)
 
 
@@ -317,13 +336,17 @@ def baseline_platelets_troponin(ctx: _Context) -> Finding:
         return gap
     ev = [m.evidence for m in found.values()]
     plt, trop = found["platelets"], found["troponin-i"]
-    abnormal = []
-    if plt.ref_low is not None and plt.value < plt.ref_low:
-        abnormal.append("platelets below the reference range")
-    if trop.ref_high is not None and trop.value > trop.ref_high:
-        abnormal.append("troponin-I above the reference range")
-    if abnormal:
-        return ctx.finding(c, MET, "baseline-plt-trop-abnormal", ev, abnormal="; ".join(abnormal))
+    # Documented (criterion 9 is met), but an abnormal baseline is a risk the label's warnings name
+    # (thrombocytopenia / TMA, troponin-I): a warning card says what to do.
+    low_platelets = plt.ref_low is not None and plt.value < plt.ref_low
+    high_troponin = trop.ref_high is not None and trop.value > trop.ref_high
+    if low_platelets or high_troponin:
+        reason = ("baseline-platelets-low-troponin-high" if low_platelets and high_troponin
+                  else "baseline-platelets-low" if low_platelets else "baseline-troponin-high")
+        return ctx.finding(c, MET, reason, ev, caution=True, platelets=f"{plt.value:g}",
+                           low=f"{plt.ref_low:g}" if plt.ref_low is not None else "none",
+                           troponin=f"{trop.value:g}",
+                           high=f"{trop.ref_high:g}" if trop.ref_high is not None else "none")
     return ctx.finding(c, MET, "baseline-plt-trop-documented", ev)
 
 

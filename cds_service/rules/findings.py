@@ -26,6 +26,9 @@ class Finding:
     params: dict = field(default_factory=dict)
     # What would resolve an `unknown`: analyte/topic names used to pick suggested orders.
     missing: tuple[str, ...] = ()
+    # A `met` finding that still carries a risk the prescriber must act on (e.g. baseline platelets below
+    # the lab's range): it gets a warning card of its own. Never changes the status or the overall outcome.
+    caution: bool = False
 
     def __post_init__(self):
         if self.status not in STATUSES:
