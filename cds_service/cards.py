@@ -7,6 +7,7 @@ CDS Hooks 2.0 JSON rules: no null or empty elements (they are pruned); summary <
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +76,18 @@ def prune(value):
                 out.append(v)
         return out
     return value
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text from the record, shown as text: markdown and HTML characters escaped, line breaks as spaces."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _quoted(quote: str) -> str:
+    return f' — report text: "{escape_markdown(quote)}"' if quote else ""
 
 
 def summary_text(text: str) -> str:
@@ -170,7 +183,7 @@ class CardBuilder:
         ]
         if f.evidence:
             detail.append("**Evidence:**")
-            detail += [f"- `{e.reference}`: {e.text}" for e in f.evidence]
+            detail += [f"- `{e.reference}`: {e.text}" + _quoted(e.quote) for e in f.evidence]
         else:
             detail.append("**Evidence:** none found in the record.")
         detail.append(f"**Evaluated as of:** {evaluation.as_of.isoformat()} ({basis})")

@@ -14,10 +14,12 @@ from datetime import date
 
 @dataclass
 class Evidence:
-    """One piece of evidence: a resource reference plus a human-readable value/date."""
+    """One piece of evidence: a resource reference plus a human-readable value/date, and the record's own
+    free text when the card must quote it (escaped where it is rendered)."""
 
     reference: str
     text: str
+    quote: str = ""
 
 
 @dataclass
@@ -69,19 +71,38 @@ class Titer:
 
 
 @dataclass
+class SequenceVariant:
+    """A pathogenic or likely pathogenic SMN1 sequence variant reported in structured form."""
+
+    identifier: str  # normalised HGVS (c., g. or p.) or variation code: what makes two variants distinct
+    shown: str  # as reported
+    significance: str  # "pathogenic" | "likely pathogenic"
+    zygosity: str | None = None  # "homozygous" | "heterozygous" | "hemizygous" | None (not reported)
+
+
+@dataclass
 class GeneticResult:
-    """SMN1 findings. copies=None when not reported; pathogenic_variants counts reported alleles."""
+    """One SMN1 result. Structured findings (copy number, P/LP sequence variants) can decide the criterion;
+    the report's free text (`text`, with `text_claim` after negation handling) can at most send it to review."""
 
     reference: str
     when: date | None
-    smn1_copies: int | None = None
-    pathogenic_variants: int = 0
-    biallelic_statement: bool = False
-    summary: str = ""
+    smn1_copies: int | None = None  # LOINC 82155-3 on an SMN1 result; None when not reported
+    variants: list[SequenceVariant] = field(default_factory=list)
+    text: str = ""
+    text_claim: str | None = None  # "biallelic" | "not-biallelic" (negated, carrier, normal) | None
 
     @property
     def evidence(self) -> Evidence:
-        return Evidence(self.reference, self.summary or "SMN1 result")
+        parts = []
+        if self.smn1_copies is not None:
+            parts.append(f"SMN1 copy number {self.smn1_copies}")
+        for v in self.variants:
+            parts.append(f"{v.significance} SMN1 variant {v.shown}" + (f", {v.zygosity}" if v.zygosity else ""))
+        if self.text and not parts:
+            parts.append("free-text report only")
+        when = self.when.isoformat() if self.when else "unknown date"
+        return Evidence(self.reference, f"{'; '.join(parts) or 'SMN1 result'} ({when})", self.text)
 
 
 @dataclass

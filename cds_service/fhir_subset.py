@@ -111,6 +111,7 @@ class Observation(Resource, total=False):
     method: CodeableConcept | None
     note: list[Annotation] | None
     component: list[ObservationComponent] | None
+    derivedFrom: list[Reference] | None
 
 
 class Condition(Resource, total=False):

@@ -69,6 +69,20 @@ GENE_STUDIED = Code(LOINC, "48018-6", "Gene studied [ID]", verified=False)
 CLINICAL_SIGNIFICANCE = Code(LOINC, "53037-8", "Genetic variation clinical significance [Imp]")
 PATHOGENIC = Code(LOINC, "LA6668-3", "Pathogenic")
 SMN1_TEST = Code(LOINC, "35462-1", "SMN1 gene targeted mutation analysis", verified=False)
+# HL7 Genomics Reporting variant shape (Observation with components). The allelic-state answers are from the
+# LOINC 53034-5 answer list published with FHIR STU3 (LA6705-3/LA6706-1/LA6707-9); the others are MEMORY:
+# recognition only, never emitted.
+VARIANT_ASSESSMENT = Code(LOINC, "69548-6", "Genetic variant assessment", verified=False)
+DNA_CHANGE_C_HGVS = Code(LOINC, "48004-6", "DNA change (c.HGVS)", verified=False)
+GENOMIC_DNA_CHANGE = Code(LOINC, "81290-9", "Genomic DNA change (gHGVS)", verified=False)
+AMINO_ACID_CHANGE = Code(LOINC, "48005-3", "Amino acid change (pHGVS)", verified=False)
+DISCRETE_VARIANT = Code(LOINC, "81252-9", "Discrete genetic variant", verified=False)
+VARIANT_IDENTIFIERS = (DNA_CHANGE_C_HGVS, GENOMIC_DNA_CHANGE, AMINO_ACID_CHANGE, DISCRETE_VARIANT)  # preferred first
+ALLELIC_STATE = Code(LOINC, "53034-5", "Allelic state")
+ZYGOSITY_ANSWERS = {"LA6705-3": "homozygous", "LA6706-1": "heterozygous", "LA6707-9": "hemizygous"}
+LIKELY_PATHOGENIC = Code(LOINC, "LA26332-9", "Likely pathogenic", verified=False)
+PATHOGENIC_ANSWERS = {"LA6668-3": "pathogenic", "LA26332-9": "likely pathogenic"}
+VARIANT_ABSENT = Code(LOINC, "LA9634-2", "Absent", verified=False)  # 69548-6 answered "Absent": no variant
 SMN1_GENE = Code(HGNC, "HGNC:11117", "SMN1")
 SMN2_GENE = Code(HGNC, "HGNC:11118", "SMN2")
 
@@ -106,6 +120,16 @@ ANALYTE_NAMES: dict[str, tuple[str, ...]] = {
     "temperature": ("temperature", "body temperature"),
     "aav9-titer": (),
 }
+# Free text of an SMN1 report (genetics.py): phrases that affirm bi-allelic loss, and what negates them within
+# the same clause or marks a carrier / normal result anywhere in the report. Text alone is never `met`.
+BIALLELIC_TEXT = ("homozygous deletion", "homozygous loss", "homozygously deleted", "bi allelic", "biallelic",
+                  "0 copies", "zero copies", "no copies of smn1", "absence of smn1", "absent smn1",
+                  "compound heterozygous", "compound heterozygote", "two pathogenic variants")
+NEGATION_TEXT = ("not detected", "not identified", "not found", "not present", "not seen", "not observed",
+                 "no evidence", "negative", "ruled out", "excluded", "not consistent", "absent", "none detected",
+                 "was not", "were not", "no ")
+CARRIER_TEXT = ("carrier", "heterozygous deletion", "heterozygous loss", "1 copy", "one copy", "2 copies",
+                "two copies", "3 copies", "three copies", "normal", "silent carrier")
 AAV9_TEXT_MARKERS = ("aav9", "aav 9", "aav-9", "adeno-associated virus serotype 9")
 # Titer method (policy DR.005.D criterion 6: "by ELISA"), read from Observation.method, else from the test's
 # code display and name. Matched on normalised words (lower case, punctuation as spaces).

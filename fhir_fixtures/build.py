@@ -308,8 +308,68 @@ def role(code, display):
                                        "display": display}]}]}
 
 
+def smn1_result(id_, components=(), value_string=None, note=None, code=None):
+    """An SMN1 result in the Genomics Reporting variant shape (gene studied SMN1 plus `components`)."""
+    obs = {"resourceType": "Observation", "id": id_, "status": "final",
+           "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                     "code": "laboratory"}]}],
+           "code": code or {"coding": [{"system": LOINC, "code": "69548-6", "display": "Genetic variant assessment"}]},
+           "subject": {"reference": "Patient/{pid}"}, "effectiveDateTime": "2026-03-20"}
+    comps = [] if code else [gene_component()]
+    obs["component"] = comps + list(components)
+    if not obs["component"]:
+        del obs["component"]
+    if value_string:
+        obs["valueString"] = value_string
+    else:
+        obs["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": "LA9633-4", "display": "Present"}]}
+    if note:
+        obs["note"] = [{"text": note}]
+    return obs
+
+
+def gene_component():
+    return {"code": {"coding": [{"system": LOINC, "code": "48018-6", "display": "Gene studied [ID]"}]},
+            "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org/geneId",
+                                                 "code": "HGNC:11117", "display": "SMN1"}]}}
+
+
+def component(loinc, display, answer=None, answer_display=None, quantity=None, string=None):
+    comp = {"code": {"coding": [{"system": LOINC, "code": loinc, "display": display}]}}
+    if quantity is not None:
+        comp["valueQuantity"] = {"value": quantity, "unit": "1", "system": UCUM, "code": "1"}
+    elif string is not None:
+        comp["valueString"] = string
+    else:
+        comp["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": answer, "display": answer_display}]}
+    return comp
+
+
+COPY_1 = component("82155-3", "Genomic structural variant copy number", quantity=1)
+HETEROZYGOUS = component("53034-5", "Allelic state", "LA6706-1", "Heterozygous")
+PATHOGENIC = component("53037-8", "Genetic variation clinical significance", "LA6668-3", "Pathogenic")
+SMN1_TEXT_CODE = {"coding": [{"system": "http://lab.example-reference.com/tests", "code": "3350",
+                              "display": "SMN1 deletion/duplication analysis"}], "text": "SMN1 deletion analysis"}
+
+
 def clinical_rule_scenarios() -> dict[str, tuple[str, list[dict]]]:
     s = {}
+    r = replace(base("genetics-negative-text"), "smn1-variant", smn1_result(
+        "smn1-report", code=SMN1_TEXT_CODE,
+        value_string="NEGATIVE: homozygous deletion of SMN1 exon 7 was not detected; 2 copies of SMN1"))
+    s["genetics-negative-text"] = ("SMN1 report text only, negative (homozygous deletion not detected)", r)
+    r = replace(base("genetics-carrier"), "smn1-variant", smn1_result(
+        "smn1-cn", [COPY_1, HETEROZYGOUS, PATHOGENIC],
+        note="Heterozygous deletion of SMN1 exon 7, 1 copy; bi-allelic loss not detected (carrier)"))
+    s["genetics-carrier"] = ("SMN1 carrier: 1 copy, heterozygous, 'Pathogenic' on the deletion", r)
+    r = replace(base("genetics-compound-het"), "smn1-variant", smn1_result("smn1-cn", [COPY_1]))
+    r.append(smn1_result("smn1-snv", [component("48004-6", "DNA change (c.HGVS)", string="NM_000344.3:c.815A>G"),
+                                      HETEROZYGOUS, PATHOGENIC]))
+    s["genetics-compound-het"] = ("Compound heterozygote: SMN1 copy number 1 plus c.815A>G, two Observations", r)
+    r = replace(base("genetics-text-positive"), "smn1-variant", smn1_result(
+        "smn1-report", code=SMN1_TEXT_CODE,
+        value_string="Homozygous deletion of SMN1 exon 7 detected (0 copies). Consistent with SMA."))
+    s["genetics-text-positive"] = ("Bi-allelic SMN1 loss stated only in report text", r)
     r = replace(base("prescriber-psychiatrist"), "neuro-1-role",
                 role("2084P0800X", "Psychiatry & Neurology, Psychiatry"))
     s["prescriber-psychiatrist"] = ("Ordered by a psychiatrist (NUCC 2084P0800X): not an SMA specialist", r)

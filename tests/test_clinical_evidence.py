@@ -165,3 +165,99 @@ def test_every_temperature_in_the_window_counts(temperatures, status):
     f = finding(chart, "no-active-infection")
     assert f.status == status
     assert (f.params["threshold"], f.params["window"], f.params["since"]) == ("38.0", 2, "2026-11-21")
+
+
+# --- item 1: genetics -----------------------------------------------------------------------------------------
+GENE = {"code": {"coding": [{"system": LOINC, "code": "48018-6"}]},
+        "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org/geneId", "code": "HGNC:11117"}]}}
+SMN2 = {"code": {"coding": [{"system": LOINC, "code": "48018-6"}]},
+        "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org/geneId", "code": "HGNC:11118"}]}}
+
+
+def _comp(loinc, answer=None, quantity=None, string=None, text=None):
+    c = {"code": {"coding": [{"system": LOINC, "code": loinc}]}}
+    if quantity is not None:
+        c["valueQuantity"] = {"value": quantity}
+    elif string is not None:
+        c["valueString"] = string
+    else:
+        c["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": answer}]} if answer else {"text": text}
+    return c
+
+
+def copies(n, *more, gene=GENE, id_="cn"):
+    return {"resourceType": "Observation", "id": id_, "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "69548-6"}]}, "subject": {"reference": "Patient/p"},
+            "effectiveDateTime": "2026-03-20", "component": [gene, _comp("82155-3", quantity=n), *more]}
+
+
+def variant(hgvs, significance="LA6668-3", zygosity="LA6706-1", id_="snv"):
+    comps = [GENE, _comp("48004-6", string=hgvs), _comp("53034-5", zygosity)]
+    if significance:
+        comps.append(_comp("53037-8", significance))
+    return {"resourceType": "Observation", "id": id_, "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": "69548-6"}]}, "subject": {"reference": "Patient/p"},
+            "effectiveDateTime": "2026-03-20", "component": comps,
+            "valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA9633-4"}]}}
+
+
+def report(text, id_="report"):
+    return {"resourceType": "Observation", "id": id_, "status": "final",
+            "code": {"text": "SMN1 deletion analysis"}, "subject": {"reference": "Patient/p"},
+            "effectiveDateTime": "2026-03-20", "valueString": text}
+
+
+PATHOGENIC, LIKELY, VUS = "LA6668-3", "LA26332-9", "LA26333-7"
+HET, HOM, HEMI = "LA6706-1", "LA6705-3", "LA6707-9"
+
+
+@pytest.mark.parametrize("results, status, reason", [
+    ([copies(0)], "met", "biallelic-confirmed"),
+    ([copies(1), variant("NM_000344.3:c.815A>G")], "met", "biallelic-confirmed"),  # compound heterozygote
+    ([copies(1), variant("c.815A>G", LIKELY)], "met", "biallelic-confirmed"),
+    ([variant("c.815A>G"), variant("c.683T>A", id_="snv2")], "met", "biallelic-confirmed"),
+    ([variant("c.815A>G", zygosity=HOM)], "met", "biallelic-confirmed"),
+    ([copies(1), variant("c.815A>G", zygosity=HEMI)], "met", "biallelic-confirmed"),
+    # A carrier: 1 copy, heterozygous, "Pathogenic" is the deletion's own significance, not a second allele.
+    ([copies(1, _comp("53034-5", HET), _comp("53037-8", PATHOGENIC))], "unknown", "one-allele-only"),
+    ([copies(1), variant("c.815A>G", VUS)], "unknown", "one-allele-only"),
+    ([copies(1), variant("c.(834+1_835-1)_(*1_?)del")], "unknown", "one-allele-only"),  # the deletion itself
+    # The same variant reported twice is one allele, not two.
+    ([variant("NM_000344.3:c.815A>G"), variant("c.815A>G", id_="snv2")], "unknown", "one-allele-only"),
+    ([copies(2)], "not-met", "smn1-present"),
+    ([copies(0), copies(2, id_="cn2")], "review", "genetics-conflict"),
+    ([copies(0, gene=SMN2)], "unknown", "diagnosis-without-genetics"),  # SMN2 copies are not SMN1 evidence
+    ([report("NEGATIVE: homozygous deletion of SMN1 exon 7 was not detected; 2 copies")], "unknown",
+     "genetics-text-not-structured"),
+    ([report("Heterozygous deletion, 1 copy; bi-allelic loss not detected")], "unknown",
+     "genetics-text-not-structured"),
+    ([report("Homozygous deletion of SMN1 exon 7 detected. No other variants detected.")], "review",
+     "biallelic-text-only"),
+    ([report("No copies of SMN1 detected; SMN2: 3 copies")], "review", "biallelic-text-only"),
+    ([copies(1), report("Compound heterozygous: exon 7 deletion and c.815A>G")], "review", "biallelic-text-only"),
+    ([copies(2), report("Homozygous deletion of SMN1 exon 7")], "review", "genetics-conflict"),
+])
+def test_smn1_met_only_from_structured_results_combined_across_observations(results, status, reason):
+    chart = [r for r in eligible() if r.get("id") != "smn1-variant"] + results
+    f = finding(chart, "smn1-biallelic")
+    assert (f.status, f.reason) == (status, reason)
+
+
+def test_significance_from_a_diagnostic_implication_observation():
+    snv = variant("c.815A>G", significance=None)
+    implication = {"resourceType": "Observation", "id": "impl", "status": "final",
+                   "code": {"text": "Diagnostic implication"}, "subject": {"reference": "Patient/p"},
+                   "derivedFrom": [{"reference": "Observation/snv"}],
+                   "component": [_comp("53037-8", PATHOGENIC)]}
+    chart = [r for r in eligible() if r.get("id") != "smn1-variant"] + [copies(1), snv]
+    assert finding(chart, "smn1-biallelic").status == "unknown"  # a variant of unstated significance
+    assert finding(chart + [implication], "smn1-biallelic").status == "met"
+
+
+def test_report_text_is_quoted_escaped_on_the_card(client):
+    from fhir_fake import hook_request
+    cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request("genetics-text-positive")).json["cards"]
+    card = next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id") == "smn1-biallelic")
+    assert card["indicator"] == "warning"
+    assert 'report text: "Homozygous deletion of SMN1 exon 7 detected \\(0 copies\\)\\. Consistent with SMA\\."' \
+        in card["detail"]

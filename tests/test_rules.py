@@ -15,7 +15,7 @@ from cds_service import config
 from cds_service.cards import CardBuilder, Wording, cards_for
 from cds_service.coverage_cards import CoverageCards
 from cds_service.data_access import gather
-from cds_service.facts import Dose, GeneticResult, Measurement, Order, PatientFacts, Titer
+from cds_service.facts import Dose, GeneticResult, Measurement, Order, PatientFacts, SequenceVariant, Titer
 from cds_service.hooks import draft_resources, zolgensma_order
 from cds_service.orders import OrderSuggester
 from cds_service.quantities import UnitError, parse_titer_string, titer_at_most, to_canonical
@@ -227,7 +227,8 @@ def test_stale_weight_is_unknown_for_dose_and_range():
 
 @pytest.mark.parametrize("genetics, status", [
     ([GeneticResult("O/g", None, smn1_copies=0)], "met"),
-    ([GeneticResult("O/g", None, smn1_copies=1, pathogenic_variants=1)], "met"),
+    ([GeneticResult("O/g", None, smn1_copies=1, variants=[SequenceVariant("c.815a>g", "c.815A>G", "pathogenic")])],
+     "met"),
     ([GeneticResult("O/g", None, smn1_copies=1)], "unknown"),
     ([GeneticResult("O/g", None, smn1_copies=2)], "not-met"),
     ([GeneticResult("O/g", None, smn1_copies=0), GeneticResult("O/h", None, smn1_copies=2)], "review"),

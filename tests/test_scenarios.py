@@ -37,6 +37,10 @@ EXPECTED = {
 }
 # Clinical rules a reviewer would sign (issue 12): genetics, prior dose, advanced SMA, infection, prescriber, titer.
 EXPECTED.update({
+    "genetics-negative-text": ("incomplete", {"smn1-biallelic": "unknown"}),
+    "genetics-carrier": ("incomplete", {"smn1-biallelic": "unknown"}),
+    "genetics-compound-het": ("eligible", {}),
+    "genetics-text-positive": ("needs-review", {"smn1-biallelic": "review"}),
     "prescriber-psychiatrist": ("incomplete", {"specialist-prescriber": "unknown"}),
     "titer-nab-by-name": ("incomplete", {"aav9-titer": "unknown"}),
     "infection-cmv-45-days": ("not-eligible", {"no-active-infection": "not-met"}),

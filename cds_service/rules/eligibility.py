@@ -119,24 +119,38 @@ def specialist_prescriber(ctx: _Context) -> Finding:
 
 # --- criterion 2 ------------------------------------------------------------------------------
 def smn1_biallelic(ctx: _Context) -> Finding:
+    """Structured results only can make it `met`, combined across the patient's Observations: SMN1 copy number
+    0; or 1 copy plus a distinct pathogenic / likely pathogenic sequence variant; or two distinct such variants
+    (or one reported homozygous or hemizygous). A carrier (1 copy, no second variant) is never bi-allelic.
+    Report text can at most send the criterion to review, and is quoted."""
     c = "smn1-biallelic"
-    positive, negative, partial = [], [], []
-    for g in ctx.facts.genetics:
-        if (g.biallelic_statement or g.smn1_copies == 0 or g.pathogenic_variants >= 2
-                or (g.smn1_copies == 1 and g.pathogenic_variants >= 1)):
-            positive.append(g)
-        elif g.smn1_copies is not None and g.smn1_copies >= 2 and g.pathogenic_variants == 0:
-            negative.append(g)
-        elif g.smn1_copies == 1:
-            partial.append(g)
-    if positive and negative:
-        return ctx.finding(c, REVIEW, "genetics-conflict", [g.evidence for g in positive + negative])
-    if positive:
-        return ctx.finding(c, MET, "biallelic-confirmed", [g.evidence for g in positive])
-    if negative:
-        return ctx.finding(c, NOT_MET, "smn1-present", [g.evidence for g in negative])
-    if partial:
-        return ctx.finding(c, UNKNOWN, "one-allele-only", [g.evidence for g in partial], missing=("genetics",))
+    genetics = ctx.facts.genetics
+    copies = {g.smn1_copies for g in genetics if g.smn1_copies is not None}
+    variants: dict[str, list] = {}
+    for g in genetics:
+        for v in g.variants:
+            variants.setdefault(v.identifier, []).append(v)
+    both_alleles = any(v.zygosity in ("homozygous", "hemizygous") for vs in variants.values() for v in vs)
+    structured = [g for g in genetics if g.smn1_copies is not None or g.variants]
+    affirming = [g for g in genetics if g.text_claim == "biallelic"]
+    ev = [g.evidence for g in structured]
+    text_ev = [g.evidence for g in affirming if g not in structured]
+    biallelic = 0 in copies or len(variants) >= 2 or both_alleles or (1 in copies and len(variants) >= 1)
+    conflict = biallelic and len(copies) > 1  # results disagree on the copy number the decision rests on
+    smn1_present = bool(copies) and min(copies) >= 2 and not variants
+    if conflict or (smn1_present and affirming):
+        return ctx.finding(c, REVIEW, "genetics-conflict", ev + text_ev)
+    if biallelic:
+        return ctx.finding(c, MET, "biallelic-confirmed", ev)
+    if smn1_present:
+        return ctx.finding(c, NOT_MET, "smn1-present", ev)
+    if affirming:  # free text never makes it met: the reviewer reads the report
+        return ctx.finding(c, REVIEW, "biallelic-text-only", ev + text_ev)
+    if structured:  # one allele shown (1 copy, or one heterozygous variant): a carrier is never bi-allelic
+        return ctx.finding(c, UNKNOWN, "one-allele-only", ev, missing=("genetics",))
+    if genetics:  # report text only, negated, a carrier or a normal result, or no claim at all
+        return ctx.finding(c, UNKNOWN, "genetics-text-not-structured", [g.evidence for g in genetics],
+                           missing=("genetics",))
     lost = ctx.unavailable(c, "labs")
     if lost:
         return lost

@@ -36,6 +36,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         self._codes = self.local.table
         self._encounters: list = []
         self._locations: dict = {}
+        self._implications: dict[str, str] = {}  # variant Observation reference -> significance (genetics.py)
 
     # Entry point ------------------------------------------------------------------------------
     def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
@@ -70,6 +71,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
                 if handler:
                     self._safely(handler, resource)
         self._resolve_pending(horizon)
+        self._finish_genetics()
         f.site_of_care = self._site_of_care()
         for draft in draft_orders:
             if draft is not order and draft.get("resourceType") == "MedicationRequest":

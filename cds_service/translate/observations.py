@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
 from .. import terminology as t
-from ..facts import DataIssue, GeneticResult, Measurement, Titer
+from ..facts import DataIssue, Measurement, Titer
 from ..fhir_client import as_list
 from ..quantities import CANONICAL_UNITS, UnitError, parse_titer_string, to_canonical
 from .common import (
     _NONE,
     FINAL_OBSERVATION,
-    _all_text,
-    _code_keys,
     _codings,
     _concept_text,
     _norm,
@@ -24,6 +21,7 @@ from .common import (
     _start,
     _to_date,
 )
+from .genetics import finish, read_genetics
 
 
 @dataclass
@@ -84,7 +82,7 @@ class ObservationReader:
 
     def _observation(self, resource: dict) -> None:
         analyte = self.classify(resource.get("code"))
-        if analyte is None and _mentions_smn1_component(resource):
+        if analyte is None and (_mentions_smn1_component(resource) or _is_implication(resource)):
             analyte = "genetics"
         if analyte is None or _s(resource.get("status")) not in FINAL_OBSERVATION:
             return
@@ -157,50 +155,18 @@ class ObservationReader:
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
 
     def _genetics(self, obs: dict, when: date | None) -> None:
-        copies, pathogenic, statement = None, 0, False
-        genes = set()
-        texts = [_concept_text(obs["code"]), obs.get("valueString") or "",
-                 _concept_text(obs.get("valueCodeableConcept"))]
-        texts += [n["text"] for n in obs.get("note") or []]
-        for comp in obs.get("component") or []:
-            keys = _code_keys(comp["code"])
-            value = comp.get("valueCodeableConcept")
-            if t.GENE_STUDIED.key in keys or "gene" in _all_text(comp["code"]):
-                genes |= {c.get("code") for c in _codings(value)}
-                genes.add(_concept_text(value).upper())
-            if t.COPY_NUMBER.key in keys:
-                copies = _int_value(comp)
-            if t.CLINICAL_SIGNIFICANCE.key in keys and (
-                    t.PATHOGENIC.key in _code_keys(value)
-                    or "pathogenic" in _all_text(value).replace("likely pathogenic", "")):
-                pathogenic += 1
-            if "homozygous" in _all_text(value) and pathogenic:
-                pathogenic = 2
-            texts.append(_concept_text(value))
-        if t.COPY_NUMBER.key in _code_keys(obs["code"]):
-            copies = _int_value(obs)
-        if genes and not ({t.SMN1_GENE.code, t.SMN1_GENE.display} & genes):
-            return  # e.g. an SMN2 copy-number result: informational, not SMN1 evidence
-        blob = " ".join(texts).lower()
-        if copies is None:
-            m = re.search(r"smn1[^0-9]{0,40}?(\d)\s*cop", blob) or re.search(r"(\d)\s*cop(?:y|ies) of smn1", blob)
-            copies = int(m.group(1)) if m else None
-        if any(p in blob for p in ("homozygous deletion", "bi-allelic", "biallelic", "no copies of smn1",
-                                   "absence of smn1", "0 copies")):
-            statement = True
-        parts = []
-        if copies is not None:
-            parts.append(f"SMN1 copy number {copies}")
-        if pathogenic:
-            parts.append(f"{pathogenic} pathogenic SMN1 variant(s)")
-        if statement:
-            parts.append("reported as bi-allelic/homozygous deletion")
-        if not parts:
-            self.facts.issues.append(DataIssue(_ref(obs), "SMN1 result without a readable copy number or variant"))
-            return
-        summary = "; ".join(parts) + (f" ({when.isoformat()})" if when else "")
-        self.facts.genetics.append(GeneticResult(_ref(obs), when, copies, pathogenic, statement, summary))
+        result, implications = read_genetics(obs, when)
+        self._implications.update(implications)
+        if result is not None:
+            self.facts.genetics.append(result)
 
+    def _finish_genetics(self) -> None:
+        """After every Observation is read: significances from implication Observations, empty results out."""
+        before = {g.reference for g in self.facts.genetics}
+        self.facts.genetics = finish(self.facts.genetics, self._implications)
+        for ref in sorted(before - {g.reference for g in self.facts.genetics}):
+            self.facts.issues.append(DataIssue(ref, "SMN1 result without a readable copy number, pathogenic "
+                                                    "variant or report text"))
 
 
 def _reference_range(obs: dict, analyte: str, unit: str | None) -> tuple[float | None, float | None]:
@@ -286,15 +252,6 @@ def _titer_method(obs: dict) -> tuple[str | None, str | None, str]:
     return None, None, ""
 
 
-def _int_value(element: dict) -> int | None:
-    if element.get("valueInteger") is not None:
-        return element["valueInteger"]
-    value = (element.get("valueQuantity") or _NONE).get("value")
-    if value is not None and float(value).is_integer():
-        return int(value)
-    return None
-
-
 def _mentions_smn1_component(resource: dict) -> bool:
     for comp in as_list(resource.get("component")):
         if not isinstance(comp, dict):
@@ -305,3 +262,16 @@ def _mentions_smn1_component(resource: dict) -> bool:
             return True
     return False
 
+
+
+def _is_implication(resource: dict) -> bool:
+    """A genomics diagnostic-implication Observation: a clinical significance derived from other results."""
+    if not as_list(resource.get("derivedFrom")):
+        return False
+    for comp in as_list(resource.get("component")):
+        code = comp.get("code") if isinstance(comp, dict) else None
+        codings = as_list(code.get("coding")) if isinstance(code, dict) else []
+        if any(isinstance(c, dict) and (c.get("system"), c.get("code")) == t.CLINICAL_SIGNIFICANCE.key
+               for c in codings):
+            return True
+    return False
