@@ -14,7 +14,7 @@ from functools import lru_cache
 CANONICAL_UNITS = {
     "alt": "U/L", "ast": "U/L", "bilirubin": "mg/dL", "pt": "s", "inr": "{INR}",
     "platelets": "10*3/uL", "troponin-i": "ng/mL", "creatinine": "mg/dL", "hemoglobin": "g/dL",
-    "weight": "kg", "gestational-age": "wk", "temperature": "Cel",
+    "weight": "kg", "gestational-age": "wk", "gestational-age-estimated": "wk", "temperature": "Cel",
 }
 
 _ENZYME = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "units/l": 1.0, "ukat/l": 60.0}
@@ -36,6 +36,7 @@ _FACTORS: dict[str, dict[str, float]] = {
     "gestational-age": {"wk": 1.0, "week": 1.0, "weeks": 1.0, "wks": 1.0, "d": 1 / 7, "day": 1 / 7,
                         "days": 1 / 7},
 }
+_FACTORS["gestational-age-estimated"] = _FACTORS["gestational-age"]
 
 
 class UnitError(ValueError):

@@ -100,7 +100,9 @@ ANALYTES: dict[str, tuple[Code, ...]] = {
     "creatinine": (CREATININE,),
     "hemoglobin": (HEMOGLOBIN,),
     "weight": (BODY_WEIGHT, BODY_WEIGHT_MEASURED),
-    "gestational-age": (GA_AT_BIRTH, GA_ESTIMATED),
+    # GA at birth is only the at-birth observation; any other GA (estimated, corrected) is GA on its own date.
+    "gestational-age": (GA_AT_BIRTH,),
+    "gestational-age-estimated": (GA_ESTIMATED,),
     "temperature": (BODY_TEMPERATURE,),
     "aav9-titer": (),
 }
@@ -116,7 +118,9 @@ ANALYTE_NAMES: dict[str, tuple[str, ...]] = {
     "creatinine": ("creatinine", "serum creatinine"),
     "hemoglobin": ("hemoglobin", "haemoglobin", "hgb"),
     "weight": ("weight", "body weight"),
-    "gestational-age": ("gestational age at birth", "gestational age"),
+    "gestational-age": ("gestational age at birth", "gestational age at delivery", "birth gestational age"),
+    "gestational-age-estimated": ("gestational age", "gestational age estimated", "estimated gestational age",
+                                  "corrected gestational age", "postmenstrual age"),
     "temperature": ("temperature", "body temperature"),
     "aav9-titer": (),
 }

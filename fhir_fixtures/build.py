@@ -386,6 +386,12 @@ def clinical_rule_scenarios() -> dict[str, tuple[str, list[dict]]]:
     r += [vital("temp-night", "8310-5", "Body temperature", 38.9, "Cel", "2026-11-22T23:10:00Z"),
           vital("temp-morning", "8310-5", "Body temperature", 36.9, "Cel", "2026-11-23T07:30:00Z")]
     s["fever-last-night"] = ("38.9 degC last night, 36.9 degC this morning", r)
+    # Issue 12 item 6: GA at birth is the at-birth observation; a later "estimated" GA is GA on its own date.
+    r = base("ga-later-estimate", weight_kg=2.9, birth="2026-11-03")
+    r = replace(r, "ga-birth", vital("ga-birth", "76516-4", "Gestational age--at birth", 32, "wk", "2026-11-03"))
+    r.append(vital("ga-estimate", "11884-4", "Gestational age Estimated", 34, "wk", "2026-11-17"))
+    s["ga-later-estimate"] = ("Born at 32 weeks; 'estimated 34 weeks' two weeks later; 36 weeks corrected at infusion",
+                              r)
     return s
 
 

@@ -124,3 +124,33 @@ def test_turning_2_soon_needs_a_card_only_without_a_planned_date(planned, cautio
     assert (finding.status, finding.caution) == ("met", caution)
     if caution:
         assert finding.params["days_left"] == 12
+
+
+# --- item 6: gestational age at birth -----------------------------------------------------------------
+def _ga(*measurements, born=date(2026, 11, 3)):
+    m = [Measurement("weight", 2.9, "kg", date(2026, 11, 20), "Observation/w"), *measurements]
+    return evaluate(_facts(birth_date=born, measurements=m), TODAY).finding("gestational-age")
+
+
+def test_a_later_estimate_never_overrides_ga_at_birth():
+    finding = _ga(Measurement("gestational-age", 32, "wk", date(2026, 11, 3), "Observation/birth"),
+                  Measurement("gestational-age-estimated", 34, "wk", date(2026, 11, 17), "Observation/est"))
+    assert (finding.status, finding.reason, finding.params["ga"], finding.params["corrected"]) == (
+        "not-met", "before-term", "32", "36.0")
+    assert [e.reference for e in finding.evidence] == ["Observation/birth"]
+
+
+def test_ga_at_birth_recorded_later_is_still_ga_at_birth():
+    finding = _ga(Measurement("gestational-age", 39, "wk", date(2026, 11, 20), "Observation/birth"))
+    assert (finding.status, finding.params["ga"]) == ("met", "39")
+
+
+@pytest.mark.parametrize("weeks, when, status, reason, at_birth", [
+    (34, date(2026, 11, 17), "not-met", "before-term-from-estimate", "32"),  # GA on its date, 2 weeks after birth
+    (39, date(2026, 11, 3), "met", "term-reached-from-estimate", "39"),  # recorded on the birth date
+    (30, date(2026, 9, 22), "met", "term-reached-from-estimate", "36"),  # prenatal scan, 6 weeks before birth
+    (16, date(2026, 11, 17), "unknown", "ga-estimate-implausible", "14"),  # 14 weeks at birth: not GA on its date
+])
+def test_a_dated_estimate_without_ga_at_birth_is_carried_to_birth(weeks, when, status, reason, at_birth):
+    finding = _ga(Measurement("gestational-age-estimated", weeks, "wk", when, "Observation/est"))
+    assert (finding.status, finding.reason, finding.params["ga"]) == (status, reason, at_birth)

@@ -272,7 +272,7 @@ def test_every_reason_code_in_the_rules_is_worded():
 def test_prenatal_gestational_age_estimate_is_carried_to_birth():
     born = date(2026, 11, 1)
     m = [Measurement("weight", 3.0, "kg", date(2026, 11, 20), "Observation/w"),
-         Measurement("gestational-age", 30, "wk", date(2026, 9, 20), "Observation/ga")]  # 6 weeks before birth
+         Measurement("gestational-age-estimated", 30, "wk", date(2026, 9, 20), "Observation/ga")]  # 6 wk before
     finding = _status(_facts(birth_date=born, measurements=m), "gestational-age")
     assert finding.status == "met" and finding.params["ga"] == "36"  # 30 + 6 weeks; + 4.3 postnatal >= 37
 

@@ -34,6 +34,7 @@ EXPECTED = {
     "baseline-alt-no-range": ("eligible", {}),
     "turning-2-no-planned-date": ("eligible", {}),
     "planned-date-last-year": ("eligible", {}),
+    "ga-later-estimate": ("not-eligible", {"gestational-age": "not-met"}),
 }
 # Clinical rules a reviewer would sign (issue 12): genetics, prior dose, advanced SMA, infection, prescriber, titer.
 EXPECTED.update({
@@ -173,3 +174,13 @@ def test_planned_date_before_today_is_not_used_and_said_to_look_wrong(mode, clie
     assert note["extension"]["zolgensma-note"] == {"code": "planned-date-in-past", "plannedDate": "2025-12-01"}
     dated = json.dumps([c.get("suggestions", []) for c in cards])
     assert "2025-1" not in dated, "no order is dated from a planned date in the past"
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_gestational_age_at_birth_is_not_overridden_by_a_later_estimate(mode, client, rsps):
+    FakeFhir(load("ga-later-estimate")).register(rsps)
+    cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request("ga-later-estimate", mode=mode)).json[
+        "cards"]
+    ga = next(c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"] if c["id"] == "gestational-age")
+    assert (ga["status"], ga["reasonCode"], ga["evidence"]) == ("not-met", "before-term", ["Observation/ga-birth"])
+    assert "32 weeks" in ga["reason"] and "36.0 weeks" in ga["reason"] and "2026-12-08" in ga["reason"]

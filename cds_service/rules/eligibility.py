@@ -42,6 +42,9 @@ BASELINE_LAB_MAX_AGE_DAYS = 30
 # a gestational age of at least 20 weeks, so 17 weeks of postnatal age reaches term whatever the GA.
 FULL_TERM_WEEKS = 37
 MIN_GESTATIONAL_AGE_WEEKS = 20
+# A GA at birth derived from a dated estimate above this is not physiological (post-term births end by
+# about 42-43 weeks; ACOG "post-term" >= 42 weeks): the estimate is not read as GA on its date.
+MAX_GESTATIONAL_AGE_WEEKS = 44
 # FDA label 2.1: prednisolone 1 mg/kg/day; clinical-facts.md 5.1 row 7 accepts 0.9-1.1 mg/kg/day.
 STEROID_MG_PER_KG_RANGE = (0.9, 1.1)
 # How close an ordered dose must be to the label band dose.
@@ -178,27 +181,43 @@ def no_advanced_sma(ctx: _Context) -> Finding:
 
 # --- criterion 4 ------------------------------------------------------------------------------
 def gestational_age(ctx: _Context) -> Finding:
+    """GA at birth comes from the at-birth observation (LOINC 76516-4) only. Any other GA observation
+    (estimated 11884-4, corrected) is an estimate of the GA *on its own date*: a later "estimated 34 weeks"
+    never overrides "32 weeks at birth". Without an at-birth value, the latest dated estimate is carried
+    back (or forward, for a prenatal scan) to the birth date."""
     c = "gestational-age"
     birth = ctx.facts.birth_date
     if birth is None:
         return ctx.unavailable(c, "patient") or ctx.finding(c, UNKNOWN, "no-birth-date", missing=("birth-date",))
     postnatal_weeks = _days(ctx.as_of, birth) / 7
-    ga = ctx.facts.latest("gestational-age")
-    if ga is not None:
-        # An estimated GA recorded before birth (LOINC 11884-4 on a prenatal scan) is carried to the birth date.
-        at_birth = ga.value + max(0, _days(birth, ga.when)) / 7
+    recorded = ctx.facts.latest("gestational-age")
+    estimate = None if recorded else ctx.facts.latest("gestational-age-estimated", ctx.as_of)
+    if recorded is not None or estimate is not None:
+        ga = recorded or estimate
+        at_birth = ga.value if recorded else ga.value - _days(ga.when, birth) / 7
+        params = dict(ga=f"{at_birth:.1f}".removesuffix(".0"), term=FULL_TERM_WEEKS)
+        suffix = ""
+        if estimate is not None:
+            params.update(estimate=f"{ga.value:g}", estimate_date=ga.when.isoformat())
+            suffix = "-from-estimate"
+            if not MIN_GESTATIONAL_AGE_WEEKS <= at_birth <= MAX_GESTATIONAL_AGE_WEEKS:
+                # Not a GA on its date (perhaps a GA at birth recorded later under another code): not guessed.
+                return ctx.finding(c, UNKNOWN, "ga-estimate-implausible", [ga.evidence],
+                                   missing=("gestational-age",), **params)
         corrected = at_birth + postnatal_weeks
-        params = dict(ga=f"{at_birth:.1f}".removesuffix(".0"), corrected=f"{corrected:.1f}", term=FULL_TERM_WEEKS)
+        params["corrected"] = f"{corrected:.1f}"
         if corrected >= FULL_TERM_WEEKS:
-            return ctx.finding(c, MET, "term-reached", [ga.evidence], **params)
+            return ctx.finding(c, MET, "term-reached" + suffix, [ga.evidence], **params)
         term_date = birth + timedelta(days=round((FULL_TERM_WEEKS - at_birth) * 7))
-        return ctx.finding(c, NOT_MET, "before-term", [ga.evidence], term_date=term_date.isoformat(), **params)
+        return ctx.finding(c, NOT_MET, "before-term" + suffix, [ga.evidence], term_date=term_date.isoformat(),
+                           **params)
+    lost = ctx.unavailable(c, "vitals")
     birth_evidence = Evidence(ctx.facts.patient_reference, f"born {birth.isoformat()}")
     if postnatal_weeks >= FULL_TERM_WEEKS - MIN_GESTATIONAL_AGE_WEEKS:
         return ctx.finding(c, MET, "term-by-postnatal-age", [birth_evidence],
                            weeks=f"{postnatal_weeks:.0f}", floor=MIN_GESTATIONAL_AGE_WEEKS, term=FULL_TERM_WEEKS)
-    return ctx.finding(c, UNKNOWN, "ga-missing", [birth_evidence], missing=("gestational-age",),
-                       weeks=f"{postnatal_weeks:.0f}")
+    return lost or ctx.finding(c, UNKNOWN, "ga-missing", [birth_evidence], missing=("gestational-age",),
+                               weeks=f"{postnatal_weeks:.0f}")
 
 
 # --- criterion 5 ------------------------------------------------------------------------------
