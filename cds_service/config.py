@@ -10,7 +10,7 @@ DEFAULTS = {
     # FHIR server fallback
     "FHIR_TIMEOUT_SECONDS": 5.0,
     "FHIR_MAX_PAGES": 20,
-    "FHIR_MAX_ENTRIES": 2000,  # per source; beyond this the source counts as unreadable, never as complete
+    "FHIR_MAX_ENTRIES": 2000,  # per source; beyond this what was read counts, but the source is incomplete
     "FHIR_MAX_REQUESTS": 50,  # GETs to the FHIR server per hook call (all sources and pages); beyond: unread
     # Site-configured local lab codes: {"system|code": "alt" | "aav9-titer" | ...}, or a path to such JSON.
     "LOCAL_CODES": {},

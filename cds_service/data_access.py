@@ -5,8 +5,13 @@ CDS Hooks 2.0 prefetch rules (reference/cds-hooks-and-crd.md 1.4):
 - key present with `null`       -> no data (an empty, successful answer); never re-queried;
 - key present with an OperationOutcome -> that fetch failed: re-query the FHIR server if there is one;
 - key absent                    -> query the FHIR server; with no FHIR server: 412 Precondition Failed.
-A FHIR server that fails (timeout, 401, 5xx, bad JSON, too large) leaves that source unread: the rules
+A FHIR server that fails (timeout, 401, 5xx, bad JSON) leaves that source unread: the rules
 then say `unknown`, never `met`.
+
+Completeness is a fact carried to the rules: `Gathered.gaps` names, per source, why what was received
+may not be the whole record (Bundle.total above the entries received with no `next` link, an
+OperationOutcome entry, an entry without a resource, a page or entry limit, a `next` page that could
+not be read). What was received still counts as evidence; a "none on record" conclusion does not.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from __future__ import annotations
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
-from .fhir_client import FhirClient, FhirError, bundle_resources, next_link, outcome_text
+from .fhir_client import FhirClient, FhirError, Read, outcome_text, read_page, truncation
 
 log = logging.getLogger("cds_service.data_access")
 
@@ -60,6 +65,8 @@ def prefetch_templates(names: tuple[str, ...] = ()) -> dict[str, str]:
 class Gathered:
     resources: dict[str, list[dict] | None]  # None: the source could not be read
     issues: list[DataIssue]
+    # source name -> why its answer may be incomplete (absent or empty: read completely)
+    gaps: dict[str, list[str]] = field(default_factory=dict)
 
 
 _TOKEN = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
@@ -104,7 +111,8 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
     issues: list[DataIssue] = []
     to_fetch: dict[str, str] = {}  # source name -> query for the FHIR server
     absent: list[Source] = []  # prefetch keys the EHR did not send
-    continuations: dict[str, str] = {}
+    continuations: dict[str, tuple[str, int]] = {}  # source name -> (next link, matches received so far)
+    gaps: dict[str, list[str]] = {}
     for source in SOURCES:
         if names and source.name not in names:
             continue
@@ -112,10 +120,13 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
         if source.key in prefetch and value is None:
             resources[source.name] = []
         elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
-            resources[source.name] = bundle_resources(value)
-            link = next_link(value)
-            if link:
-                continuations[source.name] = link
+            page = read_page(value)
+            resources[source.name] = page.resources
+            gaps[source.name] = list(page.gaps)
+            if page.next:
+                continuations[source.name] = (page.next, page.matches)
+            elif truncation(page.total, page.matches):
+                gaps[source.name].append(truncation(page.total, page.matches))
         elif isinstance(value, dict) and isinstance(value.get("resourceType"), str) \
                 and value["resourceType"] != "OperationOutcome":
             resources[source.name] = [value]
@@ -141,25 +152,30 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
         resources.update({name: None for name in to_fetch})
         to_fetch = {}
 
-    jobs = dict(to_fetch)
-    jobs.update({name: url for name, url in continuations.items()})
+    jobs = {name: (url, 0) for name, url in to_fetch.items()}
+    jobs.update(continuations)
     if jobs:  # the FHIR client is set up only when there is something to ask
         auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
         client = FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"],
                             config["FHIR_MAX_PAGES"], config["FHIR_MAX_ENTRIES"],
                             config["FHIR_MAX_REQUESTS"]) if server else None
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            futures = {name: pool.submit(_fetch, client, url) for name, url in jobs.items()}
+            futures = {name: pool.submit(_fetch, client, url, already) for name, (url, already) in jobs.items()}
         for name, future in futures.items():
             got, problem = future.result()
-            if problem:
+            if name in continuations:  # the prefetch page stays evidence; the unread rest is a gap
+                resources[name] = (resources.get(name) or []) + got.resources
+                gaps[name].extend(got.gaps + ([f"next page not read: {problem}"] if problem else []))
+            elif problem:
                 issues.append(DataIssue(name, problem))
                 resources[name] = None
-            elif name in continuations:
-                resources[name] = (resources.get(name) or []) + got
             else:
-                resources[name] = got
-    return Gathered(resources, issues)
+                resources[name] = got.resources
+                gaps[name] = got.gaps
+    gaps = {name: reasons for name, reasons in gaps.items() if reasons}
+    for name, reasons in gaps.items():
+        issues.extend(DataIssue(name, f"not read completely: {reason}") for reason in reasons)
+    return Gathered(resources, issues, gaps)
 
 
 def _query_for(source: Source, context: dict) -> str | None:
@@ -170,13 +186,13 @@ def _query_for(source: Source, context: dict) -> str | None:
     return None
 
 
-def _fetch(client: FhirClient | None, url: str) -> tuple[list[dict], str | None]:
+def _fetch(client: FhirClient | None, url: str, already: int) -> tuple[Read, str | None]:
     if client is None:
-        return [], "no FHIR server to continue paging"
+        return Read([]), "no FHIR server to continue paging"
     try:
-        return client.get(url), None
+        return client.get(url, already), None
     except FhirError as err:
-        return [], str(err)
+        return Read([]), str(err)
     except Exception as err:  # noqa: BLE001 - any transport failure leaves the source unread, never a 500
         log.warning("FHIR query failed: %s", type(err).__name__)
-        return [], f"FHIR query failed ({type(err).__name__})"
+        return Read([]), f"FHIR query failed ({type(err).__name__})"

@@ -204,6 +204,20 @@ class DataIssue:
 
 
 @dataclass
+class Unread:
+    """An entry of a source that was received but could not be used as evidence: unreadable, invalid,
+    another patient's, dated in the future. `kind` is what it was recognised as (an analyte, "condition",
+    "zolgensma", ...; None: unknown, so it may have been anything); `when` its date when readable. A
+    "none on record" or "latest result" conclusion cannot rest on a source with such an entry of its kind."""
+
+    source: str  # data_access source name
+    reference: str
+    reason: str
+    kind: str | None = None
+    when: date | None = None
+
+
+@dataclass
 class PatientFacts:
     """Everything the rules need, plus which sources could be read at all."""
 
@@ -221,6 +235,9 @@ class PatientFacts:
     site_of_care: SiteOfCare | None = None
     # Sources that were read (a successful, possibly empty, answer): names from data_access.SOURCES.
     sources_read: set[str] = field(default_factory=set)
+    # Why a source's answer may be incomplete (truncated, limit reached): source name -> reasons.
+    source_gaps: dict[str, list[str]] = field(default_factory=dict)
+    unread: list[Unread] = field(default_factory=list)
     issues: list[DataIssue] = field(default_factory=list)
 
     def latest(self, analyte: str, on_or_before: date | None = None, after: date | None = None) -> Measurement | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -20,6 +21,15 @@ from .jsonio import loads
 
 class FhirError(Exception):
     """The FHIR server could not give a usable answer (message is safe to show: no token)."""
+
+
+@dataclass
+class Read:
+    """What one read or search returned, and why that answer may not be the whole record (`gaps`:
+    truncation signals, unreadable entries, limits reached). No gaps: the source was read completely."""
+
+    resources: list[dict]
+    gaps: list[str] = field(default_factory=list)
 
 
 class FhirClient:
@@ -54,28 +64,39 @@ class FhirClient:
         session.verify = self.verify
         return session
 
-    def get(self, relative: str) -> list[dict]:
-        """Resources answering a read or search, following Bundle `next` links on the same server."""
+    def get(self, relative: str, already: int = 0) -> Read:
+        """Resources answering a read or search, following Bundle `next` links on the same server.
+        `already`: search matches received before this URL (a prefetch page being continued), so that
+        Bundle.total is compared with everything received. A limit reached keeps what was read and says so."""
         session = self._session()
         url = self.within_base(urljoin(self.base, relative.lstrip("/")))
         if url is None:
             raise FhirError("link leaves the FHIR server; not followed")
-        resources: list[dict] = []
+        read = Read([])
+        matches = already
         for _ in range(self.max_pages):
             body = self._get_json(session, url)
             if body.get("resourceType") != "Bundle":
-                return [body]
-            resources.extend(bundle_resources(body))
-            if len(resources) > self.max_entries:
-                raise FhirError(f"more than {self.max_entries} resources for {relative}: too large to read safely")
-            link = next_link(body)
-            if link is None:
-                return resources
-            url = self.within_base(link)
+                read.resources.append(body)
+                return read
+            page = read_page(body)
+            read.resources.extend(page.resources)
+            read.gaps.extend(page.gaps)
+            matches += page.matches
+            if len(read.resources) > self.max_entries:
+                read.gaps.append(f"more than {self.max_entries} resources: the rest was not read")
+                return read
+            if page.next is None:
+                gap = truncation(page.total, matches)
+                read.gaps.extend([gap] if gap else [])
+                return read
+            url = self.within_base(page.next)
             if url is None:
                 # Never send the token elsewhere; an incomplete list is not a complete one.
-                raise FhirError(f"next link for {relative} leaves the FHIR server")
-        raise FhirError(f"more than {self.max_pages} pages for {relative}")
+                read.gaps.append("next link leaves the FHIR server: the rest was not read")
+                return read
+        read.gaps.append(f"more than {self.max_pages} pages: the rest was not read")
+        return read
 
     def within_base(self, url: str) -> str | None:
         """`url` with its dot segments removed when it stays under the base URL (see the module doc), else None."""
@@ -149,18 +170,50 @@ def remove_dot_segments(path: str) -> str:
     return "/".join(out) if out != [""] else "/"
 
 
-def bundle_resources(bundle: dict) -> list[dict]:
-    """Entries' resources; search-mode 'outcome' entries (warnings) are left out. Lenient on Bundle.type."""
-    out = []
-    for entry in as_list(bundle.get("entry")):
+@dataclass
+class Page:
+    """One searchset Bundle as read: its resources, how many were search matches, and its gaps."""
+
+    resources: list[dict]
+    matches: int
+    gaps: list[str]
+    total: int | None
+    next: str | None
+
+
+def read_page(bundle: dict) -> Page:
+    """Entries' resources. Anything that makes this page less than the whole answer is a gap: an `entry`
+    that is not an array, an entry without a resource, an OperationOutcome entry (search.mode `outcome`)
+    above severity `information` (servers use it to say results were cut). Lenient on Bundle.type."""
+    resources, gaps, matches = [], [], 0
+    entries = bundle.get("entry")
+    if entries is not None and type(entries) is not list:
+        gaps.append("Bundle.entry is not an array: no entry could be read")
+    for position, entry in enumerate(as_list(entries)):
         resource = entry.get("resource") if type(entry) is dict else None
+        search = entry.get("search") if type(entry) is dict else None
+        mode = search.get("mode") if type(search) is dict else None
         if type(resource) is not dict:
+            gaps.append(f"Bundle entry {position} holds no resource")
             continue
-        search = entry.get("search")
-        if type(search) is dict and search.get("mode") == "outcome":
+        if mode == "outcome" or resource.get("resourceType") == "OperationOutcome":
+            severities = {i.get("severity") for i in as_list(resource.get("issue")) if isinstance(i, dict)}
+            if severities - {"information"}:
+                gaps.append("the server reported: " + outcome_text(resource))
             continue
-        out.append(resource)
-    return out
+        if mode != "include":
+            matches += 1
+        resources.append(resource)
+    total = bundle.get("total")
+    total = total if type(total) is int else None
+    return Page(resources, matches, gaps, total, next_link(bundle))
+
+
+def truncation(total: int | None, matches: int) -> str | None:
+    """Bundle.total counts every match; fewer received with no `next` link means results were dropped."""
+    if total is not None and total > matches:
+        return f"the server counted {total} results but sent {matches}, with no link to the rest"
+    return None
 
 
 def next_link(bundle: dict) -> str | None:

@@ -149,7 +149,7 @@ class EligibilityHandler(_Handler):
         gathered = gather(body, self.config)
         today = self.today()
         facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"]).build(
-            gathered.resources, order, drafts, gathered.issues, today)
+            gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)
         # 2. Evaluate the rules (pure).
         evaluation = evaluate(facts, today)
         guidance = billing_guidance(evaluation, facts)
@@ -177,7 +177,8 @@ class MonitoringHandler(_Handler):
         gathered = gather(body, self.config, service.sources)
         today = self.today()
         facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
-                           latest_only=False).build(gathered.resources, None, [], gathered.issues, today)
+                           latest_only=False).build(gathered.resources, None, [], gathered.issues, today,
+                                                    gathered.gaps)
         # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say.
         evaluation = evaluate_monitoring(facts, today)
         if evaluation is None:

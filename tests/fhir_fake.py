@@ -34,12 +34,19 @@ def load(name: str) -> list[dict]:
 
 
 class FakeFhir:
-    def __init__(self, resources: list[dict], page_size: int | None = None):
+    """`tamper(query, answer) -> answer` changes what a query returns (a truncated Bundle, an outcome
+    entry...), the same way for prefetch and for the FHIR server."""
+
+    def __init__(self, resources: list[dict], page_size: int | None = None, tamper=None):
         self.record = [r for r in resources if not _is_draft(r)]
         self.page_size = page_size
+        self.tamper = tamper or (lambda query, answer: answer)
         self.calls: list[str] = []
 
     def answer(self, relative: str) -> dict:
+        return self.tamper(relative, self._answer(relative))
+
+    def _answer(self, relative: str) -> dict:
         """A read returns the resource; a search returns a searchset Bundle (paged when page_size)."""
         parts = urlsplit(relative)
         path = parts.path.strip("/")
@@ -120,16 +127,17 @@ def context_for(name: str, hook: str, resources: list[dict]) -> dict:
 
 
 def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", page_size: int | None = None,
-                 sources: tuple[str, ...] = ()) -> dict:
-    """A CDS Hooks request for a scenario: `prefetch` (the service's keys filled) or `server` (no prefetch)."""
-    resources = load(name)
+                 sources: tuple[str, ...] = (), resources: list[dict] | None = None, tamper=None) -> dict:
+    """A CDS Hooks request for a scenario: `prefetch` (the service's keys filled) or `server` (no prefetch).
+    `resources` replaces the scenario's record (same patient id); `tamper` as in FakeFhir."""
+    resources = load(name) if resources is None else resources
     context = context_for(name, hook, resources)
     body = {"hook": hook, "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"zolgensma-cds:{name}:{hook}")),
             "context": context, "fhirServer": FHIR_BASE,
             "fhirAuthorization": {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
                                   "scope": "user/*.read", "subject": "zolgensma-cds"}}
     if mode == "prefetch":
-        fake = FakeFhir(resources, page_size)
+        fake = FakeFhir(resources, page_size, tamper)
         queries = {s.key: resolve(s.templates[0], context) for s in SOURCES if not sources or s.name in sources}
         body["prefetch"] = {key: fake.answer(query) for key, query in queries.items() if query is not None}
     return body

@@ -4,8 +4,9 @@ Pure: takes PatientFacts and explicit dates, returns an Evaluation. No I/O, no F
 Each rule returns one Finding whose `reason` is a code worded in cards/criteria.json.
 
 The one safety principle: a criterion is `met` only on positive evidence, or on a negative search
-of a source that was actually read (an empty problem list that was retrieved is evidence; a fetch
-that failed is not). Missing data is `unknown`.
+of a source that was actually read, and read completely (an empty problem list that was retrieved is
+evidence; a fetch that failed, a truncated list or an unreadable entry is not: rules/integrity.py).
+Missing data is `unknown`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..terminology import (
 )
 from .dosing import DOSE_VG_PER_KG, MAX_WEIGHT_KG, MIN_WEIGHT_KG, kit_for_weight
 from .findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding, overall
+from .integrity import guard
 
 # Policy DR.005.D criterion 6: baseline titer <= 1:50 by ELISA.
 TITER_LIMIT = 50.0
@@ -71,7 +73,8 @@ def evaluate(facts: PatientFacts, today: date) -> Evaluation:
     as_of, basis = (planned, "planned-infusion-date") if planned else (today, "today")
     notes = ("planned-date-in-past",) if stated and stated < today else ()
     ctx = _Context(facts, as_of, basis, today, planned, stated)
-    findings = tuple(rule(ctx) for rule in _RULES)
+    # Every `met` passes the integrity guard: it may rest only on sources read completely (rules/integrity.py).
+    findings = tuple(guard(rule(ctx), facts, ctx.finding) for rule in _RULES)
     return Evaluation(overall(list(findings)), as_of, basis, findings, ctx.kit, notes)
 
 
@@ -461,7 +464,7 @@ def one_time_dose(ctx: _Context) -> Finding:
     c = "one-time-dose"
     if ctx.facts.prior_doses:
         return ctx.finding(c, NOT_MET, "prior-dose", [d.evidence for d in ctx.facts.prior_doses])
-    return ctx.unavailable(c, "medication-administrations", "procedures") or ctx.finding(
+    return ctx.unavailable(c, "medication-administrations", "procedures", "medication-requests") or ctx.finding(
         c, MET, "no-prior-dose")
 
 

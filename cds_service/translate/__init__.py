@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from ..facts import DataIssue, PatientFacts
+from ..facts import DataIssue, PatientFacts, Unread
 from ..fhir_validation import InvalidResource, validate
 from .clinical import ClinicalReader
-from .common import _ref, _to_date
+from .common import _ref, _to_date, tidy, tidy_status
 from .medications import MedicationReader, _lenient_draft, medication_kind
 from .observations import LocalCodes, ObservationReader
 from .people import CoverageReader
@@ -32,7 +32,8 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         # The eligibility rules read only the latest result per analyte (on or before the evaluation
         # date), so older results are neither validated nor converted: a long lab history costs little.
         self.latest_only = latest_only
-        self._pending: dict[str, list[dict]] = {}
+        self._pending: dict[str, list[tuple[str, dict]]] = {}  # analyte -> [(source, Observation)]
+        self._source = "draft-orders"  # the source of the resource being read
         self._codes = self.local.table
         self._encounters: list = []
         self._locations: dict = {}
@@ -40,11 +41,13 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
 
     # Entry point ------------------------------------------------------------------------------
     def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
-              issues: list[DataIssue], today: date) -> PatientFacts:
-        """`sources` maps source name -> resources (None when that source could not be read)."""
+              issues: list[DataIssue], today: date, gaps: dict[str, list[str]] | None = None) -> PatientFacts:
+        """`sources` maps source name -> resources (None when that source could not be read); `gaps` names,
+        per source, why its answer may be incomplete (data_access.Gathered.gaps)."""
         f = self.facts
         f.issues.extend(issues)
         f.sources_read = {name for name, resources in sources.items() if resources is not None}
+        f.source_gaps = dict(gaps or {})
         f.order = self.zolgensma_order(order)
         planned = f.order.planned_date if f.order else None
         horizon = max(planned, today) if planned else today
@@ -55,23 +58,30 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
         }
-        seen: set[tuple[str, str]] = set()
-        for resources in sources.values():
+        seen: dict[tuple[str, str], dict] = {}
+        for name, resources in sources.items():
+            self._source = name
             for resource in resources or ():
                 rtype = resource.get("resourceType") if type(resource) is dict else None
                 if type(rtype) is not str:
-                    f.issues.append(DataIssue("(unknown)", "skipped: an entry that is not a FHIR resource"))
+                    self._skip({}, "skipped: an entry that is not a FHIR resource")
                     continue
+                resource = tidy_status(resource)
                 rid = resource.get("id")
                 if type(rid) is str:  # the same resource from two searches is read once
-                    if (rtype, rid) in seen:
-                        continue
-                    seen.add((rtype, rid))
+                    first = seen.setdefault((rtype, rid), resource)
+                    if first is not resource:
+                        if first == resource:
+                            continue
+                        # Two different copies under one id: both are read (neither is known to be the
+                        # right one), and the clash is reported.
+                        f.issues.append(DataIssue(_ref(resource), "two different versions in the record; both read"))
                 handler = handlers.get(rtype)
                 if handler:
                     self._safely(handler, resource)
         self._resolve_pending(horizon)
         self._finish_genetics()
+        self._source = "draft-orders"
         f.site_of_care = self._site_of_care()
         for draft in draft_orders:
             if draft is not order and draft.get("resourceType") == "MedicationRequest":
@@ -84,26 +94,36 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             handler(resource, *args)
         except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
             log.exception("could not read %s", _ref(resource))
-            self.facts.issues.append(DataIssue(_ref(resource), "skipped: could not be read"))
+            self._skip(resource, "skipped: could not be read")
 
-    def _valid(self, resource: dict):
+    def _skip(self, resource: dict, reason: str, kind: str | None = None, when: date | None = None) -> None:
+        """Report a resource that is not used as evidence, and remember it against its source: a "none on
+        record" conclusion about its kind (None: unknown, any kind) cannot rest on that source."""
+        ref = _ref(resource) if resource else f"an entry of {self._source}"
+        self.facts.issues.append(DataIssue(ref, reason))
+        self.facts.unread.append(Unread(self._source, ref, reason, kind, when))
+
+    def _valid(self, resource: dict, kind: str | None = None, when: date | None = None):
         try:
             model, dropped = validate(resource, self.strict)
         except InvalidResource as err:
-            self.facts.issues.append(DataIssue(_ref(resource), f"skipped: {err}"))
-            return None
+            try:  # harmless noise (whitespace, case of status codes) first, then strictly
+                model, dropped = validate(tidy(resource), self.strict)
+            except InvalidResource:
+                self._skip(resource, f"skipped: {err}", kind, when)
+                return None
         if dropped:
             self.facts.issues.append(DataIssue(_ref(resource), "ignored unknown elements: " + ", ".join(dropped)))
         return model
 
     # Patient ----------------------------------------------------------------------------------
     def _patient(self, resource: dict) -> None:
-        p = self._valid(resource)
+        p = self._valid(resource, "patient")
         if p is None:
             return
         born = p.get("birthDate")
         birth = _to_date(born)
         if born and birth is None:
-            self.facts.issues.append(DataIssue(_ref(p), f"birthDate {born} is not a full date"))
+            self._skip(p, f"birthDate {born} is not a full date", "patient")
         self.facts.birth_date = birth
 

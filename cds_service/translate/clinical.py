@@ -5,20 +5,20 @@ from __future__ import annotations
 from .. import terminology as t
 from ..facts import ConditionFact, PriorDose
 from ..fhir_client import as_list
-from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date
+from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
 from .medications import _names_zolgensma
 
 
 class ClinicalReader:
     # Conditions -------------------------------------------------------------------------------
     def _condition(self, resource: dict) -> None:
-        c = self._valid(resource)
+        c = self._valid(resource, "condition")
         if c is None:
             return
-        verification = {x.get("code") for x in _codings(c.get("verificationStatus"))}
+        verification = {(x.get("code") or "").lower() for x in _codings(c.get("verificationStatus"))}
         if verification & {"entered-in-error", "refuted"}:
             return
-        clinical = {x.get("code") for x in _codings(c.get("clinicalStatus"))}
+        clinical = {(x.get("code") or "").lower() for x in _codings(c.get("clinicalStatus"))}
         # Active: clinicalStatus active, recurrence or relapse; with no status, active unless abated. An
         # abatement next to an active status breaks FHIR invariant con-4: read as active (the safe side).
         abated = any(c.get(k) is not None for k in ("abatementDateTime", "abatementPeriod", "abatementString"))
@@ -37,9 +37,15 @@ class ClinicalReader:
         codes = {(_s(c.get("system")), _s(c.get("code"))) for c in codings}
         named = _names_zolgensma(" ".join([_s(code.get("text"))] + [_s(c.get("display")) for c in codings]))
         j3399 = any(system in t.HCPCS_SYSTEMS and code == t.J3399.code for system, code in codes)
-        if not (j3399 or named) or resource.get("status") != "completed":
+        if not (j3399 or named):
+            if unreadable_concept(resource.get("code")):
+                self._skip(resource, "skipped: Procedure.code not readable, so what was done is unknown")
             return
-        p = self._valid(resource)
+        if resource.get("status") != "completed":
+            if type(resource.get("status")) is not str:
+                self._skip(resource, "skipped: Procedure.status not readable", "zolgensma")
+            return
+        p = self._valid(resource, "zolgensma")
         if p is None:
             return
         when = _to_date(p.get("performedDateTime")) or _to_date(_start(p.get("performedPeriod")))

@@ -64,3 +64,53 @@ def _ref(resource: dict) -> str:
     rtype = rtype if isinstance(rtype, str) else "Resource"
     return f"{rtype}/{rid}" if isinstance(rid, str) and rid else rtype
 
+
+
+# Harmless noise, normalised before validating: surrounding whitespace anywhere, and the case of status
+# and intent codes (FHIR defines them lower-case; "Completed " from a vendor means "completed").
+_LOWER_CASE = frozenset({"status", "intent"})
+
+
+def tidy_status(resource: dict) -> dict:
+    """Cheap, always: the top-level `status` and `intent`, which the readers look at before validating."""
+    fixed = None
+    for key in _LOWER_CASE:
+        value = resource.get(key)
+        if type(value) is str:
+            clean = value.strip().lower()
+            if clean != value:
+                fixed = fixed or dict(resource)
+                fixed[key] = clean
+    return fixed or resource
+
+
+def tidy(value, key: str = ""):
+    """A copy with every string stripped (and status-like codes lower-cased); only when validation failed."""
+    if type(value) is str:
+        clean = value.strip()
+        return clean.lower() if key in _LOWER_CASE or key == "code" and clean.lower() in _STATUS_CODES else clean
+    if type(value) is dict:
+        return {k: tidy(v, k) for k, v in value.items()}
+    if type(value) is list:
+        return [tidy(v, key) for v in value]
+    return value
+
+
+# Condition clinical/verification status codes (R4): their case is noise too.
+_STATUS_CODES = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved", "unconfirmed",
+                           "provisional", "differential", "confirmed", "refuted", "entered-in-error"})
+
+
+def unreadable_concept(concept) -> bool:
+    """A CodeableConcept that is absent or not well formed, so what it names cannot be known: the resource
+    might be anything (a titer, a Zolgensma dose). A well-formed concept we simply do not recognise is not."""
+    if type(concept) is not dict:
+        return True
+    codings, text = concept.get("coding"), concept.get("text")
+    if codings is not None and type(codings) is not list or text is not None and type(text) is not str:
+        return True
+    for c in codings or ():
+        if type(c) is not dict or any(c.get(k) is not None and type(c.get(k)) is not str
+                                      for k in ("system", "code", "display")):
+            return True
+    return not text and not any(c.get("code") or c.get("display") for c in codings or ())

@@ -8,7 +8,7 @@ from datetime import date
 from .. import terminology as t
 from ..facts import Dose, Order, PriorDose
 from ..fhir_client import as_list
-from .common import _NONE, _all_text, _codings, _concept_text, _ref, _s, _start, _to_date
+from .common import _NONE, _all_text, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
 
 
 class MedicationReader:
@@ -29,9 +29,12 @@ class MedicationReader:
 
     def _medication_request(self, resource) -> None:
         kind = medication_kind(resource)
+        if kind is None and unreadable_concept(_medication_concept(resource)):
+            self._skip(resource, "skipped: the medication cannot be identified")
+            return
         if kind is None or (self.facts.order and _ref(resource) == self.facts.order.reference):
             return
-        mr = self._valid(resource)
+        mr = self._valid(resource, kind)
         if mr is None:
             return
         text = _medication_text(resource)
@@ -47,9 +50,13 @@ class MedicationReader:
             _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=_per_day(timing), start=start))
 
     def _medication_administration(self, resource: dict) -> None:
-        if medication_kind(resource) != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
+        kind = medication_kind(resource)
+        if kind is None and unreadable_concept(_medication_concept(resource)):
+            self._skip(resource, "skipped: the medication cannot be identified")
             return
-        ma = self._valid(resource)
+        if kind != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
+            return
+        ma = self._valid(resource, "zolgensma")
         if ma is None:
             return
         when = _to_date(ma.get("effectiveDateTime")) or _to_date(_start(ma.get("effectivePeriod")))

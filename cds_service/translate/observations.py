@@ -7,7 +7,7 @@ from datetime import date
 from functools import cached_property
 
 from .. import terminology as t
-from ..facts import DataIssue, Measurement, Titer
+from ..facts import DataIssue, Measurement, Titer, Unread
 from ..fhir_client import as_list
 from ..quantities import CANONICAL_UNITS, UnitError, parse_titer_string, to_canonical
 from .common import (
@@ -20,6 +20,7 @@ from .common import (
     _s,
     _start,
     _to_date,
+    unreadable_concept,
 )
 from .genetics import finish, read_genetics
 
@@ -48,6 +49,8 @@ _STANDARD_CODES = {code.key: analyte for analyte, codes in t.ANALYTES.items() fo
 _NAMES = {name: analyte for analyte, names in t.ANALYTE_NAMES.items() for name in names}
 
 
+# R4 ObservationStatus codes that are not results (yet, or any more): left out without a word.
+OTHER_OBSERVATION_STATUSES = frozenset({"registered", "preliminary", "cancelled", "entered-in-error", "unknown"})
 _AAV9_MARKERS = tuple(_norm(m) for m in t.AAV9_TEXT_MARKERS)
 
 
@@ -84,11 +87,19 @@ class ObservationReader:
         analyte = self.classify(resource.get("code"))
         if analyte is None and (_mentions_smn1_component(resource) or _is_implication(resource)):
             analyte = "genetics"
-        if analyte is None or _s(resource.get("status")) not in FINAL_OBSERVATION:
+        status = resource.get("status")
+        if analyte is None:
+            if unreadable_concept(resource.get("code")):
+                self._skip(resource, "skipped: Observation.code not readable, so what it measures is unknown")
+            return
+        if status not in FINAL_OBSERVATION:
+            if status not in OTHER_OBSERVATION_STATUSES:
+                self._skip(resource, f"skipped: status {str(status)[:40]!r} is not an Observation status",
+                           analyte, _raw_date(resource))
             return
         # Genetics combine across results; every temperature in the fever window counts, not only the latest.
         if self.latest_only and analyte not in ("genetics", "temperature"):
-            self._pending.setdefault(analyte, []).append(resource)
+            self._pending.setdefault(analyte, []).append((self._source, resource))
             return
         self._read_observation(resource, analyte)
 
@@ -97,11 +108,14 @@ class ObservationReader:
         the first usable one on or before it; older results are not needed."""
         for analyte, resources in self._pending.items():
             if len(resources) == 1:
-                self._safely(self._read_observation, resources[0], analyte)
+                self._source = resources[0][0]
+                self._safely(self._read_observation, resources[0][1], analyte)
                 continue
-            candidates = sorted(((_raw_date(r), r) for r in resources), key=lambda c: c[0] or date.min, reverse=True)
-            for when, resource in candidates:
+            candidates = sorted(((_raw_date(r), source, r) for source, r in resources),
+                                key=lambda c: c[0] or date.min, reverse=True)
+            for when, source, resource in candidates:
                 before = len(self.facts.measurements) + len(self.facts.titers)
+                self._source = source
                 self._safely(self._read_observation, resource, analyte)
                 found = len(self.facts.measurements) + len(self.facts.titers) > before
                 # A titer by another assay than ELISA is not the policy's test: keep looking for one that is.
@@ -111,7 +125,7 @@ class ObservationReader:
                     break
 
     def _read_observation(self, resource: dict, analyte: str) -> None:
-        obs = self._valid(resource)
+        obs = self._valid(resource, analyte, _raw_date(resource))
         if obs is None:
             return
         when = _to_date(obs.get("effectiveDateTime")) or _to_date(_start(obs.get("effectivePeriod"))) \
@@ -127,10 +141,10 @@ class ObservationReader:
         q = obs.get("valueQuantity") or _NONE
         amount = q.get("value")
         if amount is None:
-            self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no numeric valueQuantity"))
+            self._skip(obs, f"{analyte}: no numeric valueQuantity", analyte, when)
             return
         if when is None:
-            self.facts.issues.append(DataIssue(_ref(obs), f"{analyte}: no usable effective date"))
+            self._skip(obs, f"{analyte}: no usable effective date", analyte)
             return
         code = q.get("code")
         unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
@@ -138,7 +152,7 @@ class ObservationReader:
             value = to_canonical(analyte, float(amount), unit)
             low, high = _reference_range(obs, analyte, unit)
         except UnitError as err:
-            self.facts.issues.append(DataIssue(_ref(obs), f"skipped: {err}"))
+            self._skip(obs, f"skipped: {err}", analyte, when)
             return
         canonical = CANONICAL_UNITS[analyte]
         original = f"{float(amount):g} {unit}" if (unit or "") != canonical else ""
@@ -149,7 +163,7 @@ class ObservationReader:
         try:
             reciprocal, comparator, reported = _titer_value(obs)
         except ValueError as err:
-            self.facts.issues.append(DataIssue(_ref(obs), f"AAV9 titer not readable: {err}"))
+            self._skip(obs, f"AAV9 titer not readable: {err}", "aav9-titer", when)
             return
         method, kind, where = _titer_method(obs)
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
@@ -165,8 +179,9 @@ class ObservationReader:
         before = {g.reference for g in self.facts.genetics}
         self.facts.genetics = finish(self.facts.genetics, self._implications)
         for ref in sorted(before - {g.reference for g in self.facts.genetics}):
-            self.facts.issues.append(DataIssue(ref, "SMN1 result without a readable copy number, pathogenic "
-                                                    "variant or report text"))
+            reason = "SMN1 result without a readable copy number, pathogenic variant or report text"
+            self.facts.issues.append(DataIssue(ref, reason))
+            self.facts.unread.append(Unread("labs", ref, reason, "genetics"))
 
 
 def _reference_range(obs: dict, analyte: str, unit: str | None) -> tuple[float | None, float | None]:

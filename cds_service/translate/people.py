@@ -12,7 +12,7 @@ from .common import _NONE, _all_text, _code_keys, _codings, _concept_text, _ref
 class CoverageReader:
     # Coverage, people, place -------------------------------------------------------------------
     def _coverage(self, resource: dict) -> None:
-        cov = self._valid(resource)
+        cov = self._valid(resource, "coverage")
         if cov is None:
             return
         classes = cov.get("class") or []
@@ -24,7 +24,7 @@ class CoverageReader:
         self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active"))
 
     def _practitioner_role(self, resource: dict) -> None:
-        role = self._valid(resource)
+        role = self._valid(resource, "specialist")
         if role is None or role.get("active") is False:
             return
         found = [(s, self._sma_specialty(s)) for s in role.get("specialty") or []]
@@ -36,7 +36,7 @@ class CoverageReader:
                                                          coded=how == "coded"))
 
     def _care_team(self, resource: dict) -> None:
-        team = self._valid(resource)
+        team = self._valid(resource, "specialist")
         if team is None or team.get("status") not in (None, "active", "proposed"):
             return
         found = []
@@ -66,13 +66,13 @@ class CoverageReader:
         return "text" if any(w in text for w in t.SMA_SPECIALTY_TEXT) else None
 
     def _encounter(self, resource: dict) -> None:
-        enc = self._valid(resource)
+        enc = self._valid(resource, "site")
         if enc is None:
             return
         self._encounters.append(enc)
 
     def _location(self, resource: dict) -> None:
-        loc = self._valid(resource)
+        loc = self._valid(resource, "site")
         if loc is not None:
             self._locations[_ref(loc)] = loc
 

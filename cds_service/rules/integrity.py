@@ -1,0 +1,80 @@
+"""Evidence integrity: a `met` rests only on sources that were read completely for what it concludes.
+
+Every criterion's `met` is either a "none on record" conclusion (criteria 3 and 10, renewal) or a
+"latest result" conclusion (titer, weight, baseline labs, genetics, coverage): both assume nothing
+relevant was left unread. So, after the rules, one guard turns a `met` into `unknown` when a source it
+rests on was truncated (Bundle.total above the entries received, an OperationOutcome entry, a limit
+reached) or holds an entry of the relevant kind, or of unknown kind, that could not be used (unreadable,
+invalid, another patient's, future-dated). An unread result of a measured kind dated before the newest
+usable one does not matter: the rules read only the newest. Pure: facts in, findings out.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..facts import PatientFacts
+from .findings import MET, UNKNOWN, Finding
+
+LABS, VITALS = ("labs",), ("vitals",)
+LIVER = frozenset({"ast", "alt", "bilirubin", "pt", "inr"})
+PLATELETS_TROPONIN = frozenset({"platelets", "troponin-i"})
+
+# criterion -> what its `met` rests on: ((sources whose gaps and unknown entries matter), kinds), ...
+# Unread entries of one of the kinds matter from any source (a weight may come with the labs).
+DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
+    # Criterion 1 is met by a specialist found: no "none on record" conclusion, nothing to guard.
+    "smn1-biallelic": ((LABS, frozenset({"genetics"})),),
+    "no-advanced-sma": ((("conditions",), frozenset({"condition"})),),
+    "gestational-age": ((("patient",), frozenset({"patient"})), (VITALS, frozenset({"gestational-age"}))),
+    "age-under-2": ((("patient",), frozenset({"patient"})),),
+    "aav9-titer": ((LABS, frozenset({"aav9-titer"})),),
+    "corticosteroid-plan": ((("medication-requests",), frozenset({"corticosteroid"})),
+                            (VITALS, frozenset({"weight"}))),
+    "baseline-liver-function": ((LABS, LIVER),),
+    "baseline-platelets-troponin": ((LABS, PLATELETS_TROPONIN),),
+    "no-active-infection": ((("conditions",), frozenset({"condition"})), (VITALS, frozenset({"temperature"}))),
+    "dose-within-label": ((VITALS, frozenset({"weight"})),),
+    "weight-in-label-range": ((VITALS, frozenset({"weight"})),),
+    "one-time-dose": ((("medication-administrations", "procedures", "medication-requests"),
+                       frozenset({"zolgensma"})),),
+    "benefit-covered": ((("coverage",), frozenset({"coverage"})),),
+}
+# Unread kinds a repeat test resolves: the `missing` topics that bring order suggestions.
+_ORDERABLE = frozenset({"ast", "alt", "bilirubin", "pt", "platelets", "troponin-i", "aav9-titer"})
+_SHOWN = 4  # unread entries named on a card; the data-issues card lists them all
+
+
+def guard(finding: Finding, facts: PatientFacts, make) -> Finding:
+    """`finding` unchanged, or, for a `met` resting on an incomplete source, the `unknown` that names what
+    could not be read. `make(criterion, status, reason, evidence, missing, **params)` builds findings."""
+    if finding.status != MET or finding.criterion not in DEPENDS:
+        return finding
+    reasons: list[str] = []
+    kinds_unread: set[str] = set()
+    for sources, kinds in DEPENDS[finding.criterion]:
+        for source in sources:
+            reasons += [f"{source}: {gap}" for gap in facts.source_gaps.get(source, ())]
+        for u in facts.unread:
+            if u.kind is None and u.source not in sources or u.kind is not None and u.kind not in kinds:
+                continue
+            if u.kind is not None and u.when is not None and _older_than_newest(facts, u.kind, u.when):
+                continue
+            reasons.append(f"{u.reference} ({u.reason})")
+            kinds_unread.add(u.kind or "")
+    if not reasons:
+        return finding
+    shown = "; ".join(reasons[:_SHOWN]) + (f"; and {len(reasons) - _SHOWN} more" if len(reasons) > _SHOWN else "")
+    return make(finding.criterion, UNKNOWN, "source-incomplete", finding.evidence,
+                tuple(sorted(kinds_unread & _ORDERABLE)), unread=shown)
+
+
+def _older_than_newest(facts: PatientFacts, kind: str, when: date) -> bool:
+    """Is there a usable result of `kind` dated after `when`? Then the unread one could not have decided."""
+    if kind == "aav9-titer":
+        dates = [t.when for t in facts.titers if t.when is not None]
+    elif kind == "genetics":
+        return False  # every SMN1 result counts, not only the newest
+    else:
+        dates = [m.when for m in facts.measurements if m.analyte == kind and m.when is not None]
+    return bool(dates) and max(dates) > when
