@@ -225,7 +225,7 @@ def no_prefetch(resources: list[dict], n: int = 40) -> tuple[list[float], list[f
             start = time.perf_counter()
             response = client.post(SIGN, json=body)
             elapsed = time.perf_counter() - start
-            outcome = response.json["cards"][0]["extension"]["zolgensma-eligibility"]["overall"]
+            outcome = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["overall"]
             assert outcome == "eligible", outcome
             if i >= 3:
                 times.append(elapsed)

@@ -9,6 +9,7 @@ from importlib import resources
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from . import extensions
 from .errors import BadRequest, CdsError, NotFound
 from .feedback import parse_feedback
 from .hooks import SERVICES, discovery
@@ -81,7 +82,7 @@ def log_call(response):
         cards = payload.get("cards")
         if isinstance(cards, list):
             event["cards"] = [{"summary": c.get("summary"), "indicator": c.get("indicator")} for c in cards]
-            outcome = (cards[0].get("extension") or {}).get("zolgensma-eligibility") if cards else None
+            outcome = (cards[0].get("extension") or {}).get(extensions.ELIGIBILITY) if cards else None
             if outcome:
                 event["overall"] = outcome["overall"]
                 event["criteria"] = {c["id"]: c["status"] for c in outcome["criteria"]}

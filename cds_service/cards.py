@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import extensions
 from .facts import PatientFacts
 from .rules.findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
 
@@ -98,9 +99,10 @@ def summary_text(text: str) -> str:
 class CardBuilder:
     """Builds the cards of one response."""
 
-    def __init__(self, wording: Wording, new_id: Callable[[], str]):
+    def __init__(self, wording: Wording, new_id: Callable[[], str], label: str | None = None):
         self.wording = wording
         self.new_id = new_id
+        self.label = label or wording.data["service"]["label"]  # CRD: the insurer's name when known
         self._texts: dict[str, str] = {}  # criterion -> reason text, rendered once per response
 
     def reason_text(self, f: Finding) -> str:
@@ -110,8 +112,7 @@ class CardBuilder:
         return text
 
     def source(self, topic: str) -> dict:
-        service = self.wording.data["service"]
-        return {"label": service["label"], "topic": {"system": service["topicSystem"], "code": topic}}
+        return {"label": self.label, "topic": {"system": self.wording.data["service"]["topicSystem"], "code": topic}}
 
     def override_reasons(self) -> list[dict]:
         system = self.wording.data["overrideReasonSystem"]
@@ -167,7 +168,7 @@ class CardBuilder:
             "indicator": outcome["indicator"],
             "detail": "\n".join(lines),
             "source": self.source("coverage-info"),
-            "extension": {"zolgensma-eligibility": {k: v for k, v in outcome_ext.items() if v}},
+            "extension": {extensions.ELIGIBILITY: {k: v for k, v in outcome_ext.items() if v}},
         }
 
     def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None) -> dict:
@@ -198,7 +199,7 @@ class CardBuilder:
             "overrideReasons": self.override_reasons(),
             "suggestions": suggestions,
             "selectionBehavior": "any" if suggestions else None,
-            "extension": {"zolgensma-criterion": {"id": f.criterion, "status": f.status, "reasonCode": f.reason}},
+            "extension": {extensions.CRITERION: {"id": f.criterion, "status": f.status, "reasonCode": f.reason}},
         }
         return prune(card)
 
@@ -254,7 +255,7 @@ def _note_params(evaluation: Evaluation, facts: PatientFacts) -> dict:
 
 
 def _criterion_outcome(f: Finding, criterion: dict, reason: str) -> dict:
-    """One criterion in the machine-readable outcome (README: the zolgensma-eligibility extension)."""
+    """One criterion in the machine-readable outcome (README: the eligibility extension)."""
     outcome = {"id": f.criterion, "status": f.status, "reason": reason, "reasonCode": f.reason,
                "source": criterion["source"]}
     if f.caution:

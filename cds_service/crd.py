@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from .facts import PatientFacts
+from .facts import CoverageFact, PatientFacts
 from .fhir_client import as_list
 from .rules.findings import ELIGIBLE, MET, NOT_MET, UNKNOWN, Evaluation
 from .terminology import J3399
@@ -64,7 +64,8 @@ _ADMIN_CRITERIA = {"benefit-covered", "specialist-prescriber"}
 def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dict, hook: str, today: date,
                          new_id: Callable[[], str], reasons: dict) -> dict | None:
     """The `update` systemAction adding coverage information to the Zolgensma order, or None without Coverage."""
-    coverage = _coverage_reference(facts)
+    primary = primary_coverage(facts)
+    coverage = primary.reference if primary else None
     if coverage is None or not order.get("id"):
         return None
     benefit = evaluation.finding("benefit-covered")
@@ -100,10 +101,18 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
             "resource": updated}
 
 
-def _coverage_reference(facts: PatientFacts) -> str | None:
+def primary_coverage(facts: PatientFacts) -> CoverageFact | None:
+    """The active Coverage the answer is about (one whose product line we recognise first)."""
     active = [c for c in facts.coverages if c.active]
     ranked = sorted(active, key=lambda c: c.product_line is None)
-    return ranked[0].reference if ranked else None
+    return ranked[0] if ranked else None
+
+
+def card_label(facts: PatientFacts, default: str) -> str:
+    """Card.source.label: the insurer on the patient's card (CRD 2.0.1 cards.md SHOULD, 2.2.1 resp-4 SHALL),
+    i.e. the primary Coverage's payor display; without one, the service's own label."""
+    coverage = primary_coverage(facts)
+    return coverage.insurer if coverage and coverage.insurer else default
 
 
 def _info_needed(evaluation: Evaluation, facts: PatientFacts) -> list[str]:

@@ -171,6 +171,7 @@ class CoverageFact:
     product_line: str | None  # "medicaid" | "chip" | "medicare" | "aca-individual" | None (unknown)
     description: str
     active: bool
+    insurer: str | None = None  # Coverage.payor display: the name on the patient's insurance card
 
     @property
     def evidence(self) -> Evidence:

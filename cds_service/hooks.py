@@ -8,7 +8,7 @@ from datetime import date
 
 from .cards import CardBuilder, Wording, cards_for
 from .coverage_cards import CoverageCards
-from .crd import card_topic, configuration_options, coverage_information, read_configuration
+from .crd import card_label, card_topic, configuration_options, coverage_information, read_configuration
 from .data_access import gather, prefetch_templates
 from .errors import BadRequest, NotFound
 from .fhir_client import as_list
@@ -155,7 +155,7 @@ class EligibilityHandler(_Handler):
         guidance = billing_guidance(evaluation, facts)
         # 3. Build cards, suggested orders and the CRD coverage information, as configured.
         settings = read_configuration(body)
-        builder = CardBuilder(self.wording, self.new_id)
+        builder = CardBuilder(self.wording, self.new_id, card_label(facts, self.wording.data["service"]["label"]))
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         coverage_cards = CoverageCards(self.wording.billing, builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import extensions
 from .cards import CardBuilder, prune, summary_text
 from .orders import service_request, suggestion
 from .rules.monitoring import LFT_RECENT_DAYS, MonitoringEvaluation
@@ -57,7 +58,7 @@ class MonitoringCards:
                 evidence = (evidence + "; " if evidence else "") + "not drawn: " + ", ".join(i.missing)
             lines.append(f"| {i.day} | {i.due.isoformat()} | {self.t['testLabels'][i.test]} | "
                          f"**{labels[i.status]}** | {evidence} |")
-        extension = {"zolgensma-monitoring": {
+        extension = {extensions.MONITORING: {
             "infusionDate": ev.infusion.isoformat(),
             "infusionEvidence": ev.infusion_evidence.reference,
             "asOf": ev.today.isoformat(),

@@ -87,7 +87,7 @@ def test_sandbox_style_draft_orders_are_accepted(client):
     order.pop("intent")
     order.pop("status")
     response = client.post(SIGN, json=body)
-    assert response.json["cards"][0]["extension"]["zolgensma-eligibility"]["overall"] == "eligible"
+    assert response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["overall"] == "eligible"
 
 
 @pytest.mark.parametrize("text, acts", [
@@ -109,7 +109,7 @@ def test_zolgensma_recognised_by_kit_ndc_forms(client, ndc):
     body = hook_request("eligible-infant")
     order = body["context"]["draftOrders"]["entry"][0]["resource"]
     order["medicationCodeableConcept"] = {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": ndc}]}
-    ext = client.post(SIGN, json=body).json["cards"][0]["extension"]["zolgensma-eligibility"]
+    ext = client.post(SIGN, json=body).json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
     assert {c["id"]: c["status"] for c in ext["criteria"]}["dose-within-label"] == "met"
 
 
@@ -147,9 +147,9 @@ def test_cards_follow_cds_hooks_rules(client, name):
 @pytest.mark.parametrize("name", [n for n in scenario_names() if n != "no-zolgensma"])
 def test_every_non_met_criterion_has_a_card_naming_source_and_evidence(client, name):
     cards = client.post(SIGN, json=hook_request(name)).json["cards"]
-    outcome = cards[0]["extension"]["zolgensma-eligibility"]
-    by_criterion = {c["extension"]["zolgensma-criterion"]["id"]: c for c in cards[1:]
-                    if "zolgensma-criterion" in c.get("extension", {})}
+    outcome = cards[0]["extension"]["org.example.zolgensma-cds.eligibility"]
+    by_criterion = {c["extension"]["org.example.zolgensma-cds.criterion"]["id"]: c for c in cards[1:]
+                    if "org.example.zolgensma-cds.criterion" in c.get("extension", {})}
     for criterion in outcome["criteria"]:
         assert criterion["source"] and criterion["reason"]
         if criterion["status"] == "met" and not criterion.get("caution"):

@@ -20,7 +20,7 @@ def test_benchmark_payload_is_a_full_25_resource_prefetch_of_an_eligible_patient
     body, _ = run.full_request()
     assert run.prefetched_resources(body) == 25
     response = make_app().test_client().post(run.SIGN, json=body)
-    outcome = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    outcome = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
     assert outcome["overall"] == "eligible"
     assert not outcome.get("dataIssues")
 

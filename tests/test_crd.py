@@ -151,7 +151,7 @@ def test_screening_codes_are_flagged_not_accepted_as_sma(client):
     billing = _card(response, "Bill J3399")
     assert "Z13.228: Encounter for screening for other metabolic disorders" in billing["detail"]
     assert "code the SMA type" in billing["summary"]
-    ext = response["cards"][0]["extension"]["zolgensma-eligibility"]
+    ext = response["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
     assert {c["id"]: c["reasonCode"] for c in ext["criteria"]}["smn1-biallelic"] == "not-sma-evidence"
 
 
@@ -169,7 +169,7 @@ def test_site_unknown_without_encounter(client):
     body["prefetch"].pop("encounter")
     response = _post(client, None, body=body)
     assert "Place of service not determined" in _card(response, "Bill J3399")["detail"]
-    assert not response["cards"][0]["extension"]["zolgensma-eligibility"].get("dataIssues")
+    assert not response["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"].get("dataIssues")
 
 
 @pytest.mark.parametrize("name, why", [("age-25-months", "age 2 years or more"),

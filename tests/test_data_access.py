@@ -20,12 +20,12 @@ URL = "/cds-services/zolgensma-order-sign"
 
 def _statuses(response) -> dict:
     assert response.status_code == 200, response.get_data(as_text=True)
-    ext = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    ext = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
     return {c["id"]: c["status"] for c in ext["criteria"]}
 
 
 def _issues(response) -> list[dict]:
-    return response.json["cards"][0]["extension"]["zolgensma-eligibility"].get("dataIssues", [])
+    return response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"].get("dataIssues", [])
 
 
 def test_null_prefetch_means_no_data_and_is_not_requeried(client, rsps):
@@ -157,7 +157,7 @@ def test_fhir_server_fault_makes_affected_criteria_unknown_never_met(fault, clie
     statuses = _statuses(response)
     for criterion in ("aav9-titer", "smn1-biallelic", "baseline-liver-function", "baseline-platelets-troponin"):
         assert statuses[criterion] == "unknown", criterion
-    ext = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    ext = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
     assert ext["overall"] == "incomplete"
     assert any(i["source"] == "labs" for i in _issues(response))
     assert TOKEN not in json.dumps(response.json)

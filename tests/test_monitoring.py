@@ -39,7 +39,7 @@ def _post(client, name, mode="prefetch", hook="patient-view", body=None):
 
 
 def _outcome(response) -> dict:
-    return response["cards"][0]["extension"]["zolgensma-monitoring"]
+    return response["cards"][0]["extension"]["org.example.zolgensma-cds.monitoring"]
 
 
 def _strip_ids(body):

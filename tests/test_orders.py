@@ -36,7 +36,8 @@ def test_every_suggested_resource_validates_as_r4(client, name):
 
 
 def _card_for(cards, criterion):
-    return next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id") == criterion)
+    return next(c for c in cards
+                if c.get("extension", {}).get("org.example.zolgensma-cds.criterion", {}).get("id") == criterion)
 
 
 def test_prednisolone_suggested_only_without_a_steroid_plan(client):
@@ -119,7 +120,7 @@ def test_monitoring_without_planned_date_gives_no_dated_orders(client):
     cards = _cards(client, None, body)
     monitoring = next(c for c in cards if c["summary"].startswith("Zolgensma monitoring"))
     assert "suggestions" not in monitoring
-    assert cards[0]["extension"]["zolgensma-eligibility"]["asOfBasis"] == "today"
+    assert cards[0]["extension"]["org.example.zolgensma-cds.eligibility"]["asOfBasis"] == "today"
 
 
 def test_label_baseline_creatinine_suggested_when_missing(client):
@@ -133,7 +134,7 @@ def test_label_baseline_creatinine_suggested_when_missing(client):
 
 def test_kit_in_outcome_and_card(client):
     cards = _cards(client, "dose-off-band")
-    kit = cards[0]["extension"]["zolgensma-eligibility"]["kit"]
+    kit = cards[0]["extension"]["org.example.zolgensma-cds.eligibility"]["kit"]
     assert kit == {"weightKg": 7.2, "bandKg": [7.1, 7.5], "doseVolumeMl": 41.3, "doseVg": 8.25e14,
                    "vials5_5ml": 0, "vials8_3ml": 5, "ndc": "71894-129-05", "ndcVerified": True}
     card = _card_for(cards, "dose-within-label")

@@ -44,7 +44,7 @@ def test_library_example_with_a_zolgensma_order_and_an_unreachable_server(client
     order["medicationCodeableConcept"] = ZOLGENSMA
     response = client.post("/cds-services/zolgensma-order-select", json=body)
     assert response.status_code == 200
-    outcome = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    outcome = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
     assert outcome["overall"] == "incomplete"
     assert {c["status"] for c in outcome["criteria"]} == {"unknown"}
     assert all(c["reasonCode"] == "source-unavailable" for c in outcome["criteria"]

@@ -82,7 +82,7 @@ def test_corrupted_real_requests_never_5xx_and_never_met_without_data(mutations)
     body = _mutated(BASE, mutations)
     response = _post(json.dumps(body).encode())
     if response.status_code == 200 and response.json["cards"]:
-        outcome = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+        outcome = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
         for criterion in outcome["criteria"]:
             if criterion["status"] == "met" and criterion["id"] not in (
                     "no-advanced-sma", "no-active-infection", "one-time-dose"):

@@ -65,7 +65,7 @@ def test_every_fixture_has_an_expectation():
 
 def _outcome(response) -> dict:
     assert response.status_code == 200, response.get_data(as_text=True)
-    return response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    return response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
 
 
 def _strip_ids(body):

@@ -21,7 +21,9 @@ class CoverageReader:
         line = _product_line(" ".join(texts), _code_keys(cov.get("type")))
         description = "; ".join(x for x in [_concept_text(cov.get("type"))] + [
             f"{_concept_text(c['type'])}: {c.get('name') or c['value']}" for c in classes] if x)
-        self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active"))
+        insurer = next((p["display"].strip() for p in cov["payor"] if (p.get("display") or "").strip()), None)
+        self.facts.coverages.append(
+            CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active", insurer))
 
     def _practitioner_role(self, resource: dict) -> None:
         role = self._valid(resource, "specialist")

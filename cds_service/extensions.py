@@ -1,0 +1,12 @@
+"""Names of this service's own CDS Hooks card extensions.
+
+CDS Hooks 2.0.1 (Extensions): extension names SHOULD ensure global uniqueness, "such as reverse-domain-name
+notation". The domain is the one our override-reason code system already uses (cards/criteria.json,
+`https://zolgensma-cds.example.org/...`); a deployment that owns another domain changes this prefix, in this
+one place, before integrators depend on it.
+"""
+
+PREFIX = "org.example.zolgensma-cds."
+ELIGIBILITY = PREFIX + "eligibility"  # summary card: the machine-readable outcome
+CRITERION = PREFIX + "criterion"  # each criterion card: id, status, reasonCode
+MONITORING = PREFIX + "monitoring"  # first monitoring card: schedule, alerts
