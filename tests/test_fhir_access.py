@@ -19,12 +19,12 @@ BASE = FHIR_BASE + "/"
 
 def _statuses(response) -> dict:
     assert response.status_code == 200, response.get_data(as_text=True)
-    ext = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
+    ext = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
     return {c["id"]: c["status"] for c in ext["criteria"]}
 
 
 def _issues(response) -> list[dict]:
-    return response.json["cards"][0]["extension"]["zolgensma-eligibility"].get("dataIssues", [])
+    return response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"].get("dataIssues", [])
 
 
 @pytest.mark.parametrize("link", [
