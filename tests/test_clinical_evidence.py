@@ -12,6 +12,9 @@ from fhir_fake import load
 from cds_service.rules.eligibility import evaluate
 from cds_service.translate import LocalCodes, Translator
 
+EXT_ELIGIBILITY = "org.example.zolgensma-cds.eligibility"  # card extension names (README)
+EXT_CRITERION = "org.example.zolgensma-cds.criterion"
+
 TODAY = date(2026, 11, 23)
 SOURCES = ("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
            "medication-statements", "procedures", "devices", "device-use", "coverage", "practitioner-roles",
@@ -111,7 +114,7 @@ def test_an_elisa_titer_is_used_when_a_later_titer_is_by_another_assay():
 def test_the_card_says_why_a_non_elisa_titer_is_unknown(client):
     from fhir_fake import hook_request
     cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request("titer-nab-by-name")).json["cards"]
-    card = next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id") == "aav9-titer")
+    card = next(c for c in cards if c.get("extension", {}).get(EXT_CRITERION, {}).get("id") == "aav9-titer")
     assert "AAV9 neutralizing antibody (NAb) titer" in card["detail"] and "test name" in card["detail"]
     assert "can neither meet nor fail the ELISA limit" in card["detail"]
 
@@ -257,7 +260,7 @@ def test_significance_from_a_diagnostic_implication_observation():
 def test_report_text_is_quoted_escaped_on_the_card(client):
     from fhir_fake import hook_request
     cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request("genetics-text-positive")).json["cards"]
-    card = next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id") == "smn1-biallelic")
+    card = next(c for c in cards if c.get("extension", {}).get(EXT_CRITERION, {}).get("id") == "smn1-biallelic")
     assert card["indicator"] == "warning"
     assert 'report text: "Homozygous deletion of SMN1 exon 7 detected \\(0 copies\\)\\. Consistent with SMA\\."' \
         in card["detail"]

@@ -31,7 +31,7 @@ def both(rsps, resources=None, tamper=None, name=PATIENT, app=None, **server_opt
 
 
 def outcome(response: dict) -> dict:
-    return response["cards"][0]["extension"]["zolgensma-eligibility"]
+    return response["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
 
 
 def statuses(response: dict) -> dict:

@@ -8,6 +8,9 @@ import pytest
 from conftest import make_app
 from fhir_fake import FakeFhir, hook_request, load, scenario_names
 
+EXT_ELIGIBILITY = "org.example.zolgensma-cds.eligibility"  # card extension names (README)
+EXT_CRITERION = "org.example.zolgensma-cds.criterion"
+
 # scenario -> (overall outcome, {criterion: status} that must hold; all others must be "met")
 EXPECTED = {
     "eligible-infant": ("eligible", {}),
@@ -65,7 +68,7 @@ def test_every_fixture_has_an_expectation():
 
 def _outcome(response) -> dict:
     assert response.status_code == 200, response.get_data(as_text=True)
-    return response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
+    return response.json["cards"][0]["extension"][EXT_ELIGIBILITY]
 
 
 def _strip_ids(body):
@@ -149,12 +152,12 @@ def test_met_with_a_risk_gets_a_warning_card(name, mode, client, rsps):
     FakeFhir(load(name)).register(rsps)
     cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request(name, mode=mode)).json["cards"]
     criterion, reason = CAUTIONS[name]
-    outcome = {c["id"]: c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"]}[criterion]
+    outcome = {c["id"]: c for c in cards[0]["extension"][EXT_ELIGIBILITY]["criteria"]}[criterion]
     assert (outcome["status"], outcome["reasonCode"], outcome["caution"]) == ("met", reason, True)
-    card = next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id") == criterion)
-    assert card["indicator"] == "warning" and card["extension"]["zolgensma-criterion"]["status"] == "met"
+    card = next(c for c in cards if c.get("extension", {}).get(EXT_CRITERION, {}).get("id") == criterion)
+    assert card["indicator"] == "warning" and card["extension"][EXT_CRITERION]["status"] == "met"
     assert any(word in card["detail"] for word in ("Repeat", "reference range", "planned infusion date"))
-    others = [c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"] if c["id"] != criterion]
+    others = [c for c in cards[0]["extension"][EXT_ELIGIBILITY]["criteria"] if c["id"] != criterion]
     assert not any(c.get("caution") for c in others)
 
 
@@ -163,7 +166,7 @@ def test_planned_date_before_today_is_not_used_and_said_to_look_wrong(mode, clie
     FakeFhir(load("planned-date-last-year")).register(rsps)
     cards = client.post("/cds-services/zolgensma-order-sign",
                         json=hook_request("planned-date-last-year", mode=mode)).json["cards"]
-    outcome = cards[0]["extension"]["zolgensma-eligibility"]
+    outcome = cards[0]["extension"][EXT_ELIGIBILITY]
     assert (outcome["asOf"], outcome["asOfBasis"], outcome["plannedDate"], outcome["notes"]) == (
         "2026-11-23", "today", "2025-12-01", ["planned-date-in-past"])
     criteria = {c["id"]: c for c in outcome["criteria"]}
@@ -181,6 +184,6 @@ def test_gestational_age_at_birth_is_not_overridden_by_a_later_estimate(mode, cl
     FakeFhir(load("ga-later-estimate")).register(rsps)
     cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request("ga-later-estimate", mode=mode)).json[
         "cards"]
-    ga = next(c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"] if c["id"] == "gestational-age")
+    ga = next(c for c in cards[0]["extension"][EXT_ELIGIBILITY]["criteria"] if c["id"] == "gestational-age")
     assert (ga["status"], ga["reasonCode"], ga["evidence"]) == ("not-met", "before-term", ["Observation/ga-birth"])
     assert "32 weeks" in ga["reason"] and "36.0 weeks" in ga["reason"] and "2026-12-08" in ga["reason"]
