@@ -124,7 +124,7 @@ class Dose:
     """A dose as ordered. Exactly one of the amounts is typically set."""
 
     value: float
-    unit: str  # canonical: "mL", "vg", "vg/kg", "mg", "mg/kg"
+    unit: str  # canonical: "mL", "vg", "vg/kg", "mg", "mg/kg" (per administration); "mg/d", "mg/kg/d" (per day)
 
 
 @dataclass
@@ -139,6 +139,7 @@ class Order:
     dose: Dose | None = None
     per_day: float | None = None  # administrations per day, when stated
     start: date | None = None
+    end: date | None = None  # last day the order covers (inclusive): boundsPeriod.end, or start + duration/count
     planned_date: date | None = None  # for Zolgensma: the planned infusion date, when stated
     planned_date_source: str = ""  # the order element the planned date was read from
 
@@ -151,6 +152,8 @@ class Order:
             bits.append(f"dose {_fmt(self.dose.value)} {self.dose.unit}")
         if self.start:
             bits.append(f"start {self.start.isoformat()}")
+        if self.end:
+            bits.append(f"through {self.end.isoformat()}")
         return Evidence(self.reference, ", ".join(bits))
 
 

@@ -128,6 +128,8 @@ class Condition(Resource, total=False):
 
 class TimingRepeat(TypedDict, total=False):
     boundsPeriod: Period | None
+    boundsDuration: Quantity | None
+    count: Annotated[StrictInt, Field(ge=0)] | None
     frequency: Annotated[StrictInt, Field(ge=0)] | None
     period: Decimal | None
     periodUnit: Code | None

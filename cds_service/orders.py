@@ -33,7 +33,7 @@ class OrderSuggester:
 
     # Suggestions attached to a criterion card ----------------------------------------------------
     def for_finding(self, f: Finding) -> list[dict]:
-        if f.criterion == "corticosteroid-plan" and f.reason == "no-steroid-plan":
+        if f.criterion == "corticosteroid-plan" and f.reason in ("no-steroid-plan", "steroid-plan-ended"):
             s = self.prednisolone()
             return [s] if s else []
         if f.status == UNKNOWN and f.criterion in ("baseline-liver-function", "baseline-platelets-troponin",

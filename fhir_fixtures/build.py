@@ -392,7 +392,33 @@ def clinical_rule_scenarios() -> dict[str, tuple[str, list[dict]]]:
     r.append(vital("ga-estimate", "11884-4", "Gestational age Estimated", 34, "wk", "2026-11-17"))
     s["ga-later-estimate"] = ("Born at 32 weeks; 'estimated 34 weeks' two weeks later; 36 weeks corrected at infusion",
                               r)
+    # Issue 12 item 7: the course must start by day -1 and run 30 days; ended orders do not count; concurrent
+    # orders are added up (review); a total daily dose in mg/d is understood.
+    r = replace(base("steroid-7-days"), "prednisolone-plan", steroid_order(7, "2026-11-30", "2026-12-06"))
+    s["steroid-7-days"] = ("Prednisolone 7 mg/day for 7 days only (day -1 to day 5)", r)
+    r = replace(base("steroid-ended-active"), "prednisolone-plan", steroid_order(7, "2026-08-26", "2026-09-24"))
+    s["steroid-ended-active"] = ("Old prednisolone course, period ended 60 days ago, still 'active'", r)
+    r = replace(base("steroid-two-orders"), "prednisolone-plan", steroid_order(7, "2026-11-30", "2026-12-29"))
+    r.append(steroid_order(14, "2026-11-30", "2026-12-29", id_="prednisolone-plan-2"))
+    s["steroid-two-orders"] = ("Two active prednisolone orders, 7 and 14 mg/day, same 30 days", r)
+    r = replace(base("steroid-mg-per-day"), "prednisolone-plan",
+                steroid_order(7, "2026-11-30", None, unit="mg/d", count=30))
+    s["steroid-mg-per-day"] = ("Prednisolone 7 mg/d (total per day, UCUM mg/d), 30 doses from day -1 (repeat.count)", r)
     return s
+
+
+def steroid_order(dose, start, end, id_="prednisolone-plan", unit="mg", count=None):
+    """A prednisolone order once daily from `start`, to `end` (boundsPeriod) or for `count` doses."""
+    order = prednisolone_order(dose)
+    order["id"] = id_
+    repeat = order["dosageInstruction"][0]["timing"]["repeat"]
+    repeat["boundsPeriod"] = {"start": start, "end": end} if end else {"start": start}
+    if count:
+        repeat["count"] = count
+    order["dosageInstruction"][0]["text"] = f"{dose} {unit} by mouth once daily from {start}"
+    order["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"] = {"value": dose, "unit": unit, "system": UCUM,
+                                                                       "code": unit}
+    return order
 
 
 def _without_planned_date(order: dict) -> dict:

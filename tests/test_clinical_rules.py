@@ -154,3 +154,88 @@ def test_ga_at_birth_recorded_later_is_still_ga_at_birth():
 def test_a_dated_estimate_without_ga_at_birth_is_carried_to_birth(weeks, when, status, reason, at_birth):
     finding = _ga(Measurement("gestational-age-estimated", weeks, "wk", when, "Observation/est"))
     assert (finding.status, finding.reason, finding.params["ga"]) == (status, reason, at_birth)
+
+
+# --- item 7: corticosteroid course ----------------------------------------------------------------------
+def _steroid(dose=7.0, unit="mg", start=date(2026, 11, 30), end=date(2026, 12, 29), status="active", ref="s"):
+    return Order(f"MedicationRequest/{ref}", "corticosteroid", status, "prednisolone", dose=Dose(dose, unit),
+                 per_day=1, start=start, end=end)
+
+
+def _course(*orders, today=TODAY, planned=date(2026, 12, 1)):
+    f = _facts(steroid_orders=list(orders))
+    f.order.planned_date = planned
+    return evaluate(f, today).finding("corticosteroid-plan")
+
+
+@pytest.mark.parametrize("order, status, reason", [
+    (_steroid(), "met", "steroid-plan-ok"),  # day -1 through day 28: the label's 30 days
+    (_steroid(start=date(2026, 11, 20)), "met", "steroid-plan-ok"),  # started earlier, still by day -1
+    (_steroid(end=date(2026, 12, 28)), "not-met", "steroid-course-short"),  # ends day 27: 29 days
+    (_steroid(end=date(2026, 12, 6)), "not-met", "steroid-course-short"),  # a 7-day course
+    (_steroid(start=date(2026, 12, 1)), "not-met", "steroid-starts-late"),
+    (_steroid(end=None), "unknown", "steroid-course-unstated"),
+    (_steroid(start=None), "unknown", "steroid-course-unstated"),
+    (_steroid(end=date(2026, 9, 24)), "unknown", "steroid-plan-ended"),  # period ended, status still active
+    (_steroid(status="completed"), "unknown", "steroid-plan-ended"),
+    (_steroid(status="stopped"), "unknown", "steroid-plan-ended"),
+    (_steroid(dose=7.0, unit="mg/d"), "met", "steroid-plan-ok"),  # total per day, 0.97 mg/kg/day
+    (_steroid(dose=1.0, unit="mg/kg/d"), "met", "steroid-plan-ok"),
+    (_steroid(dose=14.0, unit="mg/d"), "not-met", "steroid-dose-off"),
+])
+def test_course_must_start_by_day_minus_1_and_run_30_days(order, status, reason):
+    finding = _course(order)
+    assert (finding.status, finding.reason) == (status, reason)
+
+
+def test_a_7_day_course_says_how_many_days_it_covers():
+    finding = _course(_steroid(end=date(2026, 12, 6)))
+    assert (finding.params["covered"], finding.params["last_day"]) == (7, "2026-12-29")
+
+
+def test_course_without_a_usable_planned_date_is_unknown_not_met():
+    assert _course(_steroid(), planned=None).reason == "steroid-timing-unverifiable"
+    assert _course(_steroid(), planned=date(2025, 12, 1)).reason == "steroid-timing-unverifiable"
+
+
+def test_mg_per_day_needs_a_current_weight():
+    f = _facts(steroid_orders=[_steroid(unit="mg/d")], measurements=[])
+    assert evaluate(f, TODAY).finding("corticosteroid-plan").reason == "steroid-dose-unverifiable"
+
+
+def test_concurrent_orders_are_added_up_and_reviewed():
+    finding = _course(_steroid(7.0, ref="a"), _steroid(14.0, ref="b"))
+    assert (finding.status, finding.reason, finding.params["total"]) == ("review", "steroid-orders-concurrent", "2.92")
+    assert [e.reference for e in finding.evidence][:2] == ["MedicationRequest/a", "MedicationRequest/b"]
+
+
+def test_sequential_orders_go_to_review_and_an_ended_one_is_ignored():
+    first = _steroid(end=date(2026, 12, 14), ref="a")
+    second = _steroid(start=date(2026, 12, 15), ref="b")
+    assert _course(first, second).reason == "steroid-orders-several"
+    old = _steroid(start=date(2026, 8, 1), end=date(2026, 8, 30), ref="old")
+    assert _course(old, _steroid(ref="new")).reason == "steroid-plan-ok"
+
+
+@pytest.mark.parametrize("repeat, end", [
+    ({"boundsPeriod": {"start": "2026-11-30", "end": "2026-12-29"}}, date(2026, 12, 29)),
+    ({"boundsPeriod": {"start": "2026-11-30"}, "count": 30, "frequency": 1, "period": 1, "periodUnit": "d"},
+     date(2026, 12, 29)),
+    ({"boundsPeriod": {"start": "2026-11-30"}, "count": 60, "frequency": 2, "period": 1, "periodUnit": "d"},
+     date(2026, 12, 29)),
+    ({"boundsDuration": {"value": 30, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d"},
+      "frequency": 1, "period": 1, "periodUnit": "d"}, date(2026, 12, 29)),  # start from validityPeriod
+    ({"boundsPeriod": {"start": "2026-11-30"}}, None),
+])
+def test_translation_reads_the_course_end(repeat, end):
+    from cds_service.translate import Translator
+
+    order = {"resourceType": "MedicationRequest", "id": "s", "status": "active", "intent": "order",
+             "subject": {"reference": "Patient/p"},
+             "medicationCodeableConcept": {"text": "prednisolone 15 mg/5 mL oral solution"},
+             "dispenseRequest": {"validityPeriod": {"start": "2026-11-30"}},
+             "dosageInstruction": [{"timing": {"repeat": repeat},
+                                    "doseAndRate": [{"doseQuantity": {"value": 7, "unit": "mg/d"}}]}]}
+    facts = Translator("Patient/p").build({"medication-requests": [order]}, {}, [], [], TODAY)
+    (steroid,) = facts.steroid_orders
+    assert (steroid.start, steroid.end, steroid.dose) == (date(2026, 11, 30), end, Dose(7.0, "mg/d"))

@@ -189,7 +189,8 @@ def test_aav9_titer(titer, when, method, status, reason):
                                                    (None, 1, "unknown")])
 def test_steroid_dose_per_kg(dose, per_day, status):
     order = Order("MedicationRequest/s", "corticosteroid", "active", "prednisolone",
-                  dose=Dose(dose, "mg") if dose else None, per_day=per_day, start=date(2026, 11, 30))
+                  dose=Dose(dose, "mg") if dose else None, per_day=per_day, start=date(2026, 11, 30),
+                  end=date(2026, 12, 29))
     assert _status(_facts(steroid_orders=[order]), "corticosteroid-plan").status == status
 
 

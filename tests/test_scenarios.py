@@ -35,9 +35,14 @@ EXPECTED = {
     "weight-below-table": ("not-eligible", {"weight-in-label-range": "not-met", "dose-within-label": "not-met"}),
     "baseline-platelets-low": ("eligible", {}),  # met, with a warning card (CAUTIONS below)
     "baseline-alt-no-range": ("eligible", {}),
-    "turning-2-no-planned-date": ("eligible", {}),
-    "planned-date-last-year": ("eligible", {}),
+    # No usable planned date: the steroid course cannot be shown to start by day -1.
+    "turning-2-no-planned-date": ("incomplete", {"corticosteroid-plan": "unknown"}),
+    "planned-date-last-year": ("incomplete", {"corticosteroid-plan": "unknown"}),
     "ga-later-estimate": ("not-eligible", {"gestational-age": "not-met"}),
+    "steroid-7-days": ("not-eligible", {"corticosteroid-plan": "not-met"}),
+    "steroid-ended-active": ("incomplete", {"corticosteroid-plan": "unknown"}),
+    "steroid-two-orders": ("needs-review", {"corticosteroid-plan": "review"}),
+    "steroid-mg-per-day": ("eligible", {}),
 }
 # Clinical rules a reviewer would sign (issue 12): genetics, prior dose, advanced SMA, infection, prescriber, titer.
 EXPECTED.update({
@@ -187,3 +192,25 @@ def test_gestational_age_at_birth_is_not_overridden_by_a_later_estimate(mode, cl
     ga = next(c for c in cards[0]["extension"][EXT_ELIGIBILITY]["criteria"] if c["id"] == "gestational-age")
     assert (ga["status"], ga["reasonCode"], ga["evidence"]) == ("not-met", "before-term", ["Observation/ga-birth"])
     assert "32 weeks" in ga["reason"] and "36.0 weeks" in ga["reason"] and "2026-12-08" in ga["reason"]
+
+
+@pytest.mark.parametrize("name, reason, text", [
+    ("steroid-7-days", "steroid-course-short", "covers 7 of those days"),
+    ("steroid-ended-active", "steroid-plan-ended", "have ended"),
+    ("steroid-two-orders", "steroid-orders-concurrent", "together that is 2.92 mg/kg/day"),
+    ("steroid-mg-per-day", "steroid-plan-ok", "0.97 mg/kg/day"),
+])
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_corticosteroid_course(name, reason, text, mode, client, rsps):
+    FakeFhir(load(name)).register(rsps)
+    cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request(name, mode=mode)).json["cards"]
+    steroid = next(c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"]
+                   if c["id"] == "corticosteroid-plan")
+    assert steroid["reasonCode"] == reason and text in steroid["reason"], steroid
+    if name == "steroid-two-orders":
+        assert steroid["evidence"][:2] == ["MedicationRequest/prednisolone-plan",
+                                           "MedicationRequest/prednisolone-plan-2"]
+    if name == "steroid-ended-active":  # the ended order is evidence, and a new course is offered
+        card = next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id")
+                    == "corticosteroid-plan")
+        assert card["suggestions"][0]["actions"][0]["resource"]["resourceType"] == "MedicationRequest"

@@ -49,6 +49,9 @@ MIN_GESTATIONAL_AGE_WEEKS = 20
 MAX_GESTATIONAL_AGE_WEEKS = 44
 # FDA label 2.1: prednisolone 1 mg/kg/day; clinical-facts.md 5.1 row 7 accepts 0.9-1.1 mg/kg/day.
 STEROID_MG_PER_KG_RANGE = (0.9, 1.1)
+# FDA label 2.1: "for a total of 30 days" starting the day before infusion: day -1 through day 28
+# (clinical-facts.md 1.5; the same course end as rules/monitoring.STEROID_COURSE_END_DAY).
+STEROID_COURSE_DAYS = 30
 # How close an ordered dose must be to the label band dose.
 VOLUME_TOLERANCE_ML = 0.1
 VG_RELATIVE_TOLERANCE = 0.01
@@ -280,42 +283,92 @@ def aav9_titer(ctx: _Context) -> Finding:
 
 # --- criterion 7 ------------------------------------------------------------------------------
 def corticosteroid_plan(ctx: _Context) -> Finding:
+    """FDA label 2.1: prednisolone-equivalent 1 mg/kg/day from the day before infusion for 30 days in total
+    (day -1 through day 28). Orders that ended (status completed/stopped/cancelled, or a period that ended
+    before today) do not count; several current orders are added up or sent to review, never one picked."""
     c = "corticosteroid-plan"
-    plans = [o for o in ctx.facts.steroid_orders if o.status in ACTIVE_ORDER_STATUSES]
+    orders = [o for o in ctx.facts.steroid_orders if o.status in ACTIVE_ORDER_STATUSES]
+    plans = [o for o in orders if not (o.end and o.end < ctx.today)]
+    ended = [o for o in ctx.facts.steroid_orders if o not in plans]
     if not plans:
-        return ctx.unavailable(c, "medication-requests") or ctx.finding(
-            c, UNKNOWN, "no-steroid-plan", missing=("corticosteroid",))
+        lost = ctx.unavailable(c, "medication-requests")
+        if lost:
+            return lost
+        if ended:
+            return ctx.finding(c, UNKNOWN, "steroid-plan-ended", [o.evidence for o in ended],
+                               missing=("corticosteroid",), today=ctx.today.isoformat())
+        return ctx.finding(c, UNKNOWN, "no-steroid-plan", missing=("corticosteroid",))
+    weight = ctx.weight.value if ctx.weight_current else None
+    weight_ev = [ctx.weight.evidence] if ctx.weight_current else []
+    low, high = STEROID_MG_PER_KG_RANGE
+    if len(plans) > 1:
+        return _concurrent_steroids(ctx, c, plans, weight, weight_ev)
     plan = plans[0]
     ev = [plan.evidence]
-    planned = ctx.planned
-    if plan.start and planned and plan.start > planned - timedelta(days=1):
-        return ctx.finding(c, NOT_MET, "steroid-starts-late", ev, start=plan.start.isoformat(),
-                           day_minus_1=(planned - timedelta(days=1)).isoformat())
-    mg_per_kg_day = _steroid_mg_per_kg_day(plan, ctx.weight.value if ctx.weight_current else None)
+    mg_per_kg_day = _steroid_mg_per_kg_day(plan, weight)
+    day_minus_1 = ctx.planned - timedelta(days=1) if ctx.planned else None
+    last_day = ctx.planned + timedelta(days=STEROID_COURSE_DAYS - 2) if ctx.planned else None
+    course = dict(day_minus_1=day_minus_1.isoformat() if day_minus_1 else "", course_days=STEROID_COURSE_DAYS,
+                  last_day=last_day.isoformat() if last_day else "", start=_iso(plan.start), end=_iso(plan.end))
+    if day_minus_1 and plan.start and plan.start > day_minus_1:
+        return ctx.finding(c, NOT_MET, "steroid-starts-late", ev, **course)
+    if last_day and plan.end and plan.end < last_day:
+        covered = max(0, _days(plan.end, max(plan.start or day_minus_1, day_minus_1)) + 1)
+        return ctx.finding(c, NOT_MET, "steroid-course-short", ev, covered=covered, **course)
+    dose = dict(mg_per_kg_day=f"{mg_per_kg_day:.2f}" if mg_per_kg_day is not None else "", low=low, high=high)
+    if mg_per_kg_day is not None and not low <= mg_per_kg_day <= high:
+        return ctx.finding(c, NOT_MET, "steroid-dose-off", ev + weight_ev, **dose)
+    if day_minus_1 is None:
+        return ctx.finding(c, UNKNOWN, "steroid-timing-unverifiable", ev, missing=("planned-date",), **course)
+    if plan.start is None or plan.end is None:
+        return ctx.finding(c, UNKNOWN, "steroid-course-unstated", ev, missing=("corticosteroid-course",), **course)
     if mg_per_kg_day is None:
-        if ctx.weight_current:
-            ev.append(ctx.weight.evidence)
-        return ctx.finding(c, UNKNOWN, "steroid-dose-unverifiable", ev, missing=("weight",))
-    ev.append(ctx.weight.evidence)
-    low, high = STEROID_MG_PER_KG_RANGE
-    params = dict(mg_per_kg_day=f"{mg_per_kg_day:.2f}", low=low, high=high)
-    if not low <= mg_per_kg_day <= high:
-        return ctx.finding(c, NOT_MET, "steroid-dose-off", ev, **params)
-    return ctx.finding(c, MET, "steroid-plan-ok", ev, **params)
+        return ctx.finding(c, UNKNOWN, "steroid-dose-unverifiable", ev + weight_ev, missing=("weight",))
+    return ctx.finding(c, MET, "steroid-plan-ok", ev + weight_ev, **dose, **course)
+
+
+def _concurrent_steroids(ctx: _Context, c: str, plans, weight: float | None, weight_ev) -> Finding:
+    """Several current corticosteroid orders: the doses of those that overlap are added up and the whole goes
+    to review (a duplicate left active, or a course split over two orders, is for the prescriber to settle)."""
+    doses = [_steroid_mg_per_kg_day(o, weight) for o in plans]
+    overlap = any(_overlaps(a, b) for n, a in enumerate(plans) for b in plans[n + 1:])
+    total = f"{sum(doses):.2f}" if overlap and None not in doses else ""
+    parts = ", ".join(f"{d:.2f}" if d is not None else "?" for d in doses)
+    return ctx.finding(c, REVIEW, "steroid-orders-concurrent" if overlap else "steroid-orders-several",
+                       [o.evidence for o in plans] + weight_ev, count=len(plans), doses=parts,
+                       total=total or "not computable (a dose or the weight is missing)",
+                       low=STEROID_MG_PER_KG_RANGE[0], high=STEROID_MG_PER_KG_RANGE[1])
+
+
+def _overlaps(a, b) -> bool:
+    """Do two orders' periods share a day? An open or unknown end overlaps everything after the start."""
+    a_start, b_start = a.start or date.min, b.start or date.min
+    a_end, b_end = a.end or date.max, b.end or date.max
+    return a_start <= b_end and b_start <= a_end
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else "not stated"
 
 
 def _steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
+    """mg/kg/day of prednisolone (prednisone 1:1); None when it cannot be computed with certainty."""
     if plan.dose is None:
         return None
     if "methylpred" in plan.text.lower():
         return None  # equivalence (4 mg methylprednisolone = 5 mg prednisolone) left to the reviewer
+    unit, value = plan.dose.unit, plan.dose.value
+    if unit == "mg/kg/d":
+        return value
+    if unit == "mg/d":
+        return value / weight_kg if weight_kg else None
     per_day = plan.per_day or None
     if per_day is None:
         return None
-    if plan.dose.unit == "mg/kg":
-        return plan.dose.value * per_day
-    if plan.dose.unit == "mg" and weight_kg:
-        return plan.dose.value * per_day / weight_kg
+    if unit == "mg/kg":
+        return value * per_day
+    if unit == "mg" and weight_kg:
+        return value * per_day / weight_kg
     return None
 
 

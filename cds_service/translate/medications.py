@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from .. import terminology as t
 from ..facts import Dose, Order, PriorDose
@@ -44,10 +45,13 @@ class MedicationReader:
                 self.facts.prior_doses.append(PriorDose(_ref(mr), when, f"Zolgensma order completed ({text})"))
             return
         timing = _first_timing(mr)
-        bounds = ((timing or _NONE).get("repeat") or _NONE).get("boundsPeriod")
+        repeat = (timing or _NONE).get("repeat") or _NONE
+        bounds = repeat.get("boundsPeriod")
         start = _to_date(_start(bounds)) or _to_date(_start((mr.get("dispenseRequest") or _NONE).get("validityPeriod")))
+        per_day = _per_day(timing)
+        end = _to_date((bounds or _NONE).get("end")) or _course_end(start, repeat, per_day)
         self.facts.steroid_orders.append(Order(
-            _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=_per_day(timing), start=start))
+            _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=per_day, start=start, end=end))
 
     def _medication_administration(self, resource: dict) -> None:
         kind = medication_kind(resource)
@@ -143,9 +147,13 @@ def _normalise_ndc(code: str | None) -> str | None:
     return f"{labeler}-{product_code}-{int(package):02d}"
 
 
+# Dose units as written -> canonical. "mg/d" (UCUM) and "mg/kg/d" are totals per day: the frequency is not
+# applied again (a 1 mg/kg/d order given twice daily is still 1 mg/kg/day).
 _DOSE_UNITS = {"ml": "mL", "milliliter": "mL", "{vg}": "vg", "{vector_genomes}": "vg", "vg": "vg",
                "vector genomes": "vg", "{vg}/kg": "vg/kg", "vg/kg": "vg/kg", "{vector_genomes}/kg": "vg/kg",
-               "mg": "mg", "mg/kg": "mg/kg", "mg/kg/d": "mg/kg"}
+               "mg": "mg", "mg/kg": "mg/kg", "mg/kg/d": "mg/kg/d", "mg/kg/day": "mg/kg/d", "mg/d": "mg/d",
+               "mg/day": "mg/d", "mg/(24.h)": "mg/d", "mg/24h": "mg/d"}
+_DURATION_DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
 
 
 def _dose(mr: dict) -> Dose | None:
@@ -156,6 +164,21 @@ def _dose(mr: dict) -> Dose | None:
                 unit = _DOSE_UNITS.get((q.get("code") or q.get("unit") or "").strip().lower())
                 if unit:
                     return Dose(float(q["value"]), unit)
+    return None
+
+
+def _course_end(start: date | None, repeat: dict, per_day: float | None) -> date | None:
+    """The last day an order covers (inclusive) from `boundsDuration` or `count`, when its start is known."""
+    if start is None:
+        return None
+    duration = repeat.get("boundsDuration") or _NONE
+    unit = _DURATION_DAYS.get(str(duration.get("code") or duration.get("unit") or "").strip().lower())
+    if duration.get("value") is not None and unit:
+        days = math.ceil(float(duration["value"]) * unit)
+        return start + timedelta(days=days - 1) if days > 0 else None
+    if repeat.get("count") and per_day:
+        days = math.ceil(float(repeat["count"]) / per_day)
+        return start + timedelta(days=days - 1) if days > 0 else None
     return None
 
 
