@@ -204,13 +204,13 @@ def test_gestational_age_at_birth_is_not_overridden_by_a_later_estimate(mode, cl
 def test_corticosteroid_course(name, reason, text, mode, client, rsps):
     FakeFhir(load(name)).register(rsps)
     cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request(name, mode=mode)).json["cards"]
-    steroid = next(c for c in cards[0]["extension"]["zolgensma-eligibility"]["criteria"]
+    steroid = next(c for c in cards[0]["extension"][EXT_ELIGIBILITY]["criteria"]
                    if c["id"] == "corticosteroid-plan")
     assert steroid["reasonCode"] == reason and text in steroid["reason"], steroid
     if name == "steroid-two-orders":
         assert steroid["evidence"][:2] == ["MedicationRequest/prednisolone-plan",
                                            "MedicationRequest/prednisolone-plan-2"]
     if name == "steroid-ended-active":  # the ended order is evidence, and a new course is offered
-        card = next(c for c in cards if c.get("extension", {}).get("zolgensma-criterion", {}).get("id")
+        card = next(c for c in cards if c.get("extension", {}).get(EXT_CRITERION, {}).get("id")
                     == "corticosteroid-plan")
         assert card["suggestions"][0]["actions"][0]["resource"]["resourceType"] == "MedicationRequest"
