@@ -226,7 +226,7 @@ class CardBuilder:
                 "detail": text["detail"].format(**params),
                 "source": self.source("clinical-reminder"),
                 "overrideReasons": self.override_reasons(),
-                "extension": {"zolgensma-note": {"code": note, "plannedDate": params["planned"]}},
+                "extension": {extensions.NOTE: {"code": note, "plannedDate": params["planned"]}},
             }))
         return cards
 

@@ -10,3 +10,4 @@ PREFIX = "org.example.zolgensma-cds."
 ELIGIBILITY = PREFIX + "eligibility"  # summary card: the machine-readable outcome
 CRITERION = PREFIX + "criterion"  # each criterion card: id, status, reasonCode
 MONITORING = PREFIX + "monitoring"  # first monitoring card: schedule, alerts
+NOTE = PREFIX + "note"  # an evaluation note card (e.g. planned date before today): code, plannedDate

@@ -10,6 +10,7 @@ from fhir_fake import FakeFhir, hook_request, load, scenario_names
 
 EXT_ELIGIBILITY = "org.example.zolgensma-cds.eligibility"  # card extension names (README)
 EXT_CRITERION = "org.example.zolgensma-cds.criterion"
+EXT_NOTE = "org.example.zolgensma-cds.note"
 
 # scenario -> (overall outcome, {criterion: status} that must hold; all others must be "met")
 EXPECTED = {
@@ -177,9 +178,9 @@ def test_planned_date_before_today_is_not_used_and_said_to_look_wrong(mode, clie
     criteria = {c["id"]: c for c in outcome["criteria"]}
     # Titer (2026-11-20) and weight (2026-11-20) are current as of today, not "no usable date" / "not found".
     assert criteria["aav9-titer"]["status"] == "met" and criteria["weight-in-label-range"]["status"] == "met"
-    note = next(c for c in cards if "zolgensma-note" in c.get("extension", {}))
+    note = next(c for c in cards if EXT_NOTE in c.get("extension", {}))
     assert note["indicator"] == "warning" and "2025-12-01" in note["summary"] and "looks wrong" in note["summary"]
-    assert note["extension"]["zolgensma-note"] == {"code": "planned-date-in-past", "plannedDate": "2025-12-01"}
+    assert note["extension"][EXT_NOTE] == {"code": "planned-date-in-past", "plannedDate": "2025-12-01"}
     dated = json.dumps([c.get("suggestions", []) for c in cards])
     assert "2025-1" not in dated, "no order is dated from a planned date in the past"
 
