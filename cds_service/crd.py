@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from .errors import Unprocessable
 from .facts import CoverageFact, PatientFacts
 from .fhir_client import as_list
 from .rules.findings import ELIGIBLE, MET, NOT_MET, UNKNOWN, Evaluation
@@ -34,6 +35,26 @@ CONFIG_OPTIONS = (
     ("duplicate-therapy", "Duplicate Therapy", "A prior Zolgensma dose (one-time therapy)"),
     ("therapy-alternatives-opt", "Optional Therapy Alternatives", "SMA alternatives when Zolgensma is excluded"),
 )
+
+
+# The CRD version claimed (README, Da Vinci CRD). Versions are major.minor (CRD 2.2.1 deviations.md
+# "CRD Version declaration"); 2.0 is STU 2.0.1. Discovery advertises them in `davinci-crd.version` as 2.2 does.
+CRD_VERSIONS = ("2.0",)
+REQUESTED_VERSION = "davinci-crd.requestedVersion"
+
+
+def requested_version(body) -> str:
+    """The CRD version this answer must follow: the request's davinci-crd.requestedVersion, else the one claimed.
+
+    2.2.1: "If this is not a version supported by the service, it SHALL return an error": a 422 naming ours."""
+    extension = body.get("extension") if isinstance(body, dict) and isinstance(body.get("extension"), dict) else {}
+    if REQUESTED_VERSION not in extension:
+        return CRD_VERSIONS[0]
+    version = extension[REQUESTED_VERSION]
+    if version not in CRD_VERSIONS:
+        raise Unprocessable(f"{REQUESTED_VERSION} {str(version)[:20]!r} is not supported; this service follows "
+                            "Da Vinci CRD " + ", ".join(CRD_VERSIONS))
+    return version
 
 
 def configuration_options() -> list[dict]:

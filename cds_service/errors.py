@@ -17,6 +17,13 @@ class BadRequest(CdsError):
     code = "invalid"
 
 
+class Unprocessable(CdsError):
+    """Valid JSON that breaks CDS Hooks or Da Vinci CRD rules (CRD STU 2.0.1 hooks.md: 422, as FHIR create)."""
+
+    status = 422
+    code = "processing"
+
+
 class Unauthorized(CdsError):
     status = 401
     code = "security"

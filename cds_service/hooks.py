@@ -8,12 +8,20 @@ from datetime import date
 
 from .cards import CardBuilder, Wording, cards_for
 from .coverage_cards import CoverageCards
-from .crd import card_label, card_topic, configuration_options, coverage_information, read_configuration
+from .crd import (
+    CRD_VERSIONS,
+    card_label,
+    card_topic,
+    configuration_options,
+    coverage_information,
+    read_configuration,
+    requested_version,
+)
 from .data_access import gather, prefetch_templates
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, NotFound, Unprocessable
 from .fhir_client import as_list
 from .monitoring_cards import MonitoringCards
-from .orders import OrderSuggester
+from .orders import OrderSuggester, sign_orders
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
 from .rules.monitoring import evaluate_monitoring
@@ -62,7 +70,8 @@ def discovery() -> dict:
             entry = {"hook": hook, "id": s.id, "title": s.title, "description": s.description,
                      "prefetch": prefetch_templates(s.sources), "usageRequirements": USAGE}
             if s.crd:
-                entry["extension"] = {"davinci-crd.configuration-options": configuration_options()}
+                entry["extension"] = {"davinci-crd.version": list(CRD_VERSIONS),
+                                      "davinci-crd.configuration-options": configuration_options()}
             entries.append(entry)
     return {"services": entries}
 
@@ -94,6 +103,14 @@ def parse_request(service: ServiceDefinition, body) -> dict:
             raise BadRequest(f"{field} must be an object")
     if "fhirServer" in body and not isinstance(body["fhirServer"], str):
         raise BadRequest("fhirServer must be a URL string")
+    # CDS Hooks 2.0.1: "If fhirAuthorization is provided, this field [fhirServer] is REQUIRED": a token for no
+    # server is refused rather than ignored, so an EHR misconfiguration shows at once instead of as 412s later.
+    if body.get("fhirAuthorization") is not None and "fhirServer" not in body:
+        raise BadRequest("fhirServer is required when fhirAuthorization is given")
+    # Every hook we answer (order-select, order-sign, patient-view) defines context.userId as REQUIRED; it is also
+    # the requester of every suggested order (CRD request profiles, requester 1..1).
+    if not isinstance(context.get("userId"), str) or "/" not in context["userId"].strip("/"):
+        raise BadRequest("context.userId must be a reference such as Practitioner/123 or PractitionerRole/123")
     return context
 
 
@@ -126,7 +143,15 @@ class Services:
         service = SERVICES.get(service_id)
         if service is None:
             raise NotFound(f"no CDS service '{service_id}'")
-        context = parse_request(service, body)
+        if service.crd:
+            # CRD 2.0.1 hooks.md: 400 only for a body that is not JSON; valid JSON that breaks CDS Hooks is 422.
+            requested_version(body)
+            try:
+                context = parse_request(service, body)
+            except BadRequest as err:
+                raise Unprocessable(err.message) from None
+        else:  # the monitoring service is plain CDS Hooks, which names no code: 400, as is usual
+            context = parse_request(service, body)
         handler = self.monitoring if service.id == MONITORING else self.eligibility
         return handler(service, context, body)
 
@@ -160,6 +185,7 @@ class EligibilityHandler(_Handler):
         coverage_cards = CoverageCards(self.wording.billing, builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
         cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance)
+        cards = sign_orders(cards, context["userId"], today)
         response = {"cards": [c for c in cards if settings.get(card_topic(c), True)]}
         if settings["coverage-info"]:
             action = coverage_information(evaluation, facts, order, hook, today, self.new_id,
@@ -188,7 +214,7 @@ class MonitoringHandler(_Handler):
         cards = MonitoringCards(self.wording.monitoring, self.wording.orders, builder,
                                 facts.patient_reference).all(evaluation)
         issues = builder.data_issues_card(facts)
-        return {"cards": cards + ([issues] if issues else [])}
+        return {"cards": sign_orders(cards, context["userId"], today) + ([issues] if issues else [])}
 
 
 def _selects_lab_orders(context: dict) -> bool:

@@ -193,6 +193,26 @@ def service_request(templates: dict, test: str, patient_ref: str, reason: str, e
     return resource
 
 
+def sign_orders(cards: list[dict], requester: str, today: date) -> list[dict]:
+    """Every suggested order gets `authoredOn` (today) and `requester` (the hook's context.userId).
+
+    Da Vinci CRD 2.0.1 cards.md: resources in suggestions SHALL comply with the CRD profiles, where
+    profile-servicerequest and profile-medicationrequest make both 1..1. Done here, once, for every card
+    (eligibility and monitoring), so no order template can miss them."""
+    authored = today.isoformat()
+    for card in cards:
+        for s in card.get("suggestions") or ():
+            for action in s.get("actions") or ():
+                resource = action.get("resource")
+                if action.get("type") == "create" and resource.get("resourceType") in _ORDERS:
+                    resource["authoredOn"] = authored
+                    resource["requester"] = {"reference": requester}
+    return cards
+
+
+_ORDERS = ("ServiceRequest", "MedicationRequest")
+
+
 def suggestion(label: str, resources: list[dict], kind: str, new_id: Callable[[], str]) -> dict:
     return {
         "label": label[:200],

@@ -34,10 +34,12 @@ def test_discovery_lists_both_services_with_prefetch(client):
                 assert name.startswith("context.") or name in ("userPractitionerId", "userPractitionerRoleId")
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"[]", b'"text"', b"null"])
-def test_malformed_body_is_400_json(client, raw):
+@pytest.mark.parametrize("raw, status", [(b"{not json", 400), (b"", 400), (b"null", 400), (b"[]", 422),
+                                         (b'"text"', 422)])
+def test_malformed_body_is_400_json(client, raw, status):
+    """CRD 2.0.1 hooks.md: 400 when the body is not JSON, 422 when it is JSON but not a CDS Hooks request."""
     response = client.post(SIGN, data=raw, content_type="application/json")
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.json["resourceType"] == "OperationOutcome"
     assert "Traceback" not in response.get_data(as_text=True)
 
@@ -51,18 +53,18 @@ def test_malformed_body_is_400_json(client, raw):
     (lambda b: b.__setitem__("prefetch", []), "prefetch"),
     (lambda b: b.__setitem__("fhirServer", 7), "fhirServer"),
 ])
-def test_invalid_requests_are_400_with_reason(client, mutate, message):
+def test_invalid_requests_are_422_with_reason(client, mutate, message):
     body = hook_request("eligible-infant")
     mutate(body)
     response = client.post(SIGN, json=body)
-    assert response.status_code == 400
+    assert response.status_code == 422  # valid JSON, not CDS Hooks conformant (CRD 2.0.1 hooks.md)
     assert message in response.json["issue"][0]["diagnostics"]
 
 
 def test_order_select_needs_selections(client):
     body = hook_request("eligible-infant", hook="order-select")
     body["context"].pop("selections")
-    assert client.post(SELECT, json=body).status_code == 400
+    assert client.post(SELECT, json=body).status_code == 422
 
 
 def test_unknown_service_is_404_and_get_on_service_is_405(client):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from fhir_fake import hook_request
+import pytest
+from conftest import TODAY
+from fhir_fake import FakeFhir, hook_request, load
 
 SIGN = "/cds-services/zolgensma-order-sign"
 REVERSE_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -36,3 +38,83 @@ def test_card_source_label_without_coverage_is_the_service(client):
     body["prefetch"]["coverage"] = None
     cards = _post(client, body)["cards"]
     assert {c["source"]["label"] for c in cards} == {"Zolgensma PA check (policy DR.005.D + FDA label)"}
+
+
+def _suggested_orders(cards):
+    return [a["resource"] for c in cards for s in c.get("suggestions", []) for a in s["actions"]
+            if a["resource"]["resourceType"] in ("ServiceRequest", "MedicationRequest")]
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+@pytest.mark.parametrize("name", ["missing-labs", "no-steroid-plan"])
+def test_suggested_orders_have_author_and_date_per_crd_profiles(client, rsps, name, mode):
+    """CRD 2.0.1 profile-servicerequest / profile-medicationrequest: requester and authoredOn are 1..1."""
+    FakeFhir(load(name)).register(rsps)
+    body = hook_request(name, mode=mode)
+    orders = _suggested_orders(_post(client, body)["cards"])
+    kinds = {o["resourceType"] for o in orders}
+    assert kinds == ({"ServiceRequest"} if name == "missing-labs" else {"ServiceRequest", "MedicationRequest"})
+    for order in orders:
+        assert order["authoredOn"] == TODAY.isoformat()
+        assert order["requester"] == {"reference": body["context"]["userId"]}
+
+
+def test_monitoring_orders_have_author_and_date(client):
+    body = hook_request("monitoring-day-45-overdue", "patient-view")
+    body["context"]["userId"] = "PractitionerRole/neuro-role"
+    orders = _suggested_orders(_post(client, body, "/cds-services/zolgensma-monitoring")["cards"])
+    assert orders
+    assert all(o["authoredOn"] == TODAY.isoformat() and o["requester"] == {"reference": "PractitionerRole/neuro-role"}
+               for o in orders)
+
+
+# Item 6: requests CDS Hooks forbids are refused (422 on the CRD services, CRD 2.0.1 hooks.md), never accepted.
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+@pytest.mark.parametrize("user", [None, "", "123", 7])
+def test_order_hooks_without_a_user_reference_are_422(client, hook, user):
+    body = hook_request("eligible-infant", hook)
+    if user is None:
+        body["context"].pop("userId")
+    else:
+        body["context"]["userId"] = user
+    outcome = _post(client, body, f"/cds-services/zolgensma-{hook}", status=422)
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "context.userId" in outcome["issue"][0]["diagnostics"]
+
+
+def test_patient_view_without_user_is_400(client):
+    body = hook_request("monitoring-day-45-overdue", "patient-view")
+    body["context"].pop("userId")
+    _post(client, body, "/cds-services/zolgensma-monitoring", status=400)
+
+
+def test_fhir_authorization_without_fhir_server_is_422(client, rsps):
+    body = hook_request("eligible-infant")
+    body.pop("fhirServer")
+    outcome = _post(client, body, status=422)
+    assert "fhirServer is required" in outcome["issue"][0]["diagnostics"]
+    assert not rsps.calls
+    body["fhirAuthorization"] = None  # null is "no authorization", not a token without a server
+    _post(client, body)
+
+
+# Item 5: the CRD version claimed, advertised and requested.
+def test_discovery_declares_the_crd_version_on_each_crd_hook(client):
+    for service in client.get("/cds-services").json["services"]:
+        if service["id"] == "zolgensma-monitoring":
+            assert "extension" not in service
+            continue
+        versions = service["extension"]["davinci-crd.version"]
+        assert versions == ["2.0"]
+        # major.minor: CRD 2.2.1 deviations.md "2.0, not 2.0.0 or 2.0.1" (its crdver-1 regex, [1-9] for the
+        # minor part, would refuse its own "2.0" example; the text is followed)
+        assert all(re.match(r"^[1-9]\d*\.\d+$", v) for v in versions)
+
+
+@pytest.mark.parametrize("version, status", [("2.0", 200), ("2.2", 422), ("2.0.1", 422), (2.0, 422)])
+def test_requested_version_must_be_one_we_follow(client, version, status):
+    body = hook_request("eligible-infant")
+    body["extension"] = {"davinci-crd.requestedVersion": version}
+    answer = _post(client, body, status=status)
+    if status == 422:
+        assert "davinci-crd.requestedVersion" in answer["issue"][0]["diagnostics"]

@@ -17,7 +17,7 @@ from cds_service.quantities import parse_titer_string
 
 APP = make_app()
 SIGN = "/cds-services/zolgensma-order-sign"
-OK_STATUSES = {200, 400, 404, 412}
+OK_STATUSES = {200, 400, 404, 412, 422}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
