@@ -39,41 +39,77 @@ class InvalidResource(ValueError):
     pass
 
 
-def validate(resource: dict, strict: bool = False) -> tuple[dict, list[str]]:
-    """Return (subset_json, dropped_paths) or raise InvalidResource with a short, path-level explanation."""
+# Elements each resource type may lose when invalid, because no decision needs them: the rest of the
+# resource is still read (a ventilator-dependence Condition with an invalid onset is still evidence of
+# advanced SMA). Everything else the rules read decides something: when invalid, the resource is skipped.
+# A reader may add elements for one use (a prior Zolgensma order's dosage does not decide renewal).
+DROPPABLE = {
+    "Condition": frozenset({"id", "onsetDateTime", "onsetPeriod", "recordedDate"}),
+    "MedicationAdministration": frozenset({"id", "effectiveDateTime", "effectivePeriod"}),
+    "Procedure": frozenset({"id", "performedDateTime", "performedPeriod"}),
+    "MedicationRequest": frozenset({"id", "authoredOn"}),
+    **{rtype: frozenset({"id"}) for rtype in ("Observation", "Coverage", "PractitionerRole", "CareTeam",
+                                               "Encounter", "Location")},
+    # Patient: none; its id must be the context's patient and its birth date decides criteria 4 and 5.
+}
+
+
+def validate(resource: dict, strict: bool = False, droppable: frozenset[str] = frozenset()) -> tuple[dict, list[str]]:
+    """Return (subset_json, dropped) or raise InvalidResource with a short, path-level explanation.
+    `dropped` names what was left out: unknown elements (strict mode) and invalid droppable elements."""
     rtype = resource.get("resourceType") if type(resource) is dict else None
     if type(rtype) is not str:
         raise InvalidResource("not a FHIR resource (no resourceType)")
     subset = fhir_subset.VALIDATORS.get(rtype)
     if subset is None:
         raise InvalidResource(f"resource type {rtype} is not used")
+    droppable = droppable | DROPPABLE.get(rtype, frozenset())
     dropped: list[str] = []
     if strict:
-        resource, dropped = _full_model_gate(resource)
+        resource, dropped = _full_model_gate(resource, droppable)
     try:
         return subset.validate_python(resource), dropped
+    except ValidationError as err:
+        cleaned, invalid = _without_invalid(resource, err, droppable)
+    try:
+        return subset.validate_python(cleaned), dropped + invalid
     except ValidationError as err:
         raise InvalidResource(_explain(err)) from None
 
 
-def _full_model_gate(resource: dict) -> tuple[dict, list[str]]:
-    """Validate against the full R4B model; drop and report elements it does not know."""
+def _without_invalid(resource: dict, err: ValidationError, droppable: frozenset[str]) -> tuple[dict, list[str]]:
+    """The resource without its invalid top-level elements, when every one of them is droppable."""
+    errors = err.errors()
+    bad = {e["loc"][0] for e in errors if e["loc"]}
+    if any(not e["loc"] for e in errors) or not bad <= droppable:
+        raise InvalidResource(_explain(err)) from None
+    return {k: v for k, v in resource.items() if k not in bad}, [f"{k} (invalid)" for k in sorted(bad)]
+
+
+def _full_model_gate(resource: dict, droppable: frozenset[str]) -> tuple[dict, list[str]]:
+    """Validate against the full R4B model; drop and report elements it does not know, and invalid droppable
+    elements."""
     model = model_for(resource["resourceType"])
     try:
         model.model_validate(resource)
         return resource, []
     except ValidationError as err:
-        extra = [e["loc"] for e in err.errors() if e["type"] == "extra_forbidden"]
-        if not extra or len(extra) != len(err.errors()):
+        errors = err.errors()
+        extra = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
+        invalid = {e["loc"][0] for e in errors if e["type"] != "extra_forbidden" and e["loc"]}
+        if len(extra) + sum(1 for e in errors if e["type"] != "extra_forbidden" and e["loc"]) != len(errors) \
+                or not invalid <= droppable:
             raise InvalidResource(_explain(err)) from None
     cleaned = copy.deepcopy(resource)
     for loc in extra:
         _drop(cleaned, loc)
+    for key in invalid:
+        cleaned.pop(key, None)
     try:
         model.model_validate(cleaned)
     except ValidationError as err:
         raise InvalidResource(_explain(err)) from None
-    return cleaned, [".".join(str(p) for p in loc) for loc in extra]
+    return cleaned, [".".join(str(p) for p in loc) for loc in extra] + [f"{k} (invalid)" for k in sorted(invalid)]
 
 
 def _drop(obj, loc) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from .cards import CardBuilder, Wording, cards_for
 from .coverage_cards import CoverageCards
@@ -160,6 +160,10 @@ class _Handler:
     def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str], wording: Wording):
         self.config, self.today, self.new_id, self.wording = config, today, new_id, wording
         self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
+        # The current time, for refusing future-dated results: injected `NOW`; with an injected `TODAY`
+        # alone, by calendar date against it (None); otherwise the clock.
+        injected = config.get("NOW")
+        self.now = injected or ((lambda: None) if config.get("TODAY") else (lambda: datetime.now(UTC)))
 
 
 class EligibilityHandler(_Handler):
@@ -173,7 +177,8 @@ class EligibilityHandler(_Handler):
         # 1. Gather data: prefetch, then the FHIR server.
         gathered = gather(body, self.config)
         today = self.today()
-        facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"]).build(
+        facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
+                           now=self.now()).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)
         # 2. Evaluate the rules (pure).
         evaluation = evaluate(facts, today)
@@ -203,8 +208,8 @@ class MonitoringHandler(_Handler):
         gathered = gather(body, self.config, service.sources)
         today = self.today()
         facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
-                           latest_only=False).build(gathered.resources, None, [], gathered.issues, today,
-                                                    gathered.gaps)
+                           latest_only=False, now=self.now()).build(
+            gathered.resources, None, [], gathered.issues, today, gathered.gaps)
         # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say.
         evaluation = evaluate_monitoring(facts, today)
         if evaluation is None:

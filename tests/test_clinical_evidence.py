@@ -22,6 +22,9 @@ SOURCES = ("patient", "labs", "vitals", "conditions", "medication-requests", "me
 NUCC, SCT, LOINC = "http://nucc.org/provider-taxonomy", "http://snomed.info/sct", "http://loinc.org"
 
 
+_ME = {"reference": "Patient/eligible-infant"}  # the fixture patient's records are the evidence
+
+
 def eligible(pid: str = "eligible-infant") -> list[dict]:
     return copy.deepcopy(load(pid))
 
@@ -32,7 +35,8 @@ def finding(resources: list[dict], criterion: str, local_codes: dict | None = No
     record = [r for r in resources if r is not order]
     sources = {name: [] for name in SOURCES if name not in drop}
     sources["labs"] = record
-    facts = Translator("p", LocalCodes.from_mapping(local_codes)).build(sources, order, [order], [], TODAY)
+    translator = Translator("eligible-infant", LocalCodes.from_mapping(local_codes))
+    facts = translator.build(sources, order, [order], [], TODAY)
     return evaluate(facts, TODAY).finding(criterion)
 
 
@@ -80,7 +84,7 @@ def _titer(method=None, name="AAV9 total antibody titer", id_="aav9", when="2026
     obs = {"resourceType": "Observation", "id": id_, "status": "final",
            "code": {"coding": [{"system": "http://lab.example-reference.com/tests", "code": "1181",
                                 "display": name}]},
-           "subject": {"reference": "Patient/p"}, "effectiveDateTime": when, "valueString": value}
+           "subject": _ME, "effectiveDateTime": when, "valueString": value}
     if method:
         obs["method"] = method
     return obs
@@ -121,7 +125,7 @@ def test_the_card_says_why_a_non_elisa_titer_is_unknown(client):
 
 # --- item 4: infection --------------------------------------------------------------------------------------
 def _condition(id_, system, code, display=None, onset=None, status="active", **more):
-    c = {"resourceType": "Condition", "id": id_, "subject": {"reference": "Patient/p"},
+    c = {"resourceType": "Condition", "id": id_, "subject": _ME,
          "code": {"coding": [{"system": system, "code": code, **({"display": display} if display else {})}]}}
     if status:
         c["clinicalStatus"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
@@ -153,7 +157,7 @@ def test_any_active_infection_counts_whatever_its_onset(condition, status):
 def _temperature(id_, value, when, unit="Cel"):
     return {"resourceType": "Observation", "id": id_, "status": "final",
             "code": {"coding": [{"system": LOINC, "code": "8310-5", "display": "Body temperature"}]},
-            "subject": {"reference": "Patient/p"}, "effectiveDateTime": when,
+            "subject": _ME, "effectiveDateTime": when,
             "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}
 
 
@@ -190,7 +194,7 @@ def _comp(loinc, answer=None, quantity=None, string=None, text=None):
 
 def copies(n, *more, gene=GENE, id_="cn"):
     return {"resourceType": "Observation", "id": id_, "status": "final",
-            "code": {"coding": [{"system": LOINC, "code": "69548-6"}]}, "subject": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": LOINC, "code": "69548-6"}]}, "subject": _ME,
             "effectiveDateTime": "2026-03-20", "component": [gene, _comp("82155-3", quantity=n), *more]}
 
 
@@ -199,14 +203,14 @@ def variant(hgvs, significance="LA6668-3", zygosity="LA6706-1", id_="snv"):
     if significance:
         comps.append(_comp("53037-8", significance))
     return {"resourceType": "Observation", "id": id_, "status": "final",
-            "code": {"coding": [{"system": LOINC, "code": "69548-6"}]}, "subject": {"reference": "Patient/p"},
+            "code": {"coding": [{"system": LOINC, "code": "69548-6"}]}, "subject": _ME,
             "effectiveDateTime": "2026-03-20", "component": comps,
             "valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA9633-4"}]}}
 
 
 def report(text, id_="report"):
     return {"resourceType": "Observation", "id": id_, "status": "final",
-            "code": {"text": "SMN1 deletion analysis"}, "subject": {"reference": "Patient/p"},
+            "code": {"text": "SMN1 deletion analysis"}, "subject": _ME,
             "effectiveDateTime": "2026-03-20", "valueString": text}
 
 
@@ -249,7 +253,7 @@ def test_smn1_met_only_from_structured_results_combined_across_observations(resu
 def test_significance_from_a_diagnostic_implication_observation():
     snv = variant("c.815A>G", significance=None)
     implication = {"resourceType": "Observation", "id": "impl", "status": "final",
-                   "code": {"text": "Diagnostic implication"}, "subject": {"reference": "Patient/p"},
+                   "code": {"text": "Diagnostic implication"}, "subject": _ME,
                    "derivedFrom": [{"reference": "Observation/snv"}],
                    "component": [_comp("53037-8", PATHOGENIC)]}
     chart = [r for r in eligible() if r.get("id") != "smn1-variant"] + [copies(1), snv]

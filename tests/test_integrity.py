@@ -105,6 +105,44 @@ def test_unreadable_condition_makes_negative_searches_unknown(broken, rsps):
     assert coverage_covered(response) == "conditional"
 
 
+# Read leniently, decide strictly, element by element ----------------------------------------------
+def test_ventilator_dependence_with_invalid_onset_is_still_advanced_sma(rsps):
+    response = both(rsps, with_added(condition("vent", *VENTILATOR, onsetDateTime="2026-13-01")))
+    assert statuses(response)["no-advanced-sma"] == "review"
+    assert "onsetDateTime (invalid)" in issues_text(response)
+
+
+@pytest.mark.parametrize("noise", [{"recordedDate": "yesterday"}, {"id": "rsv_1"}, {"onsetPeriod": {"start": 5}}])
+def test_infection_with_an_invalid_element_it_does_not_need_is_still_an_infection(noise, rsps):
+    infection = condition("rsv", *RSV, **noise)
+    response = both(rsps, with_added(infection))
+    assert statuses(response)["no-active-infection"] == "not-met"
+    assert outcome(response)["overall"] == "not-eligible"
+    assert "(invalid)" in issues_text(response)
+
+
+def test_whitespace_and_case_in_codes_are_noise(rsps):
+    infection = condition("rsv", *RSV)
+    infection["clinicalStatus"]["coding"][0]["code"] = " Active "
+    infection["code"]["coding"][0]["code"] = "J21.0 "
+    response = both(rsps, with_added(infection))
+    assert statuses(response)["no-active-infection"] == "not-met"
+
+
+def test_prior_order_with_invalid_dosage_is_still_a_prior_dose(rsps):
+    prior = {"resourceType": "MedicationRequest", "id": "old-zolgensma", "status": "completed", "intent": "order",
+             "subject": {"reference": f"Patient/{PATIENT}"},
+             "medicationCodeableConcept": {"text": "Zolgensma (onasemnogene abeparvovec-xioi)"},
+             "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": "lots"}}]}]}
+    response = both(rsps, with_added(prior))
+    assert statuses(response)["one-time-dose"] == "not-met"
+
+
+def test_prior_administration_with_invalid_date_is_still_a_prior_dose(rsps):
+    response = both(rsps, with_added(prior_administration(effectiveDateTime="2025-02-30")))
+    assert statuses(response)["one-time-dose"] == "not-met"
+
+
 def test_prior_administration_with_status_noise_is_still_a_prior_dose(rsps):
     response = both(rsps, with_added(prior_administration(status="Completed ")))
     assert statuses(response)["one-time-dose"] == "not-met"
@@ -200,3 +238,89 @@ def test_prefetch_next_page_without_server_is_a_gap_not_a_loss(rsps):
     assert s["no-advanced-sma"] == "met"  # one condition, one page: complete
     assert s["aav9-titer"] == "unknown"  # labs: only the first page was read
     assert "next page not read" in issues_text(response.json)
+
+
+# 3. Identity: only this patient's data is evidence -------------------------------------------------
+def _sibling(resource: dict) -> dict:
+    resource = copy.deepcopy(resource)
+    for element in ("subject", "patient", "beneficiary"):
+        if element in resource:
+            resource[element] = {"reference": "Patient/sibling"}
+    return resource
+
+
+def _replace(record: list[dict], rid: str, change) -> list[dict]:
+    return [change(copy.deepcopy(r)) if r.get("id") == rid else r for r in record]
+
+
+def test_a_siblings_titer_is_not_evidence(rsps):
+    record = [r for r in load(PATIENT) if r.get("id") != "aav9"]
+    sibling_titer = _sibling(next(r for r in load(PATIENT) if r.get("id") == "aav9"))
+    response = both(rsps, tamper=_bundle_entries("Observation?patient=eligible-infant&category=laboratory",
+                                                 lambda b: b["entry"].append({"resource": sibling_titer})),
+                    resources=record)
+    titer = criterion(response, "aav9-titer")
+    assert titer["status"] == "unknown"
+    assert "Patient/sibling" in issues_text(response)
+    assert not any("Observation/aav9" == e for e in titer.get("evidence", []))
+
+
+def test_reassigned_ventilator_condition_is_not_silence(rsps):
+    vent = _sibling(condition("vent", *VENTILATOR))
+    response = both(rsps, tamper=_bundle_entries("Condition?", lambda b: b["entry"].append({"resource": vent})))
+    assert statuses(response)["no-advanced-sma"] == "unknown"  # a search that returns others' data is not complete
+    assert outcome(response)["overall"] == "incomplete"
+
+
+def test_another_patients_patient_resource_does_not_set_the_age(rsps):
+    other = dict(next(r for r in load(PATIENT) if r["resourceType"] == "Patient"), id="sibling",
+                 birthDate="2026-06-01")
+
+    def swap(query, answer):
+        return other if query.startswith("Patient/") else answer
+
+    client = make_app().test_client()
+    response = client.post(SIGN, json=hook_request(PATIENT, tamper=swap))
+    s = statuses(response.json)
+    assert s["age-under-2"] == "unknown" and s["gestational-age"] == "unknown"
+    assert "Patient resource for sibling" in issues_text(response.json)
+    FakeFhir(load(PATIENT), tamper=swap).register(rsps)
+    served = client.post(SIGN, json=hook_request(PATIENT, mode="server"))
+    assert statuses(served.json) == s
+
+
+def test_resource_that_names_no_patient_is_not_evidence(rsps):
+    def strip_subject(query, answer):
+        if answer.get("resourceType") == "Bundle":
+            answer = copy.deepcopy(answer)
+            for e in answer.get("entry", []):
+                if e["resource"].get("id") == "aav9":
+                    e["resource"].pop("subject")
+        return answer
+
+    # The search finds it by patient (the fake matches on the stored copy); the body sent lacks the subject.
+    response = both(rsps, tamper=strip_subject)
+    assert statuses(response)["aav9-titer"] == "unknown"
+    assert "does not name a patient" in issues_text(response)
+
+
+# 4. Time: results dated after now are not evidence ---------------------------------------------
+@pytest.mark.parametrize("rid, cid", [("aav9", "aav9-titer"), ("weight", "weight-in-label-range"),
+                                      ("troponin", "baseline-platelets-troponin")])
+def test_future_dated_result_is_not_current(rid, cid, rsps):
+    record = _replace(load(PATIENT), rid, lambda r: {**r, "effectiveDateTime": "2026-11-25T09:00:00Z"})
+    response = both(rsps, record)
+    assert statuses(response)[cid] == "unknown"
+    assert "after the current time" in issues_text(response)
+
+
+def test_clock_skew_of_a_few_minutes_is_allowed_and_stated(rsps):
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    app = make_app(NOW=lambda: now)
+    within = _replace(load(PATIENT), "aav9", lambda r: {**r, "effectiveDateTime": "2026-11-23T12:04:00Z"})
+    assert statuses(both(rsps, within, app=app))["aav9-titer"] == "met"
+    rsps.reset()
+    beyond = _replace(load(PATIENT), "aav9", lambda r: {**r, "effectiveDateTime": "2026-11-23T12:06:00Z"})
+    assert statuses(both(rsps, beyond, app=app))["aav9-titer"] == "unknown"

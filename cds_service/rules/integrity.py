@@ -26,7 +26,8 @@ DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
     # Criterion 1 is met by a specialist found: no "none on record" conclusion, nothing to guard.
     "smn1-biallelic": ((LABS, frozenset({"genetics"})),),
     "no-advanced-sma": ((("conditions",), frozenset({"condition"})),),
-    "gestational-age": ((("patient",), frozenset({"patient"})), (VITALS, frozenset({"gestational-age"}))),
+    "gestational-age": ((("patient",), frozenset({"patient"})),
+                        (VITALS, frozenset({"gestational-age", "gestational-age-estimated"}))),
     "age-under-2": ((("patient",), frozenset({"patient"})),),
     "aav9-titer": ((LABS, frozenset({"aav9-titer"})),),
     "corticosteroid-plan": ((("medication-requests",), frozenset({"corticosteroid"})),

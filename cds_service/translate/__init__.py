@@ -9,24 +9,33 @@ below combines them and owns validation and the per-resource safety net.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from ..facts import DataIssue, PatientFacts, Unread
 from ..fhir_validation import InvalidResource, validate
+from .checks import after_now, not_this_patients
 from .clinical import ClinicalReader
-from .common import _ref, _to_date, tidy, tidy_status
+from .common import _ref, _to_date, tidy, tidy_status, unreadable_concept
 from .medications import MedicationReader, _lenient_draft, medication_kind
 from .observations import LocalCodes, ObservationReader
 from .people import CoverageReader
 
+_KIND_BY_TYPE = {"Patient": "patient", "Condition": "condition", "Coverage": "coverage", "CareTeam": "specialist",
+                 "PractitionerRole": "specialist", "Encounter": "site", "Location": "site",
+                 "Procedure": "zolgensma"}  # a Procedure not ours to read may have been the infusion
 __all__ = ["LocalCodes", "Translator", "medication_kind"]
 log = logging.getLogger("cds_service.translate")
 
 
 class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageReader):
     def __init__(self, patient_id: str, local_codes: LocalCodes | None = None, strict: bool = False,
-                 latest_only: bool = True):
+                 latest_only: bool = True, now: datetime | None = None):
         self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
+        self.patient_id = patient_id
+        # The service's current time, against which future-dated results are refused (checks.after_now);
+        # None: by calendar date against `today` (tests that inject only a date).
+        self.now = now
+        self.today = date.today()
         self.local = local_codes or LocalCodes()
         self.strict = strict
         # The eligibility rules read only the latest result per analyte (on or before the evaluation
@@ -48,6 +57,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         f.issues.extend(issues)
         f.sources_read = {name for name, resources in sources.items() if resources is not None}
         f.source_gaps = dict(gaps or {})
+        self.today = today
         f.order = self.zolgensma_order(order)
         planned = f.order.planned_date if f.order else None
         horizon = max(planned, today) if planned else today
@@ -76,6 +86,10 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
                         # Two different copies under one id: both are read (neither is known to be the
                         # right one), and the clash is reported.
                         f.issues.append(DataIssue(_ref(resource), "two different versions in the record; both read"))
+                stranger = not_this_patients(resource, self.patient_id)
+                if stranger:  # never evidence; and a search that returned it is not a complete answer
+                    self._skip(resource, f"skipped: {stranger}", self._kind_of(resource))
+                    continue
                 handler = handlers.get(rtype)
                 if handler:
                     self._safely(handler, resource)
@@ -96,6 +110,19 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             log.exception("could not read %s", _ref(resource))
             self._skip(resource, "skipped: could not be read")
 
+    def _kind_of(self, resource: dict) -> str | None:
+        """What a resource would be evidence of, read leniently (for resources that are not used)."""
+        rtype = resource.get("resourceType")
+        if rtype == "Observation":
+            return self.classify(resource.get("code")) or (None if unreadable_concept(resource.get("code"))
+                                                           else "other")
+        if rtype in ("MedicationRequest", "MedicationAdministration", "MedicationStatement"):
+            return medication_kind(resource) or "other"
+        return _KIND_BY_TYPE.get(rtype, "other") if type(rtype) is str else None
+
+    def _future(self, value) -> bool:
+        return after_now(value, self.now, self.today)
+
     def _skip(self, resource: dict, reason: str, kind: str | None = None, when: date | None = None) -> None:
         """Report a resource that is not used as evidence, and remember it against its source: a "none on
         record" conclusion about its kind (None: unknown, any kind) cannot rest on that source."""
@@ -103,17 +130,22 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         self.facts.issues.append(DataIssue(ref, reason))
         self.facts.unread.append(Unread(self._source, ref, reason, kind, when))
 
-    def _valid(self, resource: dict, kind: str | None = None, when: date | None = None):
+    def _valid(self, resource: dict, kind: str | None = None, when: date | None = None,
+               droppable: frozenset[str] = frozenset()):
+        """The validated subset, or None (skipped, reported, remembered as unread). Invalid elements that no
+        decision needs (fhir_validation.DROPPABLE, plus `droppable`) are left out and reported instead."""
         try:
-            model, dropped = validate(resource, self.strict)
+            model, dropped = validate(resource, self.strict, droppable)
         except InvalidResource as err:
             try:  # harmless noise (whitespace, case of status codes) first, then strictly
-                model, dropped = validate(tidy(resource), self.strict)
+                model, dropped = validate(tidy(resource), self.strict, droppable)
             except InvalidResource:
                 self._skip(resource, f"skipped: {err}", kind, when)
                 return None
+        if "id (invalid)" in dropped and type(resource.get("id")) is str:
+            model["id"] = resource["id"][:64]  # shown as the EHR names it, so that it can be found and fixed
         if dropped:
-            self.facts.issues.append(DataIssue(_ref(resource), "ignored unknown elements: " + ", ".join(dropped)))
+            self.facts.issues.append(DataIssue(_ref(resource), "ignored elements: " + ", ".join(dropped)))
         return model
 
     # Patient ----------------------------------------------------------------------------------

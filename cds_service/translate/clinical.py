@@ -48,6 +48,10 @@ class ClinicalReader:
         p = self._valid(resource, "zolgensma")
         if p is None:
             return
-        when = _to_date(p.get("performedDateTime")) or _to_date(_start(p.get("performedPeriod")))
+        stated = p.get("performedDateTime") or _start(p.get("performedPeriod"))
+        if self._future(stated):
+            self._skip(p, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+            return
+        when = _to_date(stated)
         self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure: {_concept_text(p.get('code'))}"))
 

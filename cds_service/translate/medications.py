@@ -35,7 +35,8 @@ class MedicationReader:
             return
         if kind is None or (self.facts.order and _ref(resource) == self.facts.order.reference):
             return
-        mr = self._valid(resource, kind)
+        # A prior Zolgensma order decides renewal by its status alone: its dosage may be invalid.
+        mr = self._valid(resource, kind, droppable=_PRIOR_ORDER_DROPPABLE if kind == "zolgensma" else frozenset())
         if mr is None:
             return
         text = _medication_text(resource)
@@ -63,8 +64,15 @@ class MedicationReader:
         ma = self._valid(resource, "zolgensma")
         if ma is None:
             return
-        when = _to_date(ma.get("effectiveDateTime")) or _to_date(_start(ma.get("effectivePeriod")))
+        stated = ma.get("effectiveDateTime") or _start(ma.get("effectivePeriod"))
+        if self._future(stated):
+            self._skip(ma, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+            return
+        when = _to_date(stated)
         self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']})"))
+
+
+_PRIOR_ORDER_DROPPABLE = frozenset({"dosageInstruction", "dispenseRequest"})
 
 
 # --- order helpers (pure functions over JSON/models) ------------------------------------------

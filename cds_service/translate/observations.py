@@ -128,8 +128,11 @@ class ObservationReader:
         obs = self._valid(resource, analyte, _raw_date(resource))
         if obs is None:
             return
-        when = _to_date(obs.get("effectiveDateTime")) or _to_date(_start(obs.get("effectivePeriod"))) \
-            or _to_date(obs.get("issued"))
+        stated = obs.get("effectiveDateTime") or _start(obs.get("effectivePeriod")) or obs.get("issued")
+        when = _to_date(stated)
+        if self._future(stated):  # `when` left out: a result from the future is newer than any other
+            self._skip(obs, f"skipped: dated {stated}, after the current time: not evidence", analyte)
+            return
         if analyte == "aav9-titer":
             self._titer(obs, when)
         elif analyte == "genetics":
