@@ -236,6 +236,6 @@ def test_translation_reads_the_course_end(repeat, end):
              "dispenseRequest": {"validityPeriod": {"start": "2026-11-30"}},
              "dosageInstruction": [{"timing": {"repeat": repeat},
                                     "doseAndRate": [{"doseQuantity": {"value": 7, "unit": "mg/d"}}]}]}
-    facts = Translator("Patient/p").build({"medication-requests": [order]}, {}, [], [], TODAY)
+    facts = Translator("p").build({"medication-requests": [order]}, {}, [], [], TODAY)
     (steroid,) = facts.steroid_orders
     assert (steroid.start, steroid.end, steroid.dose) == (date(2026, 11, 30), end, Dose(7.0, "mg/d"))
