@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import extensions
 from .cards import CardBuilder, prune, summary_text
 from .orders import service_request, suggestion
-from .rules.monitoring import LFT_RECENT_DAYS, MonitoringEvaluation
+from .rules.monitoring import LFT_RECENT_DAYS, SEVERITY_ORDER, MonitoringEvaluation
 from .terminology import PREDNISOLONE
 
 # Monitoring tests -> order templates in cards/orders.json
@@ -18,10 +18,12 @@ class MonitoringCards:
         self.t, self.orders, self.builder, self.patient_ref = wording, orders, builder, patient_ref
 
     def all(self, ev: MonitoringEvaluation) -> list[dict]:
-        cards = [self.summary(ev)]
+        """The summary first (its indicator is the worst of all), then critical alerts, overdue draws, the rest."""
+        critical = [a for a in ev.alerts if a.severity == "critical"]
+        cards = [self.summary(ev)] + [self.alert(ev, a) for a in critical]
         if ev.overdue_tests:
             cards.append(self.overdue(ev))
-        cards += [self.alert(ev, a) for a in ev.alerts]
+        cards += [self.alert(ev, a) for a in ev.alerts if a.severity != "critical"]
         return cards
 
     def _short(self, tests) -> str:
@@ -48,6 +50,11 @@ class MonitoringCards:
             summary = s["ok"].format(day=ev.day, next=f"{self.t['shortLabels'][nxt.test]} on {nxt.due.isoformat()}"
                                      if nxt else "none")
             indicator = "info"
+        worst = min((a.severity for a in ev.alerts), key=SEVERITY_ORDER.__getitem__, default="info")
+        if worst == "critical":
+            summary = s["critical"].format(day=ev.day, count=sum(a.severity == "critical" for a in ev.alerts))
+        if SEVERITY_ORDER[worst] < SEVERITY_ORDER[indicator]:
+            indicator = worst  # the first card never looks calmer than the worst alert below it
         lines = [s["detailIntro"].format(infusion=ev.infusion.isoformat(), reference=ev.infusion_evidence.reference,
                                          day=ev.day, today=ev.today.isoformat()),
                  "", "| Day | Date | Test | Status | Evidence |", "|---|---|---|---|---|"]
@@ -56,15 +63,17 @@ class MonitoringCards:
             evidence = "; ".join(f"`{e.reference}` {e.text}" for e in i.evidence)
             if i.missing:
                 evidence = (evidence + "; " if evidence else "") + "not drawn: " + ", ".join(i.missing)
+            status = labels[i.status] + ("" if i.scheduled else self.t["unscheduledSuffix"])
             lines.append(f"| {i.day} | {i.due.isoformat()} | {self.t['testLabels'][i.test]} | "
-                         f"**{labels[i.status]}** | {evidence} |")
+                         f"**{status}** | {evidence} |")
         extension = {extensions.MONITORING: {
             "infusionDate": ev.infusion.isoformat(),
             "infusionEvidence": ev.infusion_evidence.reference,
             "asOf": ev.today.isoformat(),
             "day": ev.day,
             "items": [{"test": i.test, "day": i.day, "due": i.due.isoformat(), "status": i.status,
-                       "evidence": [e.reference for e in i.evidence], "missing": list(i.missing)}
+                       "evidence": [e.reference for e in i.evidence], "missing": list(i.missing),
+                       "unscheduled": None if i.scheduled else True}
                       for i in ev.items],
             "alerts": [{"code": a.code, "severity": a.severity, "evidence": [e.reference for e in a.evidence]}
                        for a in ev.alerts],

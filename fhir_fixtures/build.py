@@ -487,6 +487,15 @@ def monitoring_scenarios() -> dict[str, tuple[str, list[dict]]]:
     tma = draws(d0, 7, platelets=60) + draws(d0, 7, ("creatinine",), creatinine=0.6)
     s["monitoring-tma"] = ("Day 10: platelets 60 with creatinine 0.6 mg/dL: possible TMA", monitoring(
         "monitoring-tma", 10, tma))
+    # Issue 12 item 9: liver injury at any day; the first card shows the worst alert; unscheduled draws listed.
+    d0 = TODAY - timedelta(days=15)
+    injury = draws(d0, 7) + draws(d0, 14, alt=405, tbili=3.1, pt=16.5)  # ALT 9 x ULN, bilirubin 2.6 x ULN
+    s["monitoring-day-14-liver-injury"] = ("Day 14: ALT 9 x ULN, bilirubin 2.6 x ULN, PT 16.5 s: acute liver injury",
+                                           monitoring("monitoring-day-14-liver-injury", 15, injury))
+    d0 = TODAY - timedelta(days=35)
+    extra = [x for d in (7, 14, 21, 28) for x in draws(d0, d)] + draws(d0, 35, ("alt", "ast", "tbili", "pt"), alt=135)
+    s["monitoring-day-35-unscheduled"] = ("Day 35: unscheduled draw, ALT 135 U/L (3 x ULN) after the steroid course",
+                                          monitoring("monitoring-day-35-unscheduled", 35, extra))
     r = monitoring("monitoring-no-infusion", 20, [])
     s["monitoring-no-infusion"] = ("No Zolgensma administration on record", replace(r, "zolgensma-infusion"))
     return s

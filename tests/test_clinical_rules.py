@@ -239,3 +239,38 @@ def test_translation_reads_the_course_end(repeat, end):
     facts = Translator("p").build({"medication-requests": [order]}, {}, [], [], TODAY)
     (steroid,) = facts.steroid_orders
     assert (steroid.start, steroid.end, steroid.dose) == (date(2026, 11, 30), end, Dose(7.0, "mg/d"))
+
+
+# --- item 9: liver injury after the infusion ------------------------------------------------------------
+def _monitoring(alt, bili=0.5, pt=12.2, inr=None, day=10):
+    from datetime import timedelta
+
+    from cds_service.facts import PriorDose
+    from cds_service.rules.monitoring import evaluate_monitoring
+
+    day0 = TODAY - timedelta(days=day)
+    drawn = TODAY - timedelta(days=1)
+    m = [Measurement("alt", alt, "U/L", drawn, "Observation/alt", ref_high=45),
+         Measurement("ast", 40, "U/L", drawn, "Observation/ast", ref_high=60),
+         Measurement("bilirubin", bili, "mg/dL", drawn, "Observation/tb", ref_high=1.2),
+         Measurement("pt", pt, "s", drawn, "Observation/pt", ref_high=13.5)]
+    if inr is not None:
+        m.append(Measurement("inr", inr, "{INR}", drawn, "Observation/inr", ref_high=1.2))
+    facts = PatientFacts("Patient/p", measurements=m, prior_doses=[PriorDose("MedicationAdministration/z", day0, "")])
+    return [(a.code, a.severity) for a in evaluate_monitoring(facts, TODAY).alerts]
+
+
+@pytest.mark.parametrize("alt, bili, pt, inr, day, expected", [
+    (405, 3.1, 16.5, None, 10, [("acute-liver-injury", "critical")]),  # issue example, before day 28
+    (135, 2.5, 12.2, None, 10, [("acute-liver-injury", "critical")]),  # ALT 3 x ULN, bilirubin 2.08 x ULN
+    (135, 2.4, 12.2, None, 10, [("alt-ast-2x", "warning")]),  # bilirubin exactly 2 x ULN: not > 2
+    (130, 3.0, 12.2, None, 10, [("alt-ast-2x", "warning")]),  # ALT 2.9 x ULN: not Hy's law
+    (200, 0.5, 12.2, 1.5, 10, [("acute-liver-injury", "critical")]),  # coagulopathy by INR
+    (200, 0.5, 15.0, None, 10, [("acute-liver-injury", "critical")]),  # coagulopathy by PT seconds
+    (200, 0.5, 14.0, None, 10, [("alt-ast-2x", "warning")]),  # PT above ULN but under 15 s
+    (405, 3.1, 12.2, None, 35, [("acute-liver-injury", "critical")]),  # replaces the after-course card
+])
+def test_transaminase_with_jaundice_or_coagulopathy_is_critical_at_any_day(alt, bili, pt, inr, day, expected):
+    alerts = [a for a in _monitoring(alt, bili, pt, inr, day) if a[0] in ("acute-liver-injury", "alt-ast-2x",
+                                                                         "alt-ast-2x-after-course")]
+    assert alerts == expected

@@ -28,6 +28,9 @@ EXPECTED = {
     "monitoring-day-100-abnormal": (100, [], ["continue-past-month-3", "alt-ast-2x-after-course"],
                                     {("lft", 98): "abnormal", ("lft", 112): "upcoming", ("platelets", 84): "done"}),
     "monitoring-tma": (10, [], ["tma-signs"], {("platelets", 7): "abnormal"}),
+    "monitoring-day-14-liver-injury": (15, [], ["acute-liver-injury"], {("lft", 14): "abnormal"}),
+    "monitoring-day-35-unscheduled": (35, [], ["alt-ast-2x-after-course"],
+                                      {("lft", 28): "done", ("lft", 35): "abnormal", ("lft", 42): "upcoming"}),
 }
 
 
@@ -118,8 +121,9 @@ def test_taper_suggested_with_dates_when_unremarkable(client):
 
 def test_persisting_2x_uln_is_critical_hepatology_without_taper(client):
     cards = _post(client, "monitoring-day-31-abnormal")["cards"]
-    critical = [c for c in cards if c["indicator"] == "critical"]
+    critical = [c for c in cards[1:] if c["indicator"] == "critical"]  # the first card shows the worst alert
     assert len(critical) == 1 and "hepatology" in critical[0]["summary"]
+    assert cards[0]["indicator"] == "critical"
     assert "Do not taper" in critical[0]["detail"]
     assert "`Observation/alt-d28`: 120 U/L, ULN 45 U/L" in critical[0]["detail"]
     assert not any("taper over 28 days" in c["summary"] for c in cards)
@@ -234,3 +238,37 @@ def test_completed_order_is_dated_by_its_planned_infusion_date(client):
     outcome = _outcome(_post(client, None, body=body))
     assert outcome["infusionDate"] == infusion_day and outcome["day"] == 20
     assert outcome["infusionEvidence"] == "MedicationRequest/z-done"
+
+
+@pytest.mark.parametrize("name, alert, first_summary", [
+    ("monitoring-day-14-liver-injury", "acute-liver-injury", "critical alert"),
+    ("monitoring-day-35-unscheduled", "alt-ast-2x-after-course", "critical alert"),
+])
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_liver_injury_is_critical_at_any_day_and_leads(name, alert, first_summary, mode, client, rsps):
+    FakeFhir(load(name)).register(rsps)
+    cards = _post(client, name, mode=mode)["cards"]
+    assert cards[0]["indicator"] == "critical" and first_summary in cards[0]["summary"]
+    assert cards[1]["indicator"] == "critical" and "hepatology" in cards[1]["summary"].lower()
+    assert _outcome({"cards": cards})["alerts"][0] == {**_outcome({"cards": cards})["alerts"][0], "code": alert,
+                                                       "severity": "critical"}
+    if alert == "acute-liver-injury":  # thresholds and their sources are on the card; no plain 2 x ULN warning
+        detail = cards[1]["detail"]
+        assert "ALT 405 U/L (9.0 x ULN)" in detail and "total bilirubin 3.1 mg/dL (2.6 x ULN)" in detail
+        assert "Hy's law" in detail and "Pediatric Acute Liver Failure Study Group" in detail
+        assert "section 5.1" in detail and "PT 16.5 s" in detail
+        assert not any("examine, re-check" in c["summary"] for c in cards)
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_unscheduled_draw_appears_in_the_table(mode, client, rsps):
+    FakeFhir(load("monitoring-day-35-unscheduled")).register(rsps)
+    cards = _post(client, "monitoring-day-35-unscheduled", mode=mode)["cards"]
+    row = next(i for i in _outcome({"cards": cards})["items"] if i["day"] == 35)
+    assert (row["test"], row["status"], row["unscheduled"], row["due"]) == ("lft", "abnormal", True, "2026-11-23")
+    assert "Observation/alt-d35" in row["evidence"]
+    row_text = ("| 35 | 2026-11-23 | Liver function (AST, ALT, total bilirubin, PT/INR) | "
+                "**done, abnormal (unscheduled draw)**")
+    assert row_text in cards[0]["detail"]
+    scheduled = [i for i in _outcome({"cards": cards})["items"] if i["day"] == 28 and i["test"] == "lft"]
+    assert scheduled and "unscheduled" not in scheduled[0]

@@ -35,6 +35,22 @@ TROPONIN_BACK_FRACTION = 1.1  # latest <= 110 % of the pre-infusion value (or wi
 PLATELET_FALL_FRACTION = 0.5  # below half the baseline counts as a fall when the lab gives no lower limit
 CREATININE_RISE_FRACTION = 1.5  # 1.5 x baseline counts as rising (or above the reference range)
 TROPONIN_RISE_FRACTION = 2.0
+# Acute liver injury at any day after infusion (FDA label boxed warning and section 5.1: "if acute serious liver
+# injury or acute liver failure is suspected, promptly consult a pediatric gastroenterologist or hepatologist").
+# The label gives no numbers; these are the named sources' (stated on the card):
+# - Hy's law, FDA Guidance for Industry "Drug-Induced Liver Injury: Premarketing Clinical Evaluation" (2009):
+#   ALT or AST >= 3 x ULN with total bilirubin > 2 x ULN (jaundice).
+INJURY_TRANSAMINASE_X_ULN = 3.0
+INJURY_BILIRUBIN_X_ULN = 2.0
+# - Coagulopathy: Pediatric Acute Liver Failure Study Group entry criteria (Squires et al., J Pediatr 2006):
+#   INR >= 1.5 (~ PT >= 15 s) with encephalopathy, INR >= 2.0 (~ PT >= 20 s) without. Encephalopathy is hard
+#   to see in infants and is not in the record, so the lower pair is used: an alert, not a diagnosis.
+INJURY_INR = 1.5
+INJURY_PT_SECONDS = 15.0
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+# Results drawn after the infusion outside every scheduled window still appear in the table.
+UNSCHEDULED_TESTS = {"alt": "lft", "ast": "lft", "bilirubin": "lft", "pt": "lft", "inr": "lft",
+                     "platelets": "platelets", "troponin-i": "troponin-i"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ class ScheduleItem:
     status: str  # "done" | "abnormal" | "due" | "overdue" | "upcoming"
     evidence: tuple[Evidence, ...] = ()
     missing: tuple[str, ...] = ()  # LFT components not drawn in the window
+    scheduled: bool = True  # False: a draw outside every scheduled window, shown as drawn
 
 
 @dataclass(frozen=True)
@@ -101,12 +118,19 @@ def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluatio
 
     items = ctx.schedule("lft", lft_days) + ctx.schedule("platelets", plt_days) + \
         ctx.schedule("troponin-i", trop_days)
+    items += ctx.unscheduled(items)
     for test in continuing:
         why = {"lft": lft_state, "platelets": _back_text(plt_back), "troponin-i": _back_text(trop_back)}[test]
         alerts.append(Alert("continue-past-month-3", "info", params={"test": test, "why": why}))
 
-    alerts += ctx.steroid_alerts(day, lft_state)
+    injury = ctx.liver_injury_alert()
+    steroid = ctx.steroid_alerts(day, lft_state)
+    if injury:  # the same liver, more urgent: the 2 x ULN cards would only repeat "consult"
+        steroid = [a for a in steroid if a.code not in ("alt-ast-2x", "alt-ast-2x-after-course")]
+        alerts.append(injury)
+    alerts += steroid
     alerts += ctx.hematology_alerts()
+    alerts.sort(key=lambda a: SEVERITY_ORDER[a.severity])  # worst first (stable otherwise)
     overdue = tuple(dict.fromkeys(i.test for i in items if i.status == "overdue"))
     return MonitoringEvaluation(day0, evidence, today, day, tuple(items), tuple(alerts), tuple(continuing), overdue)
 
@@ -161,6 +185,19 @@ class _Ctx:
             items.append(ScheduleItem(test, d, due, status, tuple(m.evidence for m in drawn), tuple(missing)))
         return items
 
+    def unscheduled(self, items: list[ScheduleItem]) -> list[ScheduleItem]:
+        """Post-infusion results no scheduled draw used, one row per test and date (done or abnormal)."""
+        used = {e.reference for i in items for e in i.evidence}
+        rows: dict[tuple[str, date], list[Measurement]] = {}
+        for m in self.post:
+            test = UNSCHEDULED_TESTS.get(m.analyte)
+            if test and m.reference not in used:
+                rows.setdefault((test, m.when), []).append(m)
+        return [ScheduleItem(test, (when - self.day0).days, when,
+                             "abnormal" if any(self.abnormal(m) for m in found) else "done",
+                             tuple(m.evidence for m in found), scheduled=False)
+                for (test, when), found in sorted(rows.items(), key=lambda r: (r[0][1], r[0][0]))]
+
     def _in_window(self, analyte: str, due: date, used: set[str]) -> Measurement | None:
         low, high = due - timedelta(days=WINDOW_DAYS), due + timedelta(days=WINDOW_DAYS)
         found = [m for m in self.post if m.analyte == analyte and low <= m.when <= high and m.reference not in used]
@@ -193,6 +230,30 @@ class _Ctx:
         if any(lft[a].value > lft[a].ref_high for a in ("bilirubin", "pt")):
             return "abnormal"
         return "unremarkable"
+
+    def liver_injury_alert(self) -> Alert | None:
+        """Transaminase elevation with jaundice or coagulopathy, at any day: critical (thresholds above)."""
+        lft = self.latest_lft()
+        inr, pt = self.latest("inr"), self.latest("pt")
+        high = [lft[a] for a in ("alt", "ast") if lft[a] and lft[a].ref_high is not None
+                and lft[a].value >= INJURY_TRANSAMINASE_X_ULN * lft[a].ref_high]
+        if not high:
+            return None
+        bili = lft["bilirubin"]
+        signs = []
+        if bili and bili.ref_high is not None and bili.value > INJURY_BILIRUBIN_X_ULN * bili.ref_high:
+            signs.append(bili)
+        if inr and inr.value >= INJURY_INR:
+            signs.append(inr)
+        if pt and pt.value >= INJURY_PT_SECONDS:
+            signs.append(pt)
+        if not signs:
+            return None
+        found = ", ".join(_times_uln(m) for m in high + signs)
+        return Alert("acute-liver-injury", "critical", tuple(m.evidence for m in high + signs),
+                     {"found": found, "transaminase_x": f"{INJURY_TRANSAMINASE_X_ULN:g}",
+                      "bilirubin_x": f"{INJURY_BILIRUBIN_X_ULN:g}", "inr": f"{INJURY_INR:g}",
+                      "pt": f"{INJURY_PT_SECONDS:g}"})
 
     def steroid_alerts(self, day: int, state: str) -> list[Alert]:
         lft = self.latest_lft()
@@ -255,3 +316,16 @@ class _Ctx:
                                  or (trop0 is not None and trop.value > TROPONIN_RISE_FRACTION * trop0.value)):
             alerts.append(Alert("troponin-rise", "warning", tuple(m.evidence for m in (trop, trop0) if m)))
         return alerts
+
+
+_NAMES = {"alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin", "inr": "INR", "pt": "PT"}
+
+
+def _times_uln(m: Measurement) -> str:
+    """'ALT 405 U/L (9 x ULN)'; INR and PT as measured (their thresholds are absolute)."""
+    if m.analyte == "inr":
+        return f"INR {m.value:g}"
+    text = f"{_NAMES[m.analyte]} {m.value:g} {m.unit}"
+    if m.analyte in ("alt", "ast", "bilirubin") and m.ref_high:
+        text += f" ({m.value / m.ref_high:.1f} x ULN)"
+    return text
