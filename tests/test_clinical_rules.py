@@ -274,3 +274,8 @@ def test_transaminase_with_jaundice_or_coagulopathy_is_critical_at_any_day(alt, 
     alerts = [a for a in _monitoring(alt, bili, pt, inr, day) if a[0] in ("acute-liver-injury", "alt-ast-2x",
                                                                          "alt-ast-2x-after-course")]
     assert alerts == expected
+
+
+def test_an_order_entered_in_error_is_neither_a_plan_nor_evidence_of_one():
+    finding = _course(_steroid(status="entered-in-error"))
+    assert (finding.reason, finding.evidence) == ("no-steroid-plan", ())

@@ -289,7 +289,7 @@ def corticosteroid_plan(ctx: _Context) -> Finding:
     c = "corticosteroid-plan"
     orders = [o for o in ctx.facts.steroid_orders if o.status in ACTIVE_ORDER_STATUSES]
     plans = [o for o in orders if not (o.end and o.end < ctx.today)]
-    ended = [o for o in ctx.facts.steroid_orders if o not in plans]
+    ended = [o for o in ctx.facts.steroid_orders if o not in plans and o.status != "entered-in-error"]
     if not plans:
         lost = ctx.unavailable(c, "medication-requests")
         if lost:
