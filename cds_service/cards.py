@@ -7,7 +7,6 @@ CDS Hooks 2.0 JSON rules: no null or empty elements (they are pruned); summary <
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from . import extensions
 from .facts import PatientFacts
+from .markdown import md, md_params, plain
 from .rules.findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
 
 MAX_SUMMARY = 139
@@ -43,15 +43,19 @@ class Wording:
         own = (criterion or self.criterion(finding.criterion))["reasons"]
         return own.get(finding.reason) or self.data["commonReasons"][finding.reason]
 
-    def render(self, template: str, finding: Finding, criterion: dict | None = None) -> str:
-        params = dict(finding.params, title=(criterion or self.criterion(finding.criterion))["title"])
+    def render(self, template: str, finding: Finding, criterion: dict | None = None, markdown: bool = True) -> str:
+        """The template filled with the finding's parameters: escaped for markdown, or as one line of plain
+        text (summaries, the machine-readable outcome). Parameters may carry text from the patient's data."""
+        params = md_params(finding.params) if markdown else {
+            k: plain(v) if isinstance(v, str) else v for k, v in finding.params.items()}
+        params["title"] = (criterion or self.criterion(finding.criterion))["title"]
         if params.get("ndc_verified") is False:  # a kit NDC derived from the label's pattern
             params["ndc"] += self.data["kit"]["derivedShort"]
         return template.format_map(params)
 
-    def reason_text(self, finding: Finding) -> str:
+    def reason_text(self, finding: Finding, markdown: bool = True) -> str:
         criterion = self.criterion(finding.criterion)
-        return self.render(self.reason(finding, criterion)["text"], finding, criterion)
+        return self.render(self.reason(finding, criterion)["text"], finding, criterion, markdown)
 
 
 def prune(value):
@@ -79,16 +83,8 @@ def prune(value):
     return value
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text from the record, shown as text: markdown and HTML characters escaped, line breaks as spaces."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-
-
 def _quoted(quote: str) -> str:
-    return f' — report text: "{escape_markdown(quote)}"' if quote else ""
+    return f' — report text: "{md(quote)}"' if quote else ""
 
 
 def summary_text(text: str) -> str:
@@ -103,13 +99,17 @@ class CardBuilder:
         self.wording = wording
         self.new_id = new_id
         self.label = label or wording.data["service"]["label"]  # CRD: the insurer's name when known
-        self._texts: dict[str, str] = {}  # criterion -> reason text, rendered once per response
+        self._texts: dict[str, str] = {}  # criterion -> reason markdown, rendered once per response
 
     def reason_text(self, f: Finding) -> str:
         text = self._texts.get(f.criterion)
         if text is None:
             text = self._texts[f.criterion] = self.wording.reason_text(f)
         return text
+
+    def evidence_lines(self, evidence) -> list[str]:
+        """Markdown list items for evidence: what was found, then the resource it came from (both escaped)."""
+        return [f"- {md(e.text)} ({md(e.reference)})" + _quoted(e.quote) for e in evidence]
 
     def source(self, topic: str) -> dict:
         return {"label": self.label, "topic": {"system": self.wording.data["service"]["topicSystem"], "code": topic}}
@@ -132,9 +132,8 @@ class CardBuilder:
         criteria = []
         for f in evaluation.findings:
             c = self.wording.criterion(f.criterion)
-            reason = self.reason_text(f)
-            lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | {reason.replace('|', '/')} |")
-            criteria.append(_criterion_outcome(f, c, reason))
+            lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | {self.reason_text(f)} |")
+            criteria.append(_criterion_outcome(f, c, self.wording.reason_text(f, markdown=False)))
         kit = evaluation.kit
         if kit is not None:
             text = self.wording.data["kit"]
@@ -174,7 +173,7 @@ class CardBuilder:
     def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None) -> dict:
         c = self.wording.criterion(f.criterion)
         reason = self.wording.reason(f)
-        summary = self.wording.render(reason.get("summary") or "{title}: " + f.status, f)
+        summary = self.wording.render(reason.get("summary") or "{title}: " + f.status, f, markdown=False)
         basis = "planned infusion date" if evaluation.as_of_basis == "planned-infusion-date" else "today"
         detail = [
             f"**Criterion:** {c['title']} (`{f.criterion}`)",
@@ -183,8 +182,7 @@ class CardBuilder:
             f"**Why:** {self.reason_text(f)}",
         ]
         if f.evidence:
-            detail.append("**Evidence:**")
-            detail += [f"- `{e.reference}`: {e.text}" + _quoted(e.quote) for e in f.evidence]
+            detail.append("**Evidence:**\n" + "\n".join(self.evidence_lines(f.evidence)))
         else:
             detail.append("**Evidence:** none found in the record.")
         detail.append(f"**Evaluated as of:** {evaluation.as_of.isoformat()} ({basis})")
@@ -234,7 +232,7 @@ class CardBuilder:
         if not facts.issues:
             return None
         texts = self.wording.data["dataIssues"]
-        lines = [texts["detail"], ""] + [f"- `{i.source}`: {i.problem}" for i in facts.issues]
+        lines = [texts["detail"], ""] + [f"- {md(i.source)}: {md(i.problem)}" for i in facts.issues]
         return prune({
             "uuid": self.new_id(),
             "summary": summary_text(texts["summary"].format(count=len(facts.issues))),

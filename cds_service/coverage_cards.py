@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .cards import CardBuilder, summary_text
+from .markdown import md, md_params, plain
 from .rules.billing import BillingGuidance
 from .terminology import POS_NAMES
 
@@ -28,12 +29,12 @@ class CoverageCards:
         summary = b["summary"].format(dx=", ".join(codes)) if codes else b["summaryNoDx"]
         lines = list(b["lines"]) + ["", b["diagnosisHeader"]]
         if g.diagnoses:
-            lines += [f"- {code} {text} (`{ref}`)" for code, text, ref in g.diagnoses]
+            lines += [f"- {md(code)} {md(text)} ({md(ref)})" for code, text, ref in g.diagnoses]
         else:
             lines.append(b["noDiagnosis"])
         if g.misleading:
             lines += ["", b["misleadingHeader"]]
-            lines += [f"- {code}: {title} (`{ref}`)" for code, title, ref in g.misleading]
+            lines += [f"- {md(code)}: {md(title)} ({md(ref)})" for code, title, ref in g.misleading]
         lines += ["", b["checklistHeader"], "", b["denialsHeader"]]
         lines += [f"- {b['denials'][d]}" for d in g.denials] or [b["noDenials"]]
         lines += ["", b["siteHeader"], self._site_line(g)]
@@ -45,9 +46,10 @@ class CoverageCards:
         if g.site_status == "unknown":
             return s["unknown"]
         key = "notAcceptedSummary" if g.site_status == "not-accepted" else g.site_status
-        return s[key].format(**self._site_params(g))
+        return s[key].format(**md_params(self._site_params(g)))
 
     def _site_params(self, g: BillingGuidance) -> dict:
+        """Plain values from the data; md_params() escapes them for markdown, plain() for summaries."""
         return dict(pos=g.site.pos_code, name=POS_NAMES.get(g.site.pos_code, "place of service"),
                     reference=g.site.reference, description=g.site.description)
 
@@ -56,8 +58,9 @@ class CoverageCards:
             return None
         s = self.t["site"]
         params = self._site_params(g)
-        return {"uuid": self.builder.new_id(), "summary": summary_text(s["notAcceptedSummary"].format(**params)),
-                "indicator": "warning", "detail": s["notAcceptedDetail"].format(**params),
+        summary = s["notAcceptedSummary"].format(**{k: plain(v) for k, v in params.items()})
+        return {"uuid": self.builder.new_id(), "summary": summary_text(summary),
+                "indicator": "warning", "detail": s["notAcceptedDetail"].format(**md_params(params)),
                 "source": self.builder.source("coverage-info"), "overrideReasons": self.builder.override_reasons()}
 
     def alternatives(self, g: BillingGuidance) -> dict | None:

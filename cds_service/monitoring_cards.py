@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import extensions
 from .cards import CardBuilder, prune, summary_text
+from .markdown import md, md_params, plain
 from .orders import service_request, suggestion
 from .rules.monitoring import LFT_RECENT_DAYS, SEVERITY_ORDER, MonitoringEvaluation
 from .terminology import PREDNISOLONE
@@ -55,14 +56,14 @@ class MonitoringCards:
             summary = s["critical"].format(day=ev.day, count=sum(a.severity == "critical" for a in ev.alerts))
         if SEVERITY_ORDER[worst] < SEVERITY_ORDER[indicator]:
             indicator = worst  # the first card never looks calmer than the worst alert below it
-        lines = [s["detailIntro"].format(infusion=ev.infusion.isoformat(), reference=ev.infusion_evidence.reference,
+        lines = [s["detailIntro"].format(infusion=ev.infusion.isoformat(), reference=md(ev.infusion_evidence.reference),
                                          day=ev.day, today=ev.today.isoformat()),
                  "", "| Day | Date | Test | Status | Evidence |", "|---|---|---|---|---|"]
         labels = self.t["statusLabels"]
         for i in sorted(ev.items, key=lambda i: (i.due, i.test)):
-            evidence = "; ".join(f"`{e.reference}` {e.text}" for e in i.evidence)
+            evidence = "; ".join(f"{md(e.text)} ({md(e.reference)})" for e in i.evidence)
             if i.missing:
-                evidence = (evidence + "; " if evidence else "") + "not drawn: " + ", ".join(i.missing)
+                evidence = (evidence + "; " if evidence else "") + "not drawn: " + md(", ".join(i.missing))
             status = labels[i.status] + ("" if i.scheduled else self.t["unscheduledSuffix"])
             lines.append(f"| {i.day} | {i.due.isoformat()} | {self.t['testLabels'][i.test]} | "
                          f"**{status}** | {evidence} |")
@@ -107,12 +108,13 @@ class MonitoringCards:
             params["why"] = self.t["whyLabels"].get(params["why"], params["why"])
         if "which" in params:
             params["which"] = " and ".join(self.t["analyteLabels"].get(a, a) for a in params["which"].split(", "))
-        detail = text["detail"].format(**params)
+        detail = text["detail"].format(**md_params(params))
         if alert.evidence:
-            detail += "\n\n**Evidence:**\n" + "\n".join(f"- `{e.reference}`: {e.text}" for e in alert.evidence)
+            detail += "\n\n**Evidence:**\n" + "\n".join(self.builder.evidence_lines(alert.evidence))
         suggestions = self._alert_suggestions(ev, alert, text, params)
+        summary = text["summary"].format(**{k: plain(v) if isinstance(v, str) else v for k, v in params.items()})
         return prune({
-            "uuid": self.builder.new_id(), "summary": summary_text(text["summary"].format(**params)),
+            "uuid": self.builder.new_id(), "summary": summary_text(summary),
             "indicator": alert.severity, "detail": detail, "source": self.builder.source("clinical-reminder"),
             "suggestions": suggestions, "selectionBehavior": "any" if suggestions else None,
             "overrideReasons": self.builder.override_reasons() if alert.severity != "info" else None,

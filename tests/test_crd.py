@@ -9,6 +9,7 @@ from fhir_fake import hook_request, load, scenario_names
 
 from cds_service.crd import COVERAGE_INFORMATION_URL
 from cds_service.fhir_validation import model_for
+from cds_service.markdown import unescape
 
 # Value sets of CRD STU 2.0.1 CoverageInformationValuesets.fsh (copied from the shared test data,
 # davinci-crd-ig-2.0.1, HL7/davinci-crd tag 2.0.1, CC0).
@@ -127,10 +128,11 @@ def test_billing_card(client):
     card = _card(_post(client, "eligible-infant"), "Bill J3399")
     assert card["summary"] == "Bill J3399 x 1 unit (per treatment) + CPT 96365; diagnosis G12.0"
     assert card["source"]["topic"]["code"] == "claim"
-    assert "G12.0 Infantile spinal muscular atrophy, type I [Werdnig-Hoffman] (`Condition/sma`)" in card["detail"]
+    detail = unescape(card["detail"])
+    assert "G12.0 Infantile spinal muscular atrophy, type I [Werdnig-Hoffman] (Condition/sma)" in detail
     assert "96413" in card["detail"] and "more than 90 minutes" in card["detail"]
     assert "None of the guide's top clinical denials" in card["detail"]
-    assert "POS 22 (On Campus-Outpatient Hospital) at `Location/site-1` is an accepted" in card["detail"]
+    assert "POS 22 (On Campus-Outpatient Hospital) at Location/site-1 is an accepted" in card["detail"]
 
 
 @pytest.mark.parametrize("name, denial", [("titer-1-100", "#1 AAV9"), ("missing-genetics", "#2 SMA type"),
@@ -159,7 +161,7 @@ def test_site_of_care_office_is_a_warning(client):
     response = _post(client, "site-office")
     card = _card(response, "Site of care POS 11")
     assert card["indicator"] == "warning"
-    assert "`Location/site-1`" in card["detail"] and "not an FDA label rule" in card["detail"]
+    assert "(POS 11; Location/site-1)" in card["detail"] and "not an FDA label rule" in card["detail"]
     assert _card(_post(client, "eligible-infant"), "Site of care") is None
 
 

@@ -125,7 +125,7 @@ def test_persisting_2x_uln_is_critical_hepatology_without_taper(client):
     assert len(critical) == 1 and "hepatology" in critical[0]["summary"]
     assert cards[0]["indicator"] == "critical"
     assert "Do not taper" in critical[0]["detail"]
-    assert "`Observation/alt-d28`: 120 U/L, ULN 45 U/L" in critical[0]["detail"]
+    assert "- 120 U/L, ULN 45 U/L on 2026-11-20 (Observation/alt-d28)" in critical[0]["detail"]
     assert not any("taper over 28 days" in c["summary"] for c in cards)
 
 

@@ -1,0 +1,57 @@
+"""Text from patient data, made safe for card markdown (`detail`) and plain-text fields (`summary`, labels).
+
+CDS Hooks renders `detail` as GitHub-flavoured markdown; clients such as the CDS Hooks sandbox (react-markdown
+with raw HTML) turn `<img src=...>` in it into a real element. Every data-derived string (an Observation's
+method or unit, a Location's name, a resource id, ...) therefore goes through `md()` before it joins a
+template. CommonMark 2.4 lets any ASCII punctuation be backslash-escaped, and it then stands for itself. We
+escape every character that can open something in the middle of a line: code spans, emphasis, strikethrough,
+links and images, raw HTML and autolinks, entities, table pipes (and the backslash itself); GFM's bare
+autolinks (`www.`, `http:`, `user@host`) are broken at their trigger; a leading `#`, `>`, `-`, `+`, `=` or
+`1.` cannot open a block; line breaks become spaces, so nothing can start a new block or table row. Dates,
+ratios like 1:25 and references like Observation/alt-1 stay unescaped, so the JSON stays readable.
+Card wording from cards/ is trusted markdown and is not escaped.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+_ESCAPE = {ord(c): "\\" + c for c in "\\`*_~[]<>&|"}
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+_TRIGGER = re.compile(  # www. http: https: ftp: and any @
+    r"(?i)(www|https?|ftp)?([.:@])")
+_BLOCK_START = re.compile(r"^(\s*)([#>+=-])|^(\s*[0-9]+)([.)])(?=\s|$)")
+
+
+def plain(text: object) -> str:
+    """One line of plain text (summaries, labels): control characters and line breaks become one space."""
+    return _BREAKS.sub(" ", str(text))
+
+
+def _break_autolink(m: re.Match) -> str:
+    scheme, trigger = m.group(1), m.group(2)
+    return f"{scheme or ''}\\{trigger}" if scheme or trigger == "@" else m.group(0)
+
+
+def _break_block(m: re.Match) -> str:
+    return f"{m.group(1)}\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"
+
+
+def md(text: object) -> str:
+    """`text` as literal markdown, on one line."""
+    escaped = _TRIGGER.sub(_break_autolink, plain(text).translate(_ESCAPE))
+    return _BLOCK_START.sub(_break_block, escaped)
+
+
+def md_params(params: dict) -> dict:
+    """Template parameters for markdown: strings escaped; numbers are formatted by the template itself."""
+    return {k: md(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+_UNESCAPE = re.compile(r"\\([" + re.escape(string.punctuation) + "])")
+
+
+def unescape(text: str) -> str:
+    """Markdown backslash escapes removed (what a reader sees); for tests and logs."""
+    return _UNESCAPE.sub(r"\1", text)
