@@ -133,7 +133,7 @@ def card_label(facts: PatientFacts, default: str) -> str:
     """Card.source.label: the insurer on the patient's card (CRD 2.0.1 cards.md SHOULD, 2.2.1 resp-4 SHALL),
     i.e. the primary Coverage's payor display; without one, the service's own label."""
     coverage = primary_coverage(facts)
-    return coverage.insurer if coverage and coverage.insurer else default
+    return plain(coverage.insurer) if coverage and coverage.insurer else default  # plain text, one line
 
 
 def _info_needed(evaluation: Evaluation, facts: PatientFacts) -> list[str]:

@@ -73,8 +73,8 @@ def _inline_texts(tokens) -> list[str]:
 
 def _check_card(card: dict) -> int:
     """Asserts the card is safe; returns how many times hostile text reached it."""
-    for field in ("summary",):
-        assert "\n" not in card[field] and "\r" not in card[field]
+    for text in (card["summary"], card["source"]["label"]):  # plain-text fields: one line
+        assert "\n" not in text and "\r" not in text
     for s in card.get("suggestions", []):
         assert "\n" not in s["label"]
     detail = card.get("detail", "")
