@@ -18,6 +18,7 @@ from datetime import date
 from .errors import Unprocessable
 from .facts import CoverageFact, PatientFacts
 from .fhir_client import as_list
+from .markdown import plain
 from .rules.findings import ELIGIBLE, MET, NOT_MET, UNKNOWN, Evaluation
 from .terminology import J3399
 
