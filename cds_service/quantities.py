@@ -39,6 +39,44 @@ _FACTORS: dict[str, dict[str, float]] = {
 _FACTORS["gestational-age-estimated"] = _FACTORS["gestational-age"]
 
 
+# Plausible ranges per quantity the rules use, in the canonical unit, inclusive. A value outside is an entry
+# or unit error (grams entered as kg, a GA in days entered as weeks), never evidence: skipped and reported.
+# Project choice: each bound lies beyond the most extreme values reported in people, so that no real result
+# is refused; the anchors are named. Non-negative quantities start at 0.
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    # kg. Smallest surviving newborn: 0.245 kg (Sharp Mary Birch Hospital, 2018); heaviest adults ~ 600 kg.
+    "weight": (0.2, 650.0),
+    # weeks at birth. Live birth from 20 weeks (as eligibility.MIN_GESTATIONAL_AGE_WEEKS); post-term is
+    # >= 42 weeks (ACOG) and pregnancies are induced long before 45.
+    "gestational-age": (20.0, 45.0),
+    # weeks on the day of a dating estimate: from the earliest ultrasound dating (~5 weeks) to 45.
+    "gestational-age-estimated": (4.0, 45.0),
+    # Cel. Survived extremes: 13.7 (accidental hypothermia, Bagenholm 1999) and 46.5 (heat stroke, 1980).
+    "temperature": (10.0, 47.0),
+    # U/L. Acute liver failure and shock liver reach ALT/AST in the low tens of thousands.
+    "alt": (0.0, 100_000.0), "ast": (0.0, 100_000.0),
+    # mg/dL. Neonatal exchange-transfusion range is 20-30; reported extremes stay below 100.
+    "bilirubin": (0.0, 100.0),
+    "pt": (5.0, 300.0),  # seconds; unclottable samples are reported as > 120 s
+    "inr": (0.5, 30.0),
+    # 10*3/uL. Extreme thrombocytosis is ~ 2000-3000.
+    "platelets": (0.0, 5_000.0),
+    "troponin-i": (0.0, 10_000.0),  # ng/mL; large infarcts reach a few hundred
+    "creatinine": (0.0, 40.0),  # mg/dL; untreated renal failure rarely exceeds 20
+    "hemoglobin": (1.0, 30.0),  # g/dL; survived extremes ~ 1.4 and 27
+}
+# A titer 1:N is a dilution, so N >= 1 ("1:0.01" is not a titer). Labs dilute serially to ~1:10^6 at most.
+TITER_RECIPROCAL_RANGE = (1.0, 1e7)
+
+
+def implausible(analyte: str, value: float) -> str | None:
+    """Why `value` (canonical unit) cannot be a real result, or None."""
+    low, high = PLAUSIBLE.get(analyte, (float("-inf"), float("inf")))
+    if low <= value <= high:
+        return None
+    return f"{value:g} {CANONICAL_UNITS.get(analyte, '')} is outside the plausible range {low:g}-{high:g}"
+
+
 class UnitError(ValueError):
     """A unit we cannot convert with certainty."""
 

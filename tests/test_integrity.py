@@ -324,3 +324,73 @@ def test_clock_skew_of_a_few_minutes_is_allowed_and_stated(rsps):
     rsps.reset()
     beyond = _replace(load(PATIENT), "aav9", lambda r: {**r, "effectiveDateTime": "2026-11-23T12:06:00Z"})
     assert statuses(both(rsps, beyond, app=app))["aav9-titer"] == "unknown"
+
+
+# 6. Plausibility: impossible values are not evidence and never a 5xx ---------------------------------
+def _value(rid: str, **value):
+    def change(r):
+        r = {k: v for k, v in r.items() if not k.startswith("value")}
+        r.update(value)
+        return r
+    return _replace(load(PATIENT), rid, change)
+
+
+@pytest.mark.parametrize("rid, value, cid", [
+    ("aav9", {"valueQuantity": {"value": 0.01, "unit": "{titer}"}}, "aav9-titer"),
+    ("aav9", {"valueRatio": {"numerator": {"value": 100}, "denominator": {"value": 1}}}, "aav9-titer"),
+    ("aav9", {"valueString": "1:0"}, "aav9-titer"),
+    ("ga-birth", {"valueQuantity": {"value": 150, "unit": "wk", "system": "http://unitsofmeasure.org",
+                                    "code": "wk"}}, "gestational-age"),
+    ("ga-birth", {"valueQuantity": {"value": -8486824, "unit": "wk"}}, "gestational-age"),
+    ("weight", {"valueQuantity": {"value": 1e308, "unit": "kg"}}, "weight-in-label-range"),
+    ("weight", {"valueQuantity": {"value": 7200, "unit": "kg"}}, "weight-in-label-range"),
+    ("alt", {"valueQuantity": {"value": -5, "unit": "U/L"}}, "baseline-liver-function"),
+    ("platelets", {"valueQuantity": {"value": 1e9, "unit": "10*3/uL"}}, "baseline-platelets-troponin"),
+])
+def test_implausible_values_are_skipped_and_reported(rid, value, cid, rsps):
+    response = both(rsps, _value(rid, **value))
+    assert statuses(response)[cid] != "met"
+    assert outcome(response)["overall"] != "eligible"
+    assert f"/{rid}" in issues_text(response)
+
+
+def test_birth_date_in_the_future_is_not_a_birth_date(rsps):
+    record = _replace(load(PATIENT), PATIENT, lambda r: {**r, "birthDate": "9999-01-01"})
+    response = both(rsps, record)
+    assert statuses(response)["age-under-2"] == "unknown"
+    assert "after today" in issues_text(response)
+
+
+# 7. Units: an unrecognised unit makes a value unusable, never ignored --------------------------------
+def _dose(value, unit, code=None):
+    record = load(PATIENT)
+    order = next(r for r in record if r.get("id") == "zolgensma-order")
+    quantity = {"value": value, **({"unit": unit} if unit else {})}
+    if code:
+        quantity.update(system="http://unitsofmeasure.org", code=code)
+    order["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": quantity}]
+    return record
+
+
+@pytest.mark.parametrize("unit", ["cc", "millilitre", "mL", "cm3"])
+def test_documented_volume_synonyms_are_millilitres(unit, rsps):
+    response = both(rsps, _dose(60.5, unit))
+    dose = criterion(response, "dose-within-label")
+    assert dose["status"] == "not-met" and dose["reasonCode"] == "dose-off-band"
+    rsps.reset()
+    assert statuses(both(rsps, _dose(41.3, unit)))["dose-within-label"] == "met"
+
+
+@pytest.mark.parametrize("unit", ["drops", "vials", None])
+def test_unrecognised_dose_unit_is_unknown_and_reported(unit, rsps):
+    response = both(rsps, _dose(41.3, unit))
+    dose = criterion(response, "dose-within-label")
+    assert dose["status"] == "unknown" and dose["reasonCode"] == "dose-unit-unknown"
+    assert "not recognised" in issues_text(response)
+    assert outcome(response)["overall"] == "incomplete"
+
+
+def test_unrecognised_lab_unit_is_unknown_and_reported(rsps):
+    response = both(rsps, _value("troponin", valueQuantity={"value": 0.01, "unit": "furlongs"}))
+    assert statuses(response)["baseline-platelets-troponin"] == "unknown"
+    assert "furlongs" in issues_text(response)

@@ -157,5 +157,8 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         birth = _to_date(born)
         if born and birth is None:
             self._skip(p, f"birthDate {born} is not a full date", "patient")
+        elif birth is not None and birth > self.today:
+            self._skip(p, f"birthDate {born} is after today: not a birth date", "patient")
+            return
         self.facts.birth_date = birth
 

@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 
 from .. import terminology as t
-from ..facts import Dose, Order, PriorDose
+from ..facts import DataIssue, Dose, Order, PriorDose
 from ..fhir_client import as_list
 from .common import _NONE, _all_text, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
 
@@ -24,6 +24,8 @@ class MedicationReader:
         kit = next((n for n in (_normalise_ndc(c.get("code")) for c in _codings(concept)
                                 if c.get("system") == t.NDC) if n), None)
         dose = _dose(mr)
+        if dose_unit_problem(dose):
+            self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(dose)))
         planned, source = _planned_date(mr)
         return Order(_ref(mr), "zolgensma", mr["status"], _concept_text(concept) or "Zolgensma",
                      kit_ndc=kit, dose=dose, planned_date=planned, planned_date_source=source)
@@ -53,6 +55,8 @@ class MedicationReader:
         end = _to_date((bounds or _NONE).get("end")) or _course_end(start, repeat, per_day)
         self.facts.steroid_orders.append(Order(
             _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=per_day, start=start, end=end))
+        if dose_unit_problem(self.facts.steroid_orders[-1].dose):
+            self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(self.facts.steroid_orders[-1].dose)))
 
     def _medication_administration(self, resource: dict) -> None:
         kind = medication_kind(resource)
@@ -157,10 +161,15 @@ def _normalise_ndc(code: str | None) -> str | None:
 
 # Dose units as written -> canonical. "mg/d" (UCUM) and "mg/kg/d" are totals per day: the frequency is not
 # applied again (a 1 mg/kg/d order given twice daily is still 1 mg/kg/day).
-_DOSE_UNITS = {"ml": "mL", "milliliter": "mL", "{vg}": "vg", "{vector_genomes}": "vg", "vg": "vg",
+# Dose units, lower-cased, -> canonical. Synonyms of mL: "cc" and "cm3" (1 cm3 = 1 mL exactly, SI definition
+# of the litre since 1964) and the unit's written names; any other unit is unrecognised: the dose is then
+# unusable (unknown, with a data issue), never ignored.
+_DOSE_UNITS = {"ml": "mL", "milliliter": "mL", "milliliters": "mL", "millilitre": "mL", "millilitres": "mL",
+               "cc": "mL", "cm3": "mL", "{vg}": "vg", "{vector_genomes}": "vg", "vg": "vg",
                "vector genomes": "vg", "{vg}/kg": "vg/kg", "vg/kg": "vg/kg", "{vector_genomes}/kg": "vg/kg",
                "mg": "mg", "mg/kg": "mg/kg", "mg/kg/d": "mg/kg/d", "mg/kg/day": "mg/kg/d", "mg/d": "mg/d",
                "mg/day": "mg/d", "mg/(24.h)": "mg/d", "mg/24h": "mg/d"}
+_CANONICAL_DOSE_UNITS = frozenset(_DOSE_UNITS.values())
 _DURATION_DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
 
 
@@ -169,10 +178,16 @@ def _dose(mr: dict) -> Dose | None:
         for dr in dosage.get("doseAndRate") or []:
             q = dr.get("doseQuantity") or _NONE
             if q.get("value") is not None:
-                unit = _DOSE_UNITS.get((q.get("code") or q.get("unit") or "").strip().lower())
-                if unit:
-                    return Dose(float(q["value"]), unit)
+                stated = (q.get("code") or q.get("unit") or "").strip()
+                # An unrecognised unit is kept as stated: no rule knows it, so none can decide on it.
+                return Dose(float(q["value"]), _DOSE_UNITS.get(stated.lower()) or stated or "(no unit)")
     return None
+
+
+def dose_unit_problem(dose: Dose | None) -> str | None:
+    if dose is None or dose.unit in _CANONICAL_DOSE_UNITS:
+        return None
+    return f"dose unit {dose.unit!r} not recognised: the dose cannot be checked"
 
 
 def _course_end(start: date | None, repeat: dict, per_day: float | None) -> date | None:

@@ -9,7 +9,14 @@ from functools import cached_property
 from .. import terminology as t
 from ..facts import DataIssue, Measurement, Titer, Unread
 from ..fhir_client import as_list
-from ..quantities import CANONICAL_UNITS, UnitError, parse_titer_string, to_canonical
+from ..quantities import (
+    CANONICAL_UNITS,
+    TITER_RECIPROCAL_RANGE,
+    UnitError,
+    implausible,
+    parse_titer_string,
+    to_canonical,
+)
 from .common import (
     _NONE,
     FINAL_OBSERVATION,
@@ -159,6 +166,10 @@ class ObservationReader:
             return
         canonical = CANONICAL_UNITS[analyte]
         original = f"{float(amount):g} {unit}" if (unit or "") != canonical else ""
+        impossible = implausible(analyte, value)
+        if impossible:
+            self._skip(obs, f"skipped: {analyte} {impossible} (reported {float(amount):g} {unit})", analyte, when)
+            return
         self.facts.measurements.append(Measurement(
             analyte, round(value, 4), canonical, when, _ref(obs), q.get("comparator") or "=", low, high, original))
 
@@ -167,6 +178,11 @@ class ObservationReader:
             reciprocal, comparator, reported = _titer_value(obs)
         except ValueError as err:
             self._skip(obs, f"AAV9 titer not readable: {err}", "aav9-titer", when)
+            return
+        low, high = TITER_RECIPROCAL_RANGE
+        if not low <= reciprocal <= high:
+            self._skip(obs, f"skipped: titer {reported} is not a dilution 1:N with N from {low:g} to {high:g}",
+                       "aav9-titer", when)
             return
         method, kind, where = _titer_method(obs)
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
