@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from importlib import resources
 
 from flask import Blueprint, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import extensions
+from .data_access import SOURCES
 from .errors import BadRequest, CdsError, NotFound
 from .feedback import parse_feedback
 from .hooks import SERVICES, discovery
@@ -47,7 +49,7 @@ def call_service(service_id: str):
 @bp.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str):
     if service_id not in SERVICES:
-        raise NotFound(f"no CDS service '{service_id}'")
+        raise NotFound("no CDS service with this id")
     items = parse_feedback(_json_body())
     stored = current_app.extensions["cds.store"].add_feedback(service_id, items)
     return jsonify({"stored": stored})
@@ -61,20 +63,25 @@ def openapi():
 
 @bp.after_request
 def log_call(response):
-    """One structured line per call (CRD: keep logs of invocations and responses). Never tokens."""
+    """One structured line per call (CRD: keep logs of invocations and responses). Never tokens, never free
+    text from the request: identifiers are cut to a bounded length, unknown hooks and prefetch keys are only
+    counted."""
     if request.method == "OPTIONS":
         return response
-    event = {"method": request.method, "path": request.path, "status": response.status_code,
+    event = {"method": request.method, "path": _ident(request.path), "status": response.status_code,
              "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1)}
     claims = g.get("claims")
     if claims:
-        event["client"] = {"iss": claims.get("iss"), "jti": claims.get("jti")}
+        event["client"] = {"iss": claims.get("iss"), "jti": _ident(claims.get("jti"))}
     body = g.get("body")
     if isinstance(body, dict):
         context = body.get("context") if isinstance(body.get("context"), dict) else {}
-        event.update(hook=body.get("hook"), hookInstance=body.get("hookInstance"),
-                     patientId=context.get("patientId"), userId=context.get("userId"),
-                     prefetchKeys=sorted(body["prefetch"]) if isinstance(body.get("prefetch"), dict) else [])
+        keys = body["prefetch"] if isinstance(body.get("prefetch"), dict) else {}
+        event.update(hook=body.get("hook") if body.get("hook") in KNOWN_HOOKS else "other",
+                     hookInstance=_ident(body.get("hookInstance")), patientId=_ident(context.get("patientId")),
+                     userId=_ident(context.get("userId")), prefetchKeys=sorted(k for k in keys if k in KNOWN_KEYS))
+        if len(event["prefetchKeys"]) < len(keys):
+            event["otherPrefetchKeys"] = len(keys) - len(event["prefetchKeys"])
     payload = g.get("result")
     if payload is None and response.is_json and response.status_code >= 400:
         payload = response.get_json(silent=True) or {}  # small error bodies only
@@ -91,6 +98,16 @@ def log_call(response):
             event["error"] = payload["issue"][0].get("diagnostics")
     calls.info(dumps_bytes(event).decode())
     return response
+
+
+KNOWN_HOOKS = {hook for service in SERVICES.values() for hook in service.hooks}
+KNOWN_KEYS = {source.key for source in SOURCES}
+MAX_LOGGED_ID = 128
+
+
+def _ident(value) -> str | None:
+    """An identifier for the log: a string cut to MAX_LOGGED_ID characters, anything else left out."""
+    return value[:MAX_LOGGED_ID] if isinstance(value, str) else None
 
 
 def _json_body():
@@ -115,9 +132,15 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        return operation_outcome(err.code or 500, "processing", err.description or err.name)
+        response, status = operation_outcome(err.code or 500, "processing", err.description or err.name)
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(err.valid_methods))  # RFC 9110 15.5.6: required
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
-        log.exception("unhandled error")
+        # Where it failed, never the exception's text: a database error quotes the values it was given
+        # (free text such as a feedback comment), and those never go into the log.
+        where = "".join(traceback.format_tb(err.__traceback__))
+        log.error("unhandled error %s\n%s", type(err).__name__, where)
         return operation_outcome(500, "exception", "internal error; see the service log")

@@ -17,11 +17,13 @@ import jwt
 import requests
 
 from .errors import Unauthorized
-from .store import Store
+from .store import Store, jwt_seen
 
 log = logging.getLogger("cds_service.auth")
 
 ALGORITHMS = ("ES384", "RS384")
+KEY_TYPES = {"ES384": "EC", "RS384": "RSA"}  # a key is used only with the algorithm family it belongs to
+MAX_JTI_LENGTH = jwt_seen.c.jti.type.length  # stored as is: longer ids are refused, never truncated
 MAX_LIFETIME_SECONDS = 3600  # best practice: tokens live no more than an hour; jti kept that long
 JWKS_CACHE_SECONDS = 3600
 JWKS_REFETCH_MIN_SECONDS = 60  # an unknown kid refetches the key set at most once a minute
@@ -45,7 +47,7 @@ class JwtVerifier:
                  timeout: float = 5.0, now: Callable[[], float] = time.time):
         self.issuers = issuers
         self.store = store
-        self.fetch = fetch or (lambda url: requests.get(url, timeout=timeout).json())
+        self.fetch = fetch or (lambda url: requests.get(url, timeout=timeout, allow_redirects=False).json())
         self.now = now
         self._cache: dict[str, tuple[float, dict]] = {}
         self._lock = threading.Lock()
@@ -54,13 +56,14 @@ class JwtVerifier:
         try:
             return self._verify(authorization, audience)
         except Unauthorized as err:
-            log.info("jwt rejected: %s", err.message)
+            log.info("jwt rejected: %s", err.message)  # our own words: no value from the token
             raise Unauthorized("unauthorized") from None
 
     def _verify(self, authorization: str | None, audience: str) -> dict:
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():  # RFC 7235: the scheme is case-insensitive
             raise Unauthorized("no bearer token")
-        token = authorization[len("Bearer "):].strip()
+        token = token.strip()
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -68,36 +71,46 @@ class JwtVerifier:
             raise Unauthorized("malformed token") from None
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALGORITHMS:
-            raise Unauthorized(f"algorithm {alg!r} not allowed")
-        if not kid:
+            raise Unauthorized("algorithm not allowed")
+        if not kid or not isinstance(kid, str):
             raise Unauthorized("no kid")
         iss = unverified.get("iss")
         entry = self.issuers.get(iss) if isinstance(iss, str) else None
         if entry is None:
-            raise Unauthorized(f"issuer {iss!r} not trusted")
-        key = self._key(entry, header, kid)
+            raise Unauthorized("issuer not trusted")
+        key = self._key(entry, header, kid, alg)
         try:
             claims = jwt.decode(token, key=key, algorithms=[alg], audience=audience, issuer=iss, leeway=30,
                                 options={"require": ["iss", "aud", "exp", "iat", "jti"]})
         except jwt.PyJWTError as err:
             raise Unauthorized(f"invalid token: {type(err).__name__}") from None
+        except (TypeError, ValueError):  # a key the algorithm cannot use, however it got past the checks
+            raise Unauthorized("key does not fit the algorithm") from None
+        if not all(_is_number(claims[c]) for c in ("exp", "iat")):
+            raise Unauthorized("exp and iat must be NumericDate numbers")
         if claims["exp"] - claims["iat"] > MAX_LIFETIME_SECONDS:
             raise Unauthorized("token lifetime too long")
-        if not self.store.first_use_of_jti(iss, str(claims["jti"]), float(claims["exp"]) + 60):
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH or "\x00" in jti:
+            raise Unauthorized(f"jti must be a string of at most {MAX_JTI_LENGTH} characters")
+        if not self.store.first_use_of_jti(iss, jti, float(claims["exp"]) + 60):
             raise Unauthorized("replayed jti")
         return claims
 
-    def _key(self, entry: dict, header: dict, kid: str):
+    def _key(self, entry: dict, header: dict, kid: str, alg: str):
         jku = header.get("jku")
         if jku is not None and jku != entry.get("jku"):
             raise Unauthorized("jku not on the allowlist for this issuer")
         for refresh in (False, True):
             jwks = self._jwks(entry, refresh)
-            for jwk in jwks.get("keys", []):
-                if jwk.get("kid") == kid:
+            keys = jwks.get("keys")
+            for jwk in keys if isinstance(keys, list) else []:
+                if isinstance(jwk, dict) and jwk.get("kid") == kid:
+                    if jwk.get("kty") != KEY_TYPES[alg] or jwk.get("alg", alg) != alg:
+                        raise Unauthorized("key type does not fit the algorithm")
                     try:
                         return jwt.PyJWK(jwk).key
-                    except jwt.PyJWTError:
+                    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
                         raise Unauthorized("unusable key") from None
             if not entry.get("jku"):
                 break
@@ -124,3 +137,7 @@ class JwtVerifier:
         with self._lock:
             self._cache[url] = (self.now(), jwks)
         return jwks
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -20,6 +20,7 @@ from .crd import (
 from .data_access import gather, prefetch_templates
 from .errors import BadRequest, NotFound, Unprocessable
 from .fhir_client import as_list
+from .jsonio import nested_deeper
 from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
 from .rules.billing import billing_guidance
@@ -59,6 +60,9 @@ SERVICES = {
             crd=False),
     )
 }
+# The context (draft orders) is echoed in the coverage-information system action; FHIR resources nest about
+# 10 levels, and the JSON writer's own limit is 255.
+MAX_CONTEXT_DEPTH = 64
 USAGE = ("Decision support for Zolgensma prior authorization and monitoring; not for clinical use without local "
          "validation. Prefetch keys are all optional: missing ones are queried from fhirServer.")
 
@@ -85,12 +89,14 @@ def parse_request(service: ServiceDefinition, body) -> dict:
             raise BadRequest(f"missing required field '{field}'")
     if body["hook"] not in service.hooks:
         answered = " or ".join(f"'{h}'" for h in service.hooks)
-        raise BadRequest(f"service {service.id} answers hook {answered}, not '{body['hook']}'")
+        raise BadRequest(f"service {service.id} answers hook {answered}, not this request's hook")
     if not isinstance(body["hookInstance"], str) or not body["hookInstance"]:
         raise BadRequest("hookInstance must be a non-empty string")
     context = body["context"]
     if not isinstance(context, dict):
         raise BadRequest("context must be an object")
+    if nested_deeper(context, MAX_CONTEXT_DEPTH):
+        raise BadRequest(f"context is nested more than {MAX_CONTEXT_DEPTH} levels deep")
     if not isinstance(context.get("patientId"), str) or not context["patientId"]:
         raise BadRequest("context.patientId must be a non-empty string")
     if body["hook"] in ("order-select", "order-sign") and not isinstance(context.get("draftOrders"), dict):
@@ -142,7 +148,7 @@ class Services:
     def __call__(self, service_id: str, body) -> dict:
         service = SERVICES.get(service_id)
         if service is None:
-            raise NotFound(f"no CDS service '{service_id}'")
+            raise NotFound("no CDS service with this id")
         if service.crd:
             # CRD 2.0.1 hooks.md: 400 only for a body that is not JSON; valid JSON that breaks CDS Hooks is 422.
             requested_version(body)

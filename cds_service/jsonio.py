@@ -19,7 +19,7 @@ def dumps_bytes(obj: Any) -> bytes:
     try:
         return orjson.dumps(obj, default=str)
     except TypeError:
-        return json.dumps(obj, default=str).encode()
+        return json.dumps(obj, default=str).encode()  # deep input: callers bound what they echo (nested_deeper)
 
 
 def loads(data: str | bytes) -> Any:
@@ -27,7 +27,28 @@ def loads(data: str | bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(data)
+    except RecursionError:  # nested deeper than orjson's 1024 levels and than Python's stack allows
+        raise ValueError("JSON nested too deeply") from None
+
+
+def nested_deeper(value: Any, limit: int) -> bool:
+    """True when `value` has more than `limit` levels of arrays/objects (iterative: any depth is safe)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 class OrjsonProvider(JSONProvider):

@@ -1,7 +1,9 @@
 """What the service stores: card feedback and seen JWT ids (replay protection).
 
 SQLAlchemy Core over a database URL: a SQLite file by default, PostgreSQL with
-`postgresql+psycopg://...`. Both tables are shared by all gunicorn workers.
+`postgresql+psycopg://...`. Both tables are shared by all gunicorn workers, each of which creates them
+at start: the creation tolerates a worker that created them a moment earlier (the first start of a fresh
+database used to fail about one time in ten with "table ... already exists").
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 metadata = MetaData()
 
@@ -57,10 +59,11 @@ class Store:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         kwargs = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-        self.engine = create_engine(url, **kwargs)
+        # hide_parameters: a database error never quotes the stored values (free text) into a log.
+        self.engine = create_engine(url, hide_parameters=True, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        create_tables(self.engine)
 
     def add_feedback(self, service_id: str, items: list[dict]) -> int:
         rows = [{
@@ -93,6 +96,20 @@ class Store:
             return True
         except IntegrityError:
             return False
+
+
+def create_tables(engine, attempts: int = 5) -> None:
+    """Create what is missing. Two workers starting together both see no table; the one that loses the race
+    gets "already exists" (SQLite) or a duplicate key in the catalogue (PostgreSQL): look again, then the
+    tables are there and nothing is left to create."""
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
