@@ -9,22 +9,13 @@ import pytest
 import responses
 from conftest import make_app
 from fhir_fake import FHIR_BASE, TOKEN, FakeFhir, hook_request, load
+from test_data_access import _issues, _statuses
 
 from cds_service.data_access import resolve
 from cds_service.fhir_client import within_base
 
 URL = "/cds-services/zolgensma-order-sign"
 BASE = FHIR_BASE + "/"
-
-
-def _statuses(response) -> dict:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    ext = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
-    return {c["id"]: c["status"] for c in ext["criteria"]}
-
-
-def _issues(response) -> list[dict]:
-    return response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"].get("dataIssues", [])
 
 
 @pytest.mark.parametrize("link", [

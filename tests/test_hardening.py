@@ -14,6 +14,7 @@ from fhir_fake import hook_request
 from flask import request
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from test_data_access import _statuses
 from test_feedback import ACCEPTED, OVERRIDDEN
 from test_trust import EC_KEY, ISS, JWKS, RSA_KEY, SIGN_URL, token
 
@@ -93,10 +94,12 @@ def _with_deep_value(body: dict, where: str, depth: int) -> str:
 
 
 @pytest.mark.parametrize("depth", [100, 300, 900, 1100, 100_000])
-def test_deeply_nested_draft_order_is_400(client, depth):
+def test_deeply_nested_draft_order_is_refused(client, depth):
+    """Not JSON to our parser (deeper than it allows): 400; valid JSON nested too deep for CDS Hooks: the CRD
+    services answer 422 (CRD 2.0.1 hooks.md), the plain CDS Hooks service 400."""
     text = _with_deep_value(hook_request("eligible-infant"), "context.draftOrders.entry.0.resource.note", depth)
     response = client.post(URL, data=text, content_type="application/json")
-    assert response.status_code == 400
+    assert response.status_code == (400 if depth > 1024 else 422)
     assert response.json["resourceType"] == "OperationOutcome"
 
 
@@ -106,8 +109,7 @@ def test_deeply_nested_prefetch_never_5xx_and_never_met_from_it(client, depth):
     response = client.post(URL, data=text, content_type="application/json")
     assert response.status_code in (200, 400)
     if response.status_code == 200:  # the lab carrying it is skipped and reported
-        ext = response.json["cards"][0]["extension"]["zolgensma-eligibility"]
-        assert ext["overall"] != "eligible"
+        assert _statuses(response)["aav9-titer"] != "met"  # the titer is the first lab entry
 
 
 def test_a_normally_nested_draft_order_is_still_echoed(client):
