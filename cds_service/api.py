@@ -77,7 +77,8 @@ def log_call(response):
     if isinstance(body, dict):
         context = body.get("context") if isinstance(body.get("context"), dict) else {}
         keys = body["prefetch"] if isinstance(body.get("prefetch"), dict) else {}
-        event.update(hook=body.get("hook") if body.get("hook") in KNOWN_HOOKS else "other",
+        hook = body.get("hook")
+        event.update(hook=hook if isinstance(hook, str) and hook in KNOWN_HOOKS else "other",
                      hookInstance=_ident(body.get("hookInstance")), patientId=_ident(context.get("patientId")),
                      userId=_ident(context.get("userId")), prefetchKeys=sorted(k for k in keys if k in KNOWN_KEYS))
         if len(event["prefetchKeys"]) < len(keys):
