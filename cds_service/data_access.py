@@ -54,6 +54,12 @@ SOURCES: tuple[Source, ...] = (
     Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active",)),
     # Site of care: the encounter and its Location in one search (_include, as Da Vinci CRD does).
     Source("encounter", "encounter", ("Encounter?_id={{context.encounterId}}&_include=Encounter:location",)),
+    # Issue 12: other providers' medication records (a prior dose given elsewhere), and devices (a home
+    # ventilator is evidence of advanced SMA, criterion 3); a device use brings its Device along.
+    Source("medication-statements", "medicationStatements", ("MedicationStatement?patient={{context.patientId}}",)),
+    Source("devices", "devices", ("Device?patient={{context.patientId}}",)),
+    Source("device-use", "deviceUseStatements",
+           ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device",)),
 )
 
 
@@ -155,10 +161,7 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
     jobs = {name: (url, 0) for name, url in to_fetch.items()}
     jobs.update(continuations)
     if jobs:  # the FHIR client is set up only when there is something to ask
-        auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
-        client = FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"],
-                            config["FHIR_MAX_PAGES"], config["FHIR_MAX_ENTRIES"],
-                            config["FHIR_MAX_REQUESTS"]) if server else None
+        client = _client(request, config, server) if server else None
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             futures = {name: pool.submit(_fetch, client, url, already) for name, (url, already) in jobs.items()}
         for name, future in futures.items():
@@ -176,6 +179,31 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
     for name, reasons in gaps.items():
         issues.extend(DataIssue(name, f"not read completely: {reason}") for reason in reasons)
     return Gathered(resources, issues, gaps)
+
+
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) -> tuple[list[dict], str | None]:
+    """Resources of one type by id from the request's FHIR server, in one search (`_id=a,b`): what a prefetch
+    cannot carry, e.g. a Medication named only by reference. (resources, problem); problem None when read."""
+    server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
+    ids = [i for i in ids if _FHIR_ID.match(i)]
+    if not ids:
+        return [], None
+    if server is None:
+        return [], f"{resource_type} {', '.join(ids)} named by reference and no fhirServer to read it from"
+    query = f"{resource_type}?_id={','.join(quote(i, safe='') for i in ids)}"
+    got, problem = _fetch(_client(request, config, server), query, 0)
+    # An incomplete answer is reported; a Medication it left out stays unresolved, so its record is unread.
+    problem = problem or ("; ".join(got.gaps) if got.gaps else None)
+    return [r for r in got.resources if isinstance(r, dict) and r.get("resourceType") == resource_type], problem
+
+
+def _client(request: dict, config: dict, server: str) -> FhirClient:
+    auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
+    return FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"], config["FHIR_MAX_PAGES"],
+                      config["FHIR_MAX_ENTRIES"], config["FHIR_MAX_REQUESTS"])
 
 
 def _query_for(source: Source, context: dict) -> str | None:

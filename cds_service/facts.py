@@ -120,6 +120,19 @@ class ConditionFact:
 
 
 @dataclass
+class ClinicalEvidence:
+    """A procedure or device the rules weigh (tracheostomy, invasive ventilation, a home ventilator)."""
+
+    reference: str
+    text: str
+    when: date | None
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, self.text + (f" on {self.when.isoformat()}" if self.when else ""))
+
+
+@dataclass
 class Dose:
     """A dose as ordered. Exactly one of the amounts is typically set."""
 
@@ -237,6 +250,8 @@ class PatientFacts:
     coverages: list[CoverageFact] = field(default_factory=list)
     specialists: list[SpecialistFact] = field(default_factory=list)
     site_of_care: SiteOfCare | None = None
+    # Advanced-SMA evidence beyond Conditions (criterion 3): procedures and devices.
+    advanced_sma: list[ClinicalEvidence] = field(default_factory=list)
     # Sources that were read (a successful, possibly empty, answer): names from data_access.SOURCES.
     sources_read: set[str] = field(default_factory=set)
     # Why a source's answer may be incomplete (truncated, limit reached): source name -> reasons.

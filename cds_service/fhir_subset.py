@@ -169,6 +169,29 @@ class MedicationAdministration(Resource, total=False):
     effectivePeriod: Period | None
 
 
+class MedicationStatement(MedicationAdministration, total=False):  # the same elements, plus dateAsserted
+    dateAsserted: DateTime | None
+
+
+class DeviceName(TypedDict, total=False):
+    name: Required[Str]
+    type: Required[Code]
+
+
+class Device(Resource, total=False):
+    status: Code | None
+    type: CodeableConcept | None
+    deviceName: list[DeviceName] | None
+
+
+class DeviceUseStatement(Resource, total=False):
+    status: Required[Code]
+    device: Required[Reference]
+    timingDateTime: DateTime | None
+    timingPeriod: Period | None
+    recordedOn: DateTime | None
+
+
 class Procedure(Resource, total=False):
     status: Required[Code]
     code: CodeableConcept | None
@@ -223,5 +246,6 @@ class Location(Resource, total=False):
 
 # One compiled (pydantic-core) validator per resource type the translator reads.
 VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
-    Patient, Observation, Condition, MedicationRequest, MedicationAdministration, Procedure, Coverage,
+    Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement, Device,
+    DeviceUseStatement, Procedure, Coverage,
     PractitionerRole, CareTeam, Encounter, Location)}

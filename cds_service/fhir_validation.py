@@ -23,7 +23,7 @@ from . import fhir_subset
 SUPPORTED = {
     "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration", "Procedure",
     "Coverage", "PractitionerRole", "CareTeam", "Encounter", "Location", "Medication", "ServiceRequest",
-    "CarePlan", "OperationOutcome",
+    "CarePlan", "OperationOutcome", "MedicationStatement", "Device", "DeviceUseStatement",
 }
 
 

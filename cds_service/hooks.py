@@ -17,8 +17,9 @@ from .crd import (
     read_configuration,
     requested_version,
 )
-from .data_access import gather, prefetch_templates
+from .data_access import gather, prefetch_templates, read_by_id
 from .errors import BadRequest, NotFound, Unprocessable
+from .facts import DataIssue
 from .fhir_client import as_list
 from .jsonio import nested_deeper
 from .monitoring_cards import MonitoringCards
@@ -26,7 +27,7 @@ from .orders import OrderSuggester, sign_orders
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
 from .rules.monitoring import evaluate_monitoring
-from .translate import LocalCodes, Translator, medication_kind
+from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
 
 
 @dataclass(frozen=True)
@@ -126,15 +127,30 @@ def draft_resources(context: dict) -> list[dict]:
     return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
 
-def zolgensma_order(context: dict, hook: str, drafts: list[dict]) -> dict | None:
-    """The Zolgensma MedicationRequest this hook is about (order-select: only among the selections)."""
-    selected = set(context.get("selections") or []) if hook == "order-select" else None
-    for resource in drafts:
-        if resource.get("resourceType") != "MedicationRequest" or medication_kind(resource) != "zolgensma":
-            continue
-        if selected is None or f"MedicationRequest/{resource.get('id')}" in selected:
+def zolgensma_order(context: dict, hook: str, drafts: list[dict], medications: dict | None = None) -> dict | None:
+    """The Zolgensma MedicationRequest this hook is about (order-select: only among the selections). The
+    product may be named by reference: `medications` are the Medications known to this request."""
+    for resource in _candidate_orders(context, hook, drafts):
+        if medication_kind(resource, medications) == "zolgensma":
             return resource
     return None
+
+
+def _candidate_orders(context: dict, hook: str, drafts: list[dict]) -> list[dict]:
+    selected = set(context.get("selections") or []) if hook == "order-select" else None
+    return [r for r in drafts if r.get("resourceType") == "MedicationRequest"
+            and (selected is None or f"MedicationRequest/{r.get('id')}" in selected)]
+
+
+def medications_by_reference(body: dict, config: dict, resources: list[dict], known: dict) -> list[DataIssue]:
+    """Read from the FHIR server the Medications that `resources` name by reference and that are neither
+    contained nor already `known` (updated in place). Returns what could not be read."""
+    ids = unresolved_medication_ids(resources, known)
+    if not ids:
+        return []
+    got, problem = read_by_id(body, config, "Medication", ids)
+    known.update(medication_index(got))
+    return [DataIssue("medications", problem)] if problem else []
 
 
 class Services:
@@ -176,15 +192,22 @@ class EligibilityHandler(_Handler):
     def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
         hook = body["hook"]
         drafts = draft_resources(context)
-        order = zolgensma_order(context, hook, drafts)
+        medications = medication_index(drafts)  # Medications sent with the draft orders
+        order = zolgensma_order(context, hook, drafts, medications)
+        if order is None:  # a draft may name its Medication on the FHIR server only
+            medications_by_reference(body, self.config, _candidate_orders(context, hook, drafts), medications)
+            order = zolgensma_order(context, hook, drafts, medications)
         if order is None:
             return {"cards": []}
 
-        # 1. Gather data: prefetch, then the FHIR server.
+        # 1. Gather data: prefetch, then the FHIR server; then the Medications records name by reference.
         gathered = gather(body, self.config)
+        record = [r for resources in gathered.resources.values() for r in resources or ()]
+        medications.update(medication_index(record))
+        gathered.issues.extend(medications_by_reference(body, self.config, record, medications))
         today = self.today()
         facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
-                           now=self.now()).build(
+                           now=self.now(), medications=medications).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)
         # 2. Evaluate the rules (pure).
         evaluation = evaluate(facts, today)

@@ -152,9 +152,18 @@ ZOLGENSMA_LABELER = "71894"
 ZOLGENSMA_PRODUCT_CODES = range(120, 157)
 J3399 = Code(HCPCS, "J3399",
               "Injection, onasemnogene abeparvovec-xioi, per treatment, up to 5x10^15 vector genomes")
-ZOLGENSMA_TEXT = ("zolgensma", "abeparvovec-xioi")
+# Brand and generic names (FDA label title: "ZOLGENSMA (onasemnogene abeparvovec-xioi)"); the generic name
+# without the -xioi suffix is how many records write it ("onasemnogene abeparvovec 2 x 10^13 vg/mL IV").
+# RxNorm RxCUIs for the product could not be verified here: RxNorm codings are recognised by their display
+# name, or a site maps its RxCUI in CDS_LOCAL_CODES ("http://www.nlm.nih.gov/research/umls/rxnorm|<rxcui>":
+# "zolgensma").
+ZOLGENSMA_TEXT = ("zolgensma", "abeparvovec-xioi", "onasemnogene abeparvovec", "onasemnogene")
 # Itvisma (onasemnogene abeparvovec-brve) is a different, intrathecal product (clinical-facts 1.7).
-NOT_ZOLGENSMA_TEXT = ("itvisma", "abeparvovec-brve")
+NOT_ZOLGENSMA_TEXT = ("itvisma", "abeparvovec-brve", "intrathecal")
+# Resources that name a medication (medication[x]) and may record a dose or an order.
+MEDICATION_RESOURCES = ("MedicationRequest", "MedicationAdministration", "MedicationStatement")
+# MedicationStatement statuses that are not a dose given (FHIR R4 medication-statement-status).
+STATEMENT_NOT_A_DOSE = ("not-taken", "entered-in-error", "intended")
 
 PREDNISOLONE = Code(RXNORM, "8638", "prednisolone")
 PREDNISONE = Code(RXNORM, "8640", "prednisone")
@@ -181,7 +190,32 @@ NOT_SMA_EVIDENCE = {
 # used to recognise data only.
 VENTILATOR_DEPENDENCE = Code(ICD10CM, "Z99.11", "Dependence on respirator [ventilator] status", verified=False)
 TRACHEOSTOMY_STATUS = Code(ICD10CM, "Z93.0", "Tracheostomy status", verified=False)
-ADVANCED_SMA_CODES = frozenset(c.key for c in (VENTILATOR_DEPENDENCE, TRACHEOSTOMY_STATUS))
+# SNOMED CT 444932008 "Dependence on ventilator (finding)": seen in OMOP and FHIR condition examples
+# (recognition only).
+VENTILATOR_DEPENDENCE_SCT = Code(SNOMED, "444932008", "Dependence on ventilator (finding)", verified=False)
+ADVANCED_SMA_CODES = frozenset(c.key for c in (VENTILATOR_DEPENDENCE, TRACHEOSTOMY_STATUS,
+                                                VENTILATOR_DEPENDENCE_SCT))
+# Advanced-SMA procedures (evidence for review). SNOMED CT 48387007 "Tracheotomy" (FHIR R4 Procedure example
+# f201) and 1258985005 "Invasive mechanical ventilation (regime/therapy)" (German and HL7 ventilation
+# profiles); ICD-10-PCS 5A1935Z/5A1945Z/5A1955Z "Respiratory Ventilation, <24 / 24-96 / >96 consecutive
+# hours" and 0B110F4/0B110Z4/0B113F4/0B113Z4/0B114F4/0B114Z4 "Bypass Trachea to Cutaneous" (tracheostomy), as
+# used together in public code lists; CPT 31600/31601/31610 tracheostomy (MEMORY; AMA). Recognition only.
+ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
+CPT = "http://www.ama-assn.org/go/cpt"
+ADVANCED_SMA_PROCEDURES = frozenset(
+    {(SNOMED, "48387007"), (SNOMED, "1258985005")}
+    | {(ICD10PCS, c) for c in ("5A1935Z", "5A1945Z", "5A1955Z", "0B110F4", "0B110Z4", "0B113F4", "0B113Z4",
+                               "0B114F4", "0B114Z4")}
+    | {(CPT, c) for c in ("31600", "31601", "31610")})
+ADVANCED_SMA_PROCEDURE_TEXT = ("tracheostomy", "tracheotomy", "invasive mechanical ventilation",
+                               "invasive ventilation", "mechanical ventilation")
+NOT_INVASIVE_TEXT = ("non-invasive", "noninvasive", "non invasive", "decannulation")
+# A home ventilator (Device, DeviceUseStatement). SNOMED CT 706172005 "Ventilator (physical object)" (FHIR
+# examples; recognition only). Words: ventilators of any kind, bi-level devices, tracheostomy tubes.
+VENTILATOR_DEVICES = frozenset({(SNOMED, "706172005")})
+VENTILATOR_TEXT = ("ventilator", "respirator ", "bipap", "bi-level", "bilevel", "tracheostomy tube", "trach tube")
+DEVICE_USE_CURRENT = ("active", "on-hold", "intended")  # R4 DeviceUseStatement statuses: in use or planned
+PROCEDURE_NOT_DONE = ("preparation", "not-done", "entered-in-error")  # anything else may have been done
 ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen", "invasive ventilation",
                      "complete paralysis", "complete limb paralysis", "permanent ventilation")
 

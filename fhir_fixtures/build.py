@@ -354,6 +354,48 @@ SMN1_TEXT_CODE = {"coding": [{"system": "http://lab.example-reference.com/tests"
 
 def clinical_rule_scenarios() -> dict[str, tuple[str, list[dict]]]:
     s = {}
+    # item 2: the one-time dose, the product recognised however the record names it
+    r = base("prior-dose-generic")
+    r.append({"resourceType": "MedicationAdministration", "id": "outside-infusion", "status": "completed",
+              "medicationCodeableConcept": {"text": "onasemnogene abeparvovec 2 x 10^13 vg/mL IV suspension"},
+              "subject": {"reference": "Patient/{pid}"}, "effectiveDateTime": "2026-06-01"})
+    s["prior-dose-generic"] = ("Prior dose named generically (no brand, NDC or -xioi suffix)", r)
+    r = base("prior-dose-statement")
+    r.append({"resourceType": "MedicationStatement", "id": "outside-hospital", "status": "completed",
+              "medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc",
+                                                        "code": "71894-0125"}]},
+              "subject": {"reference": "Patient/{pid}"}, "effectivePeriod": {"start": "2026-06-01"},
+              "informationSource": {"display": "Outside hospital discharge summary"}})
+    s["prior-dose-statement"] = ("Outside hospital's MedicationStatement (NDC product code)", r)
+    r = base("prior-dose-procedure")
+    r.append({"resourceType": "Procedure", "id": "infusion-procedure", "status": "completed",
+              "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "96365"}],
+                       "text": "IV infusion, initial, up to 1 hour"},
+              "usedCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "71894-129"}]}],
+              "subject": {"reference": "Patient/{pid}"}, "performedDateTime": "2026-06-01"})
+    s["prior-dose-procedure"] = ("Infusion Procedure whose usedCode is a Zolgensma NDC product code", r)
+    order = zolgensma_order(7.2)
+    order["contained"] = [{"resourceType": "Medication", "id": "kit", "code": order.pop("medicationCodeableConcept")}]
+    order["medicationReference"] = {"reference": "#kit"}
+    s["draft-order-contained-medication"] = ("Draft Zolgensma order naming a contained Medication",
+                                             replace(base("draft-order-contained-medication"), "zolgensma-order",
+                                                     order))
+    # item 3: advanced SMA beyond Conditions
+    r = base("advanced-sma-tracheostomy")
+    r.append({"resourceType": "Procedure", "id": "trach", "status": "completed",
+              "code": {"coding": [{"system": "http://snomed.info/sct", "code": "48387007", "display": "Tracheotomy"}]},
+              "subject": {"reference": "Patient/{pid}"}, "performedDateTime": "2026-09-14"})
+    s["advanced-sma-tracheostomy"] = ("Tracheostomy Procedure (no Condition)", r)
+    r = base("advanced-sma-home-ventilator")
+    r += [{"resourceType": "Device", "id": "home-vent", "status": "active",
+           "type": {"coding": [{"system": "http://snomed.info/sct", "code": "706172005",
+                                "display": "Ventilator (physical object)"}]},
+           "deviceName": [{"name": "Home ventilator", "type": "user-friendly-name"}],
+           "patient": {"reference": "Patient/{pid}"}},
+          {"resourceType": "DeviceUseStatement", "id": "home-vent-use", "status": "active",
+           "subject": {"reference": "Patient/{pid}"}, "device": {"reference": "Device/home-vent"},
+           "timingPeriod": {"start": "2026-10-02"}}]
+    s["advanced-sma-home-ventilator"] = ("Home ventilator: Device and DeviceUseStatement", r)
     r = replace(base("genetics-negative-text"), "smn1-variant", smn1_result(
         "smn1-report", code=SMN1_TEXT_CODE,
         value_string="NEGATIVE: homozygous deletion of SMN1 exon 7 was not detected; 2 copies of SMN1"))

@@ -60,6 +60,9 @@ class FakeFhir:
         if params.get("_include") == "Encounter:location":
             refs = {loc["location"]["reference"] for m in matches for loc in m.get("location", [])}
             matches += [r for r in self.record if f"{r['resourceType']}/{r.get('id')}" in refs]
+        elif params.get("_include") == "DeviceUseStatement:device":
+            refs = {(m.get("device") or {}).get("reference") for m in matches}
+            matches += [r for r in self.record if f"{r['resourceType']}/{r.get('id')}" in refs]
         offset = int(params.get("_offset", 0))
         page = matches[offset: offset + self.page_size] if self.page_size else matches
         bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
@@ -96,7 +99,7 @@ def _matches(resource: dict, params: dict) -> bool:
     if "practitioner" in params and (resource.get("practitioner") or {}).get("reference") != \
             f"Practitioner/{params['practitioner']}":
         return False
-    if "_id" in params and resource.get("id") != params["_id"]:
+    if "_id" in params and resource.get("id") not in params["_id"].split(","):
         return False
     if "status" in params and resource.get("status") != params["status"] and resource["resourceType"] != "Location":
         return False

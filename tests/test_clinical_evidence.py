@@ -10,7 +10,7 @@ import pytest
 from fhir_fake import load
 
 from cds_service.rules.eligibility import evaluate
-from cds_service.translate import LocalCodes, Translator
+from cds_service.translate import LocalCodes, Translator, medication_kind
 
 EXT_ELIGIBILITY = "org.example.zolgensma-cds.eligibility"  # card extension names (README)
 EXT_CRITERION = "org.example.zolgensma-cds.criterion"
@@ -19,6 +19,11 @@ TODAY = date(2026, 11, 23)
 SOURCES = ("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
            "medication-statements", "procedures", "devices", "device-use", "coverage", "practitioner-roles",
            "care-teams", "encounter")
+SOURCE_OF = {"Patient": "patient", "Condition": "conditions", "MedicationRequest": "medication-requests",
+             "MedicationAdministration": "medication-administrations", "MedicationStatement": "medication-statements",
+             "Medication": "medication-statements", "Procedure": "procedures", "Device": "devices",
+             "DeviceUseStatement": "device-use", "Coverage": "coverage", "PractitionerRole": "practitioner-roles",
+             "CareTeam": "care-teams", "Encounter": "encounter", "Location": "encounter"}
 NUCC, SCT, LOINC = "http://nucc.org/provider-taxonomy", "http://snomed.info/sct", "http://loinc.org"
 
 
@@ -30,11 +35,15 @@ def eligible(pid: str = "eligible-infant") -> list[dict]:
 
 
 def finding(resources: list[dict], criterion: str, local_codes: dict | None = None, drop: tuple[str, ...] = ()):
-    """Translate a chart (every resource in one source, the others read and empty) and evaluate one criterion."""
+    """Translate a chart (each resource in the source of its type; `drop`: sources not read) and evaluate one
+    criterion."""
     order = next(r for r in resources if r["resourceType"] == "MedicationRequest" and r.get("status") == "draft")
     record = [r for r in resources if r is not order]
     sources = {name: [] for name in SOURCES if name not in drop}
-    sources["labs"] = record
+    for r in record:
+        source = SOURCE_OF.get(r["resourceType"], "labs")
+        if source in sources:
+            sources[source].append(r)
     translator = Translator("eligible-infant", LocalCodes.from_mapping(local_codes))
     facts = translator.build(sources, order, [order], [], TODAY)
     return evaluate(facts, TODAY).finding(criterion)
@@ -268,3 +277,147 @@ def test_report_text_is_quoted_escaped_on_the_card(client):
     assert card["indicator"] == "warning"
     assert 'report text: "Homozygous deletion of SMN1 exon 7 detected (0 copies). Consistent with SMA."' \
         in card["detail"]  # escaped by cds_service.markdown.md (nothing to escape here; tests/test_card_safety.py)
+
+
+# --- item 2: the one-time dose -----------------------------------------------------------------------------
+NDC = "http://hl7.org/fhir/sid/ndc"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+@pytest.mark.parametrize("concept, kind", [
+    ({"text": "onasemnogene abeparvovec 2 x 10^13 vg/mL IV suspension"}, "zolgensma"),
+    ({"text": "Onasemnogene Abeparvovec-Xioi kit"}, "zolgensma"),
+    ({"coding": [{"system": RXNORM, "code": "0000000", "display": "onasemnogene abeparvovec"}]}, "zolgensma"),
+    ({"coding": [{"system": NDC, "code": "71894-120"}]}, "zolgensma"),  # NDC product code, no package
+    ({"coding": [{"system": NDC, "code": "71894-0131"}]}, "zolgensma"),
+    ({"coding": [{"system": NDC, "code": "718940131"}]}, "zolgensma"),
+    ({"coding": [{"system": NDC, "code": "71894-0200"}]}, None),  # not a Zolgensma product code
+    ({"text": "onasemnogene abeparvovec-brve (Itvisma) intrathecal"}, None),  # another product
+    ({"text": "nusinersen"}, None),
+])
+def test_the_product_is_recognised_by_code_and_by_name(concept, kind):
+    assert medication_kind({"resourceType": "MedicationAdministration", "medicationCodeableConcept": concept}) == kind
+
+
+def test_a_site_maps_its_rxnorm_code():
+    resource = {"medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "9999"}]}}
+    assert medication_kind(resource) is None
+    assert medication_kind(resource, codes={(RXNORM, "9999"): "zolgensma"}) == "zolgensma"
+
+
+def _dose_record(rtype, status, medication, id_="x", **more):
+    r = {"resourceType": rtype, "id": id_, "status": status, ("patient" if rtype == "Device" else "subject"): _ME,
+         **medication}
+    r.update(more)
+    return r
+
+
+ZOLGENSMA_NDC = {"medicationCodeableConcept": {"coding": [{"system": NDC, "code": "71894-125-04"}]}}
+BY_REFERENCE = {"medicationReference": {"reference": "Medication/med-1"}}
+MEDICATION = {"resourceType": "Medication", "id": "med-1",
+              "ingredient": [{"itemCodeableConcept": {"text": "onasemnogene abeparvovec"}}]}
+
+
+@pytest.mark.parametrize("records, status", [
+    ([_dose_record("MedicationStatement", "completed", ZOLGENSMA_NDC, effectiveDateTime="2026-06-01")], "not-met"),
+    ([_dose_record("MedicationStatement", "not-taken", ZOLGENSMA_NDC)], "met"),
+    ([_dose_record("MedicationStatement", "intended", ZOLGENSMA_NDC)], "met"),
+    ([_dose_record("MedicationStatement", "active", BY_REFERENCE), MEDICATION], "not-met"),  # in the Bundle
+    ([_dose_record("MedicationAdministration", "completed", {"medicationReference": {"reference": "#m"}},
+                   contained=[{**MEDICATION, "id": "m"}])], "not-met"),  # contained
+    # Named by reference and readable nowhere: it may be a dose, so "no prior dose" cannot be concluded.
+    ([_dose_record("MedicationAdministration", "completed", BY_REFERENCE)], "unknown"),
+    ([_dose_record("Procedure", "completed", {}, code={"text": "Zolgensma infusion"})], "not-met"),
+    ([_dose_record("Procedure", "in-progress", {}, code={"coding": [{"system": "http://www.ama-assn.org/go/cpt",
+                                                                       "code": "96365"}]},
+                   usedReference=[{"reference": "Medication/med-1"}]), MEDICATION], "not-met"),
+    ([_dose_record("Procedure", "not-done", {}, code={"text": "Zolgensma infusion"})], "met"),
+])
+def test_prior_doses_in_every_record_shape(records, status):
+    assert finding(eligible() + records, "one-time-dose").status == status
+
+
+def test_unreadable_medication_reference_without_a_fhir_server_is_unknown_and_said(client):
+    from fhir_fake import hook_request
+    body = hook_request("eligible-infant")
+    del body["fhirServer"], body["fhirAuthorization"]
+    body["prefetch"]["medicationAdministrations"] = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": _dose_record("MedicationAdministration", "completed", BY_REFERENCE, "given")}]}
+    outcome = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"][0]["extension"][
+        "org.example.zolgensma-cds.eligibility"]
+    one_time = next(c for c in outcome["criteria"] if c["id"] == "one-time-dose")
+    assert (one_time["status"], one_time["reasonCode"]) == ("unknown", "source-incomplete")
+    assert "MedicationAdministration/given" in one_time["reason"]
+    assert any("no fhirServer" in i["problem"] for i in outcome["dataIssues"])
+
+
+def test_a_draft_naming_an_unreadable_medication_gets_no_cards_and_reads_nothing_else(client, rsps):
+    from fhir_fake import FHIR_BASE, hook_request
+    body = hook_request("eligible-infant", resources=_server_medication_charts()["eligible-infant"][0])
+    rsps.add("GET", f"{FHIR_BASE}/Medication?_id=zolgensma-kit", status=404,
+             json={"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]})
+    assert client.post("/cds-services/zolgensma-order-sign", json=body).json == {"cards": []}
+    assert [c.request.url for c in rsps.calls] == [f"{FHIR_BASE}/Medication?_id=zolgensma-kit"]
+
+
+# --- item 3: advanced SMA beyond Conditions ------------------------------------------------------------------
+@pytest.mark.parametrize("records, status", [
+    ([_dose_record("Procedure", "completed", {}, code={"coding": [
+        {"system": "http://www.cms.gov/Medicare/Coding/ICD10", "code": "5A1955Z"}]})], "review"),
+    ([_dose_record("Procedure", "completed", {}, code={"coding": [{"system": SCT, "code": "1258985005"}]})],
+     "review"),
+    ([_dose_record("Procedure", "completed", {}, code={"text": "Tracheostomy revision"})], "review"),
+    ([_dose_record("Procedure", "completed", {}, code={"text": "Non-invasive ventilation trial (BiPAP)"})], "met"),
+    ([_dose_record("Procedure", "entered-in-error", {}, code={"coding": [{"system": SCT, "code": "48387007"}]})],
+     "met"),
+    ([_dose_record("DeviceUseStatement", "active", {}, device={"display": "BiPAP home ventilator"})], "review"),
+    ([_dose_record("DeviceUseStatement", "completed", {}, device={"display": "Home ventilator"})], "met"),
+    ([_dose_record("Device", "active", {}, type={"text": "Feeding pump"})], "met"),
+    ([_dose_record("Device", "inactive", {}, type={"coding": [{"system": SCT, "code": "706172005"}]})], "met"),
+    # A device in use that cannot be identified may be a ventilator: not excluded.
+    ([_dose_record("DeviceUseStatement", "active", {}, device={"reference": "Device/elsewhere"})], "unknown"),
+])
+def test_procedures_and_devices_are_evidence_of_advanced_sma(records, status):
+    assert finding(eligible() + records, "no-advanced-sma").status == status
+
+
+def test_an_unread_device_source_leaves_advanced_sma_unknown():
+    assert finding(eligible(), "no-advanced-sma", drop=("device-use",)).status == "unknown"
+
+
+def _server_medication_charts():
+    prior = eligible("prior-dose-statement")
+    statement = next(r for r in prior if r["resourceType"] == "MedicationStatement")
+    statement["medicationReference"] = {"reference": "Medication/outside-zolgensma"}
+    del statement["medicationCodeableConcept"]
+    prior.append({"resourceType": "Medication", "id": "outside-zolgensma",
+                  "code": {"coding": [{"system": NDC, "code": "71894-0125"}]}})
+    draft = eligible()
+    order = next(r for r in draft if r["id"] == "zolgensma-order")
+    draft.append({"resourceType": "Medication", "id": "zolgensma-kit", "code": order.pop("medicationCodeableConcept")})
+    order["medicationReference"] = {"reference": "Medication/zolgensma-kit"}
+    return {"prior-dose-statement": (prior, ("not-eligible", {"one-time-dose": "not-met"})),
+            "eligible-infant": (draft, ("eligible", {}))}
+
+
+@pytest.mark.parametrize("name", ["prior-dose-statement", "eligible-infant"])
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+def test_medications_named_by_reference_on_the_server_through_both_routes(name, hook, client, rsps):
+    """A Medication named only by reference is read from the FHIR server on both routes, in one search."""
+    from fhir_fake import FakeFhir, hook_request
+    chart, (overall, special) = _server_medication_charts()[name]
+    fake = FakeFhir(chart)
+    fake.register(rsps)
+    url = f"/cds-services/zolgensma-{hook}"
+    via_prefetch = client.post(url, json=hook_request(name, hook, "prefetch", resources=chart))
+    assert fake.calls and all(c.startswith("Medication?_id=") for c in fake.calls), fake.calls
+    fake.calls.clear()
+    via_server = client.post(url, json=hook_request(name, hook, "server", resources=chart))
+    assert any(c.startswith("Medication?_id=") for c in fake.calls)
+    outcome = via_prefetch.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
+    statuses = {c["id"]: c["status"] for c in outcome["criteria"]}
+    assert outcome["overall"] == overall, statuses
+    assert all(status == special.get(c, "met") for c, status in statuses.items()), statuses
+    strip = [{k: v for k, v in card.items() if k not in ("uuid", "suggestions")} for card in via_prefetch.json["cards"]]
+    assert strip == [{k: v for k, v in card.items() if k not in ("uuid", "suggestions")}
+                     for card in via_server.json["cards"]]

@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
+from cds_service.data_access import SOURCES
 from cds_service.facts import Dose, Measurement, Order, PatientFacts
 from cds_service.quantities import weight_band
 from cds_service.rules.dosing import kit_for_weight
 from cds_service.rules.eligibility import evaluate
 
 TODAY = date(2026, 11, 23)
-ALL_SOURCES = {"patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
-               "procedures", "coverage", "practitioner-roles", "care-teams"}
+ALL_SOURCES = {s.name for s in SOURCES}  # every data source read (and empty unless a test adds to it)
 
 
 def _facts(weight=7.2, **changes) -> PatientFacts:

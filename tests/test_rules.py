@@ -14,7 +14,7 @@ from fhir_fake import hook_request, scenario_names
 from cds_service import config
 from cds_service.cards import CardBuilder, Wording, cards_for
 from cds_service.coverage_cards import CoverageCards
-from cds_service.data_access import gather
+from cds_service.data_access import SOURCES, gather
 from cds_service.facts import Dose, GeneticResult, Measurement, Order, PatientFacts, SequenceVariant, Titer
 from cds_service.hooks import draft_resources, zolgensma_order
 from cds_service.orders import OrderSuggester
@@ -26,8 +26,7 @@ from cds_service.rules.eligibility import CRITERIA, evaluate
 from cds_service.translate import Translator
 
 TODAY = date(2026, 11, 23)
-ALL_SOURCES = {"patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
-               "procedures", "coverage", "practitioner-roles", "care-teams"}
+ALL_SOURCES = {s.name for s in SOURCES}  # every data source read (and empty unless a test adds to it)
 
 
 @pytest.mark.parametrize("text, expected", [

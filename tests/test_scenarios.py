@@ -47,6 +47,12 @@ EXPECTED = {
 }
 # Clinical rules a reviewer would sign (issue 12): genetics, prior dose, advanced SMA, infection, prescriber, titer.
 EXPECTED.update({
+    "prior-dose-generic": ("not-eligible", {"one-time-dose": "not-met"}),
+    "prior-dose-statement": ("not-eligible", {"one-time-dose": "not-met"}),
+    "prior-dose-procedure": ("not-eligible", {"one-time-dose": "not-met"}),
+    "draft-order-contained-medication": ("eligible", {}),
+    "advanced-sma-tracheostomy": ("needs-review", {"no-advanced-sma": "review"}),
+    "advanced-sma-home-ventilator": ("needs-review", {"no-advanced-sma": "review"}),
     "genetics-negative-text": ("incomplete", {"smn1-biallelic": "unknown"}),
     "genetics-carrier": ("incomplete", {"smn1-biallelic": "unknown"}),
     "genetics-compound-het": ("eligible", {}),
@@ -92,11 +98,12 @@ def _strip_ids(body):
 @pytest.mark.parametrize("hook", ["order-sign", "order-select"])
 def test_scenario_prefetch_and_fhir_server_agree(name, hook, client, rsps):
     url = f"/cds-services/zolgensma-{hook}"
-    via_prefetch = client.post(url, json=hook_request(name, hook, "prefetch"))
-    assert not rsps.calls, "prefetch path must not query the FHIR server"
-
     fake = FakeFhir(load(name))
     fake.register(rsps)
+    via_prefetch = client.post(url, json=hook_request(name, hook, "prefetch"))
+    assert not fake.calls, "prefetch path must not query the FHIR server"
+
+    fake.calls.clear()
     via_server = client.post(url, json=hook_request(name, hook, "server"))
     assert fake.calls, "fallback path must query the FHIR server"
 
@@ -135,8 +142,9 @@ def test_paged_prefetch_and_paged_server_agree(client, rsps):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_fast_and_strict_validation_agree(name, client):
+def test_fast_and_strict_validation_agree(name, client, rsps):
     """The subset models (fast) and the full fhir.resources R4B models (strict) give the same answer."""
+    FakeFhir(load(name)).register(rsps)  # Medications named by reference are read from it
     strict = make_app(STRICT_VALIDATION=True).test_client()
     body = hook_request(name)
     assert _strip_ids(client.post("/cds-services/zolgensma-order-sign", json=body).json) == _strip_ids(

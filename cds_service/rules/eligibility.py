@@ -179,9 +179,12 @@ def no_advanced_sma(ctx: _Context) -> Finding:
     c = "no-advanced-sma"
     advanced = [f for f in ctx.facts.conditions if f.active and (
         f.codes & ADVANCED_SMA_CODES or any(t in f.text.lower() for t in ADVANCED_SMA_TEXT))]
-    if advanced:
-        return ctx.finding(c, REVIEW, "advanced-sma-recorded", [f.evidence for f in advanced])
-    return ctx.unavailable(c, "conditions") or ctx.finding(
+    # Procedures (tracheostomy, invasive ventilation) and a home ventilator (Device, DeviceUseStatement) are
+    # evidence too: DR.005.D refers such requests to the Medical Director.
+    if advanced or ctx.facts.advanced_sma:
+        return ctx.finding(c, REVIEW, "advanced-sma-recorded",
+                           [f.evidence for f in advanced] + [e.evidence for e in ctx.facts.advanced_sma])
+    return ctx.unavailable(c, "conditions", "procedures", "devices", "device-use") or ctx.finding(
         c, MET, "no-advanced-sma-recorded", count=len(ctx.facts.conditions))
 
 
@@ -517,8 +520,8 @@ def one_time_dose(ctx: _Context) -> Finding:
     c = "one-time-dose"
     if ctx.facts.prior_doses:
         return ctx.finding(c, NOT_MET, "prior-dose", [d.evidence for d in ctx.facts.prior_doses])
-    return ctx.unavailable(c, "medication-administrations", "procedures", "medication-requests") or ctx.finding(
-        c, MET, "no-prior-dose")
+    return ctx.unavailable(c, "medication-administrations", "medication-statements", "procedures",
+                           "medication-requests") or ctx.finding(c, MET, "no-prior-dose")
 
 
 def benefit_covered(ctx: _Context) -> Finding:

@@ -25,7 +25,8 @@ PLATELETS_TROPONIN = frozenset({"platelets", "troponin-i"})
 DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
     # Criterion 1 is met by a specialist found: no "none on record" conclusion, nothing to guard.
     "smn1-biallelic": ((LABS, frozenset({"genetics"})),),
-    "no-advanced-sma": ((("conditions",), frozenset({"condition"})),),
+    "no-advanced-sma": ((("conditions",), frozenset({"condition"})),
+                        (("procedures", "devices", "device-use"), frozenset({"advanced-sma"}))),
     "gestational-age": ((("patient",), frozenset({"patient"})),
                         (VITALS, frozenset({"gestational-age", "gestational-age-estimated"}))),
     "age-under-2": ((("patient",), frozenset({"patient"})),),
@@ -37,7 +38,7 @@ DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
     "no-active-infection": ((("conditions",), frozenset({"condition"})), (VITALS, frozenset({"temperature"}))),
     "dose-within-label": ((VITALS, frozenset({"weight"})),),
     "weight-in-label-range": ((VITALS, frozenset({"weight"})),),
-    "one-time-dose": ((("medication-administrations", "procedures", "medication-requests"),
+    "one-time-dose": ((("medication-administrations", "medication-statements", "procedures", "medication-requests"),
                        frozenset({"zolgensma"})),),
     "benefit-covered": ((("coverage",), frozenset({"coverage"})),),
 }

@@ -16,20 +16,30 @@ from ..fhir_validation import InvalidResource, validate
 from .checks import after_now, not_this_patients
 from .clinical import ClinicalReader
 from .common import _ref, _to_date, tidy, tidy_status, unreadable_concept
-from .medications import MedicationReader, _lenient_draft, medication_kind
+from .medications import (
+    MedicationReader,
+    _lenient_draft,
+    _medication_concept,
+    medication_index,
+    medication_kind,
+    unresolved_medication_ids,
+)
 from .observations import LocalCodes, ObservationReader
 from .people import CoverageReader
 
+# A resource of these types that is not read is evidence of this kind unread. A Procedure or a device could be
+# the infusion or an advanced-SMA marker: unknown kind (None), so both criteria reading those sources wait.
 _KIND_BY_TYPE = {"Patient": "patient", "Condition": "condition", "Coverage": "coverage", "CareTeam": "specialist",
                  "PractitionerRole": "specialist", "Encounter": "site", "Location": "site",
-                 "Procedure": "zolgensma"}  # a Procedure not ours to read may have been the infusion
-__all__ = ["LocalCodes", "Translator", "medication_kind"]
+                 "Procedure": None, "Device": "advanced-sma", "DeviceUseStatement": "advanced-sma"}
+__all__ = ["LocalCodes", "Translator", "medication_index", "medication_kind", "unresolved_medication_ids"]
 log = logging.getLogger("cds_service.translate")
 
 
 class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageReader):
     def __init__(self, patient_id: str, local_codes: LocalCodes | None = None, strict: bool = False,
-                 latest_only: bool = True, now: datetime | None = None):
+                 latest_only: bool = True, now: datetime | None = None,
+                 medications: dict[str, dict] | None = None):
         self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
         self.patient_id = patient_id
         # The service's current time, against which future-dated results are refused (checks.after_now);
@@ -47,6 +57,10 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         self._encounters: list = []
         self._locations: dict = {}
         self._implications: dict[str, str] = {}  # variant Observation reference -> significance (genetics.py)
+        # Medications named by reference (medication_index: draft Bundle, prefetch, server reads) and the
+        # Devices of this request: DeviceUseStatement.device is resolved against them.
+        self.medications = dict(medications or {})
+        self._devices: dict[str, dict] = {}
 
     # Entry point ------------------------------------------------------------------------------
     def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
@@ -65,9 +79,15 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             "Patient": self._patient, "Observation": self._observation, "Condition": self._condition,
             "MedicationRequest": self._medication_request,
             "MedicationAdministration": self._medication_administration, "Procedure": self._procedure,
+            "MedicationStatement": self._medication_statement, "Device": self._device,
+            "DeviceUseStatement": self._device_use,
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
         }
+        everything = [r for resources in sources.values() for r in resources or () if type(r) is dict]
+        self.medications.update(medication_index(everything))
+        self._devices = {f"Device/{r['id']}": r for r in everything
+                         if r.get("resourceType") == "Device" and type(r.get("id")) is str}
         seen: dict[tuple[str, str], dict] = {}
         for name, resources in sources.items():
             self._source = name
@@ -117,7 +137,8 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             return self.classify(resource.get("code")) or (None if unreadable_concept(resource.get("code"))
                                                            else "other")
         if rtype in ("MedicationRequest", "MedicationAdministration", "MedicationStatement"):
-            return medication_kind(resource) or "other"
+            kind = medication_kind(resource, self.medications, self._codes)
+            return kind or (None if unreadable_concept(_medication_concept(resource, self.medications)) else "other")
         return _KIND_BY_TYPE.get(rtype, "other") if type(rtype) is str else None
 
     def _future(self, value) -> bool:

@@ -24,7 +24,7 @@ PATIENT_ELEMENT = {
     "Observation": "subject", "Condition": "subject", "MedicationRequest": "subject",
     "MedicationAdministration": "subject", "MedicationStatement": "subject", "Procedure": "subject",
     "CareTeam": "subject", "Encounter": "subject", "ServiceRequest": "subject", "DeviceRequest": "subject",
-    "Device": "patient", "Coverage": "beneficiary",
+    "DeviceUseStatement": "subject", "Device": "patient", "Coverage": "beneficiary",
 }
 # "Patient/123", "https://ehr.example.org/fhir/Patient/123", ".../Patient/123/_history/2"
 _PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")

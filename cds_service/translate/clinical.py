@@ -1,12 +1,12 @@
-"""Conditions and procedures: advanced SMA, infection, prior Zolgensma infusions."""
+"""Conditions, procedures and devices: advanced SMA, infection, prior Zolgensma infusions."""
 
 from __future__ import annotations
 
 from .. import terminology as t
-from ..facts import ConditionFact, PriorDose
+from ..facts import ClinicalEvidence, ConditionFact, PriorDose
 from ..fhir_client import as_list
 from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
-from .medications import _names_zolgensma
+from .medications import _names_zolgensma, _unresolved_reference, medication_kind
 
 
 class ClinicalReader:
@@ -32,26 +32,101 @@ class ClinicalReader:
             _to_date(c.get("recordedDate"))))
 
     def _procedure(self, resource: dict) -> None:
+        """A Zolgensma infusion (J3399, the product named in the code, or the product in usedCode /
+        usedReference), or an advanced-SMA procedure (tracheostomy, invasive ventilation)."""
+        status = resource.get("status")
+        if status in t.PROCEDURE_NOT_DONE:
+            return
         code = resource.get("code") if isinstance(resource.get("code"), dict) else {}
         codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
         codes = {(_s(c.get("system")), _s(c.get("code"))) for c in codings}
-        named = _names_zolgensma(" ".join([_s(code.get("text"))] + [_s(c.get("display")) for c in codings]))
-        j3399 = any(system in t.HCPCS_SYSTEMS and code == t.J3399.code for system, code in codes)
-        if not (j3399 or named):
-            if unreadable_concept(resource.get("code")):
+        words = " ".join([_s(code.get("text"))] + [_s(c.get("display")) for c in codings])
+        infusion = _names_zolgensma(words) or any(s in t.HCPCS_SYSTEMS and c == t.J3399.code for s, c in codes)
+        used = [u for u in as_list(resource.get("usedCode")) if isinstance(u, dict)]
+        used += [{"medicationReference": u} for u in as_list(resource.get("usedReference")) if isinstance(u, dict)
+                 and "Medication/" in _s(u.get("reference"))]
+        used_kinds = []
+        for u in used:
+            holder = u if "medicationReference" in u else {"medicationCodeableConcept": u}
+            if "medicationReference" in u:
+                holder["contained"] = resource.get("contained")
+            used_kinds.append(medication_kind(holder, self.medications, self._codes))
+            if used_kinds[-1] is None and _unresolved_reference(holder, self.medications):
+                self._skip(resource, "skipped: Procedure.usedReference names a Medication that could not be "
+                                     "read, so what was given is unknown", "zolgensma")
+                return
+        infusion = infusion or "zolgensma" in used_kinds
+        advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or _advanced_sma_text(words)
+        if not (infusion or advanced):
+            if unreadable_concept(resource.get("code")) and not used:
                 self._skip(resource, "skipped: Procedure.code not readable, so what was done is unknown")
             return
-        if resource.get("status") != "completed":
-            if type(resource.get("status")) is not str:
-                self._skip(resource, "skipped: Procedure.status not readable", "zolgensma")
+        if type(status) is not str:
+            self._skip(resource, "skipped: Procedure.status not readable", "zolgensma" if infusion else "advanced-sma")
             return
-        p = self._valid(resource, "zolgensma")
+        p = self._valid(resource, "zolgensma" if infusion else "advanced-sma")
         if p is None:
             return
         stated = p.get("performedDateTime") or _start(p.get("performedPeriod"))
         if self._future(stated):
-            self._skip(p, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+            self._skip(p, f"skipped: dated {stated}, after the current time: not evidence",
+                       "zolgensma" if infusion else "advanced-sma")
             return
         when = _to_date(stated)
-        self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure: {_concept_text(p.get('code'))}"))
+        if infusion:
+            self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure ({status}): {_concept_text(code)}"))
+        if advanced:
+            self.facts.advanced_sma.append(ClinicalEvidence(_ref(p), f"Procedure ({status}): {_code_text(code)}", when))
 
+    # Devices: a home ventilator is evidence of advanced SMA (policy criterion 3) --------------------------
+    def _device(self, resource: dict) -> None:
+        if resource.get("status") not in (None, "active"):
+            return
+        d = self._valid(resource, "advanced-sma")
+        if d is not None and _is_ventilator(d):
+            self.facts.advanced_sma.append(ClinicalEvidence(_ref(d), f"Device: {_device_text(d)}", None))
+
+    def _device_use(self, resource: dict) -> None:
+        if resource.get("status") not in t.DEVICE_USE_CURRENT:
+            return
+        u = self._valid(resource, "advanced-sma")
+        if u is None:
+            return
+        ref = (u.get("device") or {}).get("reference") or ""
+        device = self._devices.get(ref) or next(
+            (c for c in as_list(resource.get("contained")) if isinstance(c, dict) and f"#{c.get('id')}" == ref), None)
+        when = _to_date(_start(u.get("timingPeriod"))) or _to_date(u.get("timingDateTime")) \
+            or _to_date(u.get("recordedOn"))
+        if device is not None:
+            device = self._valid(device) if device.get("resourceType") == "Device" else None
+        text = _device_text(device) if device else (u.get("device") or {}).get("display") or ""
+        if (device is not None and _is_ventilator(device)) or (device is None and _ventilator_words(text)):
+            self.facts.advanced_sma.append(ClinicalEvidence(_ref(u), f"Device use ({u['status']}): {text}", when))
+        elif device is None and not text:  # it may be a ventilator: "no advanced SMA" cannot rest on it
+            self._skip(u, f"skipped: device {ref or '(no reference)'} could not be read, so the device in use is "
+                          "unknown", "advanced-sma")
+
+
+def _code_text(concept: dict) -> str:
+    shown = ", ".join(code for _, code in sorted(_code_keys(concept)))
+    text = _concept_text(concept)
+    return f"{text} [{shown}]" if shown and text else text or shown
+
+
+def _advanced_sma_text(text: str) -> bool:
+    low = text.lower()
+    return any(w in low for w in t.ADVANCED_SMA_PROCEDURE_TEXT) and not any(w in low for w in t.NOT_INVASIVE_TEXT)
+
+
+def _device_text(device: dict) -> str:
+    names = [n.get("name") for n in device.get("deviceName") or [] if n.get("name")]
+    return "; ".join(x for x in [_code_text(device.get("type") or {}), *names] if x) or "device"
+
+
+def _is_ventilator(device: dict) -> bool:
+    return bool(_code_keys(device.get("type")) & t.VENTILATOR_DEVICES) or _ventilator_words(_device_text(device))
+
+
+def _ventilator_words(text: str) -> bool:
+    low = f" {text.lower()} "
+    return any(w in low for w in t.VENTILATOR_TEXT)

@@ -20,7 +20,7 @@ class MedicationReader:
         mr = self._valid(_lenient_draft(order, self.facts.patient_reference))
         if mr is None:
             return Order(_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma")
-        concept = mr.get("medicationCodeableConcept")
+        concept = _medication_concept(order, self.medications)  # a code, or a Medication by reference
         kit = next((n for n in (_normalise_ndc(c.get("code")) for c in _codings(concept)
                                 if c.get("system") == t.NDC) if n), None)
         dose = _dose(mr)
@@ -31,17 +31,14 @@ class MedicationReader:
                      kit_ndc=kit, dose=dose, planned_date=planned, planned_date_source=source)
 
     def _medication_request(self, resource) -> None:
-        kind = medication_kind(resource)
-        if kind is None and unreadable_concept(_medication_concept(resource)):
-            self._skip(resource, "skipped: the medication cannot be identified")
-            return
+        kind = self._kind(resource)
         if kind is None or (self.facts.order and _ref(resource) == self.facts.order.reference):
             return
         # A prior Zolgensma order decides renewal by its status alone: its dosage may be invalid.
         mr = self._valid(resource, kind, droppable=_PRIOR_ORDER_DROPPABLE if kind == "zolgensma" else frozenset())
         if mr is None:
             return
-        text = _medication_text(resource)
+        text = _medication_text(resource, self.medications)
         if kind == "zolgensma":
             if mr["status"] == "completed":  # dated by its planned infusion date, else when it was written
                 when = _planned_date(mr)[0] or _to_date(mr.get("authoredOn"))
@@ -59,11 +56,7 @@ class MedicationReader:
             self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(self.facts.steroid_orders[-1].dose)))
 
     def _medication_administration(self, resource: dict) -> None:
-        kind = medication_kind(resource)
-        if kind is None and unreadable_concept(_medication_concept(resource)):
-            self._skip(resource, "skipped: the medication cannot be identified")
-            return
-        if kind != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
+        if self._kind(resource) != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
             return
         ma = self._valid(resource, "zolgensma")
         if ma is None:
@@ -73,7 +66,32 @@ class MedicationReader:
             self._skip(ma, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
             return
         when = _to_date(stated)
-        self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']})"))
+        self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']}, "
+                                                                f"{_medication_text(ma, self.medications)})"))
+
+    def _medication_statement(self, resource: dict) -> None:
+        """Another provider's record (an outside hospital's infusion): a dose unless not taken or only intended."""
+        if self._kind(resource) != "zolgensma" or resource.get("status") in t.STATEMENT_NOT_A_DOSE:
+            return
+        ms = self._valid(resource, "zolgensma")
+        if ms is None:
+            return
+        stated = ms.get("effectiveDateTime") or _start(ms.get("effectivePeriod")) or ms.get("dateAsserted")
+        if self._future(stated):
+            self._skip(ms, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+            return
+        self.facts.prior_doses.append(PriorDose(_ref(ms), _to_date(stated), f"Zolgensma medication statement "
+                                                f"({ms['status']}, {_medication_text(ms, self.medications)})"))
+
+    def _kind(self, resource: dict) -> str | None:
+        """medication_kind with this request's Medications and site codes. A medication that cannot be identified
+        (no readable concept, or a medicationReference that could not be read) is skipped and reported: it may be
+        anything, so no "none on record" conclusion rests on its source (rules/integrity.py)."""
+        kind = medication_kind(resource, self.medications, self._codes)
+        if kind is None and unreadable_concept(_medication_concept(resource, self.medications)):
+            unresolved = " (its medicationReference could not be read)" if _reference(resource) else ""
+            self._skip(resource, f"skipped: the medication cannot be identified{unresolved}")
+        return kind
 
 
 _PRIOR_ORDER_DROPPABLE = frozenset({"dosageInstruction", "dispenseRequest"})
@@ -89,51 +107,123 @@ def _lenient_draft(order: dict, patient_ref: str) -> dict:
     return fixed
 
 
-def _medication_concept(resource: dict) -> dict:
+# --- Medication by reference: contained, in a Bundle the EHR sent, or read from its FHIR server ---------------
+def medication_index(resources) -> dict[str, dict]:
+    """Medication resources by the references that name them ('Medication/{id}')."""
+    return {f"Medication/{r['id']}": r for r in resources or () if isinstance(r, dict)
+            and r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)}
+
+
+_MEDICATION_REF = re.compile(r"(?:^|/)Medication/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def _reference(resource: dict) -> str | None:
+    ref = resource.get("medicationReference")
+    ref = ref.get("reference") if isinstance(ref, dict) else None
+    return ref if isinstance(ref, str) and ref else None
+
+
+def _resolve(resource: dict, medications: dict | None) -> dict | None:
+    """The Medication a resource's medicationReference names: contained ('#id'), else by 'Medication/{id}'
+    (relative, or absolute ending so) among the Medications of this request."""
+    ref = _reference(resource)
+    if ref is None:
+        return None
+    if ref.startswith("#"):
+        return next((c for c in as_list(resource.get("contained")) if isinstance(c, dict)
+                     and c.get("resourceType", "Medication") == "Medication" and f"#{c.get('id')}" == ref), None)
+    match = _MEDICATION_REF.search(ref)
+    return (medications or {}).get(f"Medication/{match.group(1)}") if match else None
+
+
+def _unresolved_reference(resource: dict, medications: dict | None) -> bool:
+    return not isinstance(resource.get("medicationCodeableConcept"), dict) and _reference(resource) is not None \
+        and _resolve(resource, medications) is None
+
+
+def unresolved_medication_ids(resources, medications: dict | None) -> list[str]:
+    """Ids of Medications named by reference that are neither contained nor among `medications`: to be read
+    from the FHIR server (only relative or same-server references: 'Medication/{id}')."""
+    ids = set()
+    for r in resources or ():
+        if isinstance(r, dict) and r.get("resourceType") in t.MEDICATION_RESOURCES \
+                and _unresolved_reference(r, medications):
+            match = _MEDICATION_REF.search(_reference(r))
+            if match:
+                ids.add(match.group(1))
+    return sorted(ids)
+
+
+def _medication_concept(resource: dict, medications: dict | None = None) -> dict:
     concept = resource.get("medicationCodeableConcept")
     if isinstance(concept, dict):
         return concept
-    ref = (resource.get("medicationReference") or {}).get("reference") if isinstance(
-        resource.get("medicationReference"), dict) else None
-    for contained in as_list(resource.get("contained")):
-        if isinstance(contained, dict) and ref == f"#{contained.get('id')}" and isinstance(contained.get("code"), dict):
-            return contained["code"]
-    display = (resource.get("medicationReference") or {}).get("display") if isinstance(
-        resource.get("medicationReference"), dict) else None
-    return {"text": display} if display else {}
+    medication = _resolve(resource, medications)
+    if medication is not None:
+        code = medication.get("code") if isinstance(medication.get("code"), dict) else {}
+        # A Medication's ingredients name the product too ("onasemnogene abeparvovec"): fold them in.
+        ingredients = [i.get("itemCodeableConcept") for i in as_list(medication.get("ingredient"))
+                       if isinstance(i, dict) and isinstance(i.get("itemCodeableConcept"), dict)]
+        codings = [c for x in [code, *ingredients] for c in as_list(x.get("coding")) if isinstance(c, dict)]
+        text = " ".join(_s(x.get("text")) for x in [code, *ingredients] if _s(x.get("text")))
+        return {"coding": codings, "text": text} if codings or text else {}
+    ref = resource.get("medicationReference")
+    display = ref.get("display") if isinstance(ref, dict) else None
+    return {"text": display} if isinstance(display, str) and display else {}
 
 
-def _medication_text(resource: dict) -> str:
-    concept = _medication_concept(resource)
+def _medication_text(resource: dict, medications: dict | None = None) -> str:
+    concept = _medication_concept(resource, medications)
     codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
     return _s(concept.get("text")) or next((_s(c.get("display")) for c in codings if _s(c.get("display"))), "")
 
 
 def _names_zolgensma(text: str) -> bool:
-    low = text.lower()
-    return any(m in low for m in t.ZOLGENSMA_TEXT) and not any(m in low for m in t.NOT_ZOLGENSMA_TEXT)
+    low = " ".join(text.lower().replace("-", " ").split())
+    return any(m in low for m in _ZOLGENSMA_TEXT) and not any(m in low for m in _NOT_ZOLGENSMA_TEXT)
 
 
-def medication_kind(resource: dict) -> str | None:
-    """'zolgensma', 'corticosteroid' or None, from codes first, then text (never ingredient alone)."""
+_ZOLGENSMA_TEXT = tuple(m.replace("-", " ") for m in t.ZOLGENSMA_TEXT)
+_NOT_ZOLGENSMA_TEXT = tuple(m.replace("-", " ") for m in t.NOT_ZOLGENSMA_TEXT)
+
+
+def medication_kind(resource: dict, medications: dict | None = None, codes: dict | None = None) -> str | None:
+    """'zolgensma', 'corticosteroid' or None: from codes first (NDC package or product code, HCPCS J3399, a
+    site code configured as 'zolgensma'), then brand or generic names; the medication may be named by
+    reference (`medications`: this request's Medications by reference)."""
     if not isinstance(resource, dict):
         return None
-    concept = _medication_concept(resource)
+    concept = _medication_concept(resource, medications)
     codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
     for c in codings:
         system, code = _s(c.get("system")), _s(c.get("code"))
-        if system == t.NDC and _normalise_ndc(code):
+        if system == t.NDC and (_normalise_ndc(code) or _is_zolgensma_product_code(code)):
             return "zolgensma"
         if system in t.HCPCS_SYSTEMS and code == t.J3399.code:
             return "zolgensma"
         if (system, code) in t.CORTICOSTEROID_CODES:
             return "corticosteroid"
+        if codes and codes.get((system, code)) in ("zolgensma", "corticosteroid"):
+            return codes[(system, code)]
     text = " ".join([_s(concept.get("text"))] + [_s(c.get("display")) for c in codings])
     if _names_zolgensma(text):
         return "zolgensma"
     if any(s in text.lower() for s in t.CORTICOSTEROID_TEXT):
         return "corticosteroid"
     return None
+
+
+def _is_zolgensma_product_code(code: str) -> bool:
+    """An NDC product code without the package: '71894-120', '71894-0120' or 9 digits '718940120'."""
+    parts = code.strip().split("-")
+    if len(parts) == 2:
+        labeler, product = parts
+    else:
+        digits = re.sub(r"\D", "", code)
+        if len(digits) != 9:
+            return False
+        labeler, product = digits[:5], digits[5:]
+    return labeler == t.ZOLGENSMA_LABELER and product.isdigit() and int(product) in t.ZOLGENSMA_PRODUCT_CODES
 
 
 def _normalise_ndc(code: str | None) -> str | None:
