@@ -10,7 +10,7 @@ $(BIN)/activate: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(BIN)/activate
 
-.PHONY: serve serve-prod test bench bench-instructions
+.PHONY: serve serve-prod serve-tls test bench bench-instructions
 serve: $(BIN)/activate
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --no-control-socket 'cds_service:create_app()'
 
@@ -19,8 +19,13 @@ serve-prod: $(BIN)/activate
 	CDS_AUTH_REQUIRED=true $(BIN)/gunicorn --bind $${CDS_BIND:-127.0.0.1:$(PORT)} --workers $${CDS_WORKERS:-2} \
 		--no-control-socket --access-logfile - 'cds_service:create_app()'
 
+# nginx (Debian package nginx) with a self-signed certificate on https://127.0.0.1:8443, in front of gunicorn
+# on $(PORT): the reverse-proxy configuration of deploy/nginx-cds.conf, run locally.
+serve-tls: $(BIN)/activate
+	$(BIN)/python deploy/local_proxy.py --upstream-port $(PORT)
+
 test: $(BIN)/activate
-	$(BIN)/ruff check cds_service tests fhir_fixtures benchmarks
+	$(BIN)/ruff check cds_service tests fhir_fixtures benchmarks deploy
 	$(BIN)/pytest
 
 bench: $(BIN)/activate
