@@ -242,6 +242,22 @@ class CardBuilder:
         })
 
 
+    def no_schedule_card(self, facts: PatientFacts, why: list[str]) -> dict:
+        """Monitoring without day 0: why no schedule can be given, and every data issue."""
+        texts = self.wording.data["dataIssues"]["noSchedule"]
+        lines = [texts["detail"], ""] + [f"- {md(w)}" for w in why]
+        if facts.issues:
+            lines += ["", self.wording.data["dataIssues"]["detail"], ""]
+            lines += [f"- {md(i.source)}: {md(i.problem)}" for i in facts.issues]
+        return prune({
+            "uuid": self.new_id(),
+            "summary": summary_text(texts["summary"]),
+            "indicator": "warning",
+            "detail": "\n".join(lines),
+            "source": self.source("clinical-reminder"),
+        })
+
+
 def _planned(facts: PatientFacts) -> str | None:
     """The planned infusion date as the order states it (usable or not)."""
     return facts.order.planned_date.isoformat() if facts.order and facts.order.planned_date else None

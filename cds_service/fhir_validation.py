@@ -70,20 +70,40 @@ def validate(resource: dict, strict: bool = False, droppable: frozenset[str] = f
     try:
         return subset.validate_python(resource), dropped
     except ValidationError as err:
-        cleaned, invalid = _without_invalid(resource, err, droppable)
-    try:
-        return subset.validate_python(cleaned), dropped + invalid
-    except ValidationError as err:
+        for cleaned, invalid in _without_invalid(resource, err, droppable):
+            try:
+                return subset.validate_python(cleaned), dropped + invalid
+            except ValidationError:
+                continue
         raise InvalidResource(_explain(err)) from None
 
 
-def _without_invalid(resource: dict, err: ValidationError, droppable: frozenset[str]) -> tuple[dict, list[str]]:
-    """The resource without its invalid top-level elements, when every one of them is droppable."""
+def _without_invalid(resource: dict, err: ValidationError, droppable: frozenset[str]):
+    """Copies of the resource without its invalid elements, when every one lies in a droppable element:
+    first without just the invalid parts (an effectivePeriod keeps a valid start when its end is invalid),
+    then without the whole droppable elements."""
     errors = err.errors()
     bad = {e["loc"][0] for e in errors if e["loc"]}
     if any(not e["loc"] for e in errors) or not bad <= droppable:
-        raise InvalidResource(_explain(err)) from None
-    return {k: v for k, v in resource.items() if k not in bad}, [f"{k} (invalid)" for k in sorted(bad)]
+        return
+    finer = {k: (copy.deepcopy(v) if k in bad else v) for k, v in resource.items()}
+    paths = sorted({_existing(finer, e["loc"]) for e in errors}, key=len, reverse=True)
+    for path in paths:
+        _drop(finer, path)
+    yield finer, [".".join(str(p) for p in path) + " (invalid)" for path in sorted(paths, key=str)]
+    yield {k: v for k, v in resource.items() if k not in bad}, [f"{k} (invalid)" for k in sorted(bad)]
+
+
+def _existing(obj, loc) -> tuple:
+    """The longest start of `loc` that names something in `obj` (pydantic adds type tags to union paths)."""
+    path = []
+    for part in loc:
+        try:
+            obj = obj[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        path.append(part)
+    return tuple(path)
 
 
 def _full_model_gate(resource: dict, droppable: frozenset[str]) -> tuple[dict, list[str]]:

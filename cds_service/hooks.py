@@ -26,7 +26,7 @@ from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
-from .rules.monitoring import evaluate_monitoring
+from .rules.monitoring import evaluate_monitoring, why_no_day_zero
 from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
 
 
@@ -239,12 +239,14 @@ class MonitoringHandler(_Handler):
         facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
                            latest_only=False, now=self.now()).build(
             gathered.resources, None, [], gathered.issues, today, gathered.gaps)
-        # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say.
+        # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say, unless one may be on
+        # record but its date could not be read: then a card says why there is no schedule.
         evaluation = evaluate_monitoring(facts, today)
-        if evaluation is None:
-            return {"cards": []}
-        # 3. Cards.
         builder = CardBuilder(self.wording, self.new_id)
+        if evaluation is None:
+            why = why_no_day_zero(facts)
+            return {"cards": [builder.no_schedule_card(facts, why)] if why else []}
+        # 3. Cards.
         cards = MonitoringCards(self.wording.monitoring, self.wording.orders, builder,
                                 facts.patient_reference).all(evaluation)
         issues = builder.data_issues_card(facts)

@@ -394,3 +394,105 @@ def test_unrecognised_lab_unit_is_unknown_and_reported(rsps):
     response = both(rsps, _value("troponin", valueQuantity={"value": 0.01, "unit": "furlongs"}))
     assert statuses(response)["baseline-platelets-troponin"] == "unknown"
     assert "furlongs" in issues_text(response)
+
+
+# 5. Contradictions: same-day results that disagree; Bundle order never decides -----------------------
+def _twin(rid: str, new_id: str, **value):
+    """The chart with a second result of `rid`'s analyte on the same date, with another value."""
+    record = load(PATIENT)
+    original = next(r for r in record if r.get("id") == rid)
+    twin = {k: v for k, v in copy.deepcopy(original).items() if not k.startswith("value")}
+    twin.update(id=new_id, **value)
+    return record, twin
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["twin-first", "twin-last"])
+@pytest.mark.parametrize("rid, value, cids", [
+    ("aav9", {"valueString": "1:200"}, ("aav9-titer",)),
+    ("weight", {"valueQuantity": {"value": 9.4, "unit": "kg", "system": "http://unitsofmeasure.org",
+                                  "code": "kg"}}, ("dose-within-label",)),
+])
+def test_disagreeing_same_day_results_are_not_decided_by_order(first, rid, value, cids, rsps):
+    record, twin = _twin(rid, f"{rid}-twin", **value)
+    record = [twin] + record if first else record + [twin]
+    response = both(rsps, record)
+    for cid in cids:
+        found = criterion(response, cid)
+        assert found["status"] == "unknown" and found["reasonCode"] == "conflicting-results", found
+        assert {f"Observation/{rid}", f"Observation/{rid}-twin"} <= set(found["evidence"])
+    assert outcome(response)["overall"] == "incomplete"
+    assert "disagree" in issues_text(response)
+
+
+def test_order_of_disagreeing_results_gives_identical_responses(rsps):
+    record, twin = _twin("aav9", "aav9-twin", valueString="1:200")
+    one = both(rsps, record + [twin])
+    rsps.reset()
+    other = both(rsps, [twin] + record)
+    assert strip_ids(one) == strip_ids(other)
+
+
+def test_same_day_results_that_lead_to_the_same_status_keep_it(rsps):
+    record, twin = _twin("alt", "alt-twin", valueQuantity={"value": 31, "unit": "U/L"})
+    response = both(rsps, record + [twin])
+    assert statuses(response)["baseline-liver-function"] == "met"
+    assert "alt results of" in issues_text(response)
+
+
+# 8. Monitoring: a readable administration date sets day 0; otherwise a card says why there is none ----
+MONITORING = "monitoring-day-45-overdue"
+MONITORING_URL = "/cds-services/zolgensma-monitoring"
+MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures")
+
+
+def monitoring_both(rsps, record):
+    client = make_app().test_client()
+    body = hook_request(MONITORING, "patient-view", sources=MONITORING_SOURCES, resources=record)
+    via_prefetch = client.post(MONITORING_URL, json=body)
+    FakeFhir(record).register(rsps)
+    via_server = client.post(MONITORING_URL, json=hook_request(MONITORING, "patient-view", "server",
+                                                               sources=MONITORING_SOURCES, resources=record))
+    assert via_prefetch.status_code == via_server.status_code == 200
+    assert strip_ids(via_prefetch.json) == strip_ids(via_server.json)
+    return via_prefetch.json
+
+
+def _infusion(**change):
+    record = load(MONITORING)
+    infusion = next(r for r in record if r.get("id") == "zolgensma-infusion")
+    infusion.update(change)
+    return [r for r in record if r is not infusion] + [infusion]
+
+
+@pytest.mark.parametrize("change", [
+    {"id": "zolgensma_infusion"},
+    {"status": " Completed"},
+    {"effectivePeriod": {"start": "2026-10-09T10:00:00Z", "end": "2026-10-09T25:00:00Z"}, "effectiveDateTime": None},
+    {"note": "not an array", "dosage": {"dose": {"value": "x"}}},
+])
+def test_readable_administration_date_still_sets_day_zero(change, rsps):
+    change = {k: v for k, v in change.items() if v is not None}
+    record = _infusion(**change)
+    if "effectivePeriod" in change:
+        record[-1].pop("effectiveDateTime")
+    response = monitoring_both(rsps, record)
+    extension = response["cards"][0]["extension"]["org.example.zolgensma-cds.monitoring"]
+    assert extension["infusionDate"] == "2026-10-09" and extension["day"] == 45
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"effectiveDateTime": "2026-10-9"}, "no readable date"),
+    ({"status": 7}, "MedicationAdministration/zolgensma-infusion"),
+    ({"effectiveDateTime": "2027-01-01"}, "after the current time"),
+])
+def test_no_day_zero_gives_a_card_saying_why(change, why, rsps):
+    response = monitoring_both(rsps, _infusion(**change))
+    (card,) = response["cards"]
+    assert card["indicator"] == "warning"
+    assert "day 0" in card["summary"]
+    assert why in card["detail"]
+
+
+def test_no_administration_at_all_still_gives_no_cards(rsps):
+    record = [r for r in load(MONITORING) if r.get("id") != "zolgensma-infusion"]
+    assert monitoring_both(rsps, record) == {"cards": []}

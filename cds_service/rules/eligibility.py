@@ -28,7 +28,7 @@ from ..terminology import (
 )
 from .dosing import DOSE_VG_PER_KG, MAX_WEIGHT_KG, MIN_WEIGHT_KG, kit_for_weight
 from .findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding, overall
-from .integrity import guard
+from .integrity import disagreements, guard, merge, variants
 
 # Policy DR.005.D criterion 6: baseline titer <= 1:50 by ELISA.
 TITER_LIMIT = 50.0
@@ -75,10 +75,18 @@ def evaluate(facts: PatientFacts, today: date) -> Evaluation:
     planned = stated if stated and stated >= today else None
     as_of, basis = (planned, "planned-infusion-date") if planned else (today, "today")
     notes = ("planned-date-in-past",) if stated and stated < today else ()
-    ctx = _Context(facts, as_of, basis, today, planned, stated)
-    # Every `met` passes the integrity guard: it may rest only on sources read completely (rules/integrity.py).
-    findings = tuple(guard(rule(ctx), facts, ctx.finding) for rule in _RULES)
-    return Evaluation(overall(list(findings)), as_of, basis, findings, ctx.kit, notes)
+    groups = disagreements(facts, as_of)
+    runs = []
+    for variant in variants(facts, groups) if groups else [facts]:
+        ctx = _Context(variant, as_of, basis, today, planned, stated)
+        # Every `met` passes the integrity guard: it may rest only on sources read completely (rules/integrity.py).
+        runs.append((tuple(guard(rule(ctx), variant, ctx.finding) for rule in _RULES), ctx))
+    findings, ctx = runs[0]
+    kit = ctx.kit
+    if groups:  # same-day results that disagree: no choice between them decides (rules/integrity.py)
+        findings = merge([r[0] for r in runs], groups, ctx.finding)
+        kit = kit if len({r[1].kit for r in runs}) == 1 else None
+    return Evaluation(overall(list(findings)), as_of, basis, findings, kit, notes)
 
 
 class _Context:

@@ -11,9 +11,10 @@ usable one does not matter: the rules read only the newest. Pure: facts in, find
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
-from ..facts import PatientFacts
+from ..facts import PatientFacts, Titer
 from .findings import MET, UNKNOWN, Finding
 
 LABS, VITALS = ("labs",), ("vitals",)
@@ -80,3 +81,68 @@ def _older_than_newest(facts: PatientFacts, kind: str, when: date) -> bool:
     else:
         dates = [m.when for m in facts.measurements if m.analyte == kind and m.when is not None]
     return bool(dates) and max(dates) > when
+
+
+# --- contradictions ---------------------------------------------------------------------------------
+# The rules read the newest result of an analyte. When two results share that newest date and disagree
+# (a titer <1:25 and 1:200; two weights), neither can be preferred: Bundle order must never decide. The
+# rules are then run once per choice; a criterion whose status depends on the choice is `unknown`, citing
+# every disagreeing result; one that comes out the same whichever result is right keeps that status.
+MAX_VARIANTS = 32  # beyond this many combinations every dependent criterion is simply `unknown`
+
+
+def _same_value(item) -> tuple:
+    if isinstance(item, Titer):
+        return (item.reciprocal, item.comparator, item.method_kind)
+    return (item.value, item.comparator)
+
+
+def disagreements(facts: PatientFacts, as_of: date) -> list[tuple[str, list]]:
+    """(analyte, the disagreeing results of its newest date on or before `as_of`), sorted so that the
+    result never depends on the order the record came in."""
+    by_analyte: dict[str, list] = {}
+    for m in facts.measurements:
+        if m.when is not None and m.when <= as_of:
+            by_analyte.setdefault(m.analyte, []).append(m)
+    titers = [t for t in facts.titers if t.when is not None and t.when <= as_of]
+    if titers:
+        by_analyte["aav9-titer"] = titers
+    groups = []
+    for analyte, items in sorted(by_analyte.items()):
+        newest = max(i.when for i in items)
+        same_day = sorted((i for i in items if i.when == newest), key=lambda i: (_same_value(i), i.reference))
+        if len({_same_value(i) for i in same_day}) > 1:
+            groups.append((analyte, same_day))
+    return groups
+
+
+def variants(facts: PatientFacts, groups: list[tuple[str, list]]) -> list[PatientFacts]:
+    """One copy of the facts per choice of one result in each group (the others left out)."""
+    chosen: list[list] = [[]]
+    for _, items in groups:
+        chosen = [pick + [item] for pick in chosen for item in items][:MAX_VARIANTS + 1]
+    out = []
+    for pick in chosen:
+        dropped = {id(i) for _, items in groups for i in items} - {id(i) for i in pick}
+        out.append(replace(facts, measurements=[m for m in facts.measurements if id(m) not in dropped],
+                           titers=[t for t in facts.titers if id(t) not in dropped]))
+    return out
+
+
+def merge(runs: list[tuple[Finding, ...]], groups: list[tuple[str, list]], make) -> tuple[Finding, ...]:
+    """Per criterion: the common finding when every choice gives the same status, else `unknown`."""
+    overflow = len(runs) > MAX_VARIANTS
+    merged = []
+    for findings in zip(*runs, strict=True):
+        first = findings[0]
+        if not overflow and len({f.status for f in findings}) == 1:
+            merged.append(first)
+            continue
+        kinds = {k for _, ks in DEPENDS.get(first.criterion, ()) for k in ks}
+        cited = [i for analyte, items in groups if analyte in kinds or not kinds for i in items]
+        if not cited:
+            cited = [i for _, items in groups for i in items]
+        results = "; ".join(f"{i.evidence.text} ({i.reference})" for i in cited)
+        merged.append(make(first.criterion, UNKNOWN, "conflicting-results", [i.evidence for i in cited],
+                           tuple(sorted({a for a, _ in groups} & _ORDERABLE)), results=results))
+    return tuple(merged)

@@ -92,6 +92,20 @@ def infusion_date(facts: PatientFacts) -> tuple[date, Evidence] | None:
     return latest.when, latest.evidence
 
 
+# Where a Zolgensma infusion (day 0) can be recorded.
+INFUSION_SOURCES = ("medication-administrations", "procedures", "medication-requests")
+
+
+def why_no_day_zero(facts: PatientFacts) -> list[str]:
+    """When no day 0 was found: what on record might have set it but could not be used (empty: nothing)."""
+    why = [f"{d.reference} ({d.text}) has no readable date" for d in facts.prior_doses if d.when is None]
+    why += [f"{u.reference}: {u.reason}" for u in facts.unread
+            if u.kind == "zolgensma" or u.kind is None and u.source in INFUSION_SOURCES]
+    why += [f"{s} could not be read" for s in INFUSION_SOURCES if s not in facts.sources_read]
+    why += [f"{s}: {gap}" for s in INFUSION_SOURCES for gap in facts.source_gaps.get(s, ())]
+    return why
+
+
 def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluation | None:
     found = infusion_date(facts)
     if found is None:

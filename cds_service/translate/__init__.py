@@ -114,6 +114,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
                 if handler:
                     self._safely(handler, resource)
         self._resolve_pending(horizon)
+        self._report_disagreements()
         self._finish_genetics()
         self._source = "draft-orders"
         f.site_of_care = self._site_of_care()

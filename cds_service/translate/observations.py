@@ -112,7 +112,8 @@ class ObservationReader:
 
     def _resolve_pending(self, horizon: date) -> None:
         """Per analyte, newest first: read results after the horizon (the rules ignore them, cheaply) and
-        the first usable one on or before it; older results are not needed."""
+        the first usable one on or before it, with every other result of that same date (two that disagree
+        must both be seen: rules/integrity.py); older results are not needed."""
         for analyte, resources in self._pending.items():
             if len(resources) == 1:
                 self._source = resources[0][0]
@@ -120,7 +121,10 @@ class ObservationReader:
                 continue
             candidates = sorted(((_raw_date(r), source, r) for source, r in resources),
                                 key=lambda c: c[0] or date.min, reverse=True)
+            newest = None  # the date of the first usable result on or before the horizon
             for when, source, resource in candidates:
+                if newest is not None and when != newest:
+                    break
                 before = len(self.facts.measurements) + len(self.facts.titers)
                 self._source = source
                 self._safely(self._read_observation, resource, analyte)
@@ -129,7 +133,21 @@ class ObservationReader:
                 if found and analyte == "aav9-titer" and self.facts.titers[-1].method_kind == "other":
                     continue
                 if found and when is not None and when <= horizon:
-                    break
+                    newest = when
+
+    def _report_disagreements(self) -> None:
+        """Same analyte, same date, different values: reported (the rules decide only where it cannot matter)."""
+        by_day: dict[tuple[str, date], list] = {}
+        for m in self.facts.measurements:
+            by_day.setdefault((m.analyte, m.when), []).append((f"{m.comparator}{m.value:g}", m))
+        for titer in self.facts.titers:
+            by_day.setdefault(("aav9-titer", titer.when), []).append((titer.reported, titer))
+        for (analyte, when), items in by_day.items():
+            if when is not None and len({shown for shown, _ in items}) > 1:
+                items.sort(key=lambda i: i[0])
+                refs = ", ".join(f"{item.reference} ({shown})" for shown, item in items)
+                self.facts.issues.append(
+                    DataIssue(items[0][1].reference, f"{analyte} results of {when} disagree: {refs}"))
 
     def _read_observation(self, resource: dict, analyte: str) -> None:
         obs = self._valid(resource, analyte, _raw_date(resource))
