@@ -202,9 +202,7 @@ class EligibilityHandler(_Handler):
 
         # 1. Gather data: prefetch, then the FHIR server; then the Medications records name by reference.
         gathered = gather(body, self.config)
-        record = [r for resources in gathered.resources.values() for r in resources or ()]
-        medications.update(medication_index(record))
-        gathered.issues.extend(medications_by_reference(body, self.config, record, medications))
+        _read_medications(body, self.config, gathered, medications)
         today = self.today()
         facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
                            now=self.now(), medications=medications).build(
@@ -235,9 +233,11 @@ class MonitoringHandler(_Handler):
             return {"cards": []}
         # 1. Gather data (the whole lab history: trends against baseline need it).
         gathered = gather(body, self.config, service.sources)
+        medications: dict[str, dict] = {}  # day 0 may be an administration naming its Medication by reference
+        _read_medications(body, self.config, gathered, medications)
         today = self.today()
         facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
-                           latest_only=False, now=self.now()).build(
+                           latest_only=False, now=self.now(), medications=medications).build(
             gathered.resources, None, [], gathered.issues, today, gathered.gaps)
         # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say, unless one may be on
         # record but its date could not be read: then a card says why there is no schedule.
@@ -251,6 +251,13 @@ class MonitoringHandler(_Handler):
                                 facts.patient_reference).all(evaluation)
         issues = builder.data_issues_card(facts)
         return {"cards": sign_orders(cards, context["userId"], today) + ([issues] if issues else [])}
+
+
+def _read_medications(body: dict, config: dict, gathered, medications: dict) -> None:
+    """Medications the gathered records name by reference: those sent along, then the rest from the server."""
+    record = [r for resources in gathered.resources.values() for r in resources or ()]
+    medications.update(medication_index(record))
+    gathered.issues.extend(medications_by_reference(body, config, record, medications))
 
 
 def _selects_lab_orders(context: dict) -> bool:

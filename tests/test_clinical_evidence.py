@@ -421,3 +421,26 @@ def test_medications_named_by_reference_on_the_server_through_both_routes(name, 
     strip = [{k: v for k, v in card.items() if k not in ("uuid", "suggestions")} for card in via_prefetch.json["cards"]]
     assert strip == [{k: v for k, v in card.items() if k not in ("uuid", "suggestions")}
                      for card in via_server.json["cards"]]
+
+
+def test_a_draft_order_naming_a_medication_sent_in_the_draft_bundle_gets_cards(client, rsps):
+    from fhir_fake import hook_request
+    chart = _server_medication_charts()["eligible-infant"][0]
+    body = hook_request("eligible-infant", resources=chart)
+    medication = next(r for r in chart if r["resourceType"] == "Medication")
+    body["context"]["draftOrders"]["entry"].append({"resource": medication})
+    cards = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
+    assert cards[0]["extension"]["org.example.zolgensma-cds.eligibility"]["overall"] == "eligible"
+    assert not rsps.calls  # found in the Bundle: nothing read from the server
+
+
+def test_monitoring_finds_day_0_from_an_administration_naming_its_medication_by_reference(client, rsps):
+    from fhir_fake import FakeFhir, MONITORING_SOURCES, hook_request
+    chart = load("monitoring-day-20")
+    infusion = next(r for r in chart if r["id"] == "zolgensma-infusion")
+    chart.append({"resourceType": "Medication", "id": "kit", "code": infusion.pop("medicationCodeableConcept")})
+    infusion["medicationReference"] = {"reference": "Medication/kit"}
+    FakeFhir(chart).register(rsps)
+    body = hook_request("monitoring-day-20", "patient-view", sources=MONITORING_SOURCES, resources=chart)
+    cards = client.post("/cds-services/zolgensma-monitoring", json=body).json["cards"]
+    assert cards and cards[0]["extension"]["org.example.zolgensma-cds.monitoring"]["day"] == 20
