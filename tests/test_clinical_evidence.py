@@ -435,7 +435,7 @@ def test_a_draft_order_naming_a_medication_sent_in_the_draft_bundle_gets_cards(c
 
 
 def test_monitoring_finds_day_0_from_an_administration_naming_its_medication_by_reference(client, rsps):
-    from fhir_fake import FakeFhir, MONITORING_SOURCES, hook_request
+    from fhir_fake import MONITORING_SOURCES, FakeFhir, hook_request
     chart = load("monitoring-day-20")
     infusion = next(r for r in chart if r["id"] == "zolgensma-infusion")
     chart.append({"resourceType": "Medication", "id": "kit", "code": infusion.pop("medicationCodeableConcept")})
