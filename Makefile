@@ -14,8 +14,11 @@ $(BIN)/activate: pyproject.toml
 serve: $(BIN)/activate
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --no-control-socket 'cds_service:create_app()'
 
-# Production: client JWTs required (configure CDS_TRUSTED_ISSUERS and/or CDS_TRUST_SANDBOX=true).
+# Production: client JWTs required (configure CDS_TRUSTED_ISSUERS and/or CDS_TRUST_SANDBOX=true), with the
+# public base URL the tokens' audience is checked against (the service also refuses to start without it).
 serve-prod: $(BIN)/activate
+	@test -n "$$CDS_PUBLIC_BASE_URL" || { echo "serve-prod: set CDS_PUBLIC_BASE_URL to the https:// URL clients" \
+		"call (token audience); see README, Trust" >&2; exit 2; }
 	CDS_AUTH_REQUIRED=true $(BIN)/gunicorn --bind $${CDS_BIND:-127.0.0.1:$(PORT)} --workers $${CDS_WORKERS:-2} \
 		--no-control-socket --access-logfile - 'cds_service:create_app()'
 

@@ -34,17 +34,30 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["cds.store"] = store
     app.extensions["cds.handler"] = Services(settings, today, new_id)
     if settings["AUTH_REQUIRED"]:
+        if not settings["PUBLIC_BASE_URL"].strip():
+            # Without it the token audience would follow the Host header, which the caller chooses.
+            raise RuntimeError("CDS_AUTH_REQUIRED=true needs CDS_PUBLIC_BASE_URL, the https:// URL clients call "
+                               "(each token's `aud` is checked against it)")
         issuers = dict(settings["TRUSTED_ISSUERS"])
-        if settings["TRUST_SANDBOX"]:
-            issuers.setdefault(SANDBOX_ISSUER, SANDBOX_ENTRY)
-        app.extensions["cds.verifier"] = JwtVerifier(issuers, store, fetch=settings.get("JWKS_FETCH"),
-                                                     timeout=settings["FHIR_TIMEOUT_SECONDS"])
+        if settings["TRUST_SANDBOX"]:  # its pinned key set, plus any fhirServers configured for it
+            issuers[SANDBOX_ISSUER] = {**SANDBOX_ENTRY, **issuers.get(SANDBOX_ISSUER, {})}
+        verifier = JwtVerifier(issuers, store, fetch=settings.get("JWKS_FETCH"),
+                               timeout=settings["FHIR_TIMEOUT_SECONDS"])
+        app.extensions["cds.verifier"] = verifier
+        log.info("production mode: client JWTs required (audience %s); FHIR servers each issuer may name: %s",
+                 settings["PUBLIC_BASE_URL"], {iss: sorted(s) for iss, s in verifier.servers.items()})
+    else:
+        log.warning("open mode (CDS_AUTH_REQUIRED is off): no client authentication, and any fhirServer a "
+                    "request names is queried with its token; for the local quickstart only (see README, Trust)")
     origins = [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()] or "*"
     CORS(app, resources={r"/cds-services*": {"origins": origins}}, methods=["GET", "POST", "OPTIONS"],
          allow_headers=["Authorization", "Content-Type"], max_age=600, always_send=False)
     app.register_blueprint(bp)
     register_error_handlers(app)
     return app
+
+
+log = logging.getLogger("cds_service")
 
 
 def _configure_logging() -> None:

@@ -42,7 +42,9 @@ def list_services():
 def call_service(service_id: str):
     body = _json_body()
     g.body = body
-    g.result = current_app.extensions["cds.handler"](service_id, body)
+    verifier = current_app.extensions.get("cds.verifier")
+    servers = verifier.fhir_servers(g.claims) if verifier is not None else None  # None: open mode
+    g.result = current_app.extensions["cds.handler"](service_id, body, servers)
     return jsonify(g.result)
 
 

@@ -17,6 +17,7 @@ import jwt
 import requests
 
 from .errors import Unauthorized
+from .fhir_client import canonical_base
 from .store import Store, jwt_seen
 
 log = logging.getLogger("cds_service.auth")
@@ -41,11 +42,13 @@ SANDBOX_ENTRY = {
 
 
 class JwtVerifier:
-    """`issuers`: {iss: {"jwks": {...}} and/or {"jku": url}}; jku URLs are the allowlist of key locations."""
+    """`issuers`: {iss: {"jwks": {...}} and/or {"jku": url}, "fhirServers": [base URLs]}; jku URLs are the
+    allowlist of key locations, fhirServers the FHIR servers a call from that issuer may name."""
 
     def __init__(self, issuers: dict, store: Store, fetch: Callable[[str], dict] | None = None,
                  timeout: float = 5.0, now: Callable[[], float] = time.time):
         self.issuers = issuers
+        self.servers = {iss: allowed_servers(iss, entry) for iss, entry in issuers.items()}
         self.store = store
         self.fetch = fetch or (lambda url: requests.get(url, timeout=timeout, allow_redirects=False).json())
         self.now = now
@@ -97,6 +100,10 @@ class JwtVerifier:
             raise Unauthorized("replayed jti")
         return claims
 
+    def fhir_servers(self, claims: dict | None) -> frozenset[str]:
+        """The FHIR base URLs (canonical) the verified caller may name; none without verified claims."""
+        return self.servers.get(claims.get("iss"), frozenset()) if claims else frozenset()
+
     def _key(self, entry: dict, header: dict, kid: str, alg: str):
         jku = header.get("jku")
         if jku is not None and jku != entry.get("jku"):
@@ -137,6 +144,18 @@ class JwtVerifier:
         with self._lock:
             self._cache[url] = (self.now(), jwks)
         return jwks
+
+
+def allowed_servers(iss: str, entry: dict) -> frozenset[str]:
+    """An issuer's `fhirServers`, canonical; a malformed entry stops the start (a configuration error)."""
+    listed = entry.get("fhirServers", [])
+    if not isinstance(listed, list):
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].fhirServers must be a list of base URLs")
+    servers = {url: canonical_base(url) if isinstance(url, str) else None for url in listed}
+    bad = [url for url, canonical in servers.items() if canonical is None]
+    if bad:
+        raise ValueError(f"CDS_TRUSTED_ISSUERS[{iss!r}].fhirServers: not a plain http(s) base URL: {bad!r}")
+    return frozenset(servers.values())
 
 
 def _is_number(value) -> bool:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
-from .fhir_client import FhirClient, FhirError, Read, outcome_text, read_page, truncation
+from .fhir_client import FhirClient, FhirError, Read, canonical_base, outcome_text, read_page, truncation
 
 log = logging.getLogger("cds_service.data_access")
 
@@ -107,6 +107,25 @@ def resolve(template: str, context: dict) -> str | None:
     return None if missing else filled
 
 
+_REFUSED = "_fhirServerRefused"  # set only by effective_request, read only here
+REFUSED_SERVER = "the request's fhirServer is not one this client may name (CDS_TRUSTED_ISSUERS fhirServers)"
+
+
+def effective_request(request: dict, allowed_servers: frozenset[str] | None) -> dict:
+    """The request as the service acts on it. With an allowlist (production: the client's issuer lists its
+    FHIR servers), a fhirServer not on it is treated as no server at all: never queried, its token never sent,
+    the data must then come from prefetch (412 otherwise). A listed one is used in its canonical spelling.
+    `allowed_servers` None: the open quickstart mode, any fhirServer is queried."""
+    server = request.get("fhirServer")
+    if allowed_servers is None or not isinstance(server, str):
+        return request
+    canonical = canonical_base(server)
+    effective = {k: v for k, v in request.items() if k not in ("fhirServer", "fhirAuthorization")}
+    if canonical is not None and canonical in allowed_servers:
+        return {**effective, "fhirServer": canonical, "fhirAuthorization": request.get("fhirAuthorization")}
+    return {**effective, _REFUSED: True}
+
+
 def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered:
     """Resources per source (all of SOURCES, or just `names`)."""
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
@@ -152,10 +171,12 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
     if server is None and to_fetch:
         missing = [s.key for s in absent if s.name in to_fetch]
         if missing:
-            raise PreconditionFailed(
-                "prefetch lacks " + ", ".join(missing) + " and the request has no fhirServer to query")
+            raise PreconditionFailed("prefetch lacks " + ", ".join(missing) + (
+                "; " + REFUSED_SERVER if request.get(_REFUSED) else " and the request has no fhirServer to query"))
         # The EHR sent a failed or unusable value and there is no server to ask: that source stays unread.
         resources.update({name: None for name in to_fetch})
+        if request.get(_REFUSED):
+            issues.append(DataIssue("fhirServer", REFUSED_SERVER + "; not queried"))
         to_fetch = {}
 
     jobs = {name: (url, 0) for name, url in to_fetch.items()}

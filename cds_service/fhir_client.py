@@ -151,6 +151,26 @@ def within_base(base: str, url: str) -> str | None:
     return urlunsplit((got.scheme, got.netloc, path, got.query, ""))
 
 
+def canonical_base(url: str) -> str | None:
+    """A FHIR base URL in one spelling for comparison with an allowlist (scheme and host lower case, default
+    port left out, dot segments removed, no trailing slash), or None when it is no plain http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or parts.username is not None \
+            or parts.password is not None or parts.query or parts.fragment:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = host if port in (None, {"https": 443, "http": 80}[scheme]) else f"{host}:{port}"
+    decoded = unquote(parts.path or "/")
+    if "\\" in decoded:
+        return None
+    return f"{scheme}://{netloc}{remove_dot_segments(decoded).rstrip('/')}"
+
+
 def _port(parts) -> int | None:
     return parts.port or {"https": 443, "http": 80}.get(parts.scheme.lower())
 

@@ -17,7 +17,7 @@ from .crd import (
     read_configuration,
     requested_version,
 )
-from .data_access import gather, prefetch_templates, read_by_id
+from .data_access import effective_request, gather, prefetch_templates, read_by_id
 from .errors import BadRequest, NotFound, Unprocessable
 from .facts import DataIssue
 from .fhir_client import as_list
@@ -161,7 +161,8 @@ class Services:
         self.eligibility = EligibilityHandler(config, today, new_id, wording)
         self.monitoring = MonitoringHandler(config, today, new_id, wording)
 
-    def __call__(self, service_id: str, body) -> dict:
+    def __call__(self, service_id: str, body, fhir_servers: frozenset[str] | None = None) -> dict:
+        """`fhir_servers`: the FHIR servers the calling client may name (production), None in open mode."""
         service = SERVICES.get(service_id)
         if service is None:
             raise NotFound("no CDS service with this id")
@@ -175,7 +176,7 @@ class Services:
         else:  # the monitoring service is plain CDS Hooks, which names no code: 400, as is usual
             context = parse_request(service, body)
         handler = self.monitoring if service.id == MONITORING else self.eligibility
-        return handler(service, context, body)
+        return handler(service, context, effective_request(body, fhir_servers))
 
 
 class _Handler:

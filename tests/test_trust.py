@@ -50,7 +50,7 @@ def secured():
         return JWKS
 
     app = make_app(AUTH_REQUIRED=True, TRUSTED_ISSUERS={ISS: {"jwks": JWKS}, "https://rotating.example.org": {
-        "jku": JKU}}, JWKS_FETCH=fetch)
+        "jku": JKU}}, JWKS_FETCH=fetch, PUBLIC_BASE_URL="http://localhost")
     client = app.test_client()
     client.fetches = fetches
     return client
@@ -137,10 +137,11 @@ def test_public_base_url_sets_the_audience():
 
 
 def test_sandbox_is_opt_in_and_pins_its_key():
-    plain = make_app(AUTH_REQUIRED=True).test_client()
+    plain = make_app(AUTH_REQUIRED=True, PUBLIC_BASE_URL="http://localhost").test_client()
     forged = token(iss=SANDBOX_ISSUER, kid="44823f3d-0b01-4a6c-a80e-b9d3e8a7226f")
     assert _call(plain, forged).status_code == 401
-    sandbox = make_app(AUTH_REQUIRED=True, TRUST_SANDBOX=True, JWKS_FETCH=lambda url: {"keys": []}).test_client()
+    sandbox = make_app(AUTH_REQUIRED=True, TRUST_SANDBOX=True, JWKS_FETCH=lambda url: {"keys": []},
+                       PUBLIC_BASE_URL="http://localhost").test_client()
     assert _call(sandbox, forged).status_code == 401  # signed with our key, not the sandbox's
 
 
