@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from importlib import resources
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -12,7 +11,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import extensions
 from .data_access import SOURCES
-from .errors import BadRequest, CdsError, NotFound
+from .errors import BadRequest, CdsError, NotFound, where_it_failed
 from .feedback import parse_feedback
 from .hooks import SERVICES, discovery
 from .jsonio import dumps_bytes
@@ -142,8 +141,5 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
-        # Where it failed, never the exception's text: a database error quotes the values it was given
-        # (free text such as a feedback comment), and those never go into the log.
-        where = "".join(traceback.format_tb(err.__traceback__))
-        log.error("unhandled error %s\n%s", type(err).__name__, where)
+        log.error("unhandled error %s", where_it_failed(err))
         return operation_outcome(500, "exception", "internal error; see the service log")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 
 class CdsError(Exception):
     status = 500
@@ -39,3 +41,9 @@ class PreconditionFailed(CdsError):
 
     status = 412
     code = "incomplete"
+
+
+def where_it_failed(err: BaseException) -> str:
+    """The exception's type and traceback, never its message: messages quote the values they were given
+    (a feedback comment in a database error, a resource's text in a parsing error), and those stay out of logs."""
+    return type(err).__name__ + "\n" + "".join(traceback.format_tb(err.__traceback__))

@@ -199,3 +199,19 @@ def test_call_log_carries_no_free_text_from_the_request(client, caplog):
     events = [json.loads(r.getMessage()) for r in caplog.records]
     assert events[0]["hook"] == "other" and events[1]["otherPrefetchKeys"] == 1
     assert SIGN_URL.endswith(events[1]["path"])
+
+
+def test_a_resource_that_breaks_the_reader_is_logged_without_its_values(client, caplog, monkeypatch):
+    from cds_service.translate import Translator
+
+    def explode(self, resource, *args):
+        raise ValueError(f"could not read {resource.get('note')}")
+
+    monkeypatch.setattr(Translator, "_coverage", explode)
+    body = hook_request("eligible-infant")
+    body["prefetch"]["coverage"]["entry"][0]["resource"]["note"] = "private note about the patient"
+    caplog.set_level(logging.INFO)
+    response = client.post(URL, json=body)
+    assert response.status_code == 200
+    assert "could not read Coverage/" in caplog.text and "ValueError" in caplog.text
+    assert "private note" not in caplog.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
+from ..errors import where_it_failed
 from ..facts import DataIssue, PatientFacts, Unread
 from ..fhir_validation import InvalidResource, validate
 from .checks import after_now, not_this_patients
@@ -127,8 +128,8 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         """Last line of defence: a resource we fail to read is skipped and reported, never fatal."""
         try:
             handler(resource, *args)
-        except Exception:  # noqa: BLE001 - reported as a data issue, logged with the stack
-            log.exception("could not read %s", _ref(resource))
+        except Exception as err:  # noqa: BLE001 - reported as a data issue, logged with the stack
+            log.error("could not read %s: %s", _ref(resource), where_it_failed(err))
             self._skip(resource, "skipped: could not be read")
 
     def _kind_of(self, resource: dict) -> str | None:
