@@ -244,6 +244,9 @@ INFECTION_TEXT = ("infection", "infectious", "sepsis", "septic", "pneumonia", "b
 # reading is normal. The window is counted back from today (infection is about now, not the planned date).
 FEVER_THRESHOLD_C = 38.0
 FEVER_WINDOW_DAYS = 2
+# Analytes whose every reading counts: readings of one day differ by the hour (a fever at night, normal in
+# the morning) without contradicting each other, so they are never treated as disagreeing results.
+SERIES_ANALYTES = frozenset({"temperature"})
 
 # --- Practitioner specialty (policy criterion 1; clinical-facts.md 2.5) ------------------------
 NEUROLOGY = Code(NUCC, "2084N0400X", "Psychiatry & Neurology, Neurology")

@@ -175,12 +175,24 @@ def _temperature(id_, value, when, unit="Cel"):
     ([("t1", 102.0, "2026-11-21T20:00:00Z", "[degF]"), ("t2", 98.6, "2026-11-23T07:30:00Z", "[degF]")], "not-met"),
     ([("t1", 38.9, "2026-11-20T23:10:00Z"), ("t2", 36.9, "2026-11-23T07:30:00Z")], "met"),  # 3 days ago
     ([("t1", 37.9, "2026-11-22T23:10:00Z")], "met"),
+    # Two readings of one day are a series, not a contradiction: the fever counts.
+    ([("t1", 38.9, "2026-11-23T01:10:00Z"), ("t2", 36.9, "2026-11-23T07:30:00Z")], "not-met"),
 ])
 def test_every_temperature_in_the_window_counts(temperatures, status):
     chart = eligible() + [_temperature(*t) for t in temperatures]
     f = finding(chart, "no-active-infection")
     assert f.status == status
     assert (f.params["threshold"], f.params["window"], f.params["since"]) == ("38.0", 2, "2026-11-21")
+
+
+def test_same_day_temperatures_are_not_reported_as_disagreeing(client):
+    from fhir_fake import hook_request
+    chart = eligible() + [_temperature("t1", 38.9, "2026-11-23T01:10:00Z"),
+                          _temperature("t2", 36.9, "2026-11-23T07:30:00Z")]
+    outcome = client.post("/cds-services/zolgensma-order-sign", json=hook_request(
+        "eligible-infant", resources=chart)).json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
+    assert next(c for c in outcome["criteria"] if c["id"] == "no-active-infection")["status"] == "not-met"
+    assert not any("disagree" in i["problem"] for i in outcome.get("dataIssues", []))
 
 
 # --- item 1: genetics -----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date
 
 from ..facts import PatientFacts, Titer
+from ..terminology import SERIES_ANALYTES
 from .findings import MET, UNKNOWN, Finding
 
 LABS, VITALS = ("labs",), ("vitals",)
@@ -102,7 +103,7 @@ def disagreements(facts: PatientFacts, as_of: date) -> list[tuple[str, list]]:
     result never depends on the order the record came in."""
     by_analyte: dict[str, list] = {}
     for m in facts.measurements:
-        if m.when is not None and m.when <= as_of:
+        if m.when is not None and m.when <= as_of and m.analyte not in SERIES_ANALYTES:
             by_analyte.setdefault(m.analyte, []).append(m)
     titers = [t for t in facts.titers if t.when is not None and t.when <= as_of]
     if titers:

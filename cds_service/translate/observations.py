@@ -139,7 +139,8 @@ class ObservationReader:
         """Same analyte, same date, different values: reported (the rules decide only where it cannot matter)."""
         by_day: dict[tuple[str, date], list] = {}
         for m in self.facts.measurements:
-            by_day.setdefault((m.analyte, m.when), []).append((f"{m.comparator}{m.value:g}", m))
+            if m.analyte not in t.SERIES_ANALYTES:  # readings of one day may differ: each counts
+                by_day.setdefault((m.analyte, m.when), []).append((f"{m.comparator}{m.value:g}", m))
         for titer in self.facts.titers:
             by_day.setdefault(("aav9-titer", titer.when), []).append((titer.reported, titer))
         for (analyte, when), items in by_day.items():
