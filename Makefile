@@ -12,15 +12,16 @@ $(BIN)/activate: pyproject.toml
 
 .PHONY: serve serve-prod serve-tls test bench bench-instructions
 serve: $(BIN)/activate
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --no-control-socket 'cds_service:create_app()'
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) 'cds_service:create_app()'
 
 # Production: client JWTs required (configure CDS_TRUSTED_ISSUERS and/or CDS_TRUST_SANDBOX=true), with the
 # public base URL the tokens' audience is checked against (the service also refuses to start without it).
+# gunicorn.conf.py: worker timeout above the gathering deadline, --max-requests with jitter, gc.freeze().
 serve-prod: $(BIN)/activate
 	@test -n "$$CDS_PUBLIC_BASE_URL" || { echo "serve-prod: set CDS_PUBLIC_BASE_URL to the https:// URL clients" \
 		"call (token audience); see README, Trust" >&2; exit 2; }
-	CDS_AUTH_REQUIRED=true $(BIN)/gunicorn --bind $${CDS_BIND:-127.0.0.1:$(PORT)} --workers $${CDS_WORKERS:-2} \
-		--no-control-socket --access-logfile - 'cds_service:create_app()'
+	CDS_AUTH_REQUIRED=true $(BIN)/gunicorn -c gunicorn.conf.py --bind $${CDS_BIND:-127.0.0.1:$(PORT)} \
+		--access-logfile - 'cds_service:create_app()'
 
 # nginx (Debian package nginx) with a self-signed certificate on https://127.0.0.1:8443, in front of gunicorn
 # on $(PORT): the reverse-proxy configuration of deploy/nginx-cds.conf, run locally.

@@ -102,10 +102,10 @@ def _stage(app, body: dict, stage: str):
         coverage.all(guidance)
         coverage_information(evaluation, facts, order, body["hook"], today, handler.new_id, coverage.coverage_reasons)
 
-    gathered = gather(body, handler.config)
+    gathered = gather(body, handler.config, handler.plan)
     facts = translate()
     evaluation, guidance = rules()
-    return {"gather": lambda: gather(body, handler.config), "translate": translate, "rules": rules,
+    return {"gather": lambda: gather(body, handler.config, handler.plan), "translate": translate, "rules": rules,
             "cards": cards}[stage]
 
 

@@ -26,6 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json = OrjsonProvider(app)
     app.config.update(settings)
+    # Werkzeug answers a larger body with 413 (an OperationOutcome from api.py) before it is read.
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_REQUEST_BYTES"]
     _configure_logging()
 
     today = settings.get("TODAY") or date.today

@@ -34,7 +34,7 @@ def authenticate():
 
 @bp.get("/cds-services")
 def list_services():
-    return jsonify(discovery())
+    return jsonify(discovery(current_app.config["PREFETCH"]))
 
 
 @bp.post("/cds-services/<service_id>")

@@ -10,8 +10,19 @@ DEFAULTS = {
     # FHIR server fallback
     "FHIR_TIMEOUT_SECONDS": 5.0,
     "FHIR_MAX_PAGES": 20,
-    "FHIR_MAX_ENTRIES": 2000,  # per source; beyond this what was read counts, but the source is incomplete
+    "FHIR_MAX_ENTRIES": 2000,  # per search; beyond this what was read counts, but the source is incomplete
     "FHIR_MAX_REQUESTS": 50,  # GETs to the FHIR server per hook call (all sources and pages); beyond: unread
+    "FHIR_MAX_RESPONSE_BYTES": 32 << 20,  # per FHIR answer, after decompression; beyond: that source unread
+    "FHIR_MAX_PARALLEL": 16,  # searches in flight at once per hook call
+    # Overall deadline for gathering data from the FHIR server in one hook call: sources not read by then
+    # are unread (their criteria `unknown`) and the call answers. Gunicorn's timeout (gunicorn.conf.py) is
+    # derived from it and stays above it.
+    "GATHER_DEADLINE_SECONDS": 3.0,
+    # Discovery prefetch: "lean" (nothing at order time; queried only for a Zolgensma order) or "full"
+    # (every source, for EHRs that give services no FHIR access).
+    "PREFETCH": "lean",
+    # Largest request body accepted (413 beyond); the default admits a 10,000-Observation prefetch.
+    "MAX_REQUEST_BYTES": 24 << 20,
     # Site-configured local lab codes: {"system|code": "alt" | "aav9-titer" | ...}, or a path to such JSON.
     "LOCAL_CODES": {},
     # Validate the resources the rules read with the full fhir.resources R4B models (slower) instead of

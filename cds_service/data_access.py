@@ -5,8 +5,15 @@ CDS Hooks 2.0 prefetch rules (reference/cds-hooks-and-crd.md 1.4):
 - key present with `null`       -> no data (an empty, successful answer); never re-queried;
 - key present with an OperationOutcome -> that fetch failed: re-query the FHIR server if there is one;
 - key absent                    -> query the FHIR server; with no FHIR server: 412 Precondition Failed.
-A FHIR server that fails (timeout, 401, 5xx, bad JSON) leaves that source unread: the rules
-then say `unknown`, never `met`.
+A FHIR server that fails (timeout, 401, 5xx, bad JSON, too large, too many requests, past the call's
+deadline) leaves that source unread: the rules then say `unknown`, never `met`.
+
+What is queried, and how it is bounded, is in queries.py: a source may be read by several searches (run
+in parallel, with one deadline for the call); it is unread when any of them failed or did not finish.
+Discovery advertises prefetch per `CDS_PREFETCH`: `lean` (the default) asks for nothing at order time, so
+an order that is not Zolgensma costs the EHR no FHIR query (Da Vinci CRD: data needed only for some
+invocations is queried, not prefetched); `full` advertises every source below for EHRs that give
+services no FHIR access.
 
 Completeness is a fact carried to the rules: `Gathered.gaps` names, per source, why what was received
 may not be the whole record (Bundle.total above the entries received with no `next` link, an
@@ -18,13 +25,17 @@ from __future__ import annotations
 
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
 from .fhir_client import FhirClient, FhirError, Read, canonical_base, outcome_text, read_page, truncation
+from .queries import ALTERNATIVE_TEMPLATES, Query
+from .translate.observations import newest_first
 
 log = logging.getLogger("cds_service.data_access")
 
@@ -33,37 +44,46 @@ log = logging.getLogger("cds_service.data_access")
 class Source:
     name: str
     key: str  # prefetch key
-    templates: tuple[str, ...]  # first is advertised; later ones are fallbacks for other user types
+    templates: tuple[str, ...]  # full prefetch (CDS_PREFETCH=full): first is advertised; later ones are for
+    # other user types
 
 
-LABS = ("Observation?patient={{context.patientId}}&category=laboratory&_sort=-date&_count=200",)
+# Full prefetch, for EHRs that cannot give services FHIR access: every search bounded by _count (a Bundle
+# with a `next` link is continued on the FHIR server when there is one).
+LABS = ("Observation?patient={{context.patientId}}&category=laboratory&_sort=-date&_count=1000",)
 VITAL_CODES = ",".join(f"http://loinc.org|{c}" for c in ("29463-7", "3141-9", "76516-4", "11884-4", "8310-5"))
 
 SOURCES: tuple[Source, ...] = (
     Source("patient", "patient", ("Patient/{{context.patientId}}",)),
     Source("labs", "labs", LABS),
-    Source("vitals", "vitals", (f"Observation?patient={{{{context.patientId}}}}&code={VITAL_CODES}&_sort=-date",)),
-    Source("conditions", "conditions", ("Condition?patient={{context.patientId}}",)),
-    Source("medication-requests", "medicationRequests", ("MedicationRequest?patient={{context.patientId}}",)),
+    Source("vitals", "vitals",
+           (f"Observation?patient={{{{context.patientId}}}}&code={VITAL_CODES}&_sort=-date&_count=200",)),
+    Source("conditions", "conditions", ("Condition?patient={{context.patientId}}&_count=200",)),
+    Source("medication-requests", "medicationRequests",
+           ("MedicationRequest?patient={{context.patientId}}&_count=200",)),
     Source("medication-administrations", "medicationAdministrations",
-           ("MedicationAdministration?patient={{context.patientId}}",)),
-    Source("procedures", "procedures", ("Procedure?patient={{context.patientId}}",)),
-    Source("coverage", "coverage", ("Coverage?patient={{context.patientId}}&status=active",)),
+           ("MedicationAdministration?patient={{context.patientId}}&_count=200",)),
+    Source("procedures", "procedures", ("Procedure?patient={{context.patientId}}&_count=200",)),
+    Source("coverage", "coverage", ("Coverage?patient={{context.patientId}}&status=active&_count=50",)),
     Source("practitioner-roles", "practitionerRoles",
-           ("PractitionerRole?practitioner={{userPractitionerId}}", "PractitionerRole?_id={{userPractitionerRoleId}}")),
-    Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active",)),
+           ("PractitionerRole?practitioner={{userPractitionerId}}&_count=50",
+            "PractitionerRole?_id={{userPractitionerRoleId}}&_count=50")),
+    Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active&_count=50",)),
     # Site of care: the encounter and its Location in one search (_include, as Da Vinci CRD does).
-    Source("encounter", "encounter", ("Encounter?_id={{context.encounterId}}&_include=Encounter:location",)),
+    Source("encounter", "encounter",
+           ("Encounter?_id={{context.encounterId}}&_include=Encounter:location&_count=10",)),
     # Issue 12: other providers' medication records (a prior dose given elsewhere), and devices (a home
     # ventilator is evidence of advanced SMA, criterion 3); a device use brings its Device along.
-    Source("medication-statements", "medicationStatements", ("MedicationStatement?patient={{context.patientId}}",)),
-    Source("devices", "devices", ("Device?patient={{context.patientId}}",)),
+    Source("medication-statements", "medicationStatements",
+           ("MedicationStatement?patient={{context.patientId}}&_count=200",)),
+    Source("devices", "devices", ("Device?patient={{context.patientId}}&_count=50",)),
     Source("device-use", "deviceUseStatements",
-           ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device",)),
+           ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device&_count=50",)),
 )
 
 
 def prefetch_templates(names: tuple[str, ...] = ()) -> dict[str, str]:
+    """The full prefetch of `names` (all sources when empty)."""
     return {s.key: s.templates[0] for s in SOURCES if not names or s.name in names}
 
 
@@ -78,12 +98,13 @@ class Gathered:
 _TOKEN = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
 
 
-def resolve(template: str, context: dict) -> str | None:
-    """Fill prefetch tokens from the hook context, percent-encoded (an id never adds a path segment or a
-    search parameter); None when a token has no value."""
+def resolve(template: str, context: dict, extra: dict[str, str] | None = None) -> str | None:
+    """Fill prefetch tokens from the hook context (and `extra` tokens such as the search windows),
+    percent-encoded (an id never adds a path segment or a search parameter); None when a token has no value."""
     user = context.get("userId") if isinstance(context.get("userId"), str) else ""
     user_type, _, user_id = user.partition("/")
     values = {f"user{user_type}Id": user_id} if user_id else {}
+    values.update(extra or {})
 
     def value(match):
         token = match.group(1)
@@ -126,20 +147,22 @@ def effective_request(request: dict, allowed_servers: frozenset[str] | None) -> 
     return {**effective, _REFUSED: True}
 
 
-def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered:
-    """Resources per source (all of SOURCES, or just `names`)."""
+def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
+           windows: Callable[[], dict[str, str]] = dict) -> Gathered:
+    """Resources per source of `plan` (source name -> the searches that read it when prefetch did not).
+    `windows` gives the dates that bound the searches; it is called only when something must be fetched."""
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
     context = request["context"]
     server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
 
     resources: dict[str, list[dict] | None] = {}
     issues: list[DataIssue] = []
-    to_fetch: dict[str, str] = {}  # source name -> query for the FHIR server
+    to_fetch: list[str] = []  # source names to read from the FHIR server
     absent: list[Source] = []  # prefetch keys the EHR did not send
-    continuations: dict[str, tuple[str, int]] = {}  # source name -> (next link, matches received so far)
+    jobs: list[_Job] = []
     gaps: dict[str, list[str]] = {}
     for source in SOURCES:
-        if names and source.name not in names:
+        if source.name not in plan:
             continue
         value = prefetch.get(source.key)
         if source.key in prefetch and value is None:
@@ -149,7 +172,7 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
             resources[source.name] = page.resources
             gaps[source.name] = list(page.gaps)
             if page.next:
-                continuations[source.name] = (page.next, page.matches)
+                jobs.append(_Job(source.name, page.next, Query(page.next), continued=page.matches))
             elif truncation(page.total, page.matches):
                 gaps[source.name].append(truncation(page.total, page.matches))
         elif isinstance(value, dict) and isinstance(value.get("resourceType"), str) \
@@ -162,40 +185,28 @@ def gather(request: dict, config: dict, names: tuple[str, ...] = ()) -> Gathered
                 issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
             else:
                 issues.append(DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored"))
-            query = _query_for(source, context)
-            if query is None:
-                resources[source.name] = []  # not applicable: e.g. no encounterId in this context
-            else:
-                to_fetch[source.name] = query
+            to_fetch.append(source.name)
 
-    if server is None and to_fetch:
-        missing = [s.key for s in absent if s.name in to_fetch]
-        if missing:
-            raise PreconditionFailed("prefetch lacks " + ", ".join(missing) + (
-                "; " + REFUSED_SERVER if request.get(_REFUSED) else " and the request has no fhirServer to query"))
-        # The EHR sent a failed or unusable value and there is no server to ask: that source stays unread.
-        resources.update({name: None for name in to_fetch})
-        if request.get(_REFUSED):
-            issues.append(DataIssue("fhirServer", REFUSED_SERVER + "; not queried"))
-        to_fetch = {}
-
-    jobs = {name: (url, 0) for name, url in to_fetch.items()}
-    jobs.update(continuations)
+    if to_fetch:
+        values = windows()
+        searches = {name: _jobs_for(name, plan[name], context, values) for name in to_fetch}
+        for name in searches:
+            resources[name] = []  # none applicable (e.g. no encounterId in this context): nothing to read
+        to_fetch = [name for name, found in searches.items() if found]
+        if server is None and to_fetch:
+            missing = [s.key for s in absent if s.name in to_fetch]
+            if missing:
+                raise PreconditionFailed("prefetch lacks " + ", ".join(missing) + (
+                    "; " + REFUSED_SERVER if request.get(_REFUSED) else " and the request has no fhirServer to query"))
+            # The EHR sent a failed or unusable value and there is no server to ask: that source stays unread.
+            resources.update({name: None for name in to_fetch})
+            if request.get(_REFUSED):
+                issues.append(DataIssue("fhirServer", REFUSED_SERVER + "; not queried"))
+        else:
+            jobs += [job for name in to_fetch for job in searches[name]]
     if jobs:  # the FHIR client is set up only when there is something to ask
-        client = _client(request, config, server) if server else None
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            futures = {name: pool.submit(_fetch, client, url, already) for name, (url, already) in jobs.items()}
-        for name, future in futures.items():
-            got, problem = future.result()
-            if name in continuations:  # the prefetch page stays evidence; the unread rest is a gap
-                resources[name] = (resources.get(name) or []) + got.resources
-                gaps[name].extend(got.gaps + ([f"next page not read: {problem}"] if problem else []))
-            elif problem:
-                issues.append(DataIssue(name, problem))
-                resources[name] = None
-            else:
-                resources[name] = got.resources
-                gaps[name] = got.gaps
+        _run(jobs, _client(request, config, server) if server else None, config, resources, issues, gaps, context,
+             windows)
     gaps = {name: reasons for name, reasons in gaps.items() if reasons}
     for name, reasons in gaps.items():
         issues.extend(DataIssue(name, f"not read completely: {reason}") for reason in reasons)
@@ -214,32 +225,97 @@ def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) 
         return [], None
     if server is None:
         return [], f"{resource_type} {', '.join(ids)} named by reference and no fhirServer to read it from"
-    query = f"{resource_type}?_id={','.join(quote(i, safe='') for i in ids)}"
+    query = f"{resource_type}?_id={','.join(quote(i, safe='') for i in ids)}&_count={len(ids)}"
     got, problem = _fetch(_client(request, config, server), query, 0)
     # An incomplete answer is reported; a Medication it left out stays unresolved, so its record is unread.
     problem = problem or ("; ".join(got.gaps) if got.gaps else None)
     return [r for r in got.resources if isinstance(r, dict) and r.get("resourceType") == resource_type], problem
 
 
+@dataclass(frozen=True)
+class _Job:
+    source: str
+    url: str
+    query: Query
+    continued: int | None = None  # a prefetch page being continued: the search matches it held
+
+
+def _jobs_for(name: str, queries: tuple[Query, ...], context: dict, values: dict[str, str]) -> list[_Job]:
+    jobs = []
+    for query in queries:
+        url = resolve(query.template, context, values)
+        if url is not None:
+            jobs.append(_Job(name, url, query))
+            if name in ALTERNATIVE_TEMPLATES:
+                break
+    return jobs
+
+
 def _client(request: dict, config: dict, server: str) -> FhirClient:
     auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
     return FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"], config["FHIR_MAX_PAGES"],
-                      config["FHIR_MAX_ENTRIES"], config["FHIR_MAX_REQUESTS"])
+                      config["FHIR_MAX_ENTRIES"], config["FHIR_MAX_REQUESTS"],
+                      time.monotonic() + config["GATHER_DEADLINE_SECONDS"], config["FHIR_MAX_RESPONSE_BYTES"])
 
 
-def _query_for(source: Source, context: dict) -> str | None:
-    for template in source.templates:
-        url = resolve(template, context)
-        if url is not None:
-            return url
-    return None
+def _run(jobs: list[_Job], client: FhirClient | None, config: dict, resources: dict, issues: list[DataIssue],
+         gaps: dict[str, list[str]], context: dict, windows: Callable[[], dict[str, str]]) -> None:
+    """Run the searches in parallel until they are done or the deadline passes; a code search that found
+    nothing starts its fallback. A source with a search failed or unfinished is unread (None); the unread
+    rest of a prefetch page being continued is a gap (that page stays evidence)."""
+    deadline = config["GATHER_DEADLINE_SECONDS"]
+    ends = time.monotonic() + deadline
+    problems: dict[str, list[str]] = {}
+    started: set[tuple[str, str]] = set()
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 2, config["FHIR_MAX_PARALLEL"])))
+    pending: dict = {}
+
+    def submit(job: _Job) -> None:
+        if (job.source, job.url) not in started:
+            started.add((job.source, job.url))
+            latest = newest_first if job.query.latest else None
+            pending[pool.submit(_fetch, client, job.url, job.continued or 0, latest)] = job
+
+    def failed(job: _Job, problem: str) -> None:
+        if job.continued is not None:
+            gaps.setdefault(job.source, []).append(f"next page not read: {problem}")
+        else:
+            problems.setdefault(job.source, []).append(problem)
+
+    for job in jobs:
+        submit(job)
+    try:
+        while pending:
+            done, _ = wait(pending, timeout=max(0.0, ends - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                job = pending.pop(future)
+                got, problem = future.result()
+                if problem:
+                    failed(job, problem)
+                    continue
+                resources[job.source] = (resources.get(job.source) or []) + got.resources
+                gaps.setdefault(job.source, []).extend(got.gaps)
+                if not got.resources and job.query.fallback is not None:
+                    url = resolve(job.query.fallback.template, context, windows())
+                    if url is not None:
+                        submit(_Job(job.source, url, job.query.fallback))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # never wait for a search still running
+    for job in pending.values():
+        failed(job, f"not answered within the {deadline:g} s deadline")
+    for name, texts in problems.items():
+        resources[name] = None
+        gaps.pop(name, None)
+        issues.extend(DataIssue(name, text) for text in dict.fromkeys(texts))
 
 
-def _fetch(client: FhirClient | None, url: str, already: int) -> tuple[Read, str | None]:
+def _fetch(client: FhirClient | None, url: str, already: int, latest=None) -> tuple[Read, str | None]:
     if client is None:
         return Read([]), "no FHIR server to continue paging"
     try:
-        return client.get(url, already), None
+        return client.get(url, already, latest), None
     except FhirError as err:
         return Read([]), str(err)
     except Exception as err:  # noqa: BLE001 - any transport failure leaves the source unread, never a 500

@@ -3,18 +3,24 @@
 The token goes only where the base URL allows: redirects are never followed, and a Bundle `next` link is
 followed only when, after percent-decoding and removing `.`/`..` segments, it stays on the same scheme, host
 and port and under the base path. One client serves one hook call and makes at most `max_requests` GETs.
+It stops at the call's deadline (no request starts after it, and a body still arriving is abandoned), and
+reads at most `max_response_bytes` of each answer after decompression (a small gzip body can expand to
+gigabytes).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import ReadTimeoutError
 
 from .jsonio import loads
 
@@ -32,15 +38,20 @@ class Read:
     gaps: list[str] = field(default_factory=list)
 
 
+_CHUNK = 16384  # bytes read from the socket at a time: a gzip chunk this size expands to at most ~16 MiB
+
+
 class FhirClient:
     def __init__(self, base_url: str, token: str | None, timeout: float, max_pages: int, max_entries: int,
-                 max_requests: int = 50):
+                 max_requests: int = 50, deadline: float | None = None, max_response_bytes: int = 32 << 20):
         self.base = base_url.rstrip("/") + "/"
         self.timeout = timeout
         self.max_pages = max_pages
         self.max_entries = max_entries
         self.requests_left = max_requests  # for the whole hook call, across the parallel queries
         self._count_lock = threading.Lock()
+        self.deadline = deadline  # time.monotonic() value after which nothing more is read
+        self.max_response_bytes = max_response_bytes
         self.headers = {"Accept": "application/fhir+json"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
@@ -64,10 +75,15 @@ class FhirClient:
         session.verify = self.verify
         return session
 
-    def get(self, relative: str, already: int = 0) -> Read:
+    def get(self, relative: str, already: int = 0, newest_first: Callable[[list[dict]], bool] | None = None) -> Read:
         """Resources answering a read or search, following Bundle `next` links on the same server.
         `already`: search matches received before this URL (a prefetch page being continued), so that
-        Bundle.total is compared with everything received. A limit reached keeps what was read and says so."""
+        Bundle.total is compared with everything received. A limit reached keeps what was read and says so.
+
+        With `newest_first` (a search sorted `_sort=-date` where only the latest results matter), paging stops
+        after a page when the server says it applied that sort (its self link) and `newest_first(page)` agrees:
+        the rest is older, not a gap. A server that ignored the sort is read to the end, so an older page never
+        hides a newer result."""
         session = self._session()
         url = self.within_base(urljoin(self.base, relative.lstrip("/")))
         if url is None:
@@ -87,9 +103,11 @@ class FhirClient:
                 read.gaps.append(f"more than {self.max_entries} resources: the rest was not read")
                 return read
             if page.next is None:
-                gap = truncation(page.total, matches)
+                gap = truncation(page.total, matches)  # dropped results could be anywhere, even the newest
                 read.gaps.extend([gap] if gap else [])
                 return read
+            if newest_first is not None and _sorted_newest_first(body) and newest_first(page.resources):
+                return read  # the rest is older than what the rules read
             url = self.within_base(page.next)
             if url is None:
                 # Never send the token elsewhere; an incomplete list is not a complete one.
@@ -108,21 +126,35 @@ class FhirClient:
                 raise FhirError("the limit of FHIR requests for one call was reached; not read completely")
             self.requests_left -= 1
 
+    def _remaining(self) -> float:
+        """Seconds this request may take: the read timeout, cut short by the call's deadline."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise FhirError("the deadline for gathering data passed; not read")
+        return min(self.timeout, left)
+
     def _get_json(self, session: requests.Session, url: str) -> dict:
         self._take_request()
+        timeout = self._remaining()
         try:
             # A redirect is an answer like any other non-200: the token never follows it anywhere.
-            response = session.get(url, headers=self.headers, timeout=self.timeout, allow_redirects=False)
+            response = session.get(url, headers=self.headers, timeout=timeout, allow_redirects=False, stream=True)
+            try:
+                if response.is_redirect:
+                    raise FhirError(f"FHIR server answered HTTP {response.status_code} (a redirect; not followed)")
+                if response.status_code != 200:
+                    raise FhirError(f"FHIR server answered HTTP {response.status_code}")
+                content = self._read_body(response)
+            finally:
+                response.close()
         except requests.Timeout:
-            raise FhirError(f"FHIR server timed out after {self.timeout:g} s") from None
+            raise FhirError(f"FHIR server timed out after {timeout:g} s") from None
         except requests.RequestException as err:
             raise FhirError(f"FHIR server unreachable ({type(err).__name__})") from None
-        if response.is_redirect:
-            raise FhirError(f"FHIR server answered HTTP {response.status_code} (a redirect; not followed)")
-        if response.status_code != 200:
-            raise FhirError(f"FHIR server answered HTTP {response.status_code}")
         try:
-            body = loads(response.content)
+            body = loads(content)
         except ValueError:
             raise FhirError("FHIR server answered with invalid JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
@@ -130,6 +162,41 @@ class FhirClient:
         if body["resourceType"] == "OperationOutcome":
             raise FhirError("FHIR server answered with an OperationOutcome: " + outcome_text(body))
         return body
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        """The decompressed body, read a chunk at a time so that neither a slow trickle (each chunk resets
+        the socket timeout) outlives the deadline nor an expanding body outgrows the size limit."""
+        limit = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FhirError(f"FHIR response larger than {limit} bytes; not read")
+        chunks, size = [], 0
+        raw = response.raw
+        while True:
+            try:
+                chunk = raw.read1(_CHUNK, decode_content=True)
+            except ReadTimeoutError:
+                raise FhirError("FHIR server timed out while sending its answer") from None
+            except Exception as err:  # noqa: BLE001 - urllib3's decode/protocol errors: the answer is unusable
+                raise FhirError(f"FHIR response could not be read ({type(err).__name__})") from None
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise FhirError(f"FHIR response larger than {limit} bytes after decompression; not read")
+            chunks.append(chunk)
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise FhirError("the deadline for gathering data passed while the answer was arriving; not read")
+
+
+def _sorted_newest_first(bundle: dict) -> bool:
+    """The server's self link says it applied `_sort=-date` (FHIR search: the self link carries the parameters
+    the server actually used)."""
+    for link in as_list(bundle.get("link")):
+        if isinstance(link, dict) and link.get("relation") == "self" and isinstance(link.get("url"), str):
+            sort = parse_qs(urlsplit(link["url"]).query).get("_sort", [""])[0]
+            return sort.split(",")[0].strip() == "-date"
+    return False
 
 
 def within_base(base: str, url: str) -> str | None:

@@ -24,6 +24,7 @@ from .fhir_client import as_list
 from .jsonio import nested_deeper
 from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
+from .queries import eligibility_plan, monitoring_plan, windows
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
 from .rules.monitoring import evaluate_monitoring, why_no_day_zero
@@ -38,6 +39,7 @@ class ServiceDefinition:
     description: str
     sources: tuple[str, ...] = ()  # data sources (data_access.SOURCES names); empty: all
     crd: bool = True  # offers Da Vinci CRD configuration options
+    lean_prefetch: bool = True  # with CDS_PREFETCH=lean, advertises no prefetch (everything is queried)
 
 
 ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-order-sign", "zolgensma-monitoring"
@@ -58,22 +60,27 @@ SERVICES = {
             "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline. "
             "On order-select it answers when lab orders are selected.",
             sources=("patient", "labs", "medication-requests", "medication-administrations", "procedures"),
-            crd=False),
+            crd=False, lean_prefetch=False),
     )
 }
 # The context (draft orders) is echoed in the coverage-information system action; FHIR resources nest about
 # 10 levels, and the JSON writer's own limit is 255.
 MAX_CONTEXT_DEPTH = 64
 USAGE = ("Decision support for Zolgensma prior authorization and monitoring; not for clinical use without local "
-         "validation. Prefetch keys are all optional: missing ones are queried from fhirServer.")
+         "validation. Needs fhirServer and fhirAuthorization for a Zolgensma order: the data is queried then, "
+         "never prefetched for other orders. Prefetch keys are all optional: missing ones are queried.")
 
 
-def discovery() -> dict:
+def discovery(prefetch: str = "lean") -> dict:
+    """`prefetch`: "lean" (order hooks prefetch nothing) or "full" (every source, for EHRs that give services
+    no FHIR access)."""
     entries = []
     for s in SERVICES.values():
         for hook in s.hooks:
             entry = {"hook": hook, "id": s.id, "title": s.title, "description": s.description,
-                     "prefetch": prefetch_templates(s.sources), "usageRequirements": USAGE}
+                     "usageRequirements": USAGE}
+            if prefetch == "full" or not s.lean_prefetch:
+                entry["prefetch"] = prefetch_templates(s.sources)
             if s.crd:
                 entry["extension"] = {"davinci-crd.version": list(CRD_VERSIONS),
                                       "davinci-crd.configuration-options": configuration_options()}
@@ -188,8 +195,16 @@ class _Handler:
         injected = config.get("NOW")
         self.now = injected or ((lambda: None) if config.get("TODAY") else (lambda: datetime.now(UTC)))
 
+    def translator(self, context: dict, latest_only: bool = True, medications: dict | None = None) -> Translator:
+        return Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"], latest_only,
+                          now=self.now(), medications=medications)
+
 
 class EligibilityHandler(_Handler):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.plan = eligibility_plan(self.local_codes.by_code)
+
     def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
         hook = body["hook"]
         drafts = draft_resources(context)
@@ -201,12 +216,17 @@ class EligibilityHandler(_Handler):
         if order is None:
             return {"cards": []}
 
-        # 1. Gather data: prefetch, then the FHIR server; then the Medications records name by reference.
-        gathered = gather(body, self.config)
-        _read_medications(body, self.config, gathered, medications)
+        # 1. Gather data: prefetch, then targeted searches on the FHIR server, bounded by dates computed from
+        # the planned infusion date (else today); then the Medications records name by reference.
         today = self.today()
-        facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
-                           now=self.now(), medications=medications).build(
+
+        def search_windows() -> dict[str, str]:
+            planned = self.translator(context).zolgensma_order(order)
+            return windows((planned and planned.planned_date) or today, today)
+
+        gathered = gather(body, self.config, self.plan, search_windows)
+        _read_medications(body, self.config, gathered, medications)
+        facts = self.translator(context, medications=medications).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)
         # 2. Evaluate the rules (pure).
         evaluation = evaluate(facts, today)
@@ -233,12 +253,11 @@ class MonitoringHandler(_Handler):
         if body["hook"] == "order-select" and not _selects_lab_orders(context):
             return {"cards": []}
         # 1. Gather data (the whole lab history: trends against baseline need it).
-        gathered = gather(body, self.config, service.sources)
+        gathered = gather(body, self.config, monitoring_plan())
         medications: dict[str, dict] = {}  # day 0 may be an administration naming its Medication by reference
         _read_medications(body, self.config, gathered, medications)
         today = self.today()
-        facts = Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"],
-                           latest_only=False, now=self.now(), medications=medications).build(
+        facts = self.translator(context, latest_only=False, medications=medications).build(
             gathered.resources, None, [], gathered.issues, today, gathered.gaps)
         # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say, unless one may be on
         # record but its date could not be read: then a card says why there is no schedule.

@@ -83,6 +83,8 @@ ZYGOSITY_ANSWERS = {"LA6705-3": "homozygous", "LA6706-1": "heterozygous", "LA670
 LIKELY_PATHOGENIC = Code(LOINC, "LA26332-9", "Likely pathogenic", verified=False)
 PATHOGENIC_ANSWERS = {"LA6668-3": "pathogenic", "LA26332-9": "likely pathogenic"}
 VARIANT_ABSENT = Code(LOINC, "LA9634-2", "Absent", verified=False)  # 69548-6 answered "Absent": no variant
+# Searching for SMN1 results by code (the observation's own code; components are found by the fallback).
+GENETICS_SEARCH_CODES = (VARIANT_ASSESSMENT, SMN1_TEST, COPY_NUMBER, CLINICAL_SIGNIFICANCE)
 SMN1_GENE = Code(HGNC, "HGNC:11117", "SMN1")
 SMN2_GENE = Code(HGNC, "HGNC:11118", "SMN2")
 

@@ -34,13 +34,18 @@ def load(name: str) -> list[dict]:
 
 
 class FakeFhir:
-    """`tamper(query, answer) -> answer` changes what a query returns (a truncated Bundle, an outcome
+    """Searches as servers do: `_count` is the page size (unless `page_size` caps it), `_sort=-date` orders
+    Observations newest first, `date=ge/le` bounds them, the self link echoes the parameters used, `next`
+    links are absolute. `ignore` names parameters this server ignores (not echoed in the self link).
+    `tamper(query, answer) -> answer` changes what a query returns (a truncated Bundle, an outcome
     entry...), the same way for prefetch and for the FHIR server."""
 
-    def __init__(self, resources: list[dict], page_size: int | None = None, tamper=None):
+    def __init__(self, resources: list[dict], page_size: int | None = None, tamper=None,
+                 ignore: tuple[str, ...] = ()):
         self.record = [r for r in resources if not _is_draft(r)]
         self.page_size = page_size
         self.tamper = tamper or (lambda query, answer: answer)
+        self.ignore = ignore
         self.calls: list[str] = []
 
     def answer(self, relative: str) -> dict:
@@ -50,7 +55,7 @@ class FakeFhir:
         """A read returns the resource; a search returns a searchset Bundle (paged when page_size)."""
         parts = urlsplit(relative)
         path = parts.path.strip("/")
-        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        params = {k: v[0] for k, v in parse_qs(parts.query).items() if k not in self.ignore}
         if "/" in path:
             rtype, rid = path.split("/", 1)
             found = [r for r in self.record if r["resourceType"] == rtype and r.get("id") == rid]
@@ -63,14 +68,17 @@ class FakeFhir:
         elif params.get("_include") == "DeviceUseStatement:device":
             refs = {(m.get("device") or {}).get("reference") for m in matches}
             matches += [r for r in self.record if f"{r['resourceType']}/{r.get('id')}" in refs]
+        if params.get("_sort") == "-date":
+            matches.sort(key=lambda r: _effective(r) or "", reverse=True)
         offset = int(params.get("_offset", 0))
-        page = matches[offset: offset + self.page_size] if self.page_size else matches
+        size = min(n for n in (self.page_size, int(params.get("_count", 0)) or None, len(matches) or 1) if n)
+        page = matches[offset: offset + size]
+        query = "&".join(f"{k}={v}" for k, v in params.items() if k != "_offset")
         bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
+                  "link": [{"relation": "self", "url": f"{FHIR_BASE}/{path}?{query}"}],
                   "entry": [{"resource": r} for r in page]}
-        if self.page_size and offset + self.page_size < len(matches):
-            query = "&".join(f"{k}={v}" for k, v in params.items() if k != "_offset")
-            bundle["link"] = [{"relation": "next",
-                               "url": f"{FHIR_BASE}/{path}?{query}&_offset={offset + self.page_size}"}]
+        if offset + size < len(matches):
+            bundle["link"].append({"relation": "next", "url": f"{FHIR_BASE}/{path}?{query}&_offset={offset + size}"})
         return bundle
 
     def register(self, rsps: responses.RequestsMock, require_token: bool = True) -> None:
@@ -86,8 +94,41 @@ class FakeFhir:
         rsps.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/.*"), callback=callback)
 
 
+HISTORY_ANALYTES = ("alt", "ast", "tbili", "pt", "platelets", "troponin", "creatinine", "hgb", "weight")
+
+
+def long_history(resources: list[dict], observations: int, administrations: int, last: str = "2026-11-16",
+                 first: str = "2026-03-11") -> list[dict]:
+    """`resources` plus a NICU-length history: `observations` older results (copies of the scenario's own,
+    so the latest of each analyte stays the scenario's) spread evenly from `first` to `last`, and
+    `administrations` MedicationAdministrations of another drug."""
+    from datetime import date, timedelta
+
+    by_id = {r.get("id"): r for r in resources}
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    span = (end - start).days + 1
+    out = list(resources)
+    for i in range(observations):
+        copy = json.loads(json.dumps(by_id[HISTORY_ANALYTES[i % len(HISTORY_ANALYTES)]]))
+        copy["id"] = f"history-{i}"
+        copy["effectiveDateTime"] = (end - timedelta(days=i * span // max(observations, 1))).isoformat()
+        out.append(copy)
+    patient = next(r["id"] for r in resources if r["resourceType"] == "Patient")
+    for i in range(administrations):
+        out.append({"resourceType": "MedicationAdministration", "id": f"ampicillin-{i}", "status": "completed",
+                    "medicationCodeableConcept": {"text": "ampicillin 50 mg/kg IV"},
+                    "subject": {"reference": f"Patient/{patient}"},
+                    "effectiveDateTime": (end - timedelta(days=i * span // max(administrations, 1))).isoformat()})
+    return out
+
+
 def _is_draft(resource: dict) -> bool:
     return resource["resourceType"] == "MedicationRequest" and resource.get("status") == "draft"
+
+
+def _effective(resource: dict) -> str | None:
+    return resource.get("effectiveDateTime") or (resource.get("effectivePeriod") or {}).get("start") \
+        or resource.get("issued")
 
 
 def _matches(resource: dict, params: dict) -> bool:
@@ -111,6 +152,10 @@ def _matches(resource: dict, params: dict) -> bool:
         wanted = set(params["code"].split(","))
         have = {f"{c.get('system')}|{c.get('code')}" for c in (resource.get("code") or {}).get("coding") or []}
         if not wanted & have:
+            return False
+    if "date" in params and resource["resourceType"] == "Observation":
+        value, when = params["date"], (_effective(resource) or "")[:10]
+        if not when or (value.startswith("ge") and when < value[2:]) or (value.startswith("le") and when > value[2:]):
             return False
     return True
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import make_app
 from fhir_fake import EXAMPLES, MONITORING_EXAMPLES, example_request, hook_request, scenario_names
 
 from cds_service.data_access import SOURCES
@@ -14,8 +15,9 @@ SIGN = "/cds-services/zolgensma-order-sign"
 SELECT = "/cds-services/zolgensma-order-select"
 
 
-def test_discovery_lists_both_services_with_prefetch(client):
-    response = client.get("/cds-services")
+@pytest.mark.parametrize("mode", ["lean", "full"])
+def test_discovery_lists_both_services_with_prefetch(mode):
+    response = make_app(PREFETCH=mode).test_client().get("/cds-services")
     assert response.status_code == 200
     entries = [(s["id"], s["hook"]) for s in response.json["services"]]
     assert entries == [("zolgensma-order-select", "order-select"), ("zolgensma-order-sign", "order-sign"),
@@ -23,11 +25,13 @@ def test_discovery_lists_both_services_with_prefetch(client):
     for s in response.json["services"]:
         assert s["title"] and s["description"]
         if s["id"] != "zolgensma-monitoring":
-            assert set(s["prefetch"]) == {src.key for src in SOURCES}
+            # Lean: an order that is not Zolgensma must cost the EHR no FHIR query, so nothing is prefetched.
+            assert set(s.get("prefetch", {})) == ({src.key for src in SOURCES} if mode == "full" else set())
         else:
             assert set(s["prefetch"]) == {"patient", "labs", "medicationRequests", "medicationAdministrations",
                                           "procedures"}
-        for template in s["prefetch"].values():
+        for template in s.get("prefetch", {}).values():
+            assert "_count=" in template or "?" not in template  # every search bounded
             # CDS Hooks 2.0 tokens: only context fields and user identifiers
             for token in template.split("{{")[1:]:
                 name = token.split("}}")[0]

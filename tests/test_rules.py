@@ -19,6 +19,7 @@ from cds_service.facts import Dose, GeneticResult, Measurement, Order, PatientFa
 from cds_service.hooks import draft_resources, zolgensma_order
 from cds_service.orders import OrderSuggester
 from cds_service.quantities import UnitError, parse_titer_string, titer_at_most, to_canonical
+from cds_service.queries import eligibility_plan
 from cds_service.rules import eligibility
 from cds_service.rules.billing import billing_guidance
 from cds_service.rules.dosing import kit_for_ndc, kit_for_weight
@@ -287,7 +288,7 @@ def test_rules_never_change_the_facts(name):
     if order is None:
         assert name == "no-zolgensma"  # the service answers no cards: nothing is evaluated
         return
-    gathered = gather(body, config.load({}, environ={}))
+    gathered = gather(body, config.load({}, environ={}), eligibility_plan({}))
     facts = Translator(context["patientId"]).build(gathered.resources, order, drafts, gathered.issues, TODAY)
     facts_before = copy.deepcopy(facts)
     evaluation = evaluate(facts, TODAY)

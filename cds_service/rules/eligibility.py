@@ -464,7 +464,8 @@ def no_active_infection(ctx: _Context) -> Finding:
     if infections or fevers:
         ev = [f.evidence for f in infections] + [m.evidence for m in sorted(fevers, key=lambda m: m.when)]
         return ctx.finding(c, NOT_MET, "infection-present", ev, **window)
-    return ctx.unavailable(c, "conditions") or ctx.finding(
+    # "No recent fever" is read from the temperatures: with vitals unread it cannot be said.
+    return ctx.unavailable(c, "conditions", "vitals") or ctx.finding(
         c, MET, "no-infection-recorded", count=len(ctx.facts.conditions), **window)
 
 

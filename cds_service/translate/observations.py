@@ -238,6 +238,12 @@ def _bound(q: dict | None, analyte: str, unit: str | None) -> float | None:
     return round(to_canonical(analyte, float(value), q.get("code") or q.get("unit") or unit), 4)
 
 
+def newest_first(page: list[dict]) -> bool:
+    """The page's Observations are in newest-first order of their effective dates (each has one)."""
+    dates = [_raw_date(r) if type(r) is dict else None for r in page]
+    return None not in dates and all(a >= b for a, b in zip(dates, dates[1:], strict=False))
+
+
 def _raw_date(resource: dict) -> date | None:
     """The effective date of an unvalidated Observation, for ordering only."""
     period = resource.get("effectivePeriod")
