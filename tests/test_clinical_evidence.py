@@ -369,7 +369,7 @@ def test_a_draft_naming_an_unreadable_medication_gets_no_cards_and_reads_nothing
     rsps.add("GET", f"{FHIR_BASE}/Medication?_id=zolgensma-kit", status=404,
              json={"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]})
     assert client.post("/cds-services/zolgensma-order-sign", json=body).json == {"cards": []}
-    assert [c.request.url for c in rsps.calls] == [f"{FHIR_BASE}/Medication?_id=zolgensma-kit"]
+    assert [c.request.url for c in rsps.calls] == [f"{FHIR_BASE}/Medication?_id=zolgensma-kit&_count=1"]
 
 
 # --- item 3: advanced SMA beyond Conditions ------------------------------------------------------------------
