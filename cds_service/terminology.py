@@ -215,7 +215,7 @@ NOT_INVASIVE_TEXT = ("non-invasive", "noninvasive", "non invasive", "decannulati
 # A home ventilator (Device, DeviceUseStatement). SNOMED CT 706172005 "Ventilator (physical object)" (FHIR
 # examples; recognition only). Words: ventilators of any kind, bi-level devices, tracheostomy tubes.
 VENTILATOR_DEVICES = frozenset({(SNOMED, "706172005")})
-VENTILATOR_TEXT = ("ventilator", "respirator ", "bipap", "bi-level", "bilevel", "tracheostomy tube", "trach tube")
+VENTILATOR_TEXT = ("ventilator", "bipap", "bi-level", "bilevel", "tracheostomy tube", "trach tube")
 DEVICE_USE_CURRENT = ("active", "on-hold", "intended")  # R4 DeviceUseStatement statuses: in use or planned
 PROCEDURE_NOT_DONE = ("preparation", "not-done", "entered-in-error")  # anything else may have been done
 ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen", "invasive ventilation",
