@@ -7,7 +7,6 @@ CDS Hooks 2.0 JSON rules: no null or empty elements (they are pruned); summary <
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from . import extensions
 from .facts import PatientFacts
 from .markdown import md, md_params, plain
-from .rules.findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
+from .rules.findings import MET, NOT_ELIGIBLE, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
 
 MAX_SUMMARY = 139
 POLICY = "DR.005.D"
@@ -118,22 +117,63 @@ class CardBuilder:
         system = self.wording.data["overrideReasonSystem"]
         return [{"system": system, **r} for r in self.wording.data["overrideReasons"]]
 
-    # The summary card carries the machine-readable outcome for integration engines.
+    # The summary card: can this infusion go ahead, and if not why (README "Card design"); it carries the
+    # machine-readable outcome (every criterion with its reason) for integration engines.
+    def outcome_key(self, evaluation: Evaluation) -> str:
+        """The overall outcome, with `not-covered` for a not-eligible that rests only on coverage rules
+        (Da Vinci CRD: payment issues are at most `warning`)."""
+        if evaluation.overall == NOT_ELIGIBLE and all(
+                self.indicator(f) != "critical" for f in evaluation.findings if f.status == NOT_MET):
+            return "not-covered"
+        return evaluation.overall
+
+    def problems(self, evaluation: Evaluation) -> list[Finding]:
+        """The criteria that stop the infusion, most severe first: not met (critical before warning), for
+        review, then missing; within a group, in criterion order."""
+        rank = {NOT_MET: 0, REVIEW: 2, UNKNOWN: 3}
+        found = [f for f in evaluation.findings if f.status != MET]
+        return sorted(found, key=lambda f: rank[f.status] + (self.indicator(f) != "critical" and f.status == NOT_MET))
+
+    def summary_line(self, evaluation: Evaluation) -> str:
+        """Under 140 characters: the verdict, then the problems by name, as many as fit ("+N more")."""
+        outcome = self.wording.data["outcomes"][self.outcome_key(evaluation)]
+        template = outcome["summary"]
+        words = self.wording.data["summaryProblem"]
+        names = [words[f.status].format(short=self.wording.criterion(f.criterion)["short"])
+                 for f in self.problems(evaluation)]
+        params = dict(total=len(evaluation.findings), as_of=evaluation.as_of.isoformat())
+        for shown in range(len(names), 0, -1):
+            listed = ", ".join(names[:shown]) + (f", +{len(names) - shown} more" if shown < len(names) else "")
+            text = template.format(problems=listed, **params)
+            if len(text) <= MAX_SUMMARY:
+                return text
+        return summary_text(template.format(problems=f"{len(names)} criteria", **params))
+
     def summary_card(self, evaluation: Evaluation, facts: PatientFacts, extra: dict | None = None) -> dict:
-        counts = Counter(f.status for f in evaluation.findings)
-        outcome = self.wording.data["outcomes"][evaluation.overall]
-        summary = outcome["summary"].format(
-            total=len(evaluation.findings), as_of=evaluation.as_of.isoformat(), unknown=counts[UNKNOWN],
-            review=counts[REVIEW], not_met=counts[NOT_MET])
+        texts = self.wording.data["summaryDetail"]
+        lines = []
+        problems = self.problems(evaluation)
+        for status in (NOT_MET, REVIEW, UNKNOWN):
+            group = [f for f in problems if f.status == status]
+            if group:
+                items = "; ".join(f"{self.wording.criterion(f.criterion)['title']} "
+                                  f"({self.wording.criterion(f.criterion)['source']})" for f in group)
+                lines += [texts["problems"].format(label=texts["groups"][status], items=items), ""]
+        met = [f for f in evaluation.findings if f.status == MET]
+        if met:  # compressed: one line of names; each reason stays in the outcome below
+            lines += [texts["met"].format(count=len(met), total=len(evaluation.findings), items=", ".join(
+                self.wording.criterion(f.criterion)["short"] for f in met)), ""]
+        cautions = [f for f in met if f.caution]
+        if cautions:
+            lines += [texts["caution"].format(items=", ".join(
+                self.wording.criterion(f.criterion)["short"] for f in cautions)), ""]
         basis = "the planned infusion date" if evaluation.as_of_basis == "planned-infusion-date" else "today"
-        lines = [f"**Policy {POLICY} and FDA label, evaluated as of {evaluation.as_of.isoformat()}** ({basis}).", "",
-                 "| Criterion | Source | Status | Why |", "|---|---|---|---|"]
-        labels = self.wording.data["statusLabels"]
-        criteria = []
-        for f in evaluation.findings:
-            c = self.wording.criterion(f.criterion)
-            lines.append(f"| {c['title']} | {c['source']} | **{labels[f.status]}** | {self.reason_text(f)} |")
-            criteria.append(_criterion_outcome(f, c, self.wording.reason_text(f, markdown=False)))
+        lines.append(texts["basis"].format(as_of=evaluation.as_of.isoformat(), basis=basis,
+                                           extension=extensions.ELIGIBILITY))
+        criteria = [_criterion_outcome(f, self.wording.criterion(f.criterion),
+                                       self.wording.reason_text(f, markdown=False)) for f in evaluation.findings]
+        outcome = self.wording.data["outcomes"][self.outcome_key(evaluation)]
+        summary = self.summary_line(evaluation)
         kit = evaluation.kit
         if kit is not None:
             text = self.wording.data["kit"]
@@ -143,8 +183,6 @@ class CardBuilder:
                 large=kit.vials_8_3ml, ndc=kit.ndc)
                 + (text["betweenBands"] if kit.weight_kg < kit.band_kg[0] else "")
                 + ("" if kit.ndc_verified else text["derived"])]
-        for note in evaluation.notes:
-            lines += ["", self.wording.data["notes"][note]["detail"].format(**_note_params(evaluation, facts))]
         lines += ["", "Decision support only; the prescriber and the payer's reviewer decide."]
         outcome_ext = {
             "policy": POLICY,
@@ -163,14 +201,16 @@ class CardBuilder:
         # (criteria omit empty evidence themselves).
         return {
             "uuid": self.new_id(),
-            "summary": summary_text(summary),
+            "summary": summary,
             "indicator": outcome["indicator"],
             "detail": "\n".join(lines),
             "source": self.source("coverage-info"),
             "extension": {extensions.ELIGIBILITY: {k: v for k, v in outcome_ext.items() if v}},
         }
 
-    def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None) -> dict:
+    def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None,
+                       folded_into: dict[str, list[Finding]] | None = None) -> dict:
+        folded_into = folded_into or {}
         c = self.wording.criterion(f.criterion)
         reason = self.wording.reason(f)
         summary = self.wording.render(reason.get("summary") or "{title}: " + f.status, f, markdown=False)
@@ -186,6 +226,10 @@ class CardBuilder:
         else:
             detail.append("**Evidence:** none found in the record.")
         detail.append(f"**Evaluated as of:** {evaluation.as_of.isoformat()} ({basis})")
+        for folded in folded_into.get(f.criterion, ()):
+            other = self.wording.criterion(folded.criterion)
+            detail.append(self.wording.data["summaryDetail"]["foldedInto"].format(
+                title=other["title"], source=other["source"]))
         if c.get("labelNote"):
             detail.append(f"**FDA label vs payer sources:** {c['labelNote']}")
         card = {
@@ -279,13 +323,46 @@ def _criterion_outcome(f: Finding, criterion: dict, reason: str) -> dict:
     return outcome
 
 
+SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+
+
+def by_severity(cards: list[dict]) -> list[dict]:
+    """Critical, then warning, then info; the build order (criterion order) within each."""
+    return sorted(cards, key=lambda c: SEVERITY[c["indicator"]])
+
+
+def worst_first(cards: list[dict]) -> list[dict]:
+    """The first card (the summary) takes the worst indicator of the response; the rest by severity."""
+    if not cards:
+        return cards
+    first, rest = cards[0], by_severity(cards[1:])
+    worst = min([first["indicator"]] + [c["indicator"] for c in rest], key=SEVERITY.__getitem__)
+    return [dict(first, indicator=worst)] + rest
+
+
+def folded(evaluation: Evaluation, wording: Wording) -> dict[str, list[Finding]]:
+    """Criterion -> the findings whose card it absorbs (cards/criteria.json `foldedInto`: the dose cannot be
+    checked because of the weight; one card says so, not two)."""
+    out: dict[str, list[Finding]] = {}
+    for f in evaluation.findings:
+        rule = wording.criterion(f.criterion).get("foldedInto")
+        if f.status != MET and rule and f.reason in rule["reasons"] and \
+                evaluation.finding(rule["criterion"]).status != MET:
+            out.setdefault(rule["criterion"], []).append(f)
+    return out
+
+
 def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,
               suggestions_for: Callable[[Finding], list[dict]] | None = None, extra: dict | None = None) -> list[dict]:
-    """Summary card, then one card per criterion that is not met, unknown or for review, then data issues."""
+    """Summary card, then one card per criterion that is not met, unknown, for review or met with a caution
+    (critical, then warning, then info; a card folded into another is not repeated), then data issues."""
+    absorbed = folded(evaluation, builder.wording)
+    skipped = {f.criterion for group in absorbed.values() for f in group}
+    criterion_cards = [
+        builder.criterion_card(f, evaluation, suggestions_for(f) if suggestions_for else None, absorbed)
+        for f in evaluation.findings if (f.status != MET or f.caution) and f.criterion not in skipped]
     cards = [builder.summary_card(evaluation, facts, extra)] + builder.note_cards(evaluation, facts)
-    for f in evaluation.findings:
-        if f.status != MET or f.caution:
-            cards.append(builder.criterion_card(f, evaluation, suggestions_for(f) if suggestions_for else None))
+    cards += by_severity(criterion_cards)
     issues = builder.data_issues_card(facts)
     if issues:
         cards.append(issues)

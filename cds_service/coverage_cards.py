@@ -19,8 +19,10 @@ class CoverageCards:
     def coverage_reasons(self) -> dict:
         return self.t["coverageReason"]
 
-    def all(self, guidance: BillingGuidance) -> list[dict]:
-        cards = [self.billing(guidance), self.site(guidance), self.alternatives(guidance)]
+    def all(self, guidance: BillingGuidance, clinical_exclusion: bool = False) -> list[dict]:
+        """Billing (not when excluded on clinical grounds: nothing to bill), site of care, alternatives."""
+        billing = None if clinical_exclusion else self.billing(guidance)
+        cards = [billing, self.site(guidance), self.alternatives(guidance)]
         return [c for c in cards if c]
 
     def billing(self, g: BillingGuidance) -> dict:

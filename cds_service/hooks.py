@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from .cards import CardBuilder, Wording, cards_for
+from .cards import CardBuilder, Wording, cards_for, worst_first
 from .coverage_cards import CoverageCards
 from .crd import (
     CRD_VERSIONS,
@@ -27,14 +27,16 @@ from .orders import OrderSuggester, sign_orders
 from .queries import eligibility_plan, monitoring_plan, windows
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
+from .rules.findings import NOT_ELIGIBLE
 from .rules.monitoring import evaluate_monitoring, why_no_day_zero
 from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
+from .translate.clinical import is_lab_order
 
 
 @dataclass(frozen=True)
 class ServiceDefinition:
     id: str
-    hooks: tuple[str, ...]  # one discovery entry per hook, same id (CDS Hooks allows it)
+    hooks: tuple[str, ...]  # one hook per service: clients key services by id (the sandbox keeps one per id)
     title: str
     description: str
     sources: tuple[str, ...] = ()  # data sources (data_access.SOURCES names); empty: all
@@ -43,6 +45,9 @@ class ServiceDefinition:
 
 
 ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-order-sign", "zolgensma-monitoring"
+# One id per hook: clients such as the CDS Hooks sandbox keep one discovery entry per id (issue 13).
+MONITORING_LAB_ORDERS = "zolgensma-monitoring-lab-orders"
+_MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures")
 SERVICES = {
     s.id: s for s in (
         ServiceDefinition(
@@ -55,12 +60,15 @@ SERVICES = {
             "When a Zolgensma order is signed, checks policy DR.005.D criteria 1-11, renewal and product line "
             "against the FDA label, including the ordered dose against the label's weight-band kit."),
         ServiceDefinition(
-            MONITORING, ("patient-view", "order-select"), "Zolgensma post-infusion monitoring",
+            MONITORING, ("patient-view",), "Zolgensma post-infusion monitoring",
             "After a Zolgensma infusion: which boxed-warning monitoring labs are due or overdue, the "
-            "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline. "
-            "On order-select it answers when lab orders are selected.",
-            sources=("patient", "labs", "medication-requests", "medication-administrations", "procedures"),
-            crd=False, lean_prefetch=False),
+            "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline.",
+            sources=_MONITORING_SOURCES, crd=False, lean_prefetch=False),
+        ServiceDefinition(
+            MONITORING_LAB_ORDERS, ("order-select",), "Zolgensma post-infusion monitoring (lab orders)",
+            "The same monitoring cards when a laboratory order (ServiceRequest with a laboratory category, a LOINC "
+            "code or a CPT laboratory code) is selected for a patient who received Zolgensma; silent otherwise.",
+            sources=_MONITORING_SOURCES, crd=False),
     )
 }
 # The context (draft orders) is echoed in the coverage-information system action; FHIR resources nest about
@@ -182,7 +190,7 @@ class Services:
                 raise Unprocessable(err.message) from None
         else:  # the monitoring service is plain CDS Hooks, which names no code: 400, as is usual
             context = parse_request(service, body)
-        handler = self.monitoring if service.id == MONITORING else self.eligibility
+        handler = self.monitoring if service.id in (MONITORING, MONITORING_LAB_ORDERS) else self.eligibility
         return handler(service, context, effective_request(body, fhir_servers))
 
 
@@ -237,9 +245,12 @@ class EligibilityHandler(_Handler):
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         coverage_cards = CoverageCards(self.wording.billing, builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
-        cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance)
+        # No billing card when Zolgensma is excluded on clinical grounds (alternatives card instead).
+        clinical_exclusion = builder.outcome_key(evaluation) == NOT_ELIGIBLE
+        cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance,
+                                                                                            clinical_exclusion)
         cards = sign_orders(cards, context["userId"], today)
-        response = {"cards": [c for c in cards if settings.get(card_topic(c), True)]}
+        response = {"cards": worst_first([c for c in cards if settings.get(card_topic(c), True)])}
         if settings["coverage-info"]:
             action = coverage_information(evaluation, facts, order, hook, today, self.new_id,
                                           coverage_cards.coverage_reasons)
@@ -262,7 +273,7 @@ class MonitoringHandler(_Handler):
         # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say, unless one may be on
         # record but its date could not be read: then a card says why there is no schedule.
         evaluation = evaluate_monitoring(facts, today)
-        builder = CardBuilder(self.wording, self.new_id)
+        builder = CardBuilder(self.wording, self.new_id, self.wording.monitoring["label"])
         if evaluation is None:
             why = why_no_day_zero(facts)
             return {"cards": [builder.no_schedule_card(facts, why)] if why else []}
@@ -270,7 +281,7 @@ class MonitoringHandler(_Handler):
         cards = MonitoringCards(self.wording.monitoring, self.wording.orders, builder,
                                 facts.patient_reference).all(evaluation)
         issues = builder.data_issues_card(facts)
-        return {"cards": sign_orders(cards, context["userId"], today) + ([issues] if issues else [])}
+        return {"cards": worst_first(sign_orders(cards, context["userId"], today) + ([issues] if issues else []))}
 
 
 def _read_medications(body: dict, config: dict, gathered, medications: dict) -> None:
@@ -282,5 +293,4 @@ def _read_medications(body: dict, config: dict, gathered, medications: dict) -> 
 
 def _selects_lab_orders(context: dict) -> bool:
     selected = set(context.get("selections") or [])
-    return any(r.get("resourceType") == "ServiceRequest" and f"ServiceRequest/{r.get('id')}" in selected
-               for r in draft_resources(context))
+    return any(is_lab_order(r) and f"ServiceRequest/{r.get('id')}" in selected for r in draft_resources(context))

@@ -289,3 +289,14 @@ POS_NAMES = {"11": "Office", "12": "Home", "19": "Off Campus-Outpatient Hospital
              "22": "On Campus-Outpatient Hospital", "49": "Independent Clinic"}
 POS_ACCEPTED = ("21", "22", "19")  # billing guide "Site of care"
 POS_NOT_ACCEPTED = ("11", "49", "12")  # payer site-of-care policy, not a label rule (clinical-facts 1.8j)
+
+
+# A laboratory order (ServiceRequest): how the lab-order monitoring service recognises one.
+# - category: SNOMED CT 108252007 "Laboratory procedure" (US Core ServiceRequest category) or the
+#   observation-category code `laboratory` some EHRs reuse;
+# - code: any LOINC code (LOINC orderables are lab tests here), or CPT 80047-89398, the CPT "Pathology and
+#   Laboratory" section (imaging such as 70450 CT head is in 70010-79999, Radiology).
+LAB_ORDER_CATEGORIES = {(SNOMED, "108252007"), ("http://terminology.hl7.org/CodeSystem/observation-category",
+                                                 "laboratory")}
+CPT = "http://www.ama-assn.org/go/cpt"
+CPT_LAB_RANGE = (80047, 89398)

@@ -21,12 +21,15 @@ def test_discovery_lists_both_services_with_prefetch(mode):
     assert response.status_code == 200
     entries = [(s["id"], s["hook"]) for s in response.json["services"]]
     assert entries == [("zolgensma-order-select", "order-select"), ("zolgensma-order-sign", "order-sign"),
-                       ("zolgensma-monitoring", "patient-view"), ("zolgensma-monitoring", "order-select")]
+                       ("zolgensma-monitoring", "patient-view"), ("zolgensma-monitoring-lab-orders", "order-select")]
     for s in response.json["services"]:
         assert s["title"] and s["description"]
         if s["id"] != "zolgensma-monitoring":
-            # Lean: an order that is not Zolgensma must cost the EHR no FHIR query, so nothing is prefetched.
-            assert set(s.get("prefetch", {})) == ({src.key for src in SOURCES} if mode == "full" else set())
+            # Lean: an order that is not Zolgensma (or, for the lab-order service, not a lab order for a treated
+            # child) must cost the EHR no FHIR query, so nothing is prefetched.
+            wanted = {src.key for src in SOURCES} if s["id"] != "zolgensma-monitoring-lab-orders" else {
+                "patient", "labs", "medicationRequests", "medicationAdministrations", "procedures"}
+            assert set(s.get("prefetch", {})) == (wanted if mode == "full" else set())
         else:
             assert set(s["prefetch"]) == {"patient", "labs", "medicationRequests", "medicationAdministrations",
                                           "procedures"}
@@ -160,6 +163,11 @@ def test_every_non_met_criterion_has_a_card_naming_source_and_evidence(client, n
         assert criterion["source"] and criterion["reason"]
         if criterion["status"] == "met" and not criterion.get("caution"):
             assert criterion["id"] not in by_criterion
+            continue
+        if criterion["id"] not in by_criterion:  # folded into the card of the criterion that decides it
+            assert criterion["id"] == "dose-within-label", criterion
+            card = by_criterion["weight-in-label-range"]
+            assert criterion["source"] in card["detail"] and "Also blocks" in card["detail"]
             continue
         card = by_criterion[criterion["id"]]
         assert criterion["source"] in card["detail"]

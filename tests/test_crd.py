@@ -135,13 +135,27 @@ def test_billing_card(client):
     assert "POS 22 (On Campus-Outpatient Hospital) at Location/site-1 is an accepted" in card["detail"]
 
 
-@pytest.mark.parametrize("name, denial", [("titer-1-100", "#1 AAV9"), ("missing-genetics", "#2 SMA type"),
-                                          ("age-25-months", "#3 Age"), ("weight-22kg", "#4 Weight"),
+@pytest.mark.parametrize("name, denial", [("titer-stale", "#1 AAV9"), ("missing-genetics", "#2 SMA type"),
                                           ("no-steroid-plan", "#5 Glucocorticoid"), ("missing-labs", "#6 LFT")])
 def test_billing_card_names_the_denials_this_patient_would_trigger(client, name, denial):
     detail = _card(_post(client, name), "Bill J3399")["detail"]
     assert denial in detail
     assert detail.count("- #") == 1
+
+
+@pytest.mark.parametrize("name", ["titer-1-100", "age-25-months", "weight-22kg", "infection", "prior-dose"])
+def test_no_billing_card_when_excluded_on_clinical_grounds(client, name):
+    cards = _post(client, name)["cards"]
+    assert not any(c["summary"].startswith("Bill J3399") for c in cards)
+    assert cards[0]["indicator"] == "critical" and cards[0]["summary"].startswith("Do not infuse Zolgensma: ")
+
+
+def test_coverage_only_exclusion_is_a_warning_and_keeps_billing(client):
+    cards = _post(client, "aca-plan")["cards"]
+    assert cards[0]["indicator"] == "warning"
+    assert cards[0]["summary"] == "Zolgensma not covered by this plan: plan coverage not met"
+    assert all(c["indicator"] != "critical" for c in cards)
+    assert any(c["summary"].startswith("Bill J3399") for c in cards)
 
 
 def test_screening_codes_are_flagged_not_accepted_as_sma(client):
@@ -191,7 +205,7 @@ def test_no_alternatives_card_for_other_reasons(client, name):
 
 def test_discovery_offers_a_boolean_option_per_card_type(client):
     for service in client.get("/cds-services").json["services"]:
-        if service["id"] == "zolgensma-monitoring":
+        if service["id"].startswith("zolgensma-monitoring"):
             assert "extension" not in service
             continue
         options = service["extension"]["davinci-crd.configuration-options"]

@@ -151,16 +151,42 @@ def test_bilirubin_above_normal_means_continue_steroid(client):
     assert card["suggestions"][0]["actions"][0]["resource"]["code"]["coding"][0]["code"] == "24325-3"
 
 
-def test_order_select_answers_for_lab_orders_only(client):
+LAB_ORDERS_URL = "/cds-services/zolgensma-monitoring-lab-orders"
+CT_HEAD = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "70450",
+                       "display": "Computed tomography, head or brain; without contrast material"}]}
+
+
+@pytest.mark.parametrize("code, category, answers", [
+    ({"coding": [{"system": "http://loinc.org", "code": "24325-3"}], "text": "Hepatic function panel"}, None, True),
+    ({"text": "Hepatic function panel"}, "108252007", True),
+    ({"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "85025"}]}, None, True),  # CBC
+    (CT_HEAD, None, False),  # imaging, as the sandbox's PAMA tab sends it
+    ({"text": "Hepatic function panel"}, None, False),  # text alone does not make a lab order
+])
+def test_lab_order_service_answers_for_lab_orders_only(client, code, category, answers):
     body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES)
-    lab = {"resourceType": "ServiceRequest", "id": "lab-1", "status": "draft", "intent": "order",
-           "code": {"text": "Hepatic function panel"}, "subject": {"reference": "Patient/monitoring-day-45-overdue"}}
+    order = {"resourceType": "ServiceRequest", "id": "sr-1", "status": "draft", "intent": "order", "code": code,
+             "subject": {"reference": "Patient/monitoring-day-45-overdue"}}
+    if category:
+        order["category"] = [{"coding": [{"system": "http://snomed.info/sct", "code": category}]}]
     body["hook"] = "order-select"
-    body["context"].update(draftOrders={"resourceType": "Bundle", "entry": [{"resource": lab}]},
-                           selections=["ServiceRequest/lab-1"])
-    assert _post(client, None, body=body)["cards"]
+    body["context"].update(draftOrders={"resourceType": "Bundle", "entry": [{"resource": order}]},
+                           selections=["ServiceRequest/sr-1"])
+    response = client.post(LAB_ORDERS_URL, json=body)
+    assert response.status_code == 200
+    assert bool(response.json["cards"]) is answers
     body["context"]["selections"] = []
-    assert _post(client, None, body=body) == {"cards": []}
+    assert client.post(LAB_ORDERS_URL, json=body).json == {"cards": []}
+
+
+def test_each_monitoring_hook_has_its_own_service_id(client):
+    entries = [(s["id"], s["hook"]) for s in client.get("/cds-services").json["services"]]
+    assert ("zolgensma-monitoring", "patient-view") in entries
+    assert ("zolgensma-monitoring-lab-orders", "order-select") in entries
+    assert len({i for i, _ in entries}) == len(entries)
+    body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES)
+    body["hook"] = "order-select"
+    assert client.post(URL, json=body).status_code == 400  # patient-view only
 
 
 def test_wrong_hook_for_monitoring_is_400(client):

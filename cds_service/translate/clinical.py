@@ -130,3 +130,25 @@ def _is_ventilator(device: dict) -> bool:
 def _ventilator_words(text: str) -> bool:
     low = f" {text.lower()} "
     return any(w in low for w in t.VENTILATOR_TEXT)
+
+
+
+def is_lab_order(resource: dict) -> bool:
+    """A ServiceRequest for a laboratory test, by category or code (terminology.LAB_ORDER_CATEGORIES);
+    free text alone does not make one."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "ServiceRequest":
+        return False
+    categories = [c for concept in as_list(resource.get("category")) if isinstance(concept, dict)
+                  for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    if any((_s(c.get("system")), _s(c.get("code"))) in t.LAB_ORDER_CATEGORIES for c in categories):
+        return True
+    code = resource.get("code") if isinstance(resource.get("code"), dict) else {}
+    for c in as_list(code.get("coding")):
+        if not isinstance(c, dict):
+            continue
+        system, value = _s(c.get("system")), _s(c.get("code")).strip()
+        if system == t.LOINC and value:
+            return True
+        if system == t.CPT and value.isdigit() and t.CPT_LAB_RANGE[0] <= int(value) <= t.CPT_LAB_RANGE[1]:
+            return True
+    return False
