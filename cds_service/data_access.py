@@ -65,9 +65,11 @@ SOURCES: tuple[Source, ...] = (
            ("MedicationAdministration?patient={{context.patientId}}&_count=200",)),
     Source("procedures", "procedures", ("Procedure?patient={{context.patientId}}&_count=200",)),
     Source("coverage", "coverage", ("Coverage?patient={{context.patientId}}&status=active&_count=50",)),
+    # A user who is a PractitionerRole cannot fill the advertised template: with a FHIR server, their role is
+    # read by id; without one, the source is unread (specialist `unknown`), never a 412 (see gather).
     Source("practitioner-roles", "practitionerRoles",
            ("PractitionerRole?practitioner={{userPractitionerId}}&_count=50",
-            "PractitionerRole?_id={{userPractitionerRoleId}}&_count=50")),
+            "PractitionerRole/{{userPractitionerRoleId}}")),
     Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active&_count=50",)),
     # Site of care: the encounter and its Location in one search (_include, as Da Vinci CRD does).
     Source("encounter", "encounter",
@@ -194,10 +196,17 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
             resources[name] = []  # none applicable (e.g. no encounterId in this context): nothing to read
         to_fetch = [name for name, found in searches.items() if found]
         if server is None and to_fetch:
-            missing = [s.key for s in absent if s.name in to_fetch]
+            # 412 only for keys the EHR could have filled: one whose template needs a token this context lacks
+            # (a PractitionerRole user and {{userPractitionerId}}) is rightly omitted (CDS Hooks 2.0.1: clients
+            # MUST NOT send a key they do not satisfy); that source stays unread and its criteria `unknown`.
+            unfillable = [s for s in absent if s.name in to_fetch and resolve(s.templates[0], context) is None]
+            missing = [s.key for s in absent if s.name in to_fetch and s not in unfillable]
             if missing:
                 raise PreconditionFailed("prefetch lacks " + ", ".join(missing) + (
                     "; " + REFUSED_SERVER if request.get(_REFUSED) else " and the request has no fhirServer to query"))
+            issues.extend(DataIssue(s.name, f"not prefetched (the EHR cannot fill {s.templates[0]} for user "
+                                            f"{context.get('userId')}) and no fhirServer to read it")
+                          for s in unfillable)
             # The EHR sent a failed or unusable value and there is no server to ask: that source stays unread.
             resources.update({name: None for name in to_fetch})
             if request.get(_REFUSED):

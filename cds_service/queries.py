@@ -83,8 +83,9 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
         "medication-administrations": (Query(f"MedicationAdministration?patient={PATIENT}&_count={PAGE}"),),
         "procedures": (Query(f"Procedure?patient={PATIENT}&_count={PAGE}"),),
         "coverage": (Query(f"Coverage?patient={PATIENT}&status=active&_count=50"),),
+        # a PractitionerRole user's role is read by id (issue 15)
         "practitioner-roles": (Query("PractitionerRole?practitioner={{userPractitionerId}}&_count=50"),
-                               Query("PractitionerRole?_id={{userPractitionerRoleId}}&_count=50")),
+                               Query("PractitionerRole/{{userPractitionerRoleId}}")),
         "care-teams": (Query(f"CareTeam?patient={PATIENT}&status=active&_count=50"),),
         "encounter": (Query("Encounter?_id={{context.encounterId}}&_include=Encounter:location&_count=10"),),
         "medication-statements": (Query(f"MedicationStatement?patient={PATIENT}&_count={PAGE}"),),

@@ -118,3 +118,48 @@ def test_requested_version_must_be_one_we_follow(client, version, status):
     answer = _post(client, body, status=status)
     if status == 422:
         assert "davinci-crd.requestedVersion" in answer["issue"][0]["diagnostics"]
+
+
+# Item 2: a user who is a PractitionerRole.
+ROLE_USER = "PractitionerRole/neuro-1-role"
+
+
+def _outcome(answer):
+    return {c["id"]: c for c in answer["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["criteria"]}
+
+
+def _prefetch_only(name, user):
+    body = hook_request(name)
+    body.pop("fhirServer"), body.pop("fhirAuthorization")
+    body["context"]["userId"] = user
+    body["prefetch"].pop("practitionerRoles")  # {{userPractitionerId}} has no value for this user
+    return body
+
+
+def test_prefetch_only_ehr_with_a_role_user_gets_cards_and_specialist_unknown(client, rsps):
+    answer = _post(client, _prefetch_only("eligible-infant", ROLE_USER))
+    outcome = _outcome(answer)
+    assert outcome["specialist-prescriber"]["status"] == "unknown"
+    assert {c: f["status"] for c, f in outcome.items() if c != "specialist-prescriber"} == {
+        c: f["status"] for c, f in _outcome(_post(client, hook_request("eligible-infant"))).items()
+        if c != "specialist-prescriber"}  # nothing else changes
+    issues = answer["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["dataIssues"]
+    assert any(i["source"] == "practitioner-roles" and ROLE_USER in i["problem"] for i in issues)
+    assert not rsps.calls
+
+
+def test_prefetch_only_ehr_with_a_practitioner_user_still_gets_412_for_a_missing_key(client):
+    body = _prefetch_only("eligible-infant", "Practitioner/neuro-1")
+    assert client.post(SIGN, json=body).status_code == 412
+
+
+def test_with_fhir_access_the_role_user_is_read_by_id(client, rsps):
+    fake = FakeFhir(load("eligible-infant"))
+    fake.register(rsps)
+    body = hook_request("eligible-infant")
+    body["context"]["userId"] = ROLE_USER
+    body["prefetch"].pop("practitionerRoles")
+    outcome = _outcome(_post(client, body))
+    assert fake.calls == ["PractitionerRole/neuro-1-role"]
+    assert outcome["specialist-prescriber"]["status"] == "met"
+    assert outcome["specialist-prescriber"]["evidence"] == ["PractitionerRole/neuro-1-role"]
