@@ -209,7 +209,9 @@ class CardBuilder:
         }
 
     def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None,
-                       folded_into: dict[str, list[Finding]] | None = None) -> dict:
+                       folded_into: dict[str, list[Finding]] | None = None,
+                       notes: list[str] | None = None) -> dict:
+        """`notes`: further paragraphs, e.g. the orders already placed for what is missing."""
         folded_into = folded_into or {}
         c = self.wording.criterion(f.criterion)
         reason = self.wording.reason(f)
@@ -225,6 +227,7 @@ class CardBuilder:
             detail.append("**Evidence:**\n" + "\n".join(self.evidence_lines(f.evidence)))
         else:
             detail.append("**Evidence:** none found in the record.")
+        detail += notes or []
         detail.append(f"**Evaluated as of:** {evaluation.as_of.isoformat()} ({basis})")
         for folded in folded_into.get(f.criterion, ()):
             other = self.wording.criterion(folded.criterion)
@@ -353,13 +356,16 @@ def folded(evaluation: Evaluation, wording: Wording) -> dict[str, list[Finding]]
 
 
 def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,
-              suggestions_for: Callable[[Finding], list[dict]] | None = None, extra: dict | None = None) -> list[dict]:
+              suggestions_for: Callable[[Finding], list[dict]] | None = None, extra: dict | None = None,
+              notes_for: Callable[[Finding], list[str]] | None = None) -> list[dict]:
     """Summary card, then one card per criterion that is not met, unknown, for review or met with a caution
-    (critical, then warning, then info; a card folded into another is not repeated), then data issues."""
+    (critical, then warning, then info; a card folded into another is not repeated), then data issues.
+    `notes_for`: further paragraphs of a criterion's card (e.g. orders already placed)."""
     absorbed = folded(evaluation, builder.wording)
     skipped = {f.criterion for group in absorbed.values() for f in group}
     criterion_cards = [
-        builder.criterion_card(f, evaluation, suggestions_for(f) if suggestions_for else None, absorbed)
+        builder.criterion_card(f, evaluation, suggestions_for(f) if suggestions_for else None, absorbed,
+                               notes_for(f) if notes_for else None)
         for f in evaluation.findings if (f.status != MET or f.caution) and f.criterion not in skipped]
     cards = [builder.summary_card(evaluation, facts, extra)] + builder.note_cards(evaluation, facts)
     cards += by_severity(criterion_cards)

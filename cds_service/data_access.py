@@ -70,6 +70,9 @@ SOURCES: tuple[Source, ...] = (
     Source("practitioner-roles", "practitionerRoles",
            ("PractitionerRole?practitioner={{userPractitionerId}}&_count=50",
             "PractitionerRole/{{userPractitionerRoleId}}")),
+    # Lab orders already drafted or active: a test on order is not suggested again (recognised by code).
+    Source("service-requests", "serviceRequests",
+           ("ServiceRequest?patient={{context.patientId}}&status=draft,active,on-hold&_count=50",)),
     Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active&_count=50",)),
     # Site of care: the encounter and its Location in one search (_include, as Da Vinci CRD does).
     Source("encounter", "encounter",

@@ -221,6 +221,16 @@ class DataIssue:
 
 
 @dataclass
+class PendingOrder:
+    """A ServiceRequest already drafted or active for this patient: a test not to be suggested again."""
+
+    reference: str
+    codes: frozenset[tuple[str, str]]
+    status: str
+    authored: str | None  # authoredOn as written, when given
+
+
+@dataclass
 class Unread:
     """An entry of a source that was received but could not be used as evidence: unreadable, invalid,
     another patient's, dated in the future. `kind` is what it was recognised as (an analyte, "condition",
@@ -249,6 +259,7 @@ class PatientFacts:
     prior_doses: list[PriorDose] = field(default_factory=list)
     coverages: list[CoverageFact] = field(default_factory=list)
     specialists: list[SpecialistFact] = field(default_factory=list)
+    pending_orders: list[PendingOrder] = field(default_factory=list)
     site_of_care: SiteOfCare | None = None
     # Advanced-SMA evidence beyond Conditions (criterion 3): procedures and devices.
     advanced_sma: list[ClinicalEvidence] = field(default_factory=list)

@@ -244,8 +244,17 @@ class Location(Resource, total=False):
     type: list[CodeableConcept] | None
 
 
+class ServiceRequest(Resource, total=False):
+    status: Required[Code]
+    intent: Code | None
+    doNotPerform: StrictBool | None
+    code: CodeableConcept | None
+    subject: Reference | None
+    authoredOn: DateTime | None
+
+
 # One compiled (pydantic-core) validator per resource type the translator reads.
 VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
     Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement, Device,
     DeviceUseStatement, Procedure, Coverage,
-    PractitionerRole, CareTeam, Encounter, Location)}
+    PractitionerRole, CareTeam, Encounter, Location, ServiceRequest)}

@@ -244,7 +244,8 @@ class EligibilityHandler(_Handler):
         builder = CardBuilder(self.wording, self.new_id, card_label(facts, self.wording.data["service"]["label"]))
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         coverage_cards = CoverageCards(self.wording.billing, builder)
-        cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension())
+        cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension(),
+                          suggester.pending_notes)
         # No billing card when Zolgensma is excluded on clinical grounds (alternatives card instead).
         clinical_exclusion = builder.outcome_key(evaluation) == NOT_ELIGIBLE
         cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance,

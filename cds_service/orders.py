@@ -36,15 +36,36 @@ class OrderSuggester:
         if f.criterion == "corticosteroid-plan" and f.reason in ("no-steroid-plan", "steroid-plan-ended"):
             s = self.prednisolone()
             return [s] if s else []
+        tests = [t for t in self._baseline_tests(f) if not self.pending(t)]
+        return [self.baseline(tests, f.criterion)] if tests else []
+
+    def pending_notes(self, f: Finding) -> list[str]:
+        """Card lines for the tests this finding needs that are already drafted or active (not suggested again)."""
+        return self._pending_lines(self._baseline_tests(f))
+
+    def _baseline_tests(self, f: Finding) -> list[str]:
+        tests: list[str] = []
         if f.status == UNKNOWN and f.criterion in ("baseline-liver-function", "baseline-platelets-troponin",
                                                    "aav9-titer"):
-            tests = []
             for gap in f.missing:
                 test = self.t["baseline"]["gaps"].get(gap)
                 if test and test not in tests:
                     tests.append(test)
-            return [self.baseline(tests, f.criterion)] if tests else []
-        return []
+        return tests
+
+    def pending(self, test: str) -> list:
+        """Orders on record or in this session's draftOrders for `test`, matched by code (LOINC of the template;
+        a test without a verified code, such as the AAV9 titer, cannot be matched and is suggested)."""
+        spec = self.t["tests"][test]
+        codes = {(LOINC, c) for c in [spec.get("loinc")] + [c for c, _ in spec.get("alsoLoinc", [])] if c}
+        return [p for p in self.facts.pending_orders if p.codes & codes]
+
+    def _pending_lines(self, tests: list[str]) -> list[str]:
+        text = self.t["pending"]
+        items = [text["item"].format(test=self.t["tests"][t]["label"], reference=p.reference, status=p.status,
+                                     authored=f", authored {p.authored}" if p.authored else "")
+                 for t in tests for p in self.pending(t)]
+        return [text["note"].format(orders="; ".join(items))] if items else []
 
     def prednisolone(self) -> dict | None:
         kit_weight = self.evaluation.kit.weight_kg if self.evaluation.kit else None
@@ -113,9 +134,14 @@ class OrderSuggester:
         else:
             lines.append(m["detail"].format(day0="date not on the order; add it to get dated orders"))
         label_gaps = self.label_baseline_gaps()
+        to_order = [t for t in label_gaps if not self.pending(t)]
         if label_gaps:
             lines += ["", m["labelBaseline"]]
-            suggestions.append(self.baseline(label_gaps, "label-baseline"))
+        pending = self._pending_lines(label_gaps)
+        if pending:
+            lines += ["", *pending]
+        if to_order:
+            suggestions.append(self.baseline(to_order, "label-baseline"))
         card = {
             "uuid": self.new_id(),
             "summary": m["summary"],

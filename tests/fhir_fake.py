@@ -142,7 +142,8 @@ def _matches(resource: dict, params: dict) -> bool:
         return False
     if "_id" in params and resource.get("id") not in params["_id"].split(","):
         return False
-    if "status" in params and resource.get("status") != params["status"] and resource["resourceType"] != "Location":
+    if "status" in params and resource.get("status") not in params["status"].split(",") \
+            and resource["resourceType"] != "Location":
         return False
     if "category" in params:
         codes = {c.get("code") for cat in resource.get("category") or [] for c in cat.get("coding") or []}

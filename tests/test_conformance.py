@@ -163,3 +163,58 @@ def test_with_fhir_access_the_role_user_is_read_by_id(client, rsps):
     assert fake.calls == ["PractitionerRole/neuro-1-role"]
     assert outcome["specialist-prescriber"]["status"] == "met"
     assert outcome["specialist-prescriber"]["evidence"] == ["PractitionerRole/neuro-1-role"]
+
+
+# Item 3: lab orders already drafted or active are not suggested again.
+def _lab_order(id_, loinc, status="active", subject="Patient/missing-labs"):
+    return {"resourceType": "ServiceRequest", "id": id_, "status": status, "intent": "order",
+            "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]}, "subject": {"reference": subject},
+            "authoredOn": "2026-11-20"}
+
+
+def _criterion_card(cards, criterion):
+    return next(c for c in cards if c.get("extension", {}).get("org.example.zolgensma-cds.criterion",
+                                                               {}).get("id") == criterion)
+
+
+def _suggested_codes(card):
+    return {a["resource"]["code"]["coding"][0]["code"] for s in card.get("suggestions", []) for a in s["actions"]}
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_an_active_lab_order_on_record_is_not_suggested_again(client, rsps, mode):
+    resources = load("missing-labs") + [_lab_order("hfp-1", "24325-3"),
+                                        _lab_order("trop-done", "10839-9", status="completed"),
+                                        _lab_order("other-patient", "58410-2", subject="Patient/someone-else")]
+    fake = FakeFhir(resources)
+    fake.register(rsps)
+    cards = _post(client, hook_request("missing-labs", mode=mode, resources=resources))["cards"]
+    liver = _criterion_card(cards, "baseline-liver-function")
+    assert _suggested_codes(liver) == {"5902-2"}  # PT/INR still to order; the hepatic panel is on order
+    assert "Already on order, pending" in liver["detail"]
+    assert "`ServiceRequest/hfp-1` (active, authored 2026-11-20)" in liver["detail"]
+    assert liver["extension"]["org.example.zolgensma-cds.criterion"]["status"] == "unknown"  # no result yet
+    platelets = _criterion_card(cards, "baseline-platelets-troponin")
+    assert _suggested_codes(platelets) == {"58410-2", "10839-9"}  # completed / another patient's: not pending
+    assert "Already on order" not in platelets["detail"]
+    if mode == "server":
+        assert "ServiceRequest?patient=missing-labs&status=draft,active,on-hold" in fake.calls
+
+
+def test_a_lab_drafted_in_this_session_is_not_suggested_again(client):
+    body = hook_request("missing-labs")
+    draft = _lab_order("draft-trop", "10839-9", status="draft")
+    del draft["subject"], draft["authoredOn"]  # lenient: drafts from real clients may lack them
+    body["context"]["draftOrders"]["entry"].append({"resource": draft})
+    card = _criterion_card(_post(client, body)["cards"], "baseline-platelets-troponin")
+    assert _suggested_codes(card) == {"58410-2"}
+    assert "Troponin-I: `ServiceRequest/draft-trop` (draft)." in card["detail"]
+
+
+def test_all_tests_on_order_leaves_the_card_without_suggestions(client):
+    body = hook_request("missing-labs")
+    body["context"]["draftOrders"]["entry"] += [{"resource": _lab_order(f"d{i}", code, status="draft")}
+                                                for i, code in enumerate(("24325-3", "6301-6"))]
+    card = _criterion_card(_post(client, body)["cards"], "baseline-liver-function")
+    assert "suggestions" not in card and "selectionBehavior" not in card
+    assert card["detail"].count("`ServiceRequest/d") == 2

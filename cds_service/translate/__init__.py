@@ -84,6 +84,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             "DeviceUseStatement": self._device_use,
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
+            "ServiceRequest": self._service_request,
         }
         everything = [r for resources in sources.values() for r in resources or () if type(r) is dict]
         self.medications.update(medication_index(everything))
@@ -122,6 +123,8 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         for draft in draft_orders:
             if draft is not order and draft.get("resourceType") == "MedicationRequest":
                 self._safely(self._medication_request, _lenient_draft(draft, f.patient_reference))
+            elif draft.get("resourceType") == "ServiceRequest":  # a lab drafted in this ordering session
+                self._safely(self._service_request, _lenient_draft(draft, f.patient_reference))
         return f
 
     def _safely(self, handler, resource: dict, *args) -> None:

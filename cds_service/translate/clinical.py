@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from .. import terminology as t
-from ..facts import ClinicalEvidence, ConditionFact, PriorDose
+from ..facts import ClinicalEvidence, ConditionFact, PendingOrder, PriorDose
 from ..fhir_client import as_list
 from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
 from .medications import _names_zolgensma, _unresolved_reference, medication_kind
+
+PENDING_STATUSES = ("draft", "active", "on-hold")
 
 
 class ClinicalReader:
@@ -30,6 +32,20 @@ class ClinicalReader:
             _ref(c), codes, f"{text} [{shown}]".strip() if shown else text, active,
             _to_date(c.get("onsetDateTime")) or _to_date(_start(c.get("onsetPeriod"))),
             _to_date(c.get("recordedDate"))))
+
+    # Orders already placed ----------------------------------------------------------------------
+    def _service_request(self, resource: dict) -> None:
+        """A drafted, active or on-hold ServiceRequest of this patient, recognised later by its codes (CRD hooks:
+        "don't recommend an action if there's already a draft order to perform that action")."""
+        sr = self._valid(resource, "service-request")
+        if sr is None or sr["status"] not in PENDING_STATUSES or sr.get("doNotPerform") is True:
+            return
+        subject = (sr.get("subject") or {}).get("reference")
+        if subject and subject != self.facts.patient_reference:
+            return
+        codes = _code_keys(sr.get("code"))
+        if codes:
+            self.facts.pending_orders.append(PendingOrder(_ref(sr), codes, sr["status"], sr.get("authoredOn")))
 
     def _procedure(self, resource: dict) -> None:
         """A Zolgensma infusion (J3399, the product named in the code, or the product in usedCode /
