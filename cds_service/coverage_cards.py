@@ -46,7 +46,8 @@ class CoverageCards:
     def _site_line(self, g: BillingGuidance) -> str:
         s = self.t["site"]
         if g.site_status == "unknown":
-            return s["unknown"]
+            why = g.site.why if g.site and g.site.why else s["noEncounter"]
+            return s["unknown"].format(why=md(why))
         key = "notAcceptedSummary" if g.site_status == "not-accepted" else g.site_status
         return s[key].format(**md_params(self._site_params(g)))
 

@@ -99,16 +99,22 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
         parts.append({"url": "covered", "valueCode": "not-covered"})  # q2: no pa-needed
         reason = reasons["excluded"]
     else:
-        covered = "covered" if evaluation.overall == ELIGIBLE else "conditional"
+        # The billing guide accepts only POS 21, 22 or 19: with no place of service known, coverage depends on
+        # where the infusion happens (CRD cards.md: 'conditional' with info-needed `location`).
+        site_known = facts.site_of_care is not None and facts.site_of_care.pos_code is not None
+        covered = "covered" if evaluation.overall == ELIGIBLE and site_known else "conditional"
         parts.append({"url": "covered", "valueCode": covered})
         parts.append({"url": "pa-needed", "valueCode": "auth-needed"})  # DR.005.D: prior authorization
         if hook == "order-sign" and unknown:
             kinds = {"admin" if f.criterion in _ADMIN_CRITERIA else "clinical" for f in unknown}
             parts.append({"url": "doc-needed", "valueCode": "both" if len(kinds) == 2 else kinds.pop()})
             parts.append({"url": "doc-purpose", "valueCode": "withpa"})
-            for code in _info_needed(evaluation, facts):
-                parts.append({"url": "info-needed", "valueCode": code})  # q3 holds: covered is conditional
-        reason = reasons[evaluation.overall].format(as_of=evaluation.as_of.isoformat(), ids=", ".join(problems))
+        if hook == "order-sign" and covered == "conditional":
+            # Whenever conditional (CRD 2.2.1 crd-ci-q3, also valid under 2.0.1's q3); OTH points to `reason` (q6).
+            for code in _info_needed(evaluation, facts) or ["OTH"]:
+                parts.append({"url": "info-needed", "valueCode": code})
+        key = "siteUnknown" if evaluation.overall == ELIGIBLE and not site_known else evaluation.overall
+        reason = reasons[key].format(as_of=evaluation.as_of.isoformat(), ids=", ".join(problems))
     parts.append({"url": "billingCode", "valueCoding": {"system": J3399.system, "code": J3399.code,
                                                         "display": J3399.display}})
     parts.append({"url": "reason", "valueCodeableConcept": {"text": reason}})

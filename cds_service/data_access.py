@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
-from .fhir_client import FhirClient, FhirError, Read, canonical_base, outcome_text, read_page, truncation
+from .fhir_client import FhirClient, FhirError, Read, as_list, canonical_base, outcome_text, read_page, truncation
 from .queries import ALTERNATIVE_TEMPLATES, Query
 from .translate.observations import newest_first
 
@@ -219,6 +219,7 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
     if jobs:  # the FHIR client is set up only when there is something to ask
         _run(jobs, _client(request, config, server) if server else None, config, resources, issues, gaps, context,
              windows)
+    _locations_by_reference(request, config, resources, issues)
     gaps = {name: reasons for name, reasons in gaps.items() if reasons}
     for name, reasons in gaps.items():
         issues.extend(DataIssue(name, f"not read completely: {reason}") for reason in reasons)
@@ -242,6 +243,28 @@ def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) 
     # An incomplete answer is reported; a Medication it left out stays unresolved, so its record is unread.
     problem = problem or ("; ".join(got.gaps) if got.gaps else None)
     return [r for r in got.resources if isinstance(r, dict) and r.get("resourceType") == resource_type], problem
+
+
+def _locations_by_reference(request: dict, config: dict, resources: dict, issues: list[DataIssue]) -> None:
+    """Site of care: a FHIR server may ignore `_include=Encounter:location` (a real one did), and an EHR's
+    prefetch may leave the Location out. The Locations an Encounter names that did not come with it are read
+    by id; what cannot be read is reported, and the card says the place of service is undetermined and why."""
+    found = resources.get("encounter")
+    if not found:
+        return
+    have = {f"Location/{r.get('id')}" for r in found if r.get("resourceType") == "Location"}
+    ids = []
+    for encounter in found:
+        for part in as_list(encounter.get("location")) if encounter.get("resourceType") == "Encounter" else ():
+            ref = part.get("location", {}).get("reference") if isinstance(part, dict) and isinstance(
+                part.get("location"), dict) else None
+            if isinstance(ref, str) and ref.startswith("Location/") and ref not in have:
+                ids.append(ref.removeprefix("Location/"))
+    if ids:
+        got, problem = read_by_id(request, config, "Location", ids)
+        resources["encounter"] = found + got
+        if problem:
+            issues.append(DataIssue("encounter", "Location not included with the encounter: " + problem))
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,7 @@ class SiteOfCare:
     reference: str
     pos_code: str | None
     description: str
+    why: str | None = None  # plain text: why no place of service could be determined (pos_code None)
 
 
 @dataclass

@@ -218,3 +218,89 @@ def test_all_tests_on_order_leaves_the_card_without_suggestions(client):
     card = _criterion_card(_post(client, body)["cards"], "baseline-liver-function")
     assert "suggestions" not in card and "selectionBehavior" not in card
     assert card["detail"].count("`ServiceRequest/d") == 2
+
+
+# Item 4: site of care when the Location does not come with the encounter.
+def _ignore_include(query, answer):
+    """A FHIR server (or EHR prefetch) that ignores _include=Encounter:location."""
+    if query.startswith("Encounter?") and answer.get("resourceType") == "Bundle":
+        answer = dict(answer, entry=[e for e in answer["entry"] if e["resource"]["resourceType"] != "Location"])
+    return answer
+
+
+def _billing(cards):
+    return next(c for c in cards if c["summary"].startswith("Bill J3399"))
+
+
+def _info_needed(answer):
+    ext = answer["systemActions"][0]["resource"]["extension"][-1]["extension"]
+    return [e["valueCode"] for e in ext if e["url"] == "info-needed"]
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_location_left_out_of_the_encounter_search_is_read_by_reference(client, rsps, mode):
+    fake = FakeFhir(load("site-office"), tamper=_ignore_include)
+    fake.register(rsps)
+    cards = _post(client, hook_request("site-office", mode=mode, tamper=_ignore_include))["cards"]
+    site = next(c for c in cards if c["summary"].startswith("Site of care POS 11"))
+    assert "Location/site-1" in site["detail"]
+    assert any(c.startswith("Location?_id=site-1") for c in fake.calls)
+
+
+def test_without_fhir_server_the_card_says_why_the_place_of_service_is_unknown(client, rsps):
+    body = hook_request("site-office", tamper=_ignore_include)
+    body.pop("fhirServer"), body.pop("fhirAuthorization")
+    answer = _post(client, body)
+    assert not any(c["summary"].startswith("Site of care") for c in answer["cards"])
+    detail = _billing(answer["cards"])["detail"]
+    assert "Place of service not determined: Location/site-1 (named by Encounter/enc-1) could not be read" in detail
+    issues = answer["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["dataIssues"]
+    assert any(i["source"] == "encounter" and "no fhirServer" in i["problem"] for i in issues)
+    assert "location" in _info_needed(answer)
+    assert not rsps.calls
+
+
+def test_a_location_without_a_place_of_service_code_is_named_on_the_card(client):
+    resources = load("eligible-infant")
+    location = next(r for r in resources if r["resourceType"] == "Location")
+    location["type"] = [{"text": "Infusion center"}]
+    answer = _post(client, hook_request("eligible-infant", resources=resources))
+    detail = _billing(answer["cards"])["detail"]
+    assert "Location/site-1 has no CMS place-of-service code in Location.type" in detail
+    assert "location" in _info_needed(answer)
+
+
+def test_an_unreadable_encounter_is_named_on_the_card(client, rsps):
+    FakeFhir(load("eligible-infant")).register(rsps)
+    body = hook_request("eligible-infant")
+    body["prefetch"]["encounter"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error",
+                                                                                    "code": "timeout"}]}
+    body.pop("fhirServer"), body.pop("fhirAuthorization")
+    detail = _billing(_post(client, body)["cards"])["detail"]
+    assert "Place of service not determined: the encounter could not be read (see data issues)" in detail
+
+
+def test_eligible_but_site_unknown_is_conditional_on_location(client):
+    body = hook_request("eligible-infant")
+    body["context"].pop("encounterId"), body["prefetch"].pop("encounter")
+    answer = _post(client, body)
+    ext = answer["systemActions"][0]["resource"]["extension"][-1]["extension"]
+    assert {e["url"]: e.get("valueCode") for e in ext}["covered"] == "conditional"
+    assert _info_needed(answer) == ["location"]
+    assert "site of care" in next(e for e in ext if e["url"] == "reason")["valueCodeableConcept"]["text"]
+
+
+def test_every_conditional_answer_on_order_sign_says_what_information_is_needed(client):
+    """CRD 2.2.1 crd-ci-q3 (info-needed whenever something is conditional), which 2.0.1 also allows."""
+    from fhir_fake import scenario_names
+    seen = 0
+    for name in scenario_names():
+        answer = _post(client, hook_request(name))
+        for action in answer.get("systemActions", []):
+            ext = action["resource"]["extension"][-1]["extension"]
+            values = [e.get("valueCode") for e in ext if e["url"] in ("covered", "pa-needed", "doc-needed")]
+            if "conditional" in values:
+                seen += 1
+                assert _info_needed(answer), name
+                assert all(e["url"] != "doc-needed" or e["valueCode"] != "conditional" for e in ext)
+    assert seen > 10

@@ -79,19 +79,31 @@ class CoverageReader:
             self._locations[_ref(loc)] = loc
 
     def _site_of_care(self) -> SiteOfCare | None:
-        """Place of service from the encounter's Location.type, else from the Encounter's own codes."""
+        """Place of service from the encounter's Location.type, else from the Encounter's own codes; when
+        neither gives one, `why` says what was missing (the card shows it)."""
         for enc in self._encounters:
+            whys = []
             for part in enc.get("location") or []:
                 ref = part["location"].get("reference")
                 loc = self._locations.get(ref or "")
-                pos = _pos_code(loc.get("type") or []) if loc else None
+                if loc is None:
+                    whys.append(f"{ref} (named by {_ref(enc)}) could not be read: not sent with the encounter and "
+                                "not readable by reference (see data issues)" if ref else
+                                f"{_ref(enc)} names a location without a reference")
+                    continue
+                pos = _pos_code(loc.get("type") or [])
                 if pos:
                     return SiteOfCare(ref, pos, loc.get("name") or _concept_text((loc.get("type") or [None])[0]) or ref)
+                whys.append(f"{ref} has no CMS place-of-service code in Location.type")
             pos = _pos_code([enc.get("serviceType"), *(enc.get("type") or [])])
             if pos:
                 return SiteOfCare(_ref(enc), pos, _concept_text(enc.get("serviceType")) or "encounter")
-            return SiteOfCare(_ref(enc), None, "encounter without a place-of-service code")
-        return None
+            whys.append(f"{_ref(enc)} " + ("names no location and " if not enc.get("location") else "")
+                        + "has no place-of-service code of its own")
+            return SiteOfCare(_ref(enc), None, "encounter without a place-of-service code", "; ".join(whys))
+        if "encounter" in self.facts.sources_read:
+            return None  # no encounter in this hook's context (or none found): the card says so
+        return SiteOfCare("Encounter", None, "encounter not read", "the encounter could not be read (see data issues)")
 
 
 def _pos_code(concepts) -> str | None:
