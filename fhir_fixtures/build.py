@@ -69,6 +69,9 @@ def titer(id_, date, value_string="<1:25", method="ELISA"):
     return obs
 
 
+AUTHORED = "2026-11-23"  # the day the draft orders are written (the fixtures' 'today')
+
+
 def zolgensma_order(weight_kg, dose_ml=None, ndc=None):
     kit = kit_for_weight(weight_kg)
     ndc = ndc or (kit.ndc if kit else "71894-156-14")
@@ -80,6 +83,7 @@ def zolgensma_order(weight_kg, dose_ml=None, ndc=None):
                         "display": "Zolgensma (onasemnogene abeparvovec-xioi) kit"}],
             "text": "Zolgensma (onasemnogene abeparvovec-xioi) suspension for IV infusion, kit"},
         "subject": {"reference": "Patient/{pid}"},
+        "authoredOn": AUTHORED,
         "requester": {"reference": "Practitioner/neuro-1"},
         "dosageInstruction": [{
             "text": f"{dose_ml} mL IV over 60 minutes by syringe pump, once",
@@ -259,7 +263,7 @@ def scenarios() -> dict[str, tuple[str, list[dict]]]:
     r = base("no-zolgensma")
     r = replace(r, "zolgensma-order", {
         "resourceType": "MedicationRequest", "id": "amoxicillin-order", "status": "draft", "intent": "order",
-        "medicationCodeableConcept": {"text": "amoxicillin 250 mg/5 mL oral suspension"},
+        "authoredOn": AUTHORED, "medicationCodeableConcept": {"text": "amoxicillin 250 mg/5 mL oral suspension"},
         "subject": {"reference": "Patient/{pid}"}})
     s["no-zolgensma"] = ("The draft order is amoxicillin, not Zolgensma", r)
     r = replace(base("no-steroid-plan"), "prednisolone-plan")
@@ -493,7 +497,8 @@ def monitoring(pid: str, day_now: int, post: list[dict]) -> list[dict]:
     day0 = TODAY - timedelta(days=day_now)
     birth = (day0 - timedelta(days=240)).isoformat()
     return flat([
-        {"resourceType": "Patient", "id": "{pid}", "gender": "male", "birthDate": birth},
+        {"resourceType": "Patient", "id": "{pid}", "name": [{"family": "Monitoring", "given": [pid]}],
+         "gender": "male", "birthDate": birth},
         draws(day0, -4, ("alt", "ast", "tbili", "pt", "platelets", "troponin", "creatinine")),
         {"resourceType": "MedicationAdministration", "id": "zolgensma-infusion", "status": "completed",
          "medicationCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "71894-129-05"}],

@@ -87,3 +87,19 @@ def test_orders_sit_on_the_card_that_explains_them(client):
                     or "creatinine" in s["label"].lower()
     liver = next(c for c in cards if c.get("extension", {}).get(CRITERION, {}).get("id") == "baseline-liver-function")
     assert liver["suggestions"] and "Hepatic function panel" in liver["suggestions"][0]["label"]
+
+
+def test_every_fixture_patient_has_a_name_and_every_draft_order_authored_on():
+    """The sandbox shows "Unknown" for a patient without Patient.name; CRD orders carry authoredOn."""
+    fixtures = Path(__file__).resolve().parent.parent / "fhir_fixtures"
+    checked = 0
+    for path in fixtures.glob("*.json"):
+        bundle = json.loads(path.read_text())
+        for entry in bundle.get("entry", []):
+            r = entry["resource"]
+            if r["resourceType"] == "Patient":
+                assert r["name"][0]["given"] and r["name"][0]["family"], path.name
+                checked += 1
+            if r.get("status") == "draft":
+                assert r["authoredOn"], (path.name, r["id"])
+    assert checked == len(list(fixtures.glob("*.json")))
