@@ -205,6 +205,8 @@ class ObservationReader:
             return
         method, kind, where = _titer_method(obs)
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
+        if when is None:  # shown on the card, but it may be the newest titer: no other can be taken as latest
+            self.facts.unread.append(Unread(self._source, _ref(obs), "titer without a full date", "aav9-titer"))
 
     def _genetics(self, obs: dict, when: date | None) -> None:
         result, implications = read_genetics(obs, when)
