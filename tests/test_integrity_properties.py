@@ -4,7 +4,7 @@ turns a `not-met`, `review` or `unknown` into `met`, nor any outcome into `eligi
 
 A "datum" is one element of one resource as received (prefetch Bundles and the draft orders), or one
 entry of a searchset. Corrupting gives an element a value of the wrong JSON type; re-dating moves a date
-into the future or makes it unreadable; re-assigning names another patient; truncating removes an entry
+into the future or makes it unreadable (an order's dates only unreadable: a plan may lie in the future); re-assigning names another patient; truncating removes an entry
 while Bundle.total still counts it. (Deleting a datum outright is absence, which the record legitimately
 shows, so it is not one of the mutations.)"""
 
@@ -125,9 +125,19 @@ def mutate(body: dict, kind: str, pick: int, variant: int) -> bool:
     resource, path, value = candidates[pick % len(candidates)]
     if kind == "corrupt":
         _set(resource, path, _wrong_type(value))
+    elif resource["resourceType"] == "MedicationRequest":  # a plan's future date is a plan, not a bad datum
+        _set(resource, path, ("2026-13-40", "2026")[variant % 2])
     else:
         _set(resource, path, ("2027-06-01", "2027-06-01T08:00:00Z", "2026-13-40", "2026")[variant % 4])
     return True
+
+
+def _before_and_after(name: str, monitoring: bool, mutation) -> tuple[dict, dict] | None:
+    """The chart's answer, and its answer with the mutation (None when nothing could be mutated)."""
+    body = copy.deepcopy(_base(name, monitoring))
+    if not mutate(body, *mutation):
+        return None
+    return _base_answer(name, monitoring), _post(MONITOR if monitoring else SIGN, body)
 
 
 MUTATIONS = st.tuples(st.sampled_from(("corrupt", "truncate", "redate", "reassign")),
@@ -137,11 +147,10 @@ MUTATIONS = st.tuples(st.sampled_from(("corrupt", "truncate", "redate", "reassig
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(ELIGIBILITY_CHARTS), MUTATIONS)
 def test_no_single_bad_datum_makes_anything_met_or_eligible(name, mutation):
-    base = _base_answer(name, False)
-    body = copy.deepcopy(_base(name, False))
-    if not mutate(body, *mutation):
+    pair = _before_and_after(name, False, mutation)
+    if pair is None:
         return
-    answer = _post(SIGN, body)
+    base, answer = pair
     if not answer["cards"]:
         return  # the Zolgensma order itself became unrecognisable: nothing is said, nothing is eligible
     before = {c["id"]: c["status"] for c in base["cards"][0]["extension"][ELIGIBILITY]["criteria"]}
@@ -164,11 +173,10 @@ def _items(answer: dict) -> dict:
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(MONITORING_CHARTS), MUTATIONS)
 def test_no_single_bad_datum_marks_a_monitoring_draw_done_or_silences_the_service(name, mutation):
-    base = _base_answer(name, True)
-    body = copy.deepcopy(_base(name, True))
-    if not mutate(body, *mutation):
+    pair = _before_and_after(name, True, mutation)
+    if pair is None:
         return
-    answer = _post(MONITOR, body)
+    base, answer = pair
     assert answer["cards"], f"a monitored child's chart went silent after {mutation}"
     before, after = _items(base), _items(answer)
     for key, status in after.items():
