@@ -4,8 +4,9 @@ turns a `not-met`, `review` or `unknown` into `met`, nor any outcome into `eligi
 
 A "datum" is one element of one resource as received (prefetch Bundles and the draft orders), or one
 entry of a searchset. Corrupting gives an element a value of the wrong JSON type; re-dating moves a date
-into the future or makes it unreadable (an order's dates only unreadable: a plan may lie in the future); re-assigning names another patient; truncating removes an entry
-while Bundle.total still counts it. (Deleting a datum outright is absence, which the record legitimately
+into the future or makes it unreadable (an order's dates only unreadable: a plan may lie in the future);
+re-assigning names another patient; truncating removes an entry while Bundle.total still counts it, or
+says so in an OperationOutcome entry. (Deleting a datum outright is absence, which the record legitimately
 shows, so it is not one of the mutations.)"""
 
 from __future__ import annotations
