@@ -101,6 +101,11 @@ def _same_value(item) -> tuple:
 def disagreements(facts: PatientFacts, as_of: date) -> list[tuple[str, list]]:
     """(analyte, the disagreeing results of its newest date on or before `as_of`), sorted so that the
     result never depends on the order the record came in."""
+    # Fast path (every request): no two results of one analyte share a date, so nothing can disagree.
+    days = {(m.analyte, m.when) for m in facts.measurements}
+    titer_days = {t.when for t in facts.titers}
+    if len(days) == len(facts.measurements) and len(titer_days) == len(facts.titers):
+        return []
     by_analyte: dict[str, list] = {}
     for m in facts.measurements:
         if m.when is not None and m.when <= as_of and m.analyte not in SERIES_ANALYTES:
