@@ -16,7 +16,8 @@ from .jsonio import OrjsonProvider
 
 def create_app(config: dict | None = None) -> Flask:
     """Flask factory. `config` overrides CDS_* environment variables; `TODAY` and `ID_FACTORY`
-    (callables) and `JWKS_FETCH` may be injected so that tests are deterministic and offline."""
+    (callables), `NOW` (an aware datetime callable) and `JWKS_FETCH` may be injected so that tests are
+    deterministic and offline."""
     from .api import bp, register_error_handlers
     from .auth import SANDBOX_ENTRY, SANDBOX_ISSUER, JwtVerifier
     from .hooks import Services
@@ -34,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     new_id = settings.get("ID_FACTORY") or (lambda: str(uuid.uuid4()))
     store = Store(settings["DATABASE_URL"])
     app.extensions["cds.store"] = store
-    app.extensions["cds.handler"] = Services(settings, today, new_id)
+    app.extensions["cds.handler"] = Services(settings, today, new_id, store)
     if settings["AUTH_REQUIRED"]:
         if not settings["PUBLIC_BASE_URL"].strip():
             # Without it the token audience would follow the Host header, which the caller chooses.
@@ -52,7 +53,8 @@ def create_app(config: dict | None = None) -> Flask:
         log.warning("open mode (CDS_AUTH_REQUIRED is off): no client authentication, and any fhirServer a "
                     "request names is queried with its token; for the local quickstart only (see README, Trust)")
     origins = [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()] or "*"
-    CORS(app, resources={r"/cds-services*": {"origins": origins}}, methods=["GET", "POST", "OPTIONS"],
+    CORS(app, resources={r"/cds-services*": {"origins": origins}, r"/packets*": {"origins": origins}},
+         methods=["GET", "POST", "OPTIONS"],
          allow_headers=["Authorization", "Content-Type"], max_age=600, always_send=False)
     app.register_blueprint(bp)
     register_error_handlers(app)

@@ -6,6 +6,7 @@ import logging
 import time
 from importlib import resources
 
+import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -15,6 +16,7 @@ from .errors import BadRequest, CdsError, NotFound, where_it_failed
 from .feedback import parse_feedback
 from .hooks import SERVICES, discovery
 from .jsonio import dumps_bytes
+from .packet.render import render_html
 
 bp = Blueprint("cds", __name__)
 log = logging.getLogger("cds_service")
@@ -26,10 +28,21 @@ def authenticate():
     g.started = time.perf_counter()
     g.claims = None
     verifier = current_app.extensions.get("cds.verifier")
-    if verifier is None or request.method == "OPTIONS" or request.endpoint == "cds.openapi":
+    # A stored packet is opened from a card link by the clinician's browser: its unguessable, expiring id is
+    # the credential (packet/links.py).
+    if verifier is None or request.method == "OPTIONS" or request.endpoint in ("cds.openapi", "cds.stored_packet"):
         return
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/") or request.url_root.rstrip("/")
-    g.claims = verifier.verify(request.headers.get("Authorization"), base + request.path)
+    g.claims = verifier.verify(request.headers.get("Authorization"), _base_url() + request.path)
+
+
+def _fhir_servers() -> frozenset[str] | None:
+    """The FHIR servers the calling client may name (production), None in open mode."""
+    verifier = current_app.extensions.get("cds.verifier")
+    return verifier.fhir_servers(g.claims) if verifier is not None else None
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") or request.url_root.rstrip("/")
 
 
 @bp.get("/cds-services")
@@ -41,10 +54,53 @@ def list_services():
 def call_service(service_id: str):
     body = _json_body()
     g.body = body
-    verifier = current_app.extensions.get("cds.verifier")
-    servers = verifier.fhir_servers(g.claims) if verifier is not None else None  # None: open mode
-    g.result = current_app.extensions["cds.handler"](service_id, body, servers)
+    g.result = current_app.extensions["cds.handler"](service_id, body, _fhir_servers(), base_url=_base_url())
     return jsonify(g.result)
+
+
+@bp.post("/packets")
+def make_packet():
+    """The prior-authorization packet for an order-sign or order-select request body (README)."""
+    body = _json_body()
+    g.body = body
+    packet = current_app.extensions["cds.handler"].packet(body, _fhir_servers())
+    g.overall = packet.outcome["overall"]
+    return _packet_response(packet.bundle)
+
+
+@bp.get("/packets/Questionnaire")
+def packet_questionnaire():
+    return _fhir_json(current_app.extensions["cds.handler"].packets.questionnaire)
+
+
+@bp.get("/packets/<key>")
+def stored_packet(key: str):
+    # Our keys are 43 characters (packet/links.py); anything longer is not one and never reaches the database.
+    stored = current_app.extensions["cds.store"].packet(key) if len(key) <= 100 else None
+    if stored is None:
+        raise NotFound("no such packet, or it has expired")
+    return _packet_response(orjson.loads(stored)["bundle"], default="html")
+
+
+def _packet_response(bundle: dict, default: str = "json"):
+    wanted = request.args.get("format") or ("html" if request.accept_mimetypes.best_match(
+        ["application/fhir+json", "application/json", "text/html"]) == "text/html" else default)
+    if wanted not in ("html", "json"):
+        raise BadRequest("format must be html or json")
+    if wanted == "html":
+        text = render_html(bundle, current_app.extensions["cds.handler"].packets.text)
+        response = current_app.response_class(text, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    else:
+        response = _fhir_json(bundle)
+    # PHI: never cached, never leaked through a Referer.
+    response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                             "X-Content-Type-Options": "nosniff"})
+    return response
+
+
+def _fhir_json(resource: dict):
+    return current_app.response_class(dumps_bytes(resource), mimetype="application/fhir+json")
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -98,6 +154,8 @@ def log_call(response):
             event["systemActions"] = len(payload.get("systemActions") or [])
         elif isinstance(payload, dict) and payload.get("resourceType") == "OperationOutcome":
             event["error"] = payload["issue"][0].get("diagnostics")
+    if g.get("overall"):
+        event["overall"] = g.overall
     calls.info(dumps_bytes(event).decode())
     return response
 

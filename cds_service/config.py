@@ -38,6 +38,8 @@ DEFAULTS = {
     "TRUST_SANDBOX": False,  # opt in to the public CDS Hooks sandbox's issuer and key set
     "PUBLIC_BASE_URL": "",  # the base URL clients call (for `aud`), when behind a proxy
     "CORS_ORIGINS": "*",  # comma-separated origins allowed to call from a browser
+    # How long a pre-filled prior-authorization packet behind a card link is kept (packet/links.py).
+    "PACKET_TTL_MINUTES": 120.0,
 }
 
 

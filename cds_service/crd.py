@@ -129,6 +129,21 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
             "resource": updated}
 
 
+def documentation_needed(evaluation: Evaluation, hook: str) -> bool:
+    """When the coverage information says `doc-needed` (order-sign, covered or conditional, data missing)."""
+    return hook == "order-sign" and evaluation.finding("benefit-covered").status != NOT_MET and any(
+        f.status == UNKNOWN for f in evaluation.findings)
+
+
+def add_questionnaire(action: dict, questionnaire: str) -> None:
+    """Name the DR.005.D Questionnaire (canonical) in the coverage information, where documentation is needed:
+    CRD 2.0.1 and 2.2.1 `questionnaire` (only with `doc-needed`, invariant crd-ci-q1). Not `response`: CRD 2.1
+    removed it."""
+    for ext in action["resource"]["extension"]:
+        if ext.get("url") == COVERAGE_INFORMATION_URL and any(p["url"] == "doc-needed" for p in ext["extension"]):
+            ext["extension"].append({"url": "questionnaire", "valueCanonical": questionnaire})
+
+
 def primary_coverage(facts: PatientFacts) -> CoverageFact | None:
     """The active Coverage the answer is about (one whose product line we recognise first)."""
     active = [c for c in facts.coverages if c.active]

@@ -10,24 +10,28 @@ from .cards import CardBuilder, Wording, cards_for, worst_first
 from .coverage_cards import CoverageCards
 from .crd import (
     CRD_VERSIONS,
+    add_questionnaire,
     card_label,
     card_topic,
     configuration_options,
     coverage_information,
+    documentation_needed,
     read_configuration,
     requested_version,
 )
 from .data_access import effective_request, gather, prefetch_templates, read_by_id
 from .errors import BadRequest, NotFound, Unprocessable
-from .facts import DataIssue
+from .facts import DataIssue, PatientFacts
 from .fhir_client import as_list
 from .jsonio import nested_deeper
 from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
+from .packet import Packet, PacketMaker
+from .packet.links import PacketLinks
 from .queries import eligibility_plan, monitoring_plan, windows
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
-from .rules.findings import NOT_ELIGIBLE
+from .rules.findings import NOT_ELIGIBLE, Evaluation
 from .rules.monitoring import evaluate_monitoring, why_no_day_zero
 from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
 from .translate.clinical import is_lab_order
@@ -171,13 +175,17 @@ def medications_by_reference(body: dict, config: dict, resources: list[dict], kn
 class Services:
     """Routes a call to its service's handler after checking the request envelope."""
 
-    def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str]):
+    def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str], store=None):
         wording = Wording.load(config["CARDS_DIR"])
         self.eligibility = EligibilityHandler(config, today, new_id, wording)
         self.monitoring = MonitoringHandler(config, today, new_id, wording)
+        now = config.get("NOW") or (lambda: datetime.now(UTC))
+        self.packets = PacketMaker(wording, config["CARDS_DIR"], new_id, today, now)
+        self.eligibility.packet_links = PacketLinks(self.packets, store, config["PACKET_TTL_MINUTES"])
 
-    def __call__(self, service_id: str, body, fhir_servers: frozenset[str] | None = None) -> dict:
-        """`fhir_servers`: the FHIR servers the calling client may name (production), None in open mode."""
+    def __call__(self, service_id: str, body, fhir_servers: frozenset[str] | None = None, base_url: str = "") -> dict:
+        """`fhir_servers`: the FHIR servers the calling client may name (production), None in open mode;
+        `base_url`: this service's URL as the client called it (for card links)."""
         service = SERVICES.get(service_id)
         if service is None:
             raise NotFound("no CDS service with this id")
@@ -190,8 +198,21 @@ class Services:
                 raise Unprocessable(err.message) from None
         else:  # the monitoring service is plain CDS Hooks, which names no code: 400, as is usual
             context = parse_request(service, body)
-        handler = self.monitoring if service.id in (MONITORING, MONITORING_LAB_ORDERS) else self.eligibility
-        return handler(service, context, effective_request(body, fhir_servers))
+        if service.id in (MONITORING, MONITORING_LAB_ORDERS):
+            return self.monitoring(service, context, effective_request(body, fhir_servers))
+        return self.eligibility(service, context, effective_request(body, fhir_servers), base_url)
+
+    def packet(self, body, fhir_servers: frozenset[str] | None = None) -> Packet:
+        """The prior-authorization packet for an order-sign or order-select request (same body as the hooks,
+        same rules for the FHIR server it may name)."""
+        hook = body.get("hook") if isinstance(body, dict) else None
+        service = SERVICES[ORDER_SELECT if hook == "order-select" else ORDER_SIGN]
+        context = parse_request(service, body)
+        packet = self.eligibility.packet(context, effective_request(body, fhir_servers), self.packets)
+        if packet is None:
+            raise BadRequest("context.draftOrders holds no Zolgensma MedicationRequest"
+                             + (" among the selections" if hook == "order-select" else ""))
+        return packet
 
 
 class _Handler:
@@ -208,12 +229,22 @@ class _Handler:
                           now=self.now(), medications=medications)
 
 
+@dataclass
+class Assessment:
+    facts: PatientFacts
+    evaluation: Evaluation
+    resources: list[dict]
+
+
 class EligibilityHandler(_Handler):
+    packet_links: PacketLinks | None = None
+
     def __init__(self, *args):
         super().__init__(*args)
         self.plan = eligibility_plan(self.local_codes.by_code)
 
-    def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
+    def find_order(self, context: dict, body: dict) -> tuple[dict | None, list[dict], dict]:
+        """The Zolgensma order this call is about (or None), the draft orders, and the Medications known."""
         hook = body["hook"]
         drafts = draft_resources(context)
         medications = medication_index(drafts)  # Medications sent with the draft orders
@@ -221,13 +252,14 @@ class EligibilityHandler(_Handler):
         if order is None:  # a draft may name its Medication on the FHIR server only
             medications_by_reference(body, self.config, _candidate_orders(context, hook, drafts), medications)
             order = zolgensma_order(context, hook, drafts, medications)
-        if order is None:
-            return {"cards": []}
+        return order, drafts, medications
 
+    def assess(self, context: dict, body: dict, order: dict, drafts: list[dict], medications: dict,
+               today: date) -> Assessment:
+        """Steps 1 and 2, shared with the prior-authorization packet: facts, the rules' evaluation, and the
+        resources read (the packet includes those its answers cite)."""
         # 1. Gather data: prefetch, then targeted searches on the FHIR server, bounded by dates computed from
         # the planned infusion date (else today); then the Medications records name by reference.
-        today = self.today()
-
         def search_windows() -> dict[str, str]:
             planned = self.translator(context).zolgensma_order(order)
             return windows((planned and planned.planned_date) or today, today)
@@ -236,8 +268,28 @@ class EligibilityHandler(_Handler):
         _read_medications(body, self.config, gathered, medications)
         facts = self.translator(context, medications=medications).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)
+        read = [r for resources in gathered.resources.values() for r in resources or ()]
         # 2. Evaluate the rules (pure).
-        evaluation = evaluate(facts, today)
+        return Assessment(facts, evaluate(facts, today), [order, *drafts, *read])
+
+    def packet(self, context: dict, body: dict, maker: PacketMaker) -> Packet | None:
+        """The prior-authorization packet, or None when there is no Zolgensma order to review."""
+        order, drafts, medications = self.find_order(context, body)
+        if order is None:
+            return None
+        a = self.assess(context, body, order, drafts, medications, self.today())
+        return maker.make(a.facts, a.evaluation, a.resources, _fhir_base(body))
+
+    def __call__(self, service: ServiceDefinition, context: dict, body: dict, base_url: str = "") -> dict:
+        hook = body["hook"]
+        order, drafts, medications = self.find_order(context, body)
+        if order is None:
+            return {"cards": []}
+
+        # 1. Gather data (prefetch, then the FHIR server); 2. evaluate the rules (pure).
+        today = self.today()
+        assessment = self.assess(context, body, order, drafts, medications, today)
+        facts, evaluation = assessment.facts, assessment.evaluation
         guidance = billing_guidance(evaluation, facts)
         # 3. Build cards, suggested orders and the CRD coverage information, as configured.
         settings = read_configuration(body)
@@ -251,11 +303,19 @@ class EligibilityHandler(_Handler):
         cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance,
                                                                                             clinical_exclusion)
         cards = sign_orders(cards, context["userId"], today)
+        needs_documentation = documentation_needed(evaluation, hook)
+        if needs_documentation and settings["coverage-info"] and self.packet_links:
+            # The pre-filled packet, linked from the summary card (the coverage-info card).
+            link = self.packet_links.link(facts, evaluation, assessment.resources, _fhir_base(body), base_url)
+            if link:
+                cards[0]["links"] = [link]
         response = {"cards": worst_first([c for c in cards if settings.get(card_topic(c), True)])}
         if settings["coverage-info"]:
             action = coverage_information(evaluation, facts, order, hook, today, self.new_id,
                                           coverage_cards.coverage_reasons)
             if action:
+                if needs_documentation and self.packet_links:
+                    add_questionnaire(action, self.packet_links.maker.canonical)
                 response["systemActions"] = [action]
         return response
 
@@ -290,6 +350,10 @@ def _read_medications(body: dict, config: dict, gathered, medications: dict) -> 
     record = [r for resources in gathered.resources.values() for r in resources or ()]
     medications.update(medication_index(record))
     gathered.issues.extend(medications_by_reference(body, config, record, medications))
+
+
+def _fhir_base(body: dict) -> str | None:
+    return body.get("fhirServer") if isinstance(body.get("fhirServer"), str) else None
 
 
 def _selects_lab_orders(context: dict) -> bool:

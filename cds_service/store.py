@@ -1,7 +1,8 @@
-"""What the service stores: card feedback and seen JWT ids (replay protection).
+"""What the service stores: card feedback, seen JWT ids (replay protection) and, for a limited time,
+the prior-authorization packets behind card links.
 
 SQLAlchemy Core over a database URL: a SQLite file by default, PostgreSQL with
-`postgresql+psycopg://...`. Both tables are shared by all gunicorn workers, each of which creates them
+`postgresql+psycopg://...`. All tables are shared by all gunicorn workers, each of which creates them
 at start: the creation tolerates a worker that created them a moment earlier (the first start of a fresh
 database used to fail about one time in ten with "table ... already exists").
 """
@@ -53,6 +54,14 @@ jwt_seen = Table(
     PrimaryKeyConstraint("iss", "jti"),
 )
 
+# Pre-filled prior-authorization packets behind card links (packet/links.py), deleted once expired.
+packets = Table(
+    "packets", metadata,
+    Column("id", String(100), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 
 class Store:
     def __init__(self, url: str):
@@ -96,6 +105,18 @@ class Store:
             return True
         except IntegrityError:
             return False
+
+    def add_packet(self, key: str, body: str, expires_at: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(packets.delete().where(packets.c.expires_at < time.time()))
+            conn.execute(insert(packets).values(id=key, body=body, expires_at=expires_at))
+
+    def packet(self, key: str) -> str | None:
+        """A stored packet's JSON, or None when unknown or expired."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(packets.c.body).where(
+                packets.c.id == key, packets.c.expires_at >= time.time())).first()
+        return row[0] if row else None
 
 
 def create_tables(engine, attempts: int = 5) -> None:

@@ -1,0 +1,62 @@
+"""The prior-authorization packet: policy DR.005.D answered with its evidence.
+
+For engines, a FHIR R4 Bundle (QuestionnaireResponse + Questionnaire + the cited resources); for reviewers,
+an HTML rendering of it (render.py); and the machine-readable outcome the summary card carries. Built from
+the handler's own gather and evaluate steps (hooks.EligibilityHandler.assess): the packet never re-decides.
+
+Reached three ways: POST /packets (api.py), a card link and the CRD coverage-information `questionnaire`
+where documentation is needed (hooks.py, crd.py), and the `zolgensma-packet` command (cli.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from ..cards import CardBuilder, Wording
+from ..facts import PatientFacts
+from ..orders import OrderSuggester
+from ..rules.eligibility import CRITERIA
+from ..rules.findings import Evaluation
+from .bundle import assemble, resource_index
+from .questionnaire import MONITORING_TESTS, build_questionnaire, canonical
+from .response import ResponseBuilder
+
+__all__ = ["Packet", "PacketMaker", "canonical"]
+
+
+@dataclass
+class Packet:
+    bundle: dict
+    outcome: dict  # the `zolgensma-eligibility` outcome, exactly as on the summary card
+    left_out: list[str] = field(default_factory=list)  # cited resources not included, and why
+
+    @property
+    def response(self) -> dict:
+        return self.bundle["entry"][0]["resource"]
+
+
+class PacketMaker:
+    def __init__(self, wording: Wording, cards_dir: str | Path, new_id: Callable[[], str],
+                 today: Callable[[], date], now: Callable[[], datetime]):
+        self.wording, self.new_id, self.today, self.now = wording, new_id, today, now
+        self.text = json.loads((Path(cards_dir) / "packet.json").read_text())
+        labels = {t: wording.orders["tests"][t]["label"] for t in MONITORING_TESTS}
+        self.questionnaire = build_questionnaire(self.text, wording.data, CRITERIA, labels)
+        self.canonical = canonical(self.text)
+
+    def make(self, facts: PatientFacts, evaluation: Evaluation, resources: list[dict],
+             base: str | None = None) -> Packet:
+        """`resources`: everything the assessment read (the cited ones go into the Bundle)."""
+        builder = CardBuilder(self.wording, self.new_id)
+        suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
+        outcome = builder.summary_card(evaluation, facts, suggester.extension())["extension"]["zolgensma-eligibility"]
+        responder = ResponseBuilder(self.text, self.wording.data, builder.reason_text, self.questionnaire)
+        response = responder.build(self.new_id(), facts, evaluation, self.today().isoformat(), suggester.schedule())
+        bundle, left_out = assemble(self.new_id(), self.now().isoformat(timespec="seconds"), response,
+                                    copy.deepcopy(self.questionnaire), resource_index(resources), base)
+        return Packet(bundle, outcome, left_out)
