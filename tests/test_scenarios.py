@@ -84,10 +84,12 @@ def _outcome(response) -> dict:
 
 
 def _strip_ids(body):
-    """Drop generated identifiers (card/suggestion uuids, CRD coverage-assertion-id)."""
+    """Drop generated identifiers (card/suggestion uuids, CRD coverage-assertion-id, packet link keys)."""
     if isinstance(body, dict):
         if body.get("url") == "coverage-assertion-id":
             return {"url": "coverage-assertion-id"}
+        if "/packets/" in str(body.get("url")):
+            return {**body, "url": body["url"].rsplit("/", 1)[0]}
         return {k: _strip_ids(v) for k, v in body.items() if k != "uuid"}
     if isinstance(body, list):
         return [_strip_ids(v) for v in body]

@@ -76,7 +76,7 @@ class ResponseBuilder:
             self._item(f"{cid}.status", [{"valueCoding": status}]),
             self._item(f"{cid}.reason", [{"valueString": reason}]),
             self._item(f"{cid}.evidence", [_reference(e.reference, e.text) for e in f.evidence],
-                       self._unanswered("no-evidence")),
+                       self._unanswered("no-citation")),
         ])
 
     # The billing guide's documentation list ------------------------------------------------------------
