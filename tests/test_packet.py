@@ -13,6 +13,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir_fake import FakeFhir, hook_request, load, scenario_names
 from test_trust import ISS, JWKS, token
 
+from cds_service import extensions
 from cds_service.packet.questionnaire import UNANSWERED_REASON
 from cds_service.rules.eligibility import CRITERIA
 
@@ -46,7 +47,7 @@ def _answers(bundle: dict) -> dict[str, dict]:
 
 def _outcome(client, body) -> dict:
     cards = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
-    return cards[0]["extension"]["zolgensma-eligibility"]
+    return cards[0]["extension"][extensions.ELIGIBILITY]
 
 
 def test_questionnaire_is_valid_r4_and_has_every_criterion(client):
@@ -104,7 +105,7 @@ def test_complete_case_answers_every_item_with_values_units_and_dates(client):
     assert answers["documentation.titer.date"]["answer"] == [{"valueDate": "2026-11-20"}]
     assert answers["documentation.titer.days-before"]["answer"] == [{"valueInteger": 11}]
     assert answers["documentation.titer.evidence"]["answer"][0]["valueReference"] == {
-        "reference": "Observation/aav9", "display": "titer <1:25, method ELISA, on 2026-11-20"}
+        "reference": "Observation/aav9", "display": "titer <1:25, method ELISA (from Observation.method), on 2026-11-20"}
     assert answers["documentation.steroid.start"]["answer"] == [{"valueDate": "2026-11-30"}]
     assert answers["documentation.monitoring.troponin-i"]["answer"][0] == {"valueDate": "2026-12-08"}
     assert answers["context.planned-date"]["answer"] == [{"valueDate": "2026-12-01"}]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from .. import extensions
 from ..cards import CardBuilder, Wording
 from ..facts import PatientFacts
 from ..orders import OrderSuggester
@@ -32,7 +33,7 @@ __all__ = ["Packet", "PacketMaker", "canonical"]
 @dataclass
 class Packet:
     bundle: dict
-    outcome: dict  # the `zolgensma-eligibility` outcome, exactly as on the summary card
+    outcome: dict  # the machine-readable outcome, exactly as on the summary card (extensions.ELIGIBILITY)
     left_out: list[str] = field(default_factory=list)  # cited resources not included, and why
 
     @property
@@ -54,7 +55,7 @@ class PacketMaker:
         """`resources`: everything the assessment read (the cited ones go into the Bundle)."""
         builder = CardBuilder(self.wording, self.new_id)
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
-        outcome = builder.summary_card(evaluation, facts, suggester.extension())["extension"]["zolgensma-eligibility"]
+        outcome = builder.summary_card(evaluation, facts, suggester.extension())["extension"][extensions.ELIGIBILITY]
         responder = ResponseBuilder(self.text, self.wording.data, builder.reason_text, self.questionnaire)
         response = responder.build(self.new_id(), facts, evaluation, self.today().isoformat(), suggester.schedule())
         bundle, left_out = assemble(self.new_id(), self.now().isoformat(timespec="seconds"), response,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..data_access import SOURCES
-from ..fhir_client import bundle_resources
+from ..fhir_client import read_page
 from ..translate.records import (
     FHIR_ID,
     SHARED_TYPES,
@@ -34,6 +34,9 @@ class Record:
 
     label: str  # where it came from, for reports: "line 3" or "Patient/x"
     resources: list[dict] = field(default_factory=list)
+    # Parts of the export that could not be read and might have been this patient's: every source then
+    # counts as not read completely, so no "none on record" conclusion rests on it.
+    gaps: list[str] = field(default_factory=list)
 
 
 def _source_keys() -> dict[str, str]:
@@ -74,8 +77,9 @@ def hook_request(record: Record, order_ref: str | None, planned: date | None) ->
         if source.key == "patient":
             prefetch[source.key] = found[0] if found else None
         else:
-            prefetch[source.key] = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                                    "entry": [{"resource": r} for r in found]} if found else None
+            entries = [{"resource": r} for r in found or ()] + [{"unreadable": gap} for gap in record.gaps]
+            prefetch[source.key] = {"resourceType": "Bundle", "type": "searchset", "total": len(found or ()),
+                                    "entry": entries} if entries else None
     return {"hook": "order-sign", "hookInstance": str(uuid.uuid4()),
             "context": {"patientId": patient_id,
                         "draftOrders": {"resourceType": "Bundle", "type": "collection",
@@ -108,15 +112,22 @@ def read_bundle(text: str, label: str) -> Record:
         raise BadRecord(f"{label}: not JSON ({err})") from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise BadRecord(f"{label}: not a FHIR Bundle")
-    return Record(label, [r for r in bundle_resources(bundle) if isinstance(r.get("resourceType"), str)])
+    return _bundle_record(bundle, label)
+
+
+def _bundle_record(bundle: dict, label: str) -> Record:
+    page = read_page(bundle)
+    return Record(label, [r for r in page.resources if isinstance(r.get("resourceType"), str)], list(page.gaps))
 
 
 def read_ndjson(lines: Iterable[str], problems: list[str]) -> Iterator[Record]:
     """Records from NDJSON: a line holding a Bundle is one patient's record; resource lines are grouped by
     patient (resources that belong to no patient, such as Location or PractitionerRole, go with every patient;
-    only those a patient's resources refer to are used). Unusable lines are added to `problems` and skipped."""
+    only those a patient's resources refer to are used). Unusable lines are added to `problems` and skipped;
+    a line that cannot be read at all could have been anyone's, so it is a gap in every patient's record."""
     by_patient: dict[str, Record] = {}
     shared: list[dict] = []
+    unreadable: list[str] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -125,12 +136,14 @@ def read_ndjson(lines: Iterable[str], problems: list[str]) -> Iterator[Record]:
             resource = json.loads(line)
         except ValueError:
             problems.append(f"{label}: skipped, not JSON")
+            unreadable.append(f"export {label} could not be read (not JSON)")
             continue
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             problems.append(f"{label}: skipped, not a FHIR resource")
+            unreadable.append(f"export {label} could not be read (not a FHIR resource)")
             continue
         if resource["resourceType"] == "Bundle":
-            yield Record(label, [r for r in bundle_resources(resource) if isinstance(r.get("resourceType"), str)])
+            yield _bundle_record(resource, label)
             continue
         if resource["resourceType"] in SHARED_TYPES:
             shared.append(resource)
@@ -142,4 +155,5 @@ def read_ndjson(lines: Iterable[str], problems: list[str]) -> Iterator[Record]:
         by_patient.setdefault(owner, Record(f"Patient/{owner}")).resources.append(resource)
     for record in by_patient.values():
         record.resources += shared
+        record.gaps += unreadable
         yield record
