@@ -105,7 +105,8 @@ def test_complete_case_answers_every_item_with_values_units_and_dates(client):
     assert answers["documentation.titer.date"]["answer"] == [{"valueDate": "2026-11-20"}]
     assert answers["documentation.titer.days-before"]["answer"] == [{"valueInteger": 11}]
     assert answers["documentation.titer.evidence"]["answer"][0]["valueReference"] == {
-        "reference": "Observation/aav9", "display": "titer <1:25, method ELISA (from Observation.method), on 2026-11-20"}
+        "reference": "Observation/aav9",
+        "display": "titer <1:25, method ELISA (from Observation.method), on 2026-11-20"}
     assert answers["documentation.steroid.start"]["answer"] == [{"valueDate": "2026-11-30"}]
     assert answers["documentation.monitoring.troponin-i"]["answer"][0] == {"valueDate": "2026-12-08"}
     assert answers["context.planned-date"]["answer"] == [{"valueDate": "2026-12-01"}]
