@@ -257,3 +257,14 @@ def test_stored_packet_link_needs_no_jwt_but_expires():
     url = _sign(expired, "missing-labs")["cards"][0]["links"][0]["url"].removeprefix("http://localhost")
     gone = expired.get(url)
     assert gone.status_code == 404 and gone.json["resourceType"] == "OperationOutcome"
+
+
+def test_a_failing_packet_never_breaks_the_cards(client, monkeypatch):
+    from cds_service.packet import PacketMaker
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(PacketMaker, "make", broken)
+    response = _sign(client, "missing-labs")
+    assert response["cards"][0]["summary"].startswith("Zolgensma PA (DR.005.D) incomplete")
+    assert "links" not in response["cards"][0]

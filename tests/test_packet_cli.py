@@ -60,21 +60,23 @@ def test_planned_date_without_an_order_never_guesses_the_dose(tmp_path):
     assert "answer" not in answers["dose-within-label.answer"]
 
 
-def _export(tmp_path: Path, extra_lines: list[str]) -> Path:
-    lines = [json.dumps(r) for name in ("eligible-infant", "missing-labs") for r in load(name)]
+def _export(tmp_path: Path, extra_lines: list[bytes]) -> Path:
+    lines = [json.dumps(r).encode() for name in ("eligible-infant", "missing-labs") for r in load(name)]
     path = tmp_path / "export.ndjson"
-    path.write_text("\n".join(lines[:5] + extra_lines + lines[5:]) + "\n")
+    path.write_bytes(b"\n".join(lines[:5] + extra_lines + lines[5:]) + b"\n")
     return path
 
 
 HOSTILE = [
-    "{not json",
-    "[1, 2]",
-    json.dumps({"resourceType": "Observation", "id": "orphan", "status": "final"}),
-    json.dumps({"resourceType": "Patient", "id": "../../escape"}),
+    b"{not json",
+    b"[1, 2]",
+    b'{"resourceType": "Observation", "id": "bad-utf8", "status": "\xff\xfe"}',
+    b"[" * 100_000 + b"]" * 100_000,
+    json.dumps({"resourceType": "Observation", "id": "orphan", "status": "final"}).encode(),
+    json.dumps({"resourceType": "Patient", "id": "../../escape"}).encode(),
     json.dumps({"resourceType": "MedicationRequest", "id": "z", "status": "draft", "intent": "order",
                 "subject": {"reference": "Patient/../../escape"},
-                "medicationCodeableConcept": {"text": "Zolgensma"}}),
+                "medicationCodeableConcept": {"text": "Zolgensma"}}).encode(),
 ]
 
 
@@ -90,7 +92,7 @@ def test_batch_keeps_going_past_hostile_records_and_reports_them(tmp_path, capsy
         assert outcome["overall"] == "incomplete"
         assert statuses["no-advanced-sma"] == statuses["no-active-infection"] == statuses["one-time-dose"] == "unknown"
     problems = [line["problem"] for line in lines if "problem" in line]
-    assert any("not JSON" in p for p in problems) and any("not a FHIR resource" in p for p in problems)
+    assert sum("not JSON" in p for p in problems) == 3 and any("not a FHIR resource" in p for p in problems)
     assert any("Observation belongs to no Patient" in p for p in problems)
     assert any("not a valid FHIR id" in p for p in problems)
     packets = [json.loads(line) for line in (out / "packets.ndjson").read_text().splitlines()]

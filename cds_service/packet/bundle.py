@@ -44,6 +44,8 @@ def r4_problem(resource: dict) -> str | None:
         return f"resource type {resource['resourceType']} is not FHIR R4"
     except ValidationError as err:
         return _explain(err)
+    except Exception as err:  # noqa: BLE001 - whatever the model chokes on, the resource is not valid R4
+        return f"unreadable ({type(err).__name__})"
     return None
 
 

@@ -35,14 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     source = Path(args.record)
     try:
-        text = sys.stdin.read() if args.record == "-" else source.read_text()
+        data = sys.stdin.buffer.read() if args.record == "-" else source.read_bytes()
     except OSError as err:
         print(f"cannot read {args.record}: {err.strerror}", file=sys.stderr)
         return 2
     if args.ndjson or source.suffix == ".ndjson":
-        return _batch(services, text, args, out)
+        return _batch(services, data, args, out)
     try:
-        record = read_bundle(text, args.record)
+        record = read_bundle(data, args.record)
         packet, patient = _packet(services, record, args)
     except (BadRecord, CdsError) as err:
         print(f"{args.record}: {_message(err)}", file=sys.stderr)
@@ -84,9 +84,9 @@ def _write_one(services: Services, packet, out: Path, patient: str) -> list[Path
     return files
 
 
-def _batch(services: Services, text: str, args, out: Path) -> int:
+def _batch(services: Services, data: bytes, args, out: Path) -> int:
     problems: list[str] = []
-    records = list(read_ndjson(text.splitlines(), problems))
+    records = list(read_ndjson(data.splitlines(), problems))
     html_dir = out / "html"
     html_dir.mkdir(exist_ok=True)
     done = 0

@@ -8,12 +8,15 @@ nothing else is kept. The packet holds PHI: the page is served with no-store and
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 
 from ..facts import PatientFacts
 from ..jsonio import dumps_bytes
 from ..rules.findings import Evaluation
+
+log = logging.getLogger("cds_service.packet")
 
 
 class PacketLinks:
@@ -25,9 +28,13 @@ class PacketLinks:
         """A CDS Hooks link to the stored packet, or None when there is no store or no base URL to link to."""
         if self.store is None or not base_url:
             return None
-        packet = self.maker.make(facts, evaluation, resources, fhir_base)
-        key = secrets.token_urlsafe(32)
-        self.store.add_packet(key, dumps_bytes({"bundle": packet.bundle, "outcome": packet.outcome}).decode(),
-                              time.time() + self.ttl_seconds)
+        try:
+            packet = self.maker.make(facts, evaluation, resources, fhir_base)
+            key = secrets.token_urlsafe(32)
+            self.store.add_packet(key, dumps_bytes({"bundle": packet.bundle, "outcome": packet.outcome}).decode(),
+                                  time.time() + self.ttl_seconds)
+        except Exception:  # noqa: BLE001 - the cards matter more than the link: never a 500 because of it
+            log.exception("prior-authorization packet not linked")
+            return None
         return {"label": self.maker.text["render"]["cardLink"], "url": f"{base_url.rstrip('/')}/packets/{key}",
                 "type": "absolute"}

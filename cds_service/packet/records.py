@@ -105,10 +105,10 @@ def _order(record: Record, patient_id: str, order_ref: str | None, planned: date
     return with_planned_date(order, planned) if planned else order
 
 
-def read_bundle(text: str, label: str) -> Record:
+def read_bundle(data: bytes | str, label: str) -> Record:
     try:
-        bundle = json.loads(text)
-    except ValueError as err:
+        bundle = json.loads(data)
+    except (ValueError, RecursionError) as err:
         raise BadRecord(f"{label}: not JSON ({err})") from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise BadRecord(f"{label}: not a FHIR Bundle")
@@ -120,7 +120,7 @@ def _bundle_record(bundle: dict, label: str) -> Record:
     return Record(label, [r for r in page.resources if isinstance(r.get("resourceType"), str)], list(page.gaps))
 
 
-def read_ndjson(lines: Iterable[str], problems: list[str]) -> Iterator[Record]:
+def read_ndjson(lines: Iterable[bytes | str], problems: list[str]) -> Iterator[Record]:
     """Records from NDJSON: a line holding a Bundle is one patient's record; resource lines are grouped by
     patient (resources that belong to no patient, such as Location or PractitionerRole, go with every patient;
     only those a patient's resources refer to are used). Unusable lines are added to `problems` and skipped;
@@ -134,8 +134,8 @@ def read_ndjson(lines: Iterable[str], problems: list[str]) -> Iterator[Record]:
         label = f"line {number}"
         try:
             resource = json.loads(line)
-        except ValueError:
-            problems.append(f"{label}: skipped, not JSON")
+        except (ValueError, RecursionError):  # bad UTF-8, bad JSON, absurd nesting
+            problems.append(f"{label}: skipped, not JSON (UTF-8)")
             unreadable.append(f"export {label} could not be read (not JSON)")
             continue
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
