@@ -178,7 +178,8 @@ def test_html_is_escaped_and_readable(client):
     ({"hook": "order-sign"}, 400),
     ([1, 2], 400),
     ({**hook_request("no-zolgensma")}, 400),
-    ({k: v for k, v in hook_request("eligible-infant").items() if k not in ("prefetch", "fhirServer")}, 412),
+    ({k: v for k, v in hook_request("eligible-infant").items()
+      if k not in ("prefetch", "fhirServer", "fhirAuthorization")}, 412),
 ])
 def test_bad_requests_are_operation_outcomes(client, body, status):
     response = client.post("/packets", json=body)

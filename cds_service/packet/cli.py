@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.getLogger("cds_service").setLevel(logging.CRITICAL)  # problems are reported below, per record
     today = args.today or date.today()
-    services = Services(config_module.load(), lambda: today, lambda: str(uuid.uuid4()))
+    # With --today, "now" is that day too (no evidence dated after it counts), as the service does with TODAY.
+    config = config_module.load({"TODAY": lambda: today} if args.today else None)
+    services = Services(config, lambda: today, lambda: str(uuid.uuid4()))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     source = Path(args.record)

@@ -19,9 +19,12 @@ from ..translate.records import (
     patient_id_of,
     planned_order,
     prescriber_roles,
+    requester_reference,
     with_planned_date,
     zolgensma_orders,
 )
+
+TOOL_USER = "Device/zolgensma-packet"
 
 
 class BadRecord(ValueError):
@@ -81,7 +84,8 @@ def hook_request(record: Record, order_ref: str | None, planned: date | None) ->
             prefetch[source.key] = {"resourceType": "Bundle", "type": "searchset", "total": len(found or ()),
                                     "entry": entries} if entries else None
     return {"hook": "order-sign", "hookInstance": str(uuid.uuid4()),
-            "context": {"patientId": patient_id,
+            # The user is the prescriber when the order names one, else this tool.
+            "context": {"patientId": patient_id, "userId": requester_reference(order) or TOOL_USER,
                         "draftOrders": {"resourceType": "Bundle", "type": "collection",
                                         "entry": [{"resource": order}]}},
             "prefetch": prefetch}

@@ -30,12 +30,18 @@ def patient_id_of(resource: dict) -> str | None:
     return None
 
 
+def requester_reference(order: dict) -> str | None:
+    """The order's `requester` reference (`Type/id`), if it has one."""
+    requester = order.get("requester")
+    ref = requester.get("reference") if isinstance(requester, dict) else None
+    return ref if isinstance(ref, str) and "/" in ref.strip("/") else None
+
+
 def prescriber_roles(order: dict, roles: list[dict]) -> list[dict]:
     """The PractitionerRoles of the order's requester (the role itself, or the roles of the Practitioner): in a
     hook these are the signing user's; here the prescriber's, for criterion 1."""
-    requester = order.get("requester")
-    ref = requester.get("reference") if isinstance(requester, dict) else None
-    if not isinstance(ref, str):
+    ref = requester_reference(order)
+    if ref is None:
         return []
     return [r for r in roles if f"PractitionerRole/{r.get('id')}" == ref
             or (isinstance(r.get("practitioner"), dict) and r["practitioner"].get("reference") == ref)]
