@@ -4,6 +4,7 @@ unanswered items with reasons, the HTML rendering, and its HTTP routes (endpoint
 from __future__ import annotations
 
 import copy
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -216,7 +217,7 @@ def _coverage_information(response) -> dict[str, list]:
     return out
 
 
-def test_documentation_needed_gives_a_card_link_and_the_questionnaire(client):
+def test_documentation_needed_gives_a_card_link_and_the_questionnaire(client, caplog):
     response = _sign(client, "missing-labs")
     link = response["cards"][0]["links"][0]
     assert link["type"] == "absolute" and link["url"].startswith("http://localhost/packets/")
@@ -224,7 +225,10 @@ def test_documentation_needed_gives_a_card_link_and_the_questionnaire(client):
     assert info["doc-needed"] == ["clinical"]
     assert info["questionnaire"] == ["https://zolgensma-cds.example.org/fhir/Questionnaire/zolgensma-dr-005-d|1.0.0"]
 
-    page = client.get(link["url"].removeprefix("http://localhost"))
+    with caplog.at_level(logging.INFO, logger="cds_service.calls"):
+        page = client.get(link["url"].removeprefix("http://localhost"))
+    key = link["url"].rsplit("/", 1)[1]
+    assert "/packets/<key>" in caplog.text and key not in caplog.text  # the link's key is a credential
     assert page.status_code == 200 and page.content_type.startswith("text/html")
     assert page.headers["Referrer-Policy"] == "no-referrer"
     stored = client.get(link["url"].removeprefix("http://localhost") + "?format=json").json
