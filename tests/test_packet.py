@@ -273,3 +273,11 @@ def test_a_failing_packet_never_breaks_the_cards(client, monkeypatch):
     response = _sign(client, "missing-labs")
     assert response["cards"][0]["summary"].startswith("Zolgensma PA (DR.005.D) incomplete")
     assert "links" not in response["cards"][0]
+
+
+def test_order_select_body_works_and_needs_the_order_selected(client):
+    body = hook_request("missing-labs", "order-select")
+    assert _answers(_packet(client, body))["context.overall"]["answer"][0]["valueCoding"]["code"] == "incomplete"
+    body["context"]["selections"] = ["MedicationRequest/something-else"]
+    response = client.post("/packets", json=body)
+    assert response.status_code == 400 and "among the selections" in response.json["issue"][0]["diagnostics"]
