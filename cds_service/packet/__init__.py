@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 from .. import extensions
@@ -56,7 +57,9 @@ class PacketMaker:
         builder = CardBuilder(self.wording, self.new_id)
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         outcome = builder.summary_card(evaluation, facts, suggester.extension())["extension"][extensions.ELIGIBILITY]
-        responder = ResponseBuilder(self.text, self.wording.data, builder.reason_text, self.questionnaire)
+        # Plain text (FHIR strings, escaped only when rendered), as in the machine-readable outcome.
+        plain_reason = partial(self.wording.reason_text, markdown=False)
+        responder = ResponseBuilder(self.text, self.wording.data, plain_reason, self.questionnaire)
         response = responder.build(self.new_id(), facts, evaluation, self.today().isoformat(), suggester.schedule())
         bundle, left_out = assemble(self.new_id(), self.now().isoformat(timespec="seconds"), response,
                                     copy.deepcopy(self.questionnaire), resource_index(resources), base)

@@ -24,7 +24,7 @@ from .questionnaire import (
 
 class ResponseBuilder:
     def __init__(self, packet_text: dict, criteria_text: dict, reason_text, questionnaire: dict):
-        """`reason_text(finding)`: the cards' wording of a finding's reason (cards.Wording.reason_text)."""
+        """`reason_text(finding)`: the cards' wording of a finding's reason, as plain text."""
         self.text, self.criteria_text, self.reason_text = packet_text, criteria_text, reason_text
         self.titles = _texts(questionnaire["item"])
 
