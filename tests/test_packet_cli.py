@@ -60,6 +60,18 @@ def test_planned_date_without_an_order_never_guesses_the_dose(tmp_path):
     assert "answer" not in answers["dose-within-label.answer"]
 
 
+def test_an_order_naming_its_medication_by_reference_is_found(tmp_path):
+    record = load("eligible-infant")
+    order = next(r for r in record if r["id"] == "zolgensma-order")
+    medication = {"resourceType": "Medication", "id": "kit", "code": order.pop("medicationCodeableConcept")}
+    order["medicationReference"] = {"reference": "Medication/kit"}
+    path = tmp_path / "record.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in record + [medication]) + "\n")
+    assert main([str(path), "--out", str(tmp_path / "o"), "--quiet", *TODAY]) == 0
+    line = json.loads((tmp_path / "o" / "outcomes.ndjson").read_text())
+    assert line["outcome"]["overall"] == "eligible" and line["outcome"]["order"] == "MedicationRequest/zolgensma-order"
+
+
 def _export(tmp_path: Path, extra_lines: list[bytes]) -> Path:
     lines = [json.dumps(r).encode() for name in ("eligible-infant", "missing-labs") for r in load(name)]
     path = tmp_path / "export.ndjson"

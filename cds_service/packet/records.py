@@ -86,8 +86,11 @@ def hook_request(record: Record, order_ref: str | None, planned: date | None) ->
     return {"hook": "order-sign", "hookInstance": str(uuid.uuid4()),
             # The user is the prescriber when the order names one, else this tool.
             "context": {"patientId": patient_id, "userId": requester_reference(order) or TOOL_USER,
+                        # The record's Medications travel with the order, as an EHR may send them.
                         "draftOrders": {"resourceType": "Bundle", "type": "collection",
-                                        "entry": [{"resource": order}]}},
+                                        "entry": [{"resource": order}] + [
+                                            {"resource": r} for r in record.resources
+                                            if r.get("resourceType") == "Medication"]}},
             "prefetch": prefetch}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .medications import medication_kind
+from .medications import medication_index, medication_kind
 
 # FHIR R4 id: [A-Za-z0-9\-\.]{1,64} (also safe as part of a file name).
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -48,9 +48,10 @@ def prescriber_roles(order: dict, roles: list[dict]) -> list[dict]:
 
 
 def zolgensma_orders(resources: list[dict]) -> list[dict]:
-    """Open (draft, active, on-hold) Zolgensma MedicationRequests."""
+    """Open (draft, active, on-hold) Zolgensma MedicationRequests (the product named or referenced)."""
+    medications = medication_index(resources)
     return [r for r in resources if r.get("resourceType") == "MedicationRequest"
-            and r.get("status") in OPEN_ORDER_STATUSES and medication_kind(r) == "zolgensma"]
+            and r.get("status") in OPEN_ORDER_STATUSES and medication_kind(r, medications) == "zolgensma"]
 
 
 def with_planned_date(order: dict, planned: date) -> dict:
