@@ -68,7 +68,7 @@ def _start_together(url: str, workers: int = 4) -> list[BaseException]:
     for t in threads:
         t.join()
     if stores:
-        assert set(inspect(stores[0].engine).get_table_names()) == {"feedback", "jwt_seen"}
+        assert set(inspect(stores[0].engine).get_table_names()) == {"feedback", "jwt_seen", "packets"}
     for store in stores:
         store.engine.dispose()
     return errors
