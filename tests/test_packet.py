@@ -193,7 +193,8 @@ def test_bad_format_is_400(client):
 
 
 def test_endpoint_needs_the_services_jwt():
-    secured = make_app(AUTH_REQUIRED=True, TRUSTED_ISSUERS={ISS: {"jwks": JWKS}}).test_client()
+    secured = make_app(AUTH_REQUIRED=True, TRUSTED_ISSUERS={ISS: {"jwks": JWKS}},
+                       PUBLIC_BASE_URL="http://localhost").test_client()
     body = hook_request("eligible-infant")
     assert secured.post("/packets", json=body).status_code == 401
     ok = secured.post("/packets", json=body,
@@ -251,7 +252,8 @@ def test_order_select_and_turned_off_coverage_info_give_no_link(client):
 
 
 def test_stored_packet_link_needs_no_jwt_but_expires():
-    secured = make_app(AUTH_REQUIRED=True, TRUSTED_ISSUERS={ISS: {"jwks": JWKS}}).test_client()
+    secured = make_app(AUTH_REQUIRED=True, TRUSTED_ISSUERS={ISS: {"jwks": JWKS}},
+                       PUBLIC_BASE_URL="http://localhost").test_client()
     response = secured.post("/cds-services/zolgensma-order-sign", json=hook_request("missing-labs"),
                             headers={"Authorization": f"Bearer {token()}"})
     url = response.json["cards"][0]["links"][0]["url"].removeprefix("http://localhost")
