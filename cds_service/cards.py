@@ -14,6 +14,7 @@ from pathlib import Path
 from . import extensions
 from .facts import PatientFacts
 from .markdown import md, md_params, plain
+from .quantities import scientific
 from .rules.findings import MET, NOT_ELIGIBLE, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
 
 MAX_SUMMARY = 139
@@ -179,8 +180,7 @@ class CardBuilder:
             text = self.wording.data["kit"]
             lines += ["", text["line"].format(
                 weight=f"{kit.weight_kg:g}", band=f"{kit.band_kg[0]}-{kit.band_kg[1]}",
-                volume=f"{kit.dose_volume_ml:g}", vg=f"{kit.dose_vg:.3g}", small=kit.vials_5_5ml,
-                large=kit.vials_8_3ml, ndc=kit.ndc)
+                volume=f"{kit.dose_volume_ml:g}", vg=scientific(kit.dose_vg), vials=_vials(kit), ndc=kit.ndc)
                 + (text["betweenBands"] if kit.weight_kg < kit.band_kg[0] else "")
                 + ("" if kit.ndc_verified else text["derived"])]
         lines += ["", "Decision support only; the prescriber and the payer's reviewer decide."]
@@ -313,6 +313,12 @@ def _planned(facts: PatientFacts) -> str | None:
 def _note_params(evaluation: Evaluation, facts: PatientFacts) -> dict:
     return {"planned": _planned(facts) or "", "as_of": evaluation.as_of.isoformat(),
             "source_element": facts.order.planned_date_source if facts.order else ""}
+
+
+def _vials(kit) -> str:
+    """'2 × 5.5 mL + 3 × 8.3 mL vials', leaving out a vial size the kit does not use."""
+    parts = [f"{n} × {size} mL" for n, size in ((kit.vials_5_5ml, "5.5"), (kit.vials_8_3ml, "8.3")) if n]
+    return " + ".join(parts) + " vials"
 
 
 def _criterion_outcome(f: Finding, criterion: dict, reason: str) -> dict:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from .quantities import scientific, with_unit
+
 
 @dataclass
 class Evidence:
@@ -38,13 +40,13 @@ class Measurement:
 
     @property
     def evidence(self) -> Evidence:
-        shown = f"{_fmt(self.value)} {self.unit}"
+        shown = with_unit(_fmt(self.value), self.unit)
         if self.comparator != "=":
             shown = f"{self.comparator}{shown}"
         if self.original and self.original != shown:
             shown += f" (reported {self.original})"
         if self.ref_high is not None:
-            shown += f", ULN {_fmt(self.ref_high)} {self.unit}"
+            shown += f", ULN {with_unit(_fmt(self.ref_high), self.unit)}"
         return Evidence(self.reference, f"{shown} on {self.when.isoformat() if self.when else 'unknown date'}")
 
 
@@ -282,4 +284,4 @@ class PatientFacts:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:g}" if abs(value) < 1e6 else f"{value:.3g}"
+    return scientific(value)

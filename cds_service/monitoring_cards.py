@@ -6,6 +6,7 @@ from . import extensions
 from .cards import CardBuilder, prune, summary_text
 from .markdown import md, md_params, plain
 from .orders import service_request, suggestion
+from .quantities import plain_list
 from .rules.monitoring import LFT_RECENT_DAYS, SEVERITY_ORDER, MonitoringEvaluation
 from .terminology import PREDNISOLONE
 
@@ -21,14 +22,15 @@ class MonitoringCards:
     def all(self, ev: MonitoringEvaluation) -> list[dict]:
         """The summary first (its indicator is the worst of all), then critical alerts, overdue draws, the rest."""
         critical = [a for a in ev.alerts if a.severity == "critical"]
-        cards = [self.summary(ev)] + [self.alert(ev, a) for a in critical]
-        if ev.overdue_tests:
-            cards.append(self.overdue(ev))
+        first = self.summary(ev)
+        if ev.overdue_tests:  # the overdue draws' order sits on the card that says they are overdue
+            first = self.with_overdue_orders(first, ev)
+        cards = [first] + [self.alert(ev, a) for a in critical]
         cards += [self.alert(ev, a) for a in ev.alerts if a.severity != "critical"]
         return cards
 
     def _short(self, tests) -> str:
-        return ", ".join(self.t["shortLabels"][x] for x in tests)
+        return plain_list([self.t["shortLabels"][x] for x in tests])
 
     def summary(self, ev: MonitoringEvaluation) -> dict:
         s = self.t["summary"]
@@ -40,7 +42,8 @@ class MonitoringCards:
                 latest_done[i.test] = i.status
         abnormal = tuple(t for t, status in latest_done.items() if status == "abnormal")
         if ev.overdue_tests:
-            summary, indicator = s["overdue"].format(day=ev.day, count=len(ev.overdue_tests),
+            late = sum(i.status == "overdue" for i in ev.items)  # draws, not tests: 2 missed weeks of LFT are 2
+            summary, indicator = s["overdue"].format(day=ev.day, count=late,
                                                      tests=self._short(ev.overdue_tests)), "warning"
         elif due:
             summary, indicator = s["due"].format(day=ev.day, tests=self._short(due)), "info"
@@ -84,26 +87,25 @@ class MonitoringCards:
                       "detail": "\n".join(lines), "source": self.builder.source("clinical-reminder"),
                       "extension": extension})
 
-    def overdue(self, ev: MonitoringEvaluation) -> dict:
+    def with_overdue_orders(self, card: dict, ev: MonitoringEvaluation) -> dict:
+        """The first card, with the overdue draws listed once above its table and one order for them."""
         o = self.t["overdue"]
         late = [i for i in ev.items if i.status == "overdue"]
-        listing = ", ".join(f"{self.t['testLabels'][i.test]} (day {i.day}, {i.due.isoformat()})" for i in late)
+        listing = plain_list([f"{self.t['testLabels'][i.test]} (day {i.day}, {i.due.isoformat()})" for i in late])
         tests = [t for test in ev.overdue_tests for t in ORDER_TESTS[test]]
         resources = self._orders_from_today(tests, ev)
-        names = self._short(ev.overdue_tests)
-        return prune({
-            "uuid": self.builder.new_id(), "summary": summary_text(o["summary"].format(tests=names)),
-            "indicator": "warning",
-            "detail": o["detail"].format(list=listing), "source": self.builder.source("clinical-reminder"),
-            "suggestions": [suggestion(o["suggestionLabel"].format(tests=names), resources, "monitoring",
-                                       self.builder.new_id)],
-            "selectionBehavior": "any", "overrideReasons": self.builder.override_reasons(),
-        })
+        names = plain_list([self.t["shortLabels"][x] for x in ev.overdue_tests])
+        return dict(card, detail=o["detail"].format(list=listing) + "\n\n" + card["detail"],
+                    suggestions=[suggestion(o["suggestionLabel"].format(tests=names), resources, "monitoring",
+                                            self.builder.new_id)],
+                    selectionBehavior="any", overrideReasons=self.builder.override_reasons())
 
     def alert(self, ev: MonitoringEvaluation, alert) -> dict:
         text = self.t["alerts"][alert.code]
         params = dict(alert.params, test_label=self.t["testLabels"].get(alert.params.get("test"), ""),
                       recent=LFT_RECENT_DAYS)
+        if "course_end" in params:  # "ended 2026-...", or "ends" when still ahead
+            params["course_ends"] = "ended" if params["course_end"] < ev.today.isoformat() else "ends"
         if "why" in params:
             params["why"] = self.t["whyLabels"].get(params["why"], params["why"])
         if "which" in params:

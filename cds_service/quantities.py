@@ -17,6 +17,38 @@ CANONICAL_UNITS = {
     "weight": "kg", "gestational-age": "wk", "gestational-age-estimated": "wk", "temperature": "Cel",
 }
 
+# How a canonical (UCUM) unit is shown to a clinician: UCUM's 10*3/uL reads "300 × 10^3/µL", {INR} is a bare
+# ratio, Cel is °C. Units not listed are shown as they are.
+DISPLAY_UNITS = {"10*3/uL": "× 10^3/µL", "10*9/L": "× 10^9/L", "{INR}": "", "Cel": "°C", "umol/L": "µmol/L",
+                 "uL": "µL"}
+
+
+def display_unit(unit: str) -> str:
+    return DISPLAY_UNITS.get(unit, unit)
+
+
+def with_unit(value: str, unit: str) -> str:
+    """'300' and '10*3/uL' -> '300 × 10^3/µL'; a unitless ratio stays '1.1'."""
+    shown = display_unit(unit)
+    return f"{value} {shown}" if shown else value
+
+
+def scientific(value: float, digits: int = 3) -> str:
+    """8.25e14 -> '8.25 × 10^14' (the label's own notation); small numbers plainly."""
+    if abs(value) < 1e6:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    return f"{float(mantissa):g} × 10^{int(exponent)}"
+
+
+def plain_list(items: list[str] | tuple[str, ...], labels: dict[str, str] | None = None) -> str:
+    """['ast', 'alt', 'bilirubin'] -> 'AST, ALT and total bilirubin' (with the labels given)."""
+    words = [(labels or {}).get(i, i) for i in items]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
 _ENZYME = {"u/l": 1.0, "iu/l": 1.0, "[iu]/l": 1.0, "units/l": 1.0, "ukat/l": 60.0}
 _FACTORS: dict[str, dict[str, float]] = {
     "alt": _ENZYME,

@@ -103,3 +103,21 @@ def test_every_fixture_patient_has_a_name_and_every_draft_order_authored_on():
             if r.get("status") == "draft":
                 assert r["authoredOn"], (path.name, r["id"])
     assert checked == len(list(fixtures.glob("*.json")))
+
+
+def test_numbers_and_units_read_as_a_clinician_writes_them(client):
+    cards = _cards(client, "eligible-infant", "order-sign")
+    assert "8.25 × 10^14 vg" in cards[0]["detail"] and "e+14" not in cards[0]["detail"]
+    assert "0 × 5.5 mL" not in cards[0]["detail"]
+    lab_cards = _cards(client, "missing-labs", "order-sign")
+    text = " ".join(c["detail"] for c in lab_cards)
+    assert "10*3/uL" not in text
+    liver = next(c for c in lab_cards if c.get("extension", {}).get(CRITERION, {}).get("id") ==
+                 "baseline-liver-function")
+    assert "Missing: AST, ALT, total bilirubin and PT/INR." in liver["detail"]  # not "ast, alt, bilirubin, pt"
+
+
+def test_platelets_shown_with_readable_units():
+    from cds_service.facts import Measurement
+    m = Measurement("platelets", 300, "10*3/uL", None, "Observation/plt", ref_high=450)
+    assert m.evidence.text == "300 × 10^3/µL, ULN 450 × 10^3/µL on unknown date"

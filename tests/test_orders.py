@@ -156,7 +156,7 @@ def test_fixtures_are_what_the_build_script_makes(tmp_path):
 def test_kit_is_shown_on_the_summary_card(client):
     detail = _cards(client, "eligible-infant")[0]["detail"]
     assert ("**Label kit for 7.2 kg** (FDA label 2.1 dose table, dose at the band's upper limit): band 7.1-7.5 kg, "
-            "41.3 mL = 8.25e+14 vg, 0 x 5.5 mL + 5 x 8.3 mL vials, kit NDC 71894-129-05.") in detail
+            "41.3 mL = 8.25 × 10^14 vg, 5 × 8.3 mL vials, kit NDC 71894-129-05.") in detail
     assert "derived from the label's pattern" not in detail
 
 

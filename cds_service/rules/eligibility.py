@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..facts import Evidence, Measurement, PatientFacts
-from ..quantities import add_years, age_in_months, titer_at_most
+from ..quantities import add_years, age_in_months, plain_list, scientific, titer_at_most
 from ..terminology import (
     ADVANCED_SMA_CODES,
     ADVANCED_SMA_TEXT,
@@ -404,11 +404,14 @@ def _baseline(ctx: _Context, c: str, analytes: tuple[str, ...], alternatives: di
         return found, None
     return found, ctx.unavailable(c, "labs") or ctx.finding(
         c, UNKNOWN, "baseline-labs-missing", [m.evidence for m in found.values()], missing=tuple(missing + stale),
-        missing_list=", ".join(missing) or "none", stale_list=", ".join(stale) or "none",
+        missing_list=plain_list(missing, _LAB_NAMES) or "none", stale_list=plain_list(stale, _LAB_NAMES) or "none",
         window=BASELINE_LAB_MAX_AGE_DAYS)
 
 
 _LFT_NAMES = {"alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin"}
+# Analytes as a clinician names them, for the lists on the cards ("AST, ALT and total bilirubin").
+_LAB_NAMES = {**_LFT_NAMES, "pt": "PT/INR", "inr": "INR", "platelets": "platelet count", "troponin-i": "troponin-I",
+              "creatinine": "creatinine", "hemoglobin": "hemoglobin"}
 
 
 def baseline_liver_function(ctx: _Context) -> Finding:
@@ -488,7 +491,7 @@ def dose_within_label(ctx: _Context) -> Finding:
     if kit is None:
         return ctx.finding(c, NOT_MET, "weight-outside-table", ev, weight=f"{ctx.weight.value:g}")
     params = dict(band=f"{kit.band_kg[0]}-{kit.band_kg[1]}", volume=f"{kit.dose_volume_ml:g}",
-                  vg=f"{kit.dose_vg:.3g}", ndc=kit.ndc, ndc_verified=kit.ndc_verified)
+                  vg=scientific(kit.dose_vg), ndc=kit.ndc, ndc_verified=kit.ndc_verified)
     if order.kit_ndc and order.kit_ndc != kit.ndc:
         return ctx.finding(c, NOT_MET, "kit-mismatch", ev, ordered_ndc=order.kit_ndc, **params)
     dose = order.dose
