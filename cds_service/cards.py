@@ -29,12 +29,14 @@ class Wording:
     orders: dict  # orders.json: order templates
     billing: dict  # billing.json: billing, site-of-care and alternatives wording
     monitoring: dict  # monitoring.json: post-infusion monitoring wording
+    readiness: dict  # readiness.json: the readiness plan before any order
 
     @classmethod
     def load(cls, cards_dir: str | Path) -> Wording:
         def read(name: str) -> dict:
             return json.loads((Path(cards_dir) / name).read_text())
-        return cls(read("criteria.json"), read("orders.json"), read("billing.json"), read("monitoring.json"))
+        return cls(read("criteria.json"), read("orders.json"), read("billing.json"), read("monitoring.json"),
+                   read("readiness.json"))
 
     def criterion(self, criterion_id: str) -> dict:
         return self.data["criteria"][criterion_id]

@@ -46,6 +46,7 @@ class Source:
     key: str  # prefetch key
     templates: tuple[str, ...]  # full prefetch (CDS_PREFETCH=full): first is advertised; later ones are for
     # other user types
+    default: bool = True  # False: read only by services that name it (discovery's full prefetch)
 
 
 # Full prefetch, for EHRs that cannot give services FHIR access: every search bounded by _count (a Bundle
@@ -84,12 +85,17 @@ SOURCES: tuple[Source, ...] = (
     Source("devices", "devices", ("Device?patient={{context.patientId}}&_count=50",)),
     Source("device-use", "deviceUseStatements",
            ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device&_count=50",)),
+    # Motor scales and developmental milestones after the infusion (monitoring service only): clinical
+    # assessments are not laboratory results; FHIR observation-category exam, survey, therapy, activity.
+    Source("assessments", "assessments",
+           ("Observation?patient={{context.patientId}}&category=exam,survey,therapy,activity&_sort=-date&_count=200",),
+           default=False),
 )
 
 
 def prefetch_templates(names: tuple[str, ...] = ()) -> dict[str, str]:
-    """The full prefetch of `names` (all sources when empty)."""
-    return {s.key: s.templates[0] for s in SOURCES if not names or s.name in names}
+    """The full prefetch of `names` (all default sources when empty)."""
+    return {s.key: s.templates[0] for s in SOURCES if (s.name in names if names else s.default)}
 
 
 @dataclass

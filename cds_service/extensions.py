@@ -11,3 +11,5 @@ ELIGIBILITY = PREFIX + "eligibility"  # summary card: the machine-readable outco
 CRITERION = PREFIX + "criterion"  # each criterion card: id, status, reasonCode
 MONITORING = PREFIX + "monitoring"  # first monitoring card: schedule, alerts
 NOTE = PREFIX + "note"  # an evaluation note card (e.g. planned date before today): code, plannedDate
+READINESS = PREFIX + "readiness"  # readiness plan card (patient-view, before any order): gates and dates
+MILESTONES = PREFIX + "milestones"  # outcomes milestone card (monitoring service): visits and their status

@@ -173,6 +173,21 @@ class Order:
 
 
 @dataclass
+class Assessment:
+    """A documented functional assessment after the infusion: a motor scale (CHOP-INTEND, HFMSE, RHS) or a
+    developmental-milestone assessment. `shown` is the result as recorded (score or text)."""
+
+    kind: str  # "chop-intend" | "hfmse" | "rhs" | "developmental-milestones"
+    reference: str
+    when: date | None
+    shown: str
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, f"{self.shown} on {self.when.isoformat() if self.when else 'unknown date'}")
+
+
+@dataclass
 class PriorDose:
     reference: str
     when: date | None
@@ -260,6 +275,7 @@ class PatientFacts:
     conditions: list[ConditionFact] = field(default_factory=list)
     steroid_orders: list[Order] = field(default_factory=list)
     prior_doses: list[PriorDose] = field(default_factory=list)
+    assessments: list[Assessment] = field(default_factory=list)  # motor scales, developmental milestones
     coverages: list[CoverageFact] = field(default_factory=list)
     specialists: list[SpecialistFact] = field(default_factory=list)
     pending_orders: list[PendingOrder] = field(default_factory=list)

@@ -29,10 +29,13 @@ from .orders import OrderSuggester, sign_orders
 from .packet import Packet, PacketMaker
 from .packet.links import PacketLinks
 from .queries import eligibility_plan, monitoring_plan, windows
+from .readiness_cards import ReadinessCards
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
 from .rules.findings import NOT_ELIGIBLE, Evaluation
+from .rules.milestones import evaluate_milestones
 from .rules.monitoring import evaluate_monitoring, why_no_day_zero
+from .rules.readiness import assess
 from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
 from .translate.clinical import is_lab_order
 
@@ -51,7 +54,9 @@ class ServiceDefinition:
 ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-order-sign", "zolgensma-monitoring"
 # One id per hook: clients such as the CDS Hooks sandbox keep one discovery entry per id (issue 13).
 MONITORING_LAB_ORDERS = "zolgensma-monitoring-lab-orders"
-_MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures")
+_MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",
+                       "conditions", "assessments")
+READINESS = "zolgensma-readiness"
 SERVICES = {
     s.id: s for s in (
         ServiceDefinition(
@@ -66,13 +71,24 @@ SERVICES = {
         ServiceDefinition(
             MONITORING, ("patient-view",), "Zolgensma post-infusion monitoring",
             "After a Zolgensma infusion: which boxed-warning monitoring labs are due or overdue, the "
-            "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline.",
+            "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline; "
+            "from month 5, the outcomes milestone assessments at 6, 12, 24, 36 and 60 months.",
             sources=_MONITORING_SOURCES, crd=False, lean_prefetch=False),
         ServiceDefinition(
             MONITORING_LAB_ORDERS, ("order-select",), "Zolgensma post-infusion monitoring (lab orders)",
             "The same monitoring cards when a laboratory order (ServiceRequest with a laboratory category, a LOINC "
             "code or a CPT laboratory code) is selected for a patient who received Zolgensma; silent otherwise.",
             sources=_MONITORING_SOURCES, crd=False),
+        ServiceDefinition(
+            READINESS, ("patient-view",), "Zolgensma readiness plan",
+            "Before any Zolgensma order, for a child under 2 with an SMA diagnosis or an SMN1 result and no prior "
+            "dose: the billing guide's pre-treatment gates (SMN1, AAV9 titer, baseline labs, age and weight, "
+            "prednisolone) with their status and the date each must be done by for a target infusion date, the "
+            "last possible infusion date, and orders for what is missing.",
+            sources=("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
+                     "procedures", "coverage", "practitioner-roles", "care-teams", "medication-statements", "devices",
+                     "device-use"),
+            crd=False, lean_prefetch=False),
     )
 }
 # The context (draft orders) is echoed in the coverage-information system action; FHIR resources nest about
@@ -182,6 +198,7 @@ class Services:
         now = config.get("NOW") or (lambda: datetime.now(UTC))
         self.packets = PacketMaker(wording, config["CARDS_DIR"], new_id, today, now)
         self.eligibility.packet_links = PacketLinks(self.packets, store, config["PACKET_TTL_MINUTES"])
+        self.readiness = ReadinessHandler(config, today, new_id, wording)
 
     def __call__(self, service_id: str, body, fhir_servers: frozenset[str] | None = None, base_url: str = "") -> dict:
         """`fhir_servers`: the FHIR servers the calling client may name (production), None in open mode;
@@ -196,10 +213,12 @@ class Services:
                 context = parse_request(service, body)
             except BadRequest as err:
                 raise Unprocessable(err.message) from None
-        else:  # the monitoring service is plain CDS Hooks, which names no code: 400, as is usual
+        else:  # the monitoring and readiness services are plain CDS Hooks, which names no code: 400, as is usual
             context = parse_request(service, body)
         if service.id in (MONITORING, MONITORING_LAB_ORDERS):
             return self.monitoring(service, context, effective_request(body, fhir_servers))
+        if service.id == READINESS:
+            return self.readiness(service, context, effective_request(body, fhir_servers))
         return self.eligibility(service, context, effective_request(body, fhir_servers), base_url)
 
     def packet(self, body, fhir_servers: frozenset[str] | None = None) -> Packet:
@@ -339,8 +358,9 @@ class MonitoringHandler(_Handler):
             why = why_no_day_zero(facts)
             return {"cards": [builder.no_schedule_card(facts, why)] if why else []}
         # 3. Cards.
+        milestones = evaluate_milestones(facts, evaluation.infusion, today)
         cards = MonitoringCards(self.wording.monitoring, self.wording.orders, builder,
-                                facts.patient_reference).all(evaluation)
+                                facts.patient_reference).all(evaluation, milestones)
         issues = builder.data_issues_card(facts)
         return {"cards": worst_first(sign_orders(cards, context["userId"], today) + ([issues] if issues else []))}
 
@@ -350,6 +370,44 @@ def _read_medications(body: dict, config: dict, gathered, medications: dict) -> 
     record = [r for resources in gathered.resources.values() for r in resources or ()]
     medications.update(medication_index(record))
     gathered.issues.extend(medications_by_reference(body, config, record, medications))
+
+
+class ReadinessHandler(_Handler):
+    def __init__(self, *args):
+        super().__init__(*args)
+        # The order-time searches (no encounter: there is no order yet); their windows start today.
+        self.plan = {name: queries for name, queries in eligibility_plan(self.local_codes.by_code).items()
+                     if name != "encounter"}
+
+    def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
+        # 1. Gather data; a Zolgensma order already on record (drafted, active or on hold) gives the target date.
+        # The Medications records name by reference are read as the order-time services read them.
+        today = self.today()
+        gathered = gather(body, self.config, self.plan, lambda: windows(today, today))
+        medications: dict[str, dict] = {}
+        _read_medications(body, self.config, gathered, medications)
+        order = scheduled_order(gathered.resources.get("medication-requests") or [], medications)
+        facts = self.translator(context, latest_only=False, medications=medications).build(
+            gathered.resources, order, [], gathered.issues, today, gathered.gaps)
+        # 2. Evaluate (pure): quiet for children the plan does not concern.
+        readiness = assess(facts, today)
+        if readiness is None:
+            return {"cards": []}
+        # 3. One card (plus the data-issues card when something could not be read).
+        builder = CardBuilder(self.wording, self.new_id)
+        cards = [ReadinessCards(self.wording, builder, facts, self.new_id).card(readiness)]
+        issues = builder.data_issues_card(facts)
+        return {"cards": sign_orders(cards, context["userId"], today) + ([issues] if issues else [])}
+
+
+def scheduled_order(medication_requests: list[dict], medications: dict | None = None) -> dict | None:
+    """A Zolgensma order on record that is not yet given (draft, active, on hold): its date is the target."""
+    for resource in medication_requests:
+        if isinstance(resource, dict) and resource.get("resourceType") == "MedicationRequest" \
+                and resource.get("status") in ("draft", "active", "on-hold") \
+                and medication_kind(resource, medications) == "zolgensma":
+            return resource
+    return None
 
 
 def _fhir_base(body: dict) -> str | None:

@@ -7,6 +7,7 @@ from .cards import CardBuilder, prune, summary_text
 from .markdown import md, md_params, plain
 from .orders import service_request, suggestion
 from .quantities import plain_list
+from .rules.milestones import Milestones
 from .rules.monitoring import LFT_RECENT_DAYS, SEVERITY_ORDER, MonitoringEvaluation
 from .terminology import PREDNISOLONE
 
@@ -19,15 +20,54 @@ class MonitoringCards:
     def __init__(self, wording: dict, orders: dict, builder: CardBuilder, patient_ref: str):
         self.t, self.orders, self.builder, self.patient_ref = wording, orders, builder, patient_ref
 
-    def all(self, ev: MonitoringEvaluation) -> list[dict]:
-        """The summary first (its indicator is the worst of all), then critical alerts, overdue draws, the rest."""
+    def all(self, ev: MonitoringEvaluation, milestones: Milestones | None = None) -> list[dict]:
+        """The summary first (its indicator is the worst of all), then critical alerts, overdue draws, the rest,
+        and the outcomes milestones card last."""
         critical = [a for a in ev.alerts if a.severity == "critical"]
         first = self.summary(ev)
         if ev.overdue_tests:  # the overdue draws' order sits on the card that says they are overdue
             first = self.with_overdue_orders(first, ev)
         cards = [first] + [self.alert(ev, a) for a in critical]
         cards += [self.alert(ev, a) for a in ev.alerts if a.severity != "critical"]
+        if milestones:
+            cards.append(self.milestones(ev, milestones))
         return cards
+
+    def milestones(self, ev: MonitoringEvaluation, m: Milestones) -> dict:
+        t = self.t["milestones"]
+        by_status = {s: [v for v in m.visits if v.status == s] for s in ("overdue", "due", "unknown", "upcoming")}
+        if by_status["overdue"]:
+            summary, indicator = t["summary"]["overdue"].format(months=_months(by_status["overdue"])), "warning"
+        elif by_status["due"]:
+            summary, indicator = t["summary"]["due"].format(months=_months(by_status["due"])), "info"
+        elif by_status["unknown"]:
+            summary, indicator = t["summary"]["unknown"], "warning"
+        else:
+            nxt = by_status["upcoming"][0] if by_status["upcoming"] else None
+            summary = t["summary"]["ok"].format(next=f"month {nxt.month} on {nxt.due.isoformat()}" if nxt else "none")
+            indicator = "info"
+        lines = [t["intro"].format(infusion=ev.infusion.isoformat()), "", t["tableHead"], "|---|---|---|---|---|---|"]
+        for v in m.visits:
+            documented = "; ".join(f"{md(a.evidence.text)} ({md(a.reference)})" for a in v.motor + v.developmental)
+            missing = ", ".join(t["missingLabels"][x] for x in v.missing) if v.status != "done" else ""
+            lines.append(f"| {v.month} | {v.due.isoformat()} | {v.window[0].isoformat()} to {v.window[1].isoformat()} "
+                         f"| **{t['statusLabels'][v.status]}** | {documented or '-'} | {missing or '-'} |")
+        lines += ["", t["ventilation"][m.ventilation]]
+        lines += [f"- {md(e.text)} ({md(e.reference)})" for e in m.ventilation_evidence]
+        if m.unread:
+            lines += ["", t["unread"].format(why=md(m.unread))]
+        lines += ["", t["whatToDocument"], "", t["whatCounts"]]
+        extension = {extensions.MILESTONES: {
+            "infusionDate": ev.infusion.isoformat(), "asOf": ev.today.isoformat(),
+            "visits": [{"month": v.month, "due": v.due.isoformat(), "windowStart": v.window[0].isoformat(),
+                        "windowEnd": v.window[1].isoformat(), "status": v.status,
+                        "evidence": [a.reference for a in v.motor + v.developmental], "missing": list(v.missing)}
+                       for v in m.visits],
+            "ventilatorFreeSurvival": m.ventilation,
+        }}
+        return prune({"uuid": self.builder.new_id(), "summary": summary_text(summary), "indicator": indicator,
+                      "detail": "\n".join(lines), "source": self.builder.source("clinical-reminder"),
+                      "extension": extension})
 
     def _short(self, tests) -> str:
         return plain_list([self.t["shortLabels"][x] for x in tests])
@@ -150,3 +190,7 @@ class MonitoringCards:
             }],
         }
 
+
+
+def _months(visits) -> str:
+    return " and ".join(f"month-{v.month}" for v in visits)

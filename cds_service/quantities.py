@@ -171,6 +171,18 @@ def add_years(day: date, years: int) -> date:
         return date(day.year + years, 3, 1)
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later (the 31st -> the month's last day)."""
+    total = day.month - 1 + months
+    year, month = day.year + total // 12, total % 12 + 1
+    for last in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
 def age_in_months(birth: date, on: date) -> int:
     months = (on.year - birth.year) * 12 + (on.month - birth.month)
     if on.day < birth.day:

@@ -104,6 +104,10 @@ def monitoring_plan() -> dict[str, tuple[Query, ...]]:
         "medication-requests": (Query(f"MedicationRequest?patient={PATIENT}&_count={PAGE}"),),
         "medication-administrations": (Query(f"MedicationAdministration?patient={PATIENT}&_count={PAGE}"),),
         "procedures": (Query(f"Procedure?patient={PATIENT}&_count={PAGE}"),),
+        # Outcomes milestones (rules/milestones.py): ventilation on record, and the assessments, read completely.
+        "conditions": (Query(f"Condition?patient={PATIENT}&_count={PAGE}"),),
+        "assessments": (Query(f"Observation?patient={PATIENT}&category=exam,survey,therapy,activity&_sort=-date"
+                              f"&_count={PAGE}"),),
     }
 
 

@@ -125,7 +125,20 @@ ANALYTE_NAMES: dict[str, tuple[str, ...]] = {
                                   "corrected gestational age", "postmenstrual age"),
     "temperature": ("temperature", "body temperature"),
     "aav9-titer": (),
+    # Outcomes milestone assessments (rules/milestones.py). No LOINC or SNOMED CT code for CHOP-INTEND, HFMSE,
+    # RHS or a developmental-milestone assessment could be verified (searched 2026-11-23), so none is emitted or
+    # matched by code: they are recognised by the test's exact name (Observation.code text or display, after
+    # normalisation) or by a site code mapped to these names in CDS_LOCAL_CODES.
+    "chop-intend": ("chop intend", "chop intend total score", "chop intend score",
+                    "children s hospital of philadelphia infant test of neuromuscular disorders"),
+    "hfmse": ("hfmse", "hfmse total score", "hfmse score", "hammersmith functional motor scale expanded",
+              "expanded hammersmith functional motor scale"),
+    "rhs": ("rhs total score", "revised hammersmith scale", "revised hammersmith scale total score"),
+    "developmental-milestones": ("developmental milestones", "motor milestones", "who motor milestones",
+                                 "hine section 2", "hine 2", "hammersmith infant neurological examination section 2",
+                                 "developmental milestone assessment"),
 }
+ASSESSMENT_KINDS = frozenset({"chop-intend", "hfmse", "rhs", "developmental-milestones"})
 # Free text of an SMN1 report (genetics.py): phrases that affirm bi-allelic loss, and what negates them within
 # the same clause or marks a carrier / normal result anywhere in the report. Text alone is never `met`.
 BIALLELIC_TEXT = ("homozygous deletion", "homozygous loss", "homozygously deleted", "bi allelic", "biallelic",

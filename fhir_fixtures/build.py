@@ -508,6 +508,24 @@ def monitoring(pid: str, day_now: int, post: list[dict]) -> list[dict]:
     ])
 
 
+def assessment(id_, name, value, when, category="exam"):
+    """A clinical assessment (motor scale or milestones) named by text only: no standard code is verified."""
+    obs = {"resourceType": "Observation", "id": id_, "status": "final",
+           "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                     "code": category}]}],
+           "code": {"text": name}, "subject": {"reference": "Patient/{pid}"}, "effectiveDateTime": when}
+    obs["valueInteger" if isinstance(value, int) else "valueString"] = value
+    return obs
+
+
+def after_month_3(pid: str, day0: date, assessments: list[dict]) -> list[dict]:
+    """Infused on `day0`, every boxed-warning draw done and normal (monitoring over), plus `assessments`."""
+    labs = [x for d in (7, 14, 21, 28, 42, 56, 70, 84)
+            for x in draws(day0, d, ("alt", "ast", "tbili", "pt", "platelets") + (
+                ("troponin",) if d in (7, 14, 21, 28, 56, 84) else ()))]
+    return monitoring(pid, (TODAY - day0).days, labs + assessments)
+
+
 def monitoring_scenarios() -> dict[str, tuple[str, list[dict]]]:
     s = {}
     s["monitoring-day-3"] = ("Day 3 after infusion: first draws not yet due", monitoring("monitoring-day-3", 3, []))
@@ -543,8 +561,71 @@ def monitoring_scenarios() -> dict[str, tuple[str, list[dict]]]:
     extra = [x for d in (7, 14, 21, 28) for x in draws(d0, d)] + draws(d0, 35, ("alt", "ast", "tbili", "pt"), alt=135)
     s["monitoring-day-35-unscheduled"] = ("Day 35: unscheduled draw, ALT 135 U/L (3 x ULN) after the steroid course",
                                           monitoring("monitoring-day-35-unscheduled", 35, extra))
+    # Issue 17 part 2: outcomes milestone assessments at 6, 12, 24, 36, 60 months (+/- 30 days).
+    s["monitoring-month-6-due"] = ("Month 6: the 6-month milestone assessment is due (window open)",
+                                   after_month_3("monitoring-month-6-due", date(2026, 5, 25), []))
+    s["monitoring-month-12-done"] = ("Month 12: 6- and 12-month assessments documented (CHOP-INTEND, milestones)",
+                                     after_month_3("monitoring-month-12-done", date(2025, 11, 20), [
+                                         assessment("chop-m6", "CHOP INTEND total score", 41, "2026-05-22"),
+                                         assessment("milestones-m6", "Motor milestones", "head control; rolling",
+                                                    "2026-05-22"),
+                                         assessment("chop-m12", "CHOP INTEND total score", 52, "2026-11-18"),
+                                         assessment("milestones-m12", "Motor milestones",
+                                                    "sits without support for 30 seconds", "2026-11-18")]))
+    s["monitoring-month-13-overdue"] = (
+        "Month 13: the 12-month visit had HFMSE but no developmental milestones: overdue",
+        after_month_3("monitoring-month-13-overdue", date(2025, 10, 1), [
+            assessment("hfmse-m6", "HFMSE", 12, "2026-04-03"),
+            assessment("milestones-m6", "Developmental milestones", "sitting", "2026-04-03"),
+            assessment("hfmse-m12", "HFMSE", 15, "2026-10-05")]))
     r = monitoring("monitoring-no-infusion", 20, [])
     s["monitoring-no-infusion"] = ("No Zolgensma administration on record", replace(r, "zolgensma-infusion"))
+    return s
+
+
+# --- Before any order: readiness scenarios (zolgensma-readiness, patient-view; today = 2026-11-23) ----------
+def readiness(pid: str, birth="2026-03-10", weight_kg=7.2, keep=("titer", "labs", "weight", "genetics")) -> list[dict]:
+    """The eligible infant without her draft Zolgensma order and prednisolone plan (nothing ordered yet),
+    keeping only the evidence named in `keep`."""
+    drop = {"zolgensma-order", "prednisolone-plan", "enc-1", "site-1"}
+    if "titer" not in keep:
+        drop.add("aav9")
+    if "labs" not in keep:
+        drop |= {"alt", "ast", "tbili", "pt", "platelets", "troponin", "creatinine", "hgb"}
+    if "weight" not in keep:
+        drop.add("weight")
+    if "genetics" not in keep:
+        drop.add("smn1-variant")
+    return [r for r in base(pid, weight_kg, birth) if r.get("id") not in drop]
+
+
+def scheduled(order: dict, planned: str) -> dict:
+    """The Zolgensma order as an active order on record, for `planned`."""
+    order = copy.deepcopy(order)
+    order["status"] = "active"
+    order["dosageInstruction"][0]["timing"] = {"event": [planned]}
+    return order
+
+
+def readiness_scenarios() -> dict[str, tuple[str, list[dict]]]:
+    s = {}
+    s["readiness-nothing-done"] = ("SMA diagnosis only: no genetics, titer, labs or weight; nothing ordered",
+                                   readiness("readiness-nothing-done", keep=()))
+    s["readiness-all-done"] = ("Every gate met for the active Zolgensma order of 2026-12-01", flat([
+        readiness("readiness-all-done"), prednisolone_order(7), scheduled(zolgensma_order(7.2), PLANNED)]))
+    s["readiness-titer-too-early"] = (
+        "Order for 2026-12-20; titer, labs and weight of 2026-11-17/20 will be too old by then",
+        flat([readiness("readiness-titer-too-early"), scheduled(zolgensma_order(7.2), "2026-12-20")]))
+    s["readiness-titer-expired"] = ("Titer of 2026-11-01: more than 14 days old already; nothing ordered", flat([
+        replace(readiness("readiness-titer-expired"), "aav9", titer("aav9", "2026-11-01"))]))
+    s["readiness-turning-2"] = ("Turns 2 on 2026-11-28: no feasible date before the second birthday",
+                                readiness("readiness-turning-2", birth="2024-11-28", weight_kg=11.8,
+                                          keep=("labs", "weight", "genetics")))
+    heavy = readiness("readiness-over-21kg", birth="2025-01-15", weight_kg=21.4)
+    heavy.append(vital("weight-sep", "29463-7", "Body weight", 20.6, "kg", "2026-09-20"))
+    s["readiness-over-21kg"] = ("22 months, 21.4 kg (20.6 kg two months ago): over the label's 21 kg", heavy)
+    s["readiness-not-concerned"] = ("No SMA diagnosis and no SMN1 result: the readiness service is quiet", [
+        r for r in readiness("readiness-not-concerned", keep=("labs", "weight")) if r.get("id") != "sma"])
     return s
 
 
@@ -559,7 +640,7 @@ def bundle(pid: str, description: str, resources: list[dict]) -> dict:
 
 def main() -> None:
     for pid, (description, resources) in {**scenarios(), **clinical_rule_scenarios(),
-                                          **monitoring_scenarios()}.items():
+                                          **monitoring_scenarios(), **readiness_scenarios()}.items():
         path = HERE / f"{pid}.json"
         path.write_text(json.dumps(bundle(pid, description, resources), indent=1) + "\n")
 

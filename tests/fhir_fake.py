@@ -21,7 +21,11 @@ USER = "Practitioner/neuro-1"
 
 def scenario_names() -> list[str]:
     """The order-time (eligibility) scenarios."""
-    return sorted(p.stem for p in FIXTURES.glob("*.json") if not p.stem.startswith("monitoring-"))
+    return sorted(p.stem for p in FIXTURES.glob("*.json") if not p.stem.startswith(("monitoring-", "readiness-")))
+
+
+def readiness_names() -> list[str]:
+    return sorted(p.stem for p in FIXTURES.glob("readiness-*.json"))
 
 
 def monitoring_names() -> list[str]:
@@ -147,7 +151,7 @@ def _matches(resource: dict, params: dict) -> bool:
         return False
     if "category" in params:
         codes = {c.get("code") for cat in resource.get("category") or [] for c in cat.get("coding") or []}
-        if params["category"] not in codes:
+        if not set(params["category"].split(",")) & codes:
             return False
     if "code" in params:
         wanted = set(params["code"].split(","))
@@ -187,14 +191,16 @@ def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", pa
                                   "scope": "user/*.read", "subject": "zolgensma-cds"}}
     if mode == "prefetch":
         fake = FakeFhir(resources, page_size, tamper)
-        queries = {s.key: resolve(s.templates[0], context) for s in SOURCES if not sources or s.name in sources}
+        queries = {s.key: resolve(s.templates[0], context) for s in SOURCES
+                   if (s.name in sources if sources else s.default)}
         body["prefetch"] = {key: fake.answer(query) for key, query in queries.items() if query is not None}
     return body
 
 
 EXAMPLES = ("eligible-infant", "missing-labs", "titer-1-100")
 MONITORING_EXAMPLES = ("monitoring-day-45-overdue",)
-MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures")
+MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",
+                      "conditions", "assessments")
 
 
 def example_request(name: str) -> tuple[str, dict]:

@@ -21,18 +21,22 @@ def test_discovery_lists_both_services_with_prefetch(mode):
     assert response.status_code == 200
     entries = [(s["id"], s["hook"]) for s in response.json["services"]]
     assert entries == [("zolgensma-order-select", "order-select"), ("zolgensma-order-sign", "order-sign"),
-                       ("zolgensma-monitoring", "patient-view"), ("zolgensma-monitoring-lab-orders", "order-select")]
+                       ("zolgensma-monitoring", "patient-view"), ("zolgensma-monitoring-lab-orders", "order-select"),
+                       ("zolgensma-readiness", "patient-view")]
+    monitoring = {"patient", "labs", "medicationRequests", "medicationAdministrations", "procedures", "conditions",
+                  "assessments"}
     for s in response.json["services"]:
         assert s["title"] and s["description"]
-        if s["id"] != "zolgensma-monitoring":
+        if s["id"] == "zolgensma-readiness":  # patient-view: prefetched like monitoring; no order, no encounter
+            assert set(s["prefetch"]) == {src.key for src in SOURCES if src.default} - {"encounter"}
+        elif s["id"] != "zolgensma-monitoring":
             # Lean: an order that is not Zolgensma (or, for the lab-order service, not a lab order for a treated
             # child) must cost the EHR no FHIR query, so nothing is prefetched.
-            wanted = {src.key for src in SOURCES} if s["id"] != "zolgensma-monitoring-lab-orders" else {
-                "patient", "labs", "medicationRequests", "medicationAdministrations", "procedures"}
+            wanted = {src.key for src in SOURCES if src.default} if s["id"] != "zolgensma-monitoring-lab-orders" \
+                else monitoring
             assert set(s.get("prefetch", {})) == (wanted if mode == "full" else set())
         else:
-            assert set(s["prefetch"]) == {"patient", "labs", "medicationRequests", "medicationAdministrations",
-                                          "procedures"}
+            assert set(s["prefetch"]) == monitoring
         for template in s.get("prefetch", {}).values():
             assert "_count=" in template or "?" not in template  # every search bounded
             # CDS Hooks 2.0 tokens: only context fields and user identifiers

@@ -138,3 +138,14 @@ def test_escaping_reads_back_exactly():
     assert unescape(md(HOSTILE)) == plain(HOSTILE)
     assert md("300 10*3/uL") == "300 10\\*3/uL"
     assert "\n" not in md("a\nb\r\nc\u2028d")
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_hostile_text_in_readiness_data_is_rendered_literally(variant, client, monkeypatch):
+    hooks = [("patient-view", "zolgensma-readiness")]
+    names = [n for n in fhir_fake.readiness_names() if n != "readiness-not-concerned"]
+    cards = _all_cards(client, monkeypatch, names, hooks, variant)
+    assert cards
+    hits = sum(_check_card(c) for c in cards)
+    if variant == "ids":  # the plan cites its evidence by reference
+        assert hits >= 1

@@ -32,6 +32,10 @@ EXPECTED = {
     "monitoring-day-14-liver-injury": (15, [], ["acute-liver-injury"], {("lft", 14): "abnormal"}),
     "monitoring-day-35-unscheduled": (35, [], ["alt-ast-2x-after-course"],
                                       {("lft", 28): "done", ("lft", 35): "abnormal", ("lft", 42): "upcoming"}),
+    # Issue 17 part 2: past month 3 with every draw done and normal, the outcomes milestones.
+    "monitoring-month-6-due": (182, [], [], {("lft", 84): "done", ("troponin-i", 84): "done"}),
+    "monitoring-month-12-done": (368, [], [], {("lft", 84): "done"}),
+    "monitoring-month-13-overdue": (418, [], [], {("platelets", 84): "done"}),
 }
 
 

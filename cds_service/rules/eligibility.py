@@ -65,22 +65,26 @@ CRITERIA = (
 ACTIVE_ORDER_STATUSES = ("active", "draft", "on-hold")
 
 
-def evaluate(facts: PatientFacts, today: date) -> Evaluation:
+def evaluate(facts: PatientFacts, today: date, target: date | None = None) -> Evaluation:
     """Evaluate every criterion as of the planned infusion date when it is usable, otherwise `today`.
 
     A planned date before today is not a usable basis (an infusion cannot be planned in the past; typically
     a typo such as last year): ages, windows and the steroid timing are then evaluated as of today, and the
-    evaluation carries the note `planned-date-in-past` (a warning card and the machine-readable outcome)."""
-    stated = facts.order.planned_date if facts.order else None
+    evaluation carries the note `planned-date-in-past` (a warning card and the machine-readable outcome).
+
+    `target` replaces the order's planned date (the readiness plan asks "would the criteria hold on this
+    date?" before any order exists). With no order, criterion 11 (the ordered dose) is not evaluated."""
+    stated = target or (facts.order.planned_date if facts.order else None)
     planned = stated if stated and stated >= today else None
     as_of, basis = (planned, "planned-infusion-date") if planned else (today, "today")
     notes = ("planned-date-in-past",) if stated and stated < today else ()
     groups = disagreements(facts, as_of)
+    rules = _RULES if facts.order else tuple(r for r in _RULES if r is not dose_within_label)
     runs = []
     for variant in variants(facts, groups) if groups else [facts]:
         ctx = _Context(variant, as_of, basis, today, planned, stated)
         # Every `met` passes the integrity guard: it may rest only on sources read completely (rules/integrity.py).
-        runs.append((tuple(guard(rule(ctx), variant, ctx.finding) for rule in _RULES), ctx))
+        runs.append((tuple(guard(rule(ctx), variant, ctx.finding) for rule in rules), ctx))
     findings, ctx = runs[0]
     kit = ctx.kit
     if groups:  # same-day results that disagree: no choice between them decides (rules/integrity.py)

@@ -7,7 +7,7 @@ from datetime import date
 from functools import cached_property
 
 from .. import terminology as t
-from ..facts import DataIssue, Measurement, Titer, Unread
+from ..facts import Assessment, DataIssue, Measurement, Titer, Unread
 from ..fhir_client import as_list
 from ..quantities import (
     CANONICAL_UNITS,
@@ -159,7 +159,9 @@ class ObservationReader:
         if self._future(stated):  # `when` left out: a result from the future is newer than any other
             self._skip(obs, f"skipped: dated {stated}, after the current time: not evidence", analyte)
             return
-        if analyte == "aav9-titer":
+        if analyte in t.ASSESSMENT_KINDS:
+            self._assessment(obs, analyte, when)
+        elif analyte == "aav9-titer":
             self._titer(obs, when)
         elif analyte == "genetics":
             self._genetics(obs, when)
@@ -192,6 +194,15 @@ class ObservationReader:
         self.facts.measurements.append(Measurement(
             analyte, round(value, 4), canonical, when, _ref(obs), q.get("comparator") or "=", low, high, original))
 
+    def _assessment(self, obs: dict, kind: str, when: date | None) -> None:
+        """A motor scale or milestone assessment: documented when it has a value (score, text or code)."""
+        shown = _assessment_value(obs)
+        if shown is None:
+            self._skip(obs, "skipped: an assessment without a result", kind, when)
+            return
+        name = _s((obs.get("code") or _NONE).get("text")) or kind
+        self.facts.assessments.append(Assessment(kind, _ref(obs), when, f"{name}: {shown}"))
+
     def _titer(self, obs: dict, when: date | None) -> None:
         try:
             reciprocal, comparator, reported = _titer_value(obs)
@@ -222,6 +233,25 @@ class ObservationReader:
             reason = "SMN1 result without a readable copy number, pathogenic variant or report text"
             self.facts.issues.append(DataIssue(ref, reason))
             self.facts.unread.append(Unread("labs", ref, reason, "genetics"))
+
+
+def _assessment_value(obs: dict) -> str | None:
+    q = obs.get("valueQuantity")
+    if isinstance(q, dict) and isinstance(q.get("value"), (int, float)) and not isinstance(q.get("value"), bool):
+        return f"{q['value']:g}" + (f" {q['unit']}" if isinstance(q.get("unit"), str) and q["unit"] != "1" else "")
+    if isinstance(obs.get("valueInteger"), int) and not isinstance(obs.get("valueInteger"), bool):
+        return str(obs["valueInteger"])
+    for key in ("valueString",):
+        if isinstance(obs.get(key), str) and obs[key].strip():
+            return obs[key].strip()[:200]
+    concept = obs.get("valueCodeableConcept")
+    if isinstance(concept, dict):
+        text = _s(concept.get("text")) or next((_s(c.get("display")) for c in concept.get("coding") or ()
+                                                 if isinstance(c, dict) and _s(c.get("display"))), "")
+        return text[:200] or None
+    if obs.get("component"):
+        return f"{len(obs['component'])} items recorded"
+    return None
 
 
 def _reference_range(obs: dict, analyte: str, unit: str | None) -> tuple[float | None, float | None]:

@@ -1,0 +1,199 @@
+"""Before any order: the readiness plan of the billing guide's pre-treatment gating workflow (pure).
+
+Billing guide, "PRE-TREATMENT GATING WORKFLOW": bi-allelic SMN1 confirmation first; anti-AAV9 titer at day -28
+to -14 (<= 1:50); baseline labs (LFTs, CBC, troponin-I) with age and weight verified at day -14; prednisolone
+from day -1; infusion at day 0, before the second birthday, at <= 21 kg.
+
+The criteria are NOT restated here: each gate's status is what rules/eligibility.evaluate says when asked
+about the target date (and about today, to tell "done now but expires before the target" from "missing").
+What this module adds is the calendar: the target date, the date by which each step must happen, the last
+possible infusion date, and the weight trend against the label's 21 kg.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from ..facts import Evidence, Measurement, PatientFacts
+from ..quantities import add_years
+from ..terminology import SMA_DIAGNOSES
+from .dosing import MAX_WEIGHT_KG
+from .eligibility import BASELINE_LAB_MAX_AGE_DAYS, TITER_MAX_AGE_DAYS, WEIGHT_MAX_AGE_DAYS, evaluate
+from .findings import ELIGIBLE, MET, NOT_ELIGIBLE, NOT_MET, REVIEW, Evaluation, Finding
+
+# Billing guide workflow: the titer is drawn at day -28 to -14, but the guide's top denial #1 (and our
+# `aav9-titer` rule) also wants it "current within 2 weeks of infusion". Both hold only for a draw from day -14
+# on; we plan the draw for day -14 to day -7, leaving a week for the send-out ELISA result (project choice,
+# stated on the card). Without a usable titer the earliest feasible infusion is therefore today + 7.
+TITER_RESULT_DAYS = 7
+# Guide workflow: "Day -14: baseline labs + age/weight verification"; "Day -1: start oral prednisolone".
+VERIFICATION_DAY = -14
+PREDNISOLONE_DAY = -1
+# Guide workflow: SMN1 confirmation is the first step, before the titer window opens (day -28).
+GENETICS_DAY = -28
+# Weight trend: weights of the last 90 days, at least two dated 14 or more days apart (project choice: a
+# shorter span extrapolates noise). A projection is shown, never used to decide a gate.
+TREND_DAYS = 90
+TREND_MIN_SPAN_DAYS = 14
+
+# criterion -> (step, first day it may be done, guide day by which it is done, last day it can still be done);
+# days relative to day 0. The "first day" values are the eligibility rules' own windows (titer 14 days, labs
+# 30, weight 14); the guide day is the billing guide's workflow; the last day is what the rules still accept
+# for this target (results in hand before the infusion; the titer a week before, for its send-out result).
+SCHEDULE: dict[str, tuple[str, int | None, int, int]] = {
+    "smn1-biallelic": ("genetics", None, GENETICS_DAY, -1),
+    "aav9-titer": ("titer", -TITER_MAX_AGE_DAYS, -TITER_MAX_AGE_DAYS, -TITER_RESULT_DAYS),
+    "baseline-liver-function": ("baseline-labs", -BASELINE_LAB_MAX_AGE_DAYS, VERIFICATION_DAY, -1),
+    "baseline-platelets-troponin": ("baseline-labs", -BASELINE_LAB_MAX_AGE_DAYS, VERIFICATION_DAY, -1),
+    "age-under-2": ("age-weight", None, VERIFICATION_DAY, 0),
+    "weight-in-label-range": ("age-weight", -WEIGHT_MAX_AGE_DAYS, VERIFICATION_DAY, -1),
+    "specialist-prescriber": ("documentation", None, VERIFICATION_DAY, -1),
+    "gestational-age": ("documentation", None, VERIFICATION_DAY, -1),
+    "no-advanced-sma": ("documentation", None, VERIFICATION_DAY, -1),
+    "one-time-dose": ("documentation", None, VERIFICATION_DAY, -1),
+    "benefit-covered": ("documentation", None, VERIFICATION_DAY, -1),
+    "dose-within-label": ("documentation", None, VERIFICATION_DAY, -1),
+    "corticosteroid-plan": ("prednisolone", None, PREDNISOLONE_DAY, PREDNISOLONE_DAY),
+    "no-active-infection": ("infusion-day", None, 0, 0),
+}
+STEP_ORDER = ("genetics", "titer", "baseline-labs", "age-weight", "documentation", "prednisolone", "infusion-day")
+
+DONE, MISSING, EXPIRES, BLOCKS, REVIEW_STATUS = "done", "missing", "expires", "blocks", "review"
+READY, NOT_READY, BLOCKED = "ready", "not-ready", "blocked"
+
+
+@dataclass
+class Gate:
+    criterion: str
+    step: str
+    status: str  # done | missing | expires | blocks | review
+    finding: Finding  # the eligibility rule's finding as of the target date
+    by: date  # the guide's date for this step
+    latest: date  # the last date it can still be done for this target
+    not_before: date | None  # the first date a result counts for the target (rule windows)
+    expires: date | None = None  # status `expires`: the first date it no longer counts
+    late: bool = False  # not done and its last date has passed: the target date cannot be kept
+
+
+@dataclass
+class WeightTrend:
+    kg_per_month: float  # per 30 days
+    reaches_limit: date | None  # projected date the weight passes MAX_WEIGHT_KG (None: not rising)
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass
+class Readiness:
+    overall: str  # ready | not-ready | blocked
+    today: date
+    target: date
+    target_basis: str  # "order" | "earliest-feasible"
+    target_evidence: str  # the order's reference, or ""
+    earliest_feasible: date
+    last_possible: date  # the day before the second birthday
+    gates: tuple[Gate, ...]
+    evaluation: Evaluation  # the rules' evaluation as of the target date
+    weight_trend: WeightTrend | None = None
+    notes: tuple[str, ...] = ()  # "order-date-in-past", "too-late-for-plan"
+
+
+def concerns(facts: PatientFacts, today: date) -> bool:
+    """A child under 2 today with an SMA diagnosis or an SMN1 result and no Zolgensma dose on record."""
+    if facts.birth_date is None or today >= add_years(facts.birth_date, 2) or facts.prior_doses:
+        return False
+    return bool(facts.genetics) or any(f.codes & SMA_DIAGNOSES for f in facts.conditions)
+
+
+def earliest_feasible(facts: PatientFacts, today: date) -> date:
+    """Prednisolone starts at day -1, so tomorrow at the soonest; a titer still needed pushes it out by the
+    draw-to-result time (the rule is asked whether the titer on record would count)."""
+    candidate = today + timedelta(days=1)
+    if evaluate(facts, today, target=candidate).finding("aav9-titer").status != MET:
+        candidate = today + timedelta(days=TITER_RESULT_DAYS)
+    return candidate
+
+
+def assess(facts: PatientFacts, today: date) -> Readiness | None:
+    if not concerns(facts, today):
+        return None
+    earliest = earliest_feasible(facts, today)
+    last = add_years(facts.birth_date, 2) - timedelta(days=1)
+    planned = facts.order.planned_date if facts.order else None
+    notes = []
+    if planned and planned >= today:
+        target, basis, ref = planned, "order", facts.order.reference
+    else:
+        if planned:
+            notes.append("order-date-in-past")
+        target, basis, ref = earliest, "earliest-feasible", ""
+    if earliest > last:
+        notes.append("too-late-for-plan")
+    at_target = evaluate(facts, today, target=target)
+    now = evaluate(facts, today, target=today)
+    gates = tuple(_gate(f, now, facts, today, target) for f in at_target.findings)
+    gates = tuple(sorted(gates, key=lambda g: (STEP_ORDER.index(g.step), g.by)))
+    if at_target.overall == NOT_ELIGIBLE:
+        overall = BLOCKED
+    elif at_target.overall == ELIGIBLE:
+        overall = READY  # every criterion met on the target date, by the rules and their integrity guard
+    else:
+        overall = NOT_READY
+    return Readiness(overall, today, target, basis, ref, earliest, last, gates, at_target,
+                     weight_trend(facts, today), tuple(notes))
+
+
+def _gate(f: Finding, now: Evaluation, facts: PatientFacts, today: date, target: date) -> Gate:
+    step, first, by, last = SCHEDULE[f.criterion]
+    not_before = target + timedelta(days=first) if first is not None else None
+    gate = Gate(f.criterion, step, MISSING, f, target + timedelta(days=by), target + timedelta(days=last),
+                not_before)
+    if f.status == NOT_MET:
+        gate.status = BLOCKS
+    elif f.status == REVIEW:
+        gate.status = REVIEW_STATUS
+    elif f.status == MET:
+        gate.status = DONE
+    elif now.finding(f.criterion).status == MET and target > today:
+        # Met today, not on the target date: it lapses in between (a titer, lab or weight grows too old).
+        gate.status, gate.expires = EXPIRES, _first_lapse(facts, today, target, f.criterion)
+    gate.late = gate.status in (MISSING, EXPIRES) and gate.latest < today
+    return gate
+
+
+def _first_lapse(facts: PatientFacts, today: date, target: date, criterion: str) -> date:
+    """The first date in (today, target] on which the rule no longer says `met` (bisection; the rules decide)."""
+    lo, hi = today, target  # met on lo, not met on hi
+    while (hi - lo).days > 1:
+        mid = lo + timedelta(days=(hi - lo).days // 2)
+        if evaluate(facts, today, target=mid).finding(criterion).status == MET:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def weight_trend(facts: PatientFacts, today: date) -> WeightTrend | None:
+    since = today - timedelta(days=TREND_DAYS)
+    weights = sorted((m for m in facts.measurements if m.analyte == "weight" and m.when and since <= m.when <= today),
+                     key=lambda m: m.when)
+    if len(weights) < 2 or (weights[-1].when - weights[0].when).days < TREND_MIN_SPAN_DAYS:
+        return None
+    slope = _slope_per_day(weights)
+    latest = weights[-1]
+    reaches = None
+    if slope > 0:
+        if latest.value > MAX_WEIGHT_KG:
+            reaches = latest.when
+        else:
+            reaches = latest.when + timedelta(days=int((MAX_WEIGHT_KG - latest.value) / slope) + 1)
+    return WeightTrend(round(slope * 30, 2), reaches, tuple(m.evidence for m in weights))
+
+
+def _slope_per_day(weights: list[Measurement]) -> float:
+    """Least-squares slope in kg per day."""
+    xs = [(m.when - weights[0].when).days for m in weights]
+    ys = [m.value for m in weights]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0

@@ -1,0 +1,168 @@
+"""Before any order: the zolgensma-readiness service (patient-view), its plan and its quiet cases."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from conftest import TODAY
+from fhir_fake import FakeFhir, hook_request, load, readiness_names
+from test_monitoring import _strip_ids
+
+from cds_service.facts import Measurement, PatientFacts
+from cds_service.hooks import READINESS, SERVICES
+from cds_service.rules.readiness import weight_trend
+
+URL = "/cds-services/zolgensma-readiness"
+SOURCES = SERVICES[READINESS].sources
+EXT = "org.example.zolgensma-cds.readiness"
+
+# scenario -> (overall, target, target basis, {criterion: status}, {criterion: expires}, notes, suggestion words)
+EXPECTED = {
+    "readiness-nothing-done": (
+        "not-ready", "2026-11-30", "earliest-feasible",
+        {"smn1-biallelic": "missing", "aav9-titer": "missing", "baseline-liver-function": "missing",
+         "baseline-platelets-troponin": "missing", "weight-in-label-range": "missing",
+         "corticosteroid-plan": "missing", "age-under-2": "done"},
+        {}, [], ["anti-AAV9 titer (ELISA), draw 2026-11-23 to 2026-11-23", "Hepatic function panel", "Troponin-I"]),
+    "readiness-titer-too-early": (
+        "not-ready", "2026-12-20", "order",
+        {"aav9-titer": "expires", "weight-in-label-range": "expires", "baseline-liver-function": "expires",
+         "smn1-biallelic": "done", "corticosteroid-plan": "missing"},
+        {"aav9-titer": "2026-12-05", "weight-in-label-range": "2026-12-05", "baseline-liver-function": "2026-12-18"},
+        [], ["anti-AAV9 titer (ELISA), draw 2026-12-06 to 2026-12-13", "Hepatic function panel"]),
+    "readiness-titer-expired": (
+        "not-ready", "2026-11-30", "earliest-feasible",
+        {"aav9-titer": "missing", "baseline-liver-function": "done", "weight-in-label-range": "done",
+         "corticosteroid-plan": "missing"},
+        {}, [], ["anti-AAV9 titer (ELISA), draw 2026-11-23 to 2026-11-23", "prednisolone 7 mg"]),
+    "readiness-all-done": (
+        "ready", "2026-12-01", "order",
+        {"smn1-biallelic": "done", "aav9-titer": "done", "baseline-liver-function": "done",
+         "baseline-platelets-troponin": "done", "weight-in-label-range": "done", "corticosteroid-plan": "done",
+         "dose-within-label": "done", "age-under-2": "done"},
+        {}, [], []),
+    "readiness-turning-2": (
+        "blocked", "2026-11-30", "earliest-feasible", {"age-under-2": "blocks", "aav9-titer": "missing"},
+        {}, ["too-late-for-plan"], []),
+    "readiness-over-21kg": (
+        "blocked", "2026-11-24", "earliest-feasible", {"weight-in-label-range": "blocks", "aav9-titer": "done"},
+        {}, [], []),
+}
+
+
+def _post(client, name, mode="prefetch", body=None):
+    body = body or hook_request(name, "patient-view", mode, sources=SOURCES)
+    response = client.post(URL, json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def test_every_readiness_fixture_has_an_expectation():
+    assert set(readiness_names()) == set(EXPECTED) | {"readiness-not-concerned"}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_readiness_scenarios_through_prefetch_and_fhir_server(name, client, rsps):
+    via_prefetch = _post(client, name)
+    assert not rsps.calls
+    fake = FakeFhir(load(name))
+    fake.register(rsps)
+    via_server = _post(client, name, mode="server")
+    assert fake.calls
+    assert _strip_ids(via_prefetch) == _strip_ids(via_server)
+
+    overall, target, basis, statuses, expires, notes, suggested = EXPECTED[name]
+    card = via_prefetch["cards"][0]
+    plan = card["extension"][EXT]
+    assert (plan["overall"], plan["target"], plan["targetBasis"]) == (overall, target, basis)
+    assert plan["asOf"] == TODAY.isoformat()
+    gates = {g["criterion"]: g for g in plan["gates"]}
+    for criterion, status in statuses.items():
+        assert gates[criterion]["status"] == status, (criterion, gates[criterion])
+    for criterion, day in expires.items():
+        assert gates[criterion]["expires"] == day
+    assert plan.get("notes", []) == notes
+    labels = [s["label"] for s in card.get("suggestions", [])]
+    for words in suggested:
+        assert any(words in label for label in labels), (words, labels)
+    if overall == "blocked":
+        assert not labels  # what blocks is settled first
+    assert ("every gate met" in card["summary"]) == (overall == "ready")
+    assert len(card["summary"]) < 140 and card["source"]["label"]
+    assert f"**Target infusion date (day 0): {target}**" in card["detail"]
+
+
+def test_last_possible_date_is_the_day_before_the_second_birthday(client):
+    plan = _post(client, "readiness-turning-2")["cards"][0]["extension"][EXT]
+    assert plan["lastPossible"] == "2026-11-27" and plan["earliestFeasible"] == "2026-11-30"
+    card = _post(client, "readiness-turning-2")["cards"][0]
+    assert card["indicator"] == "warning" and "cannot be given before the second birthday" in card["detail"]
+
+
+def test_titer_order_carries_its_draw_window(client):
+    card = _post(client, "readiness-titer-too-early")["cards"][0]
+    titer = next(s for s in card["suggestions"] if "AAV9" in s["label"])
+    resource = titer["actions"][0]["resource"]
+    assert resource["occurrencePeriod"] == {"start": "2026-12-06", "end": "2026-12-13"}
+    assert resource["requester"] == {"reference": "Practitioner/neuro-1"} and resource["status"] == "draft"
+
+
+def test_over_21_kg_shows_the_weight_trend(client):
+    plan = _post(client, "readiness-over-21kg")["cards"][0]["extension"][EXT]
+    assert plan["weightTrend"]["kgPerMonth"] > 0
+    assert plan["weightTrend"]["evidence"] == ["Observation/weight-sep", "Observation/weight"]
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+@pytest.mark.parametrize("name", ["readiness-not-concerned", "monitoring-day-20", "age-25-months", "prior-dose"])
+def test_quiet_for_children_it_does_not_concern(name, mode, client, rsps):
+    """No SMA diagnosis or SMN1 result; a dose already given; 2 years or older: no cards."""
+    if mode == "server":
+        FakeFhir(load(name)).register(rsps)
+    assert _post(client, name, mode) == {"cards": []}
+
+
+def test_never_ready_when_the_labs_could_not_be_read(client):
+    """The all-done child, with the lab fetch failed and no server to ask: the lab gates are missing."""
+    body = hook_request("readiness-all-done", "patient-view", sources=SOURCES)
+    body["prefetch"]["labs"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error",
+                                                                              "code": "timeout"}]}
+    del body["fhirServer"], body["fhirAuthorization"]
+    cards = _post(client, "readiness-all-done", body=body)["cards"]
+    plan = cards[0]["extension"][EXT]
+    gates = {g["criterion"]: g["status"] for g in plan["gates"]}
+    assert plan["overall"] == "not-ready"
+    assert gates["aav9-titer"] == gates["baseline-liver-function"] == gates["smn1-biallelic"] == "missing"
+    assert any("labs" in c["detail"] for c in cards[1:])  # the data-issues card says why
+
+
+def test_never_ready_when_a_source_is_truncated(client):
+    def truncate(query, answer):
+        if query.startswith("Observation") and "laboratory" in query and answer.get("resourceType") == "Bundle":
+            answer = dict(answer, total=len(answer["entry"]) + 5)
+        return answer
+    body = hook_request("readiness-all-done", "patient-view", sources=SOURCES, tamper=truncate)
+    plan = _post(client, "readiness-all-done", body=body)["cards"][0]["extension"][EXT]
+    assert plan["overall"] != "ready"
+
+
+def test_discovery_lists_readiness_next_to_monitoring(client):
+    services = client.get("/cds-services").json["services"]
+    pv = {s["id"] for s in services if s["hook"] == "patient-view"}
+    assert {"zolgensma-readiness", "zolgensma-monitoring"} <= pv
+
+
+def _w(value, when):
+    return Measurement("weight", value, "kg", when, f"Observation/w-{when.isoformat()}")
+
+
+def test_weight_trend_projects_the_21_kg_date():
+    today = date(2026, 11, 23)
+    facts = PatientFacts("Patient/p", measurements=[_w(19.0, today - timedelta(days=60)), _w(20.0, today)])
+    trend = weight_trend(facts, today)
+    assert trend.kg_per_month == 0.5 and trend.reaches_limit == today + timedelta(days=61)
+    flat = PatientFacts("Patient/p", measurements=[_w(12.0, today - timedelta(days=60)), _w(11.9, today)])
+    assert weight_trend(flat, today).reaches_limit is None
+    close = PatientFacts("Patient/p", measurements=[_w(12.0, today - timedelta(days=5)), _w(12.5, today)])
+    assert weight_trend(close, today) is None  # less than 14 days apart: noise, not a trend
