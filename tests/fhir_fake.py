@@ -197,6 +197,31 @@ def hook_request(name: str, hook: str = "order-sign", mode: str = "prefetch", pa
     return body
 
 
+def both_routes(client, url: str, name: str, hook: str, sources: tuple[str, ...], rsps) -> dict:
+    """The response through prefetch, after checking the FHIR-server route (no prefetch) answers the same
+    (card and suggestion uuids aside) and that the prefetch route made no query."""
+    answers = []
+    for mode in ("prefetch", "server"):
+        if mode == "server":
+            assert not rsps.calls
+            fake = FakeFhir(load(name))
+            fake.register(rsps)
+        response = client.post(url, json=hook_request(name, hook, mode, sources=sources))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        answers.append(response.json)
+    assert fake.calls
+    assert without_ids(answers[0]) == without_ids(answers[1])
+    return answers[0]
+
+
+def without_ids(body):
+    if isinstance(body, dict):
+        return {k: without_ids(v) for k, v in body.items() if k != "uuid"}
+    if isinstance(body, list):
+        return [without_ids(v) for v in body]
+    return body
+
+
 EXAMPLES = ("eligible-infant", "missing-labs", "titer-1-100")
 MONITORING_EXAMPLES = ("monitoring-day-45-overdue",)
 MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from conftest import TODAY
-from fhir_fake import FakeFhir, hook_request, load, monitoring_names
+from fhir_fake import FakeFhir, both_routes, hook_request, load, monitoring_names
 
 from cds_service.extensions import MONITORING as EXT_MONITORING
 from cds_service.facts import Evidence, Measurement, PatientFacts, PriorDose
@@ -64,13 +64,7 @@ def test_every_monitoring_fixture_has_an_expectation():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_monitoring_scenarios_through_prefetch_and_fhir_server(name, client, rsps):
-    via_prefetch = _post(client, name)
-    assert not rsps.calls
-    fake = FakeFhir(load(name))
-    fake.register(rsps)
-    via_server = _post(client, name, mode="server")
-    assert fake.calls
-    assert _strip_ids(via_prefetch) == _strip_ids(via_server)
+    via_prefetch = both_routes(client, URL, name, "patient-view", SOURCES, rsps)
 
     day, overdue, alerts, statuses = EXPECTED[name]
     outcome = _outcome(via_prefetch)

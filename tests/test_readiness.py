@@ -6,8 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import TODAY
-from fhir_fake import FakeFhir, hook_request, load, readiness_names
-from test_monitoring import _strip_ids
+from fhir_fake import FakeFhir, both_routes, hook_request, load, readiness_names
 
 from cds_service.facts import Measurement, PatientFacts
 from cds_service.hooks import READINESS, SERVICES
@@ -64,13 +63,7 @@ def test_every_readiness_fixture_has_an_expectation():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_readiness_scenarios_through_prefetch_and_fhir_server(name, client, rsps):
-    via_prefetch = _post(client, name)
-    assert not rsps.calls
-    fake = FakeFhir(load(name))
-    fake.register(rsps)
-    via_server = _post(client, name, mode="server")
-    assert fake.calls
-    assert _strip_ids(via_prefetch) == _strip_ids(via_server)
+    via_prefetch = both_routes(client, URL, name, "patient-view", SOURCES, rsps)
 
     overall, target, basis, statuses, expires, notes, suggested = EXPECTED[name]
     card = via_prefetch["cards"][0]
