@@ -11,6 +11,8 @@ from conftest import make_app
 from fhir_fake import FakeFhir, hook_request, load
 from test_scenarios import _strip_ids as strip_ids
 
+from cds_service.hooks import SERVICES
+
 SIGN = "/cds-services/zolgensma-order-sign"
 PATIENT = "eligible-infant"
 
@@ -451,7 +453,7 @@ def test_same_day_results_that_lead_to_the_same_status_keep_it(rsps):
 # 8. Monitoring: a readable administration date sets day 0; otherwise a card says why there is none ----
 MONITORING = "monitoring-day-45-overdue"
 MONITORING_URL = "/cds-services/zolgensma-monitoring"
-MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures")
+MONITORING_SOURCES = SERVICES["zolgensma-monitoring"].sources
 
 
 def monitoring_both(rsps, record):
