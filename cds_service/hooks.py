@@ -19,7 +19,7 @@ from .crd import (
     read_configuration,
     requested_version,
 )
-from .data_access import effective_request, gather, prefetch_templates, read_by_id
+from .data_access import SOURCES, effective_request, gather, prefetch_templates, read_by_id
 from .errors import BadRequest, NotFound, Unprocessable
 from .facts import DataIssue, PatientFacts
 from .fhir_client import as_list
@@ -85,9 +85,8 @@ SERVICES = {
             "dose: the billing guide's pre-treatment gates (SMN1, AAV9 titer, baseline labs, age and weight, "
             "prednisolone) with their status and the date each must be done by for a target infusion date, the "
             "last possible infusion date, and orders for what is missing.",
-            sources=("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
-                     "procedures", "coverage", "practitioner-roles", "care-teams", "medication-statements", "devices",
-                     "device-use"),
+            # What the order-time services read, but the encounter (there is no order yet).
+            sources=tuple(s.name for s in SOURCES if s.default and s.name != "encounter"),
             crd=False, lean_prefetch=False),
     )
 }
