@@ -212,7 +212,8 @@ class CardBuilder:
 
     def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None,
                        folded_into: dict[str, list[Finding]] | None = None,
-                       notes: list[str] | None = None) -> dict:
+                       notes: list[str] | None = None, evaluation_order: str | None = None,
+                       several_orders: bool = False) -> dict:
         """`notes`: further paragraphs, e.g. the orders already placed for what is missing."""
         folded_into = folded_into or {}
         c = self.wording.criterion(f.criterion)
@@ -220,6 +221,8 @@ class CardBuilder:
         summary = self.wording.render(reason.get("summary") or "{title}: " + f.status, f, markdown=False)
         basis = "planned infusion date" if evaluation.as_of_basis == "planned-infusion-date" else "today"
         detail = [
+            *([self.wording.data["orderNote"].format(order=md(evaluation_order))]
+              if several_orders and evaluation_order else []),
             f"**Criterion:** {c['title']} (`{f.criterion}`)",
             f"**Source:** {c['source']}",
             f"**Status:** {self.wording.data['statusLabels'][f.status]}",
@@ -246,9 +249,14 @@ class CardBuilder:
             "overrideReasons": self.override_reasons(),
             "suggestions": suggestions,
             "selectionBehavior": "any" if suggestions else None,
-            "extension": {extensions.CRITERION: {"id": f.criterion, "status": f.status, "reasonCode": f.reason}},
+            "extension": {extensions.CRITERION: {"id": f.criterion, "status": f.status, "reasonCode": f.reason},
+                          **self.associated(evaluation_order)},
         }
         return prune(card)
+
+    def associated(self, order: str | None) -> dict:
+        """Da Vinci CRD: the order a card is about (`davinci-crd.associated-resource`, 0..* Reference)."""
+        return {ASSOCIATED_RESOURCE: [{"reference": order}]} if order else {}
 
     def indicator(self, f: Finding) -> str:
         """critical: a failed safety gate; warning: missing data, a referral, a failed coverage rule, or a
@@ -334,6 +342,7 @@ def _criterion_outcome(f: Finding, criterion: dict, reason: str) -> dict:
     return outcome
 
 
+ASSOCIATED_RESOURCE = "davinci-crd.associated-resource"
 SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 
 
@@ -365,15 +374,17 @@ def folded(evaluation: Evaluation, wording: Wording) -> dict[str, list[Finding]]
 
 def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,
               suggestions_for: Callable[[Finding], list[dict]] | None = None, extra: dict | None = None,
-              notes_for: Callable[[Finding], list[str]] | None = None) -> list[dict]:
+              notes_for: Callable[[Finding], list[str]] | None = None, several_orders: bool = False) -> list[dict]:
     """Summary card, then one card per criterion that is not met, unknown, for review or met with a caution
     (critical, then warning, then info; a card folded into another is not repeated), then data issues.
-    `notes_for`: further paragraphs of a criterion's card (e.g. orders already placed)."""
+    `notes_for`: further paragraphs of a criterion's card (e.g. orders already placed). `several_orders`: the
+    request drafts more than one order, so criterion cards say they concern the Zolgensma order (Da Vinci CRD)."""
     absorbed = folded(evaluation, builder.wording)
     skipped = {f.criterion for group in absorbed.values() for f in group}
     criterion_cards = [
         builder.criterion_card(f, evaluation, suggestions_for(f) if suggestions_for else None, absorbed,
-                               notes_for(f) if notes_for else None)
+                               notes_for(f) if notes_for else None,
+                               facts.order.reference if facts.order else None, several_orders)
         for f in evaluation.findings if (f.status != MET or f.caution) and f.criterion not in skipped]
     cards = [builder.summary_card(evaluation, facts, extra)] + builder.note_cards(evaluation, facts)
     cards += by_severity(criterion_cards)

@@ -48,6 +48,9 @@ class ServiceDefinition:
     description: str
     sources: tuple[str, ...] = ()  # data sources (data_access.SOURCES names); empty: all
     crd: bool = True  # offers Da Vinci CRD configuration options
+    # Hooks answered but no longer advertised: clients that registered an earlier discovery document
+    # (zolgensma-monitoring used to list order-select too) keep working instead of getting 400s.
+    also_answers: tuple[str, ...] = ()
     lean_prefetch: bool = True  # with CDS_PREFETCH=lean, advertises no prefetch (everything is queried)
 
 
@@ -73,7 +76,8 @@ SERVICES = {
             "After a Zolgensma infusion: which boxed-warning monitoring labs are due or overdue, the "
             "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline; "
             "from month 5, the outcomes milestone assessments at 6, 12, 24, 36 and 60 months.",
-            sources=_MONITORING_SOURCES, crd=False, lean_prefetch=False),
+            sources=_MONITORING_SOURCES, crd=False, lean_prefetch=False,
+            also_answers=("order-select",)),
         ServiceDefinition(
             MONITORING_LAB_ORDERS, ("order-select",), "Zolgensma post-infusion monitoring (lab orders)",
             "The same monitoring cards when a laboratory order (ServiceRequest with a laboratory category, a LOINC "
@@ -122,7 +126,7 @@ def parse_request(service: ServiceDefinition, body) -> dict:
     for field in ("hook", "hookInstance", "context"):
         if field not in body:
             raise BadRequest(f"missing required field '{field}'")
-    if body["hook"] not in service.hooks:
+    if body["hook"] not in service.hooks + service.also_answers:
         answered = " or ".join(f"'{h}'" for h in service.hooks)
         raise BadRequest(f"service {service.id} answers hook {answered}, not this request's hook")
     if not isinstance(body["hookInstance"], str) or not body["hookInstance"]:
@@ -315,7 +319,8 @@ class EligibilityHandler(_Handler):
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         coverage_cards = CoverageCards(self.wording.billing, builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension(),
-                          suggester.pending_notes)
+                          suggester.pending_notes,
+                          several_orders=sum(r.get("resourceType") != "Medication" for r in drafts) > 1)
         # No billing card when Zolgensma is excluded on clinical grounds (alternatives card instead).
         clinical_exclusion = builder.outcome_key(evaluation) == NOT_ELIGIBLE
         cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance,

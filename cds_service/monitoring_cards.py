@@ -106,7 +106,8 @@ class MonitoringCards:
         for i in sorted(ev.items, key=lambda i: (i.due, i.test)):
             evidence = "; ".join(f"{md(e.text)} ({md(e.reference)})" for e in i.evidence)
             if i.missing:
-                evidence = (evidence + "; " if evidence else "") + "not drawn: " + md(", ".join(i.missing))
+                not_drawn = plain_list(i.missing, self.t["analyteLabels"])
+                evidence = (evidence + "; " if evidence else "") + "not drawn: " + md(not_drawn)
             status = labels[i.status] + ("" if i.scheduled else self.t["unscheduledSuffix"])
             lines.append(f"| {i.day} | {i.due.isoformat()} | {self.t['testLabels'][i.test]} | "
                          f"**{status}** | {evidence} |")

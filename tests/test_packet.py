@@ -174,7 +174,7 @@ def test_html_is_escaped_and_readable(client):
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Child Neurology" in page  # cited, escaped
     assert "&lt;img&gt;" in page  # the skipped resource is reported, escaped
     assert "Not answered (documentation needed)" in page
-    assert "Baseline liver function" in page and "Missing: ast, alt, bilirubin, pt" in page
+    assert "Baseline liver function" in page and "Missing: AST, ALT, total bilirubin and PT/INR" in page
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert response.headers["Cache-Control"] == "no-store"
     assert client.post("/packets", json=body, headers={"Accept": "text/html"}).content_type.startswith("text/html")
