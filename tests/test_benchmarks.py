@@ -35,3 +35,23 @@ def test_json_only_ceiling_parses_the_same_payload():
 def test_instruction_count_workloads_run(args):
     """What `make bench-instructions` runs under valgrind, run once without it."""
     subprocess.run([sys.executable, instructions.__file__, *args, "1"], check=True, timeout=120)
+
+
+def test_paging_stand_in_with_a_long_history_stays_eligible_within_the_deadline():
+    """Benchmark (c)'s stand-in (own process, pages as servers do), seeded with the eligible infant plus 2,500
+    history Observations and 600 MedicationAdministrations: the service reads it to `eligible`."""
+    proc, base = run.stand_in(run.long_history(run.load("eligible-infant"), 2500, 600))
+    try:
+        _, outcome, issues, requests_made = run.no_prefetch(base, n=1)
+    finally:
+        proc.terminate()
+        proc.join(30)
+    assert outcome == "eligible", issues
+    assert requests_made <= 50
+
+
+def test_wrk_latency_parsing():
+    out = "  Latency Distribution\n     50%    2.45ms\n     75%  800.00us\n     99%    1.20s\n"
+    assert run._wrk_latency(out, "50%") == pytest.approx(0.00245)
+    assert run._wrk_latency(out, "75%") == pytest.approx(0.0008)
+    assert run._wrk_latency(out, "99%") == pytest.approx(1.2)

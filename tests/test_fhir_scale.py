@@ -201,3 +201,12 @@ def test_gunicorn_settings_keep_the_worker_timeout_above_the_deadline(monkeypatc
     assert settings["timeout"] > 7.5 + 1
     assert settings["max_requests"] > 0 and 0 < settings["max_requests_jitter"] < settings["max_requests"]
     assert callable(settings["post_worker_init"])
+
+
+def test_garbage_collection_is_back_on_after_every_call(client):
+    import gc
+
+    assert gc.isenabled()
+    client.post(SIGN, json=hook_request("eligible-infant"))
+    client.post(SIGN, data=b"{not json", content_type="application/json")
+    assert gc.isenabled()
