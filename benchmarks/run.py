@@ -337,9 +337,10 @@ def labs_search(base: str, context: dict, n: int = 20) -> list[float]:
     return times
 
 
-def no_prefetch(base: str, n: int = 15) -> tuple[list[float], str, list[str], int]:
+def no_prefetch(base: str, n: int = 15, **config) -> tuple[list[float], str, list[str], int]:
     """The service in-process against `base`: (latencies, outcome, data issues, FHIR requests of one call)."""
-    app = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3", "LOCAL_CODES": LOCAL_CODES})
+    app = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3", "LOCAL_CODES": LOCAL_CODES,
+                      **config})
     client = app.test_client()
     body = hook_request("eligible-infant", mode="server")
     body["fhirServer"] = base
