@@ -24,6 +24,10 @@ class Evidence:
     quote: str = ""
 
 
+# Analytes judged against the lower limit of their reference range (thrombocytopenia, anemia).
+LOW_LIMIT_ANALYTES = frozenset({"platelets", "hemoglobin"})
+
+
 @dataclass
 class Measurement:
     """A numeric result in the analyte's canonical unit (see quantities.CANONICAL_UNITS)."""
@@ -45,7 +49,10 @@ class Measurement:
             shown = f"{self.comparator}{shown}"
         if self.original and self.original != shown:
             shown += f" (reported {self.original})"
-        if self.ref_high is not None:
+        if self.analyte in LOW_LIMIT_ANALYTES:  # a low count is the finding: show the lower limit, not the ULN
+            if self.ref_low is not None:
+                shown += f", lower limit {with_unit(_fmt(self.ref_low), self.unit)}"
+        elif self.ref_high is not None:
             shown += f", ULN {with_unit(_fmt(self.ref_high), self.unit)}"
         return Evidence(self.reference, f"{shown} on {self.when.isoformat() if self.when else 'unknown date'}")
 

@@ -13,7 +13,7 @@ from .terminology import PREDNISOLONE
 
 # Monitoring tests -> order templates in cards/orders.json
 ORDER_TESTS = {"lft": ("hepatic-panel", "pt-inr"), "platelets": ("platelets",), "troponin-i": ("troponin-i",)}
-REASON = "Zolgensma post-infusion monitoring (FDA label boxed warning and warnings)"
+LFT_ORDERED_WITH = ("continue-steroid", "taper-needs-lft")  # alert cards that also suggest liver tests
 
 
 class MonitoringCards:
@@ -108,7 +108,8 @@ class MonitoringCards:
             if i.missing:
                 not_drawn = plain_list(i.missing, self.t["analyteLabels"])
                 evidence = (evidence + "; " if evidence else "") + "not drawn: " + md(not_drawn)
-            status = labels[i.status] + ("" if i.scheduled else self.t["unscheduledSuffix"])
+            status = labels[i.status] + (self.t["lateSuffix"] if i.late else "") + \
+                ("" if i.scheduled else self.t["unscheduledSuffix"])
             lines.append(f"| {i.day} | {i.due.isoformat()} | {self.t['testLabels'][i.test]} | "
                          f"**{status}** | {evidence} |")
         extension = {extensions.MONITORING: {
@@ -118,7 +119,7 @@ class MonitoringCards:
             "day": ev.day,
             "items": [{"test": i.test, "day": i.day, "due": i.due.isoformat(), "status": i.status,
                        "evidence": [e.reference for e in i.evidence], "missing": list(i.missing),
-                       "unscheduled": None if i.scheduled else True}
+                       "unscheduled": None if i.scheduled else True, "late": i.late or None}
                       for i in ev.items],
             "alerts": [{"code": a.code, "severity": a.severity, "evidence": [e.reference for e in a.evidence]}
                        for a in ev.alerts],
@@ -133,18 +134,21 @@ class MonitoringCards:
         o = self.t["overdue"]
         late = [i for i in ev.items if i.status == "overdue"]
         listing = plain_list([f"{self.t['testLabels'][i.test]} (day {i.day}, {i.due.isoformat()})" for i in late])
-        tests = [t for test in ev.overdue_tests for t in ORDER_TESTS[test]]
-        resources = self._orders_from_today(tests, ev)
+        resources = [r for test in ev.overdue_tests for r in self._orders_from_today(test, ev)]
         names = plain_list([self.t["shortLabels"][x] for x in ev.overdue_tests])
-        return dict(card, detail=o["detail"].format(list=listing) + "\n\n" + card["detail"],
+        why = " ".join(self.t["overdueWhy"][test] for test in ev.overdue_tests)
+        return dict(card, detail=o["detail"].format(list=listing, why=why) + "\n\n" + card["detail"],
                     suggestions=[suggestion(o["suggestionLabel"].format(tests=names), resources, "monitoring",
                                             self.builder.new_id)],
                     selectionBehavior="any", overrideReasons=self.builder.override_reasons())
 
     def alert(self, ev: MonitoringEvaluation, alert) -> dict:
         text = self.t["alerts"][alert.code]
+        # Each order once: overdue liver tests are ordered on the first card, not again on a steroid card.
+        lft_ordered_above = alert.code in LFT_ORDERED_WITH and "lft" in ev.overdue_tests
         params = dict(alert.params, test_label=self.t["testLabels"].get(alert.params.get("test"), ""),
-                      recent=LFT_RECENT_DAYS)
+                      recent=LFT_RECENT_DAYS, order_note=self.t["orderedAboveNote"] if lft_ordered_above else "",
+                      taper_note=self.t["taperDelayedNote"] if alert.params.get("taper_delayed") else "")
         if "course_end" in params:  # "ended 2026-...", or "ends" when still ahead
             params["course_ends"] = "ended" if params["course_end"] < ev.today.isoformat() else "ends"
         if "why" in params:
@@ -154,7 +158,7 @@ class MonitoringCards:
         detail = text["detail"].format(**md_params(params))
         if alert.evidence:
             detail += "\n\n**Evidence:**\n" + "\n".join(self.builder.evidence_lines(alert.evidence))
-        suggestions = self._alert_suggestions(ev, alert, text, params)
+        suggestions = [] if lft_ordered_above else self._alert_suggestions(ev, alert, text, params)
         summary = text["summary"].format(**{k: plain(v) if isinstance(v, str) else v for k, v in params.items()})
         return prune({
             "uuid": self.builder.new_id(), "summary": summary_text(summary),
@@ -168,14 +172,16 @@ class MonitoringCards:
             return [suggestion(text["suggestionLabel"].format(**params), [self._taper(params)], "taper",
                                self.builder.new_id)]
         if alert.code in ("continue-steroid", "taper-needs-lft"):
-            resources = self._orders_from_today(ORDER_TESTS["lft"], ev)
+            resources = self._orders_from_today("lft", ev)
             return [suggestion(text["suggestionLabel"].format(**params), resources, "monitoring",
                                self.builder.new_id)]
         return []
 
-    def _orders_from_today(self, tests, ev: MonitoringEvaluation) -> list[dict]:
-        start = {"start": ev.today.isoformat()}
-        return [service_request(self.orders, t, self.patient_ref, REASON, occurrence_period=start) for t in tests]
+    def _orders_from_today(self, test: str, ev: MonitoringEvaluation) -> list[dict]:
+        """The orders of one monitoring test, from today, with that test's label source as the reason."""
+        start, reason = {"start": ev.today.isoformat()}, self.t["orderReason"][test]
+        return [service_request(self.orders, t, self.patient_ref, reason, occurrence_period=start)
+                for t in ORDER_TESTS[test]]
 
     def _taper(self, params: dict) -> dict:
         taper = self.t["taper"]

@@ -119,5 +119,5 @@ def test_numbers_and_units_read_as_a_clinician_writes_them(client):
 
 def test_platelets_shown_with_readable_units():
     from cds_service.facts import Measurement
-    m = Measurement("platelets", 300, "10*3/uL", None, "Observation/plt", ref_high=450)
-    assert m.evidence.text == "300 × 10^3/µL, ULN 450 × 10^3/µL on unknown date"
+    m = Measurement("platelets", 300, "10*3/uL", None, "Observation/plt", ref_low=150, ref_high=450)
+    assert m.evidence.text == "300 × 10^3/µL, lower limit 150 × 10^3/µL on unknown date"  # low is the finding

@@ -119,7 +119,11 @@ def test_taper_suggested_with_dates_when_unremarkable(client):
     taper = action["resource"]
     assert taper["medicationCodeableConcept"]["coding"][0]["code"] == "8638"
     period = taper["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"]
-    assert period == {"start": "2026-11-21", "end": "2026-12-18"}  # day 29 to day 56
+    # the course ended on day 28 (2026-11-20); the order is not dated in the past: today + 27 days
+    assert period == {"start": "2026-11-23", "end": "2026-12-20"}
+    assert "2026-11-23 to 2026-12-20" in card["detail"] and "never before today" in card["detail"]
+    assert "1 mg/kg/day continues until the taper starts" in card["detail"]
+    assert "2026-11-23 to 2026-12-20" in taper["dosageInstruction"][0]["text"]
     assert "doseAndRate" not in taper["dosageInstruction"][0]  # the prescriber sets the steps
 
 
@@ -224,8 +228,19 @@ def test_draw_counts_within_two_days_only():
     day0 = date(2026, 1, 1)
     ev = evaluate_monitoring(_facts(day0, [_m("platelets", 300, date(2026, 1, 10))]), date(2026, 1, 12))
     assert next(i for i in ev.items if i.test == "platelets" and i.day == 7).status == "done"
-    ev = evaluate_monitoring(_facts(day0, [_m("platelets", 300, date(2026, 1, 11))]), date(2026, 1, 12))
-    assert next(i for i in ev.items if i.test == "platelets" and i.day == 7).status == "overdue"
+    assert not next(i for i in ev.items if i.test == "platelets" and i.day == 7).late
+
+
+@pytest.mark.parametrize("drawn, today, status, late", [
+    (date(2026, 1, 11), date(2026, 1, 12), "done", True),  # day 10 (+3): "due" until then, so it counts, late
+    (date(2026, 1, 12), date(2026, 1, 13), "done", True),  # day 11 (+4): fills the open day-7 draw, late
+    (date(2026, 1, 13), date(2026, 1, 13), "missed", False),  # day 12: the day-14 draw's, on time; day 7 missed
+])
+def test_a_late_draw_fills_its_open_draw_and_older_open_draws_are_missed(drawn, today, status, late):
+    ev = evaluate_monitoring(_facts(date(2026, 1, 1), [_m("platelets", 300, drawn)]), today)
+    item = next(i for i in ev.items if i.test == "platelets" and i.day == 7)
+    assert (item.status, item.late) == (status, late)
+    assert not [i for i in ev.items if not i.scheduled] and "platelets" not in ev.overdue_tests
 
 
 def test_monitoring_stops_after_month_3_when_unremarkable_and_back_to_baseline():
@@ -303,3 +318,114 @@ def test_unscheduled_draw_appears_in_the_table(mode, client, rsps):
     assert row_text in cards[0]["detail"]
     scheduled = [i for i in _outcome({"cards": cards})["items"] if i["day"] == 28 and i["test"] == "lft"]
     assert scheduled and "unscheduled" not in scheduled[0]
+
+
+# --- clinician review (2026-11-23) -------------------------------------------------------------------
+def _both(client, rsps, name, resources):
+    """Cards for a changed record, through prefetch and through the FHIR server (identical)."""
+    via_prefetch = _post(client, None, body=hook_request(name, "patient-view", sources=SOURCES, resources=resources))
+    fake = FakeFhir(resources)
+    fake.register(rsps)
+    via_server = _post(client, None, body=hook_request(name, "patient-view", "server", sources=SOURCES,
+                                                       resources=resources))
+    assert fake.calls and _strip_ids(via_prefetch) == _strip_ids(via_server)
+    return via_prefetch["cards"]
+
+
+def _changed(name, values: dict, drop_range=()):
+    resources = copy.deepcopy(load(name))
+    for r in resources:
+        if r.get("id") in values:
+            r["valueQuantity"]["value"] = values[r["id"]]
+        if r.get("id") in drop_range:
+            r.pop("referenceRange")
+    return resources
+
+
+def _drawn_today(name, day, tests):
+    """The scenario's record plus normal results of `tests` drawn today (fixture values and ranges)."""
+    resources = copy.deepcopy(load(name))
+    for test in tests:
+        template = copy.deepcopy(next(r for r in resources if r.get("id") == f"{test}-d-4"))
+        template.update(id=f"{test}-d{day}", effectiveDateTime=TODAY.isoformat())
+        resources.append(template)
+    return resources
+
+
+@pytest.mark.parametrize("lab_id, value, shown", [("tbili-d14", 3.0, "total bilirubin 3 mg/dL (ULN 1.2 mg/dL)"),
+                                                  ("pt-d14", 20, "PT 20 s (ULN 13.5 s)")])
+def test_bilirubin_or_pt_above_uln_alone_is_a_warning(lab_id, value, shown, client, rsps):
+    cards = _both(client, rsps, "monitoring-day-20", _changed("monitoring-day-20", {lab_id: value}))
+    alerts = _outcome({"cards": cards})["alerts"]
+    assert [(a["code"], a["severity"]) for a in alerts] == [("bilirubin-pt-above-uln", "warning")]
+    assert alerts[0]["evidence"] == [f"Observation/{lab_id}"]
+    assert cards[0]["indicator"] == "warning"
+    card = next(c for c in cards[1:] if c["indicator"] == "warning")
+    assert "above normal" in card["summary"] and shown in card["detail"]
+
+
+def test_bilirubin_without_reference_range_raises_no_guessed_alert(client, rsps):
+    resources = _changed("monitoring-day-20", {"tbili-d14": 3.0}, drop_range=("tbili-d14",))
+    cards = _both(client, rsps, "monitoring-day-20", resources)
+    assert not _outcome({"cards": cards}).get("alerts")
+
+
+def test_taper_after_late_liver_tests_starts_today_and_runs_28_days(client, rsps):
+    resources = _drawn_today("monitoring-day-45-overdue", 45, ("alt", "ast", "tbili", "pt"))
+    cards = _both(client, rsps, "monitoring-day-45-overdue", resources)
+    card = next(c for c in cards if "taper over 28 days" in c["summary"])
+    taper = card["suggestions"][0]["actions"][0]["resource"]
+    assert taper["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] == {"start": "2026-11-23",
+                                                                                  "end": "2026-12-20"}
+    assert "ended 2026-11-06" in card["detail"]
+
+
+def test_todays_draws_fill_the_open_draw_and_clear_the_overdue_reminder(client, rsps):
+    resources = _drawn_today("monitoring-day-45-overdue", 45, ("alt", "ast", "tbili", "pt", "platelets"))
+    cards = _both(client, rsps, "monitoring-day-45-overdue", resources)
+    outcome = _outcome({"cards": cards})
+    items = {(i["test"], i["day"]): i for i in outcome["items"]}
+    for test in ("lft", "platelets"):
+        assert items[(test, 42)]["status"] == "done" and items[(test, 42)]["late"] is True
+        assert items[(test, 21)]["status"] == items[(test, 28)]["status"] == "missed"
+    assert "Observation/platelets-d45" in items[("platelets", 42)]["evidence"]
+    assert not [i for i in outcome["items"] if i.get("unscheduled")]
+    assert "overdue (troponin-I)" in cards[0]["summary"]  # the one test not drawn today
+    codes = [a["resource"]["code"]["coding"][0]["code"] for a in cards[0]["suggestions"][0]["actions"]]
+    assert codes == ["10839-9"]
+    assert "| 42 | 2026-11-20 | Platelet count | **done (late)** |" in cards[0]["detail"]
+    assert "**missed (a later draw covers it)**" in cards[0]["detail"]
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_day_45_without_liver_tests_says_continue_steroid_and_orders_each_test_once(mode, client, rsps):
+    FakeFhir(load("monitoring-day-45-overdue")).register(rsps)
+    cards = _post(client, "monitoring-day-45-overdue", mode=mode)["cards"]
+    card = next(c for c in cards if c["summary"].startswith("Liver tests needed before any taper"))
+    assert "continue prednisolone 1 mg/kg/day" in card["summary"]
+    assert "ended 2026-11-06" in card["detail"] and "ended or ends" not in card["detail"]
+    assert "continue prednisolone 1 mg/kg/day; do not stop or taper" in card["detail"]
+    assert "ordered from the first card" in card["detail"] and not card.get("suggestions")
+    codes = [a["resource"]["code"]["coding"][0]["code"] for c in cards for s in c.get("suggestions", [])
+             for a in s["actions"] if a["resource"]["resourceType"] == "ServiceRequest"]
+    assert sorted(codes) == sorted(set(codes)) == sorted(["24325-3", "5902-2", "777-3", "10839-9"])
+
+
+def test_schedule_and_orders_name_the_label_section_of_each_test(client):
+    cards = _post(client, "monitoring-day-45-overdue")["cards"]
+    intro = cards[0]["detail"]
+    assert "liver injury); platelets on the same schedule (Warnings and Precautions: thrombocytopenia" in intro
+    assert "monthly (Warnings and Precautions: elevated troponin-I)" in intro
+    overdue = cards[0]
+    reasons = {a["resource"]["code"]["coding"][0]["code"]: a["resource"]["reasonCode"][0]["text"]
+               for a in overdue["suggestions"][0]["actions"]}
+    assert "boxed warning" in reasons["24325-3"] and "boxed warning" not in reasons["777-3"]
+    assert "thrombocytopenia" in reasons["777-3"] and "troponin-I" in reasons["10839-9"]
+    assert "Platelet monitoring: FDA label Warnings and Precautions" in overdue["detail"]
+
+
+def test_low_platelets_show_the_lower_limit(client):
+    cards = _post(client, "monitoring-tma")["cards"]
+    card = next(c for c in cards[1:] if "TMA" in c["summary"])
+    assert "60 × 10^3/µL, lower limit 150 × 10^3/µL on" in card["detail"]
+    assert "ULN 450" not in card["detail"]

@@ -1,8 +1,15 @@
-"""After the infusion: the boxed warning's monitoring schedule and the corticosteroid course (pure).
+"""After the infusion: the label's monitoring schedule and the corticosteroid course (pure).
 
-Sources (clinical-facts.md 1.5, 1.6, 5.2; DR.005.D "Monitoring"; FDA label 2.1 and warnings):
-- LFT (AST, ALT, total bilirubin, PT) and platelets weekly in month 1, then every other week in months
-  2-3; troponin-I weekly in month 1, then monthly. Day 0 = infusion; "month" = 4 weeks; +/- 2 days a draw.
+Sources (clinical-facts.md 1.5, 1.6, 1.7, 5.2; DR.005.D "Monitoring"; FDA label 2.1, boxed warning, W&P):
+- LFT (AST, ALT, total bilirubin, PT) weekly in month 1, then every other week in months 2-3 (boxed warning
+  and Warnings and Precautions 5.1, acute serious liver injury); platelets on the same schedule and troponin-I
+  weekly in month 1, then monthly (Warnings and Precautions: thrombocytopenia / TMA, elevated troponin-I).
+  Day 0 = infusion; "month" = 4 weeks.
+- A draw counts from 2 days before its due date (clinical-facts 5.2: +/- 2 days); up to 2 days after it is on
+  time, later it is "done late" and still satisfies that draw (it stays "due" to day +3 and is "overdue" after,
+  clinical-facts 5.2 "overdue by more than 3 days"). A late draw fills the open draw whose period it falls in
+  (from 2 days before that draw's due date to 2 days before the next one's); open draws before a filled one can
+  no longer be made up: "missed" (shown, no reminder, no order).
 - LFT continue past 3 months until unremarkable (ALT and AST < 2 x ULN, normal bilirubin and PT);
   platelets and troponin-I until back to baseline.
 - Steroid: 30 days from day -1 (to day 28). Then: unremarkable LFT -> taper over 28 days; abnormal ->
@@ -23,7 +30,7 @@ LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
 PLATELET_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
 TROPONIN_DAYS = (7, 14, 21, 28, 56, 84)
 LFT_ANALYTES = ("alt", "ast", "bilirubin", "pt")
-WINDOW_DAYS = 2  # clinical-facts 5.2: allow +/- 2 days per draw
+WINDOW_DAYS = 2  # clinical-facts 5.2: allow +/- 2 days per draw (later: done late)
 OVERDUE_AFTER_DAYS = 3  # clinical-facts 5.2: overdue by more than 3 days -> warning
 STEROID_COURSE_END_DAY = 28  # day -1 through day 28 = 30 doses (label 2.1)
 TAPER_DAYS = 28
@@ -58,10 +65,11 @@ class ScheduleItem:
     test: str  # "lft" | "platelets" | "troponin-i"
     day: int
     due: date
-    status: str  # "done" | "abnormal" | "due" | "overdue" | "upcoming"
+    status: str  # "done" | "abnormal" | "due" | "overdue" | "upcoming" | "missed"
     evidence: tuple[Evidence, ...] = ()
     missing: tuple[str, ...] = ()  # LFT components not drawn in the window
     scheduled: bool = True  # False: a draw outside every scheduled window, shown as drawn
+    late: bool = False  # drawn more than WINDOW_DAYS after the due date
 
 
 @dataclass(frozen=True)
@@ -139,9 +147,12 @@ def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluatio
 
     injury = ctx.liver_injury_alert()
     steroid = ctx.steroid_alerts(day, lft_state)
+    bili_pt = ctx.bilirubin_pt_alert()
     if injury:  # the same liver, more urgent: the 2 x ULN cards would only repeat "consult"
         steroid = [a for a in steroid if a.code not in ("alt-ast-2x", "alt-ast-2x-after-course")]
         alerts.append(injury)
+    elif bili_pt and not any(a.code == "continue-steroid" for a in steroid):  # that card already says it
+        alerts.append(bili_pt)
     alerts += steroid
     alerts += ctx.hematology_alerts()
     alerts.sort(key=lambda a: SEVERITY_ORDER[a.severity])  # worst first (stable otherwise)
@@ -175,29 +186,54 @@ class _Ctx:
     # The schedule ------------------------------------------------------------------------------
     def schedule(self, test: str, days: list[int]) -> list[ScheduleItem]:
         analytes = LFT_ANALYTES if test == "lft" else (test,)
-        used: set[str] = set()
+        assigned = {a: self._assign(a, days) for a in analytes}
+        if "pt" in assigned:  # PT or INR
+            inr = self._assign("inr", days)
+            assigned["pt"] = {d: assigned["pt"].get(d) or inr.get(d) for d in days}
+        complete = [d for d in days if all(assigned[a].get(d) for a in analytes)]
         items = []
         for d in days:
             due = self.day0 + timedelta(days=d)
-            drawn, missing = [], []
-            for analyte in analytes:
-                match = self._in_window(analyte, due, used)
-                if match is None and analyte == "pt":
-                    match = self._in_window("inr", due, used)
-                (drawn.append(match) if match else missing.append(analyte))
-            if drawn and not missing:
-                used.update(m.reference for m in drawn)
+            drawn = [assigned[a][d] for a in analytes if assigned[a].get(d)]
+            missing = tuple(a for a in analytes if not assigned[a].get(d))
+            if not missing:
                 status = "abnormal" if any(self.abnormal(m) for m in drawn) else "done"
-                items.append(ScheduleItem(test, d, due, status, tuple(m.evidence for m in drawn)))
+                late = any(m.when > due + timedelta(days=WINDOW_DAYS) for m in drawn)
+                items.append(ScheduleItem(test, d, due, status, tuple(m.evidence for m in drawn), late=late))
                 continue
-            if self.today < due - timedelta(days=WINDOW_DAYS):
+            if any(later > d for later in complete):
+                status = "missed"  # a later draw of this test is complete: this one can no longer be made up
+            elif self.today < due - timedelta(days=WINDOW_DAYS):
                 status = "upcoming"
             elif self.today <= due + timedelta(days=OVERDUE_AFTER_DAYS):
                 status = "due"
             else:
                 status = "overdue"
-            items.append(ScheduleItem(test, d, due, status, tuple(m.evidence for m in drawn), tuple(missing)))
+            items.append(ScheduleItem(test, d, due, status, tuple(m.evidence for m in drawn), missing))
         return items
+
+    def _assign(self, analyte: str, days: list[int]) -> dict[int, Measurement]:
+        """Scheduled day -> the result that fills it: the nearest within +/- WINDOW_DAYS (on time), else the
+        first later one in that draw's period (up to WINDOW_DAYS before the next draw's due date: late)."""
+        draws = sorted((m for m in self.post if m.analyte == analyte), key=lambda m: m.when)
+        used: set[str] = set()
+        out: dict[int, Measurement] = {}
+        for d in days:
+            due = self.day0 + timedelta(days=d)
+            on_time = [m for m in draws if m.reference not in used and abs((m.when - due).days) <= WINDOW_DAYS]
+            if on_time:
+                out[d] = min(on_time, key=lambda m: abs((m.when - due).days))
+                used.add(out[d].reference)
+        for n, d in enumerate(days):
+            if d in out:
+                continue
+            after = self.day0 + timedelta(days=d + WINDOW_DAYS)
+            until = self.day0 + timedelta(days=days[n + 1] - WINDOW_DAYS) if n + 1 < len(days) else date.max
+            late = [m for m in draws if m.reference not in used and after < m.when < until]
+            if late:
+                out[d] = late[0]
+                used.add(late[0].reference)
+        return out
 
     def unscheduled(self, items: list[ScheduleItem]) -> list[ScheduleItem]:
         """Post-infusion results no scheduled draw used, one row per test and date (done or abnormal)."""
@@ -211,11 +247,6 @@ class _Ctx:
                              "abnormal" if any(self.abnormal(m) for m in found) else "done",
                              tuple(m.evidence for m in found), scheduled=False)
                 for (test, when), found in sorted(rows.items(), key=lambda r: (r[0][1], r[0][0]))]
-
-    def _in_window(self, analyte: str, due: date, used: set[str]) -> Measurement | None:
-        low, high = due - timedelta(days=WINDOW_DAYS), due + timedelta(days=WINDOW_DAYS)
-        found = [m for m in self.post if m.analyte == analyte and low <= m.when <= high and m.reference not in used]
-        return min(found, key=lambda m: abs((m.when - due).days), default=None)
 
     def abnormal(self, m: Measurement) -> bool:
         if m.analyte in ("alt", "ast"):
@@ -269,6 +300,16 @@ class _Ctx:
                       "bilirubin_x": f"{INJURY_BILIRUBIN_X_ULN:g}", "inr": f"{INJURY_INR:g}",
                       "pt": f"{INJURY_PT_SECONDS:g}"})
 
+    def bilirubin_pt_alert(self) -> Alert | None:
+        """Latest total bilirubin, PT or INR above its own ULN, at any day: warning (clinical-facts 5.2).
+        A result without a reference range raises nothing here (no ULN is guessed; the taper card says so)."""
+        above = [m for m in (self.latest(a) for a in ("bilirubin", "pt", "inr"))
+                 if m is not None and m.ref_high is not None and m.value > m.ref_high]
+        if not above:
+            return None
+        return Alert("bilirubin-pt-above-uln", "warning", tuple(m.evidence for m in above),
+                     {"found": ", ".join(_above_uln(m) for m in above)})
+
     def steroid_alerts(self, day: int, state: str) -> list[Alert]:
         lft = self.latest_lft()
         evidence = tuple(m.evidence for m in lft.values() if m)
@@ -285,8 +326,14 @@ class _Ctx:
             return alerts
         recent = all(m and (self.today - m.when).days <= LFT_RECENT_DAYS for m in lft.values())
         end = self.day0 + timedelta(days=STEROID_COURSE_END_DAY)
-        params = {"course_end": end.isoformat(), "taper_start": (end + timedelta(days=1)).isoformat(),
-                  "taper_end": (end + timedelta(days=TAPER_DAYS)).isoformat(), "no_uln": no_uln}
+        # The taper starts the day after the course, but never before today (an order is not dated in the
+        # past; 1 mg/kg/day continues until then, label 2.1) nor before the liver tests that allow it; it
+        # then runs the full 28 days (day 1 to day 28 inclusive).
+        lft_date = max((m.when for m in lft.values() if m), default=end)
+        start = max(end + timedelta(days=1), self.today, lft_date)
+        params = {"course_end": end.isoformat(), "taper_start": start.isoformat(),
+                  "taper_end": (start + timedelta(days=TAPER_DAYS - 1)).isoformat(), "no_uln": no_uln,
+                  "taper_delayed": start > end + timedelta(days=1)}
         if state == "no-results" or not recent:
             alerts.append(Alert("taper-needs-lft", "warning", evidence, params))
         elif state == "uln-unknown":
@@ -333,6 +380,13 @@ class _Ctx:
 
 
 _NAMES = {"alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin", "inr": "INR", "pt": "PT"}
+
+
+def _above_uln(m: Measurement) -> str:
+    """'total bilirubin 3 mg/dL (ULN 1.2 mg/dL)'."""
+    if m.analyte == "inr":
+        return f"INR {m.value:g} (ULN {m.ref_high:g})"
+    return f"{_NAMES[m.analyte]} {m.value:g} {m.unit} (ULN {m.ref_high:g} {m.unit})"
 
 
 def _times_uln(m: Measurement) -> str:
