@@ -232,7 +232,11 @@ VENTILATOR_TEXT = ("ventilator", "bipap", "bi-level", "bilevel", "tracheostomy t
 DEVICE_USE_CURRENT = ("active", "on-hold", "intended")  # R4 DeviceUseStatement statuses: in use or planned
 PROCEDURE_NOT_DONE = ("preparation", "not-done", "entered-in-error")  # anything else may have been done
 ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen", "invasive ventilation",
-                     "complete paralysis", "complete limb paralysis", "permanent ventilation")
+                     "complete paralysis", "complete limb paralysis", "permanent ventilation",
+                     # Ventilation dependence by any route, non-invasive included (BiPAP many hours a day): the
+                     # text sends the request to review, never decides it (DR.005.D criterion 3 refers).
+                     "ventilator", "ventilation", "bipap", "bi-pap", "bilevel", "bi-level", "cpap",
+                     "dependent on respirat", "dependence on respirat")
 
 # Infection (policy criterion 10). SNOMED 40733004 is MEMORY; ICD-10-CM chapters A/B
 # (certain infectious and parasitic diseases) and J00-J22 (acute respiratory infections).
@@ -249,6 +253,10 @@ SNOMED_INFECTIONS = {
 }
 INFECTION_SNOMED_CODES = frozenset({(SNOMED, code) for code in SNOMED_INFECTIONS} | {INFECTIOUS_DISEASE.key})
 INFECTION_ICD10_PREFIXES = ("A", "B", "J0", "J1", "J20", "J21", "J22", "N39.0", "H66", "L03")
+# Negated infection words, removed from the text before INFECTION_TEXT is matched; ICD-10-CM K52 is
+# "Other and unspecified noninfective gastroenteritis and colitis".
+NONINFECTIVE_TEXT = ("noninfective", "non-infective", "noninfectious", "non-infectious", "non infective")
+NONINFECTIVE_ICD10_PREFIXES = ("K52",)
 INFECTION_TEXT = ("infection", "infectious", "sepsis", "septic", "pneumonia", "bronchiolitis", "otitis media",
                   "viral illness", "febrile", "fever", "covid", "rsv", "influenza", "cellulitis",
                   "gastroenteritis", "croup", "laryngotracheitis", "bacteremia", "bacteraemia", "viremia",

@@ -453,6 +453,36 @@ def clinical_rule_scenarios() -> dict[str, tuple[str, list[dict]]]:
     return s
 
 
+# --- Clinician/payer review of the eligibility rules: each the eligible infant with one change. -----------------
+def eligibility_review_scenarios() -> dict[str, tuple[str, list[dict]]]:
+    s = {}
+    r = replace(base("baseline-pt-prolonged"), "pt", lab("pt", "5902-2", "Prothrombin time", 30, "s", "2026-11-17",
+                                                             10.5, 13.5))
+    s["baseline-pt-prolonged"] = ("Baseline PT 30 s (ULN 13.5 s): coagulopathy before infusion", r)
+    r = replace(base("baseline-inr-high"), "pt", lab("inr", "6301-6", "INR", 2.5, "{INR}", "2026-11-17", 0.8, 1.2))
+    s["baseline-inr-high"] = ("Baseline INR 2.5 (ULN 1.2), no PT: coagulopathy before infusion", r)
+    aav9 = titer("aav9", "2026-11-20", method=None)
+    s["titer-method-unstated"] = ("Titer <1:25 with no method stated (Observation.method absent)",
+                                  replace(base("titer-method-unstated"), "aav9", aav9))
+    order = zolgensma_order(7.2)
+    order["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"] = {
+        "value": 1.1e14, "unit": "vg/kg", "system": UCUM, "code": "{vg}/kg"}
+    order["dosageInstruction"][0]["text"] = "1.1e14 vg/kg IV over 60 minutes, once"
+    s["dose-vg-per-kg"] = ("Zolgensma ordered as 1.1e14 vg/kg at 7.2 kg: no volume stated",
+                           replace(base("dose-vg-per-kg"), "zolgensma-order", order))
+    r = base("gastroenteritis-noninfective")
+    r.append(condition("k52", "http://hl7.org/fhir/sid/icd-10-cm", "K52.9",
+                       "Noninfective gastroenteritis and colitis, unspecified", "2026-11-10"))
+    s["gastroenteritis-noninfective"] = ("Active noninfective gastroenteritis (K52.9): not an infection", r)
+    r = base("bipap-dependent")
+    bipap = condition("bipap", "http://hl7.org/fhir/sid/icd-10-cm", "Z99.89",
+                      "Dependence on other enabling machines and devices", "2026-10-01")
+    bipap["code"]["text"] = "Dependent on BiPAP 18 h/day"
+    r.append(bipap)
+    s["bipap-dependent"] = ("Full-time non-invasive ventilation: 'Dependent on BiPAP 18 h/day' (Z99.89)", r)
+    return s
+
+
 def steroid_order(dose, start, end, id_="prednisolone-plan", unit="mg", count=None):
     """A prednisolone order once daily from `start`, to `end` (boundsPeriod) or for `count` doses."""
     order = prednisolone_order(dose)
@@ -640,7 +670,8 @@ def bundle(pid: str, description: str, resources: list[dict]) -> dict:
 
 def main() -> None:
     for pid, (description, resources) in {**scenarios(), **clinical_rule_scenarios(),
-                                          **monitoring_scenarios(), **readiness_scenarios()}.items():
+                                          **eligibility_review_scenarios(), **monitoring_scenarios(),
+                                          **readiness_scenarios()}.items():
         path = HERE / f"{pid}.json"
         path.write_text(json.dumps(bundle(pid, description, resources), indent=1) + "\n")
 

@@ -170,7 +170,7 @@ def test_gestational_age(ga_weeks, born, status):
 @pytest.mark.parametrize("titer, when, method, status, reason", [
     (Titer(25, "<", None, "O/t", "ELISA", "<1:25", "elisa"), date(2026, 11, 20), "ELISA", "met",
      "titer-within-limit"),
-    (Titer(50, "=", None, "O/t", None, "1:50"), date(2026, 11, 20), None, "met",
+    (Titer(50, "=", None, "O/t", None, "1:50"), date(2026, 11, 20), None, "unknown",
      "titer-within-limit-method-unrecorded"),
     (Titer(100, "=", None, "O/t", "ELISA", "1:100"), date(2026, 11, 20), "ELISA", "not-met", "titer-above-limit"),
     (Titer(100, "<", None, "O/t", "ELISA", "<1:100"), date(2026, 11, 20), "ELISA", "unknown", "titer-inconclusive"),
@@ -202,7 +202,8 @@ def test_steroid_starting_on_infusion_day_is_late():
 
 @pytest.mark.parametrize("dose, status", [(Dose(41.3, "mL"), "met"), (Dose(41.2, "mL"), "met"),
                                           (Dose(39.6, "mL"), "not-met"), (Dose(8.25e14, "vg"), "met"),
-                                          (Dose(7.92e14, "vg"), "not-met"), (Dose(1.1e14, "vg/kg"), "met"),
+                                          (Dose(7.92e14, "vg"), "not-met"), (Dose(1.1e14, "vg/kg"), "unknown"),
+                                              (Dose(1.0e14, "vg/kg"), "not-met"),
                                           (None, "unknown")])
 def test_ordered_dose_against_band(dose, status):
     facts = _facts()

@@ -53,7 +53,7 @@ EXPECTED.update({
     "draft-order-contained-medication": ("eligible", {}),
     "advanced-sma-tracheostomy": ("needs-review", {"no-advanced-sma": "review"}),
     "advanced-sma-home-ventilator": ("needs-review", {"no-advanced-sma": "review"}),
-    "genetics-negative-text": ("incomplete", {"smn1-biallelic": "unknown"}),
+    "genetics-negative-text": ("needs-review", {"smn1-biallelic": "review"}),
     "genetics-carrier": ("incomplete", {"smn1-biallelic": "unknown"}),
     "genetics-compound-het": ("eligible", {}),
     "genetics-text-positive": ("needs-review", {"smn1-biallelic": "review"}),
@@ -61,6 +61,15 @@ EXPECTED.update({
     "titer-nab-by-name": ("incomplete", {"aav9-titer": "unknown"}),
     "infection-cmv-45-days": ("not-eligible", {"no-active-infection": "not-met"}),
     "fever-last-night": ("not-eligible", {"no-active-infection": "not-met"}),
+})
+# Clinician/payer review of the eligibility rules (tests/test_eligibility_review.py has the reasons).
+EXPECTED.update({
+    "baseline-pt-prolonged": ("needs-review", {"baseline-liver-function": "review"}),
+    "baseline-inr-high": ("needs-review", {"baseline-liver-function": "review"}),
+    "titer-method-unstated": ("incomplete", {"aav9-titer": "unknown"}),
+    "dose-vg-per-kg": ("incomplete", {"dose-within-label": "unknown"}),
+    "gastroenteritis-noninfective": ("eligible", {}),
+    "bipap-dependent": ("needs-review", {"no-advanced-sma": "review"}),
 })
 NO_CARDS = {"no-zolgensma"}
 # Scenarios evaluated as of today (2026-11-23): no planned date, or one before today.
@@ -70,6 +79,7 @@ CAUTIONS = {
     "baseline-platelets-low": ("baseline-platelets-troponin", "baseline-platelets-low"),
     "baseline-alt-no-range": ("baseline-liver-function", "baseline-lft-documented-uln-unknown"),
     "turning-2-no-planned-date": ("age-under-2", "under-2-turning-2-soon"),
+    "weight-between-bands": ("weight-in-label-range", "weight-between-bands"),
 }
 
 
@@ -172,7 +182,8 @@ def test_met_with_a_risk_gets_a_warning_card(name, mode, client, rsps):
     assert (outcome["status"], outcome["reasonCode"], outcome["caution"]) == ("met", reason, True)
     card = next(c for c in cards if c.get("extension", {}).get(EXT_CRITERION, {}).get("id") == criterion)
     assert card["indicator"] == "warning" and card["extension"][EXT_CRITERION]["status"] == "met"
-    assert any(word in card["detail"] for word in ("Repeat", "reference range", "planned infusion date"))
+    words = ("Repeat", "reference range", "planned infusion date", "confirm the band")
+    assert any(word in card["detail"] for word in words)
     others = [c for c in cards[0]["extension"][EXT_ELIGIBILITY]["criteria"] if c["id"] != criterion]
     assert not any(c.get("caution") for c in others)
 

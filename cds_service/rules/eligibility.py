@@ -23,10 +23,20 @@ from ..terminology import (
     INFECTION_ICD10_PREFIXES,
     INFECTION_SNOMED_CODES,
     INFECTION_TEXT,
+    NONINFECTIVE_ICD10_PREFIXES,
+    NONINFECTIVE_TEXT,
     NOT_SMA_EVIDENCE,
     SMA_DIAGNOSES,
 )
-from .dosing import DOSE_VG_PER_KG, MAX_WEIGHT_KG, MIN_WEIGHT_KG, kit_for_weight
+from .dosing import (
+    CONCENTRATION_VG_PER_ML,
+    DOSE_VG_PER_KG,
+    MAX_WEIGHT_KG,
+    MIN_WEIGHT_KG,
+    ML_PER_KG,
+    kit_for_ndc,
+    kit_for_weight,
+)
 from .findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding, overall
 from .integrity import disagreements, guard, merge, variants
 
@@ -169,7 +179,13 @@ def smn1_biallelic(ctx: _Context) -> Finding:
         return ctx.finding(c, REVIEW, "biallelic-text-only", ev + text_ev)
     if structured:  # one allele shown (1 copy, or one heterozygous variant): a carrier is never bi-allelic
         return ctx.finding(c, UNKNOWN, "one-allele-only", ev, missing=("genetics",))
-    if genetics:  # report text only, negated, a carrier or a normal result, or no claim at all
+    negative = [g for g in genetics if g.text_claim == "not-biallelic"]
+    if negative:
+        # A report whose text is negative (deletion not detected, normal copy number, carrier) is a result, not
+        # missing data: it speaks against the indication (clinical-facts.md 5.1 row 2). Free text cannot make
+        # it not-met either, so a reviewer reads the report (a structured 2-copy result stays not-met).
+        return ctx.finding(c, REVIEW, "genetics-text-negative", [g.evidence for g in negative])
+    if genetics:  # report text only, making no claim either way
         return ctx.finding(c, UNKNOWN, "genetics-text-not-structured", [g.evidence for g in genetics],
                            missing=("genetics",))
     lost = ctx.unavailable(c, "labs")
@@ -292,8 +308,11 @@ def aav9_titer(ctx: _Context) -> Finding:
         return ctx.finding(c, UNKNOWN, "titer-inconclusive", ev, missing=("aav9-titer",), **params)
     if params["age_days"] > TITER_MAX_AGE_DAYS:
         return ctx.finding(c, UNKNOWN, "titer-stale", ev, missing=("aav9-titer",), **params)
-    reason = "titer-within-limit" if latest.method_kind == "elisa" else "titer-within-limit-method-unrecorded"
-    return ctx.finding(c, MET, reason, ev, **params)
+    if latest.method_kind != "elisa":
+        # DR.005.D criterion 6 requires ELISA: a titer whose method is not stated cannot show it. Not `met`
+        # (a wrong eligible is the worst outcome): `unknown` until the lab confirms the assay; no new draw needed.
+        return ctx.finding(c, UNKNOWN, "titer-within-limit-method-unrecorded", ev, **params)
+    return ctx.finding(c, MET, "titer-within-limit", ev, **params)
 
 
 # --- criterion 7 ------------------------------------------------------------------------------
@@ -429,6 +448,15 @@ def baseline_liver_function(ctx: _Context) -> Finding:
     no_uln = [a for a in ("alt", "ast", "bilirubin") if found[a].ref_high is None]
     if elevated:
         return ctx.finding(c, REVIEW, "lft-above-2x-uln", ev, elevated=", ".join(_LFT_NAMES[a] for a in elevated))
+    coag = found["pt"]  # PT, or INR when no PT is on record
+    if coag.ref_high is not None and coag.value > coag.ref_high:
+        # A prolonged PT/INR at baseline is a sign of impaired liver synthetic function (or another
+        # coagulopathy): the boxed warning asks for liver function incl. PT before infusion, and pre-existing
+        # liver impairment may raise the risk of acute liver failure. Neither label nor policy sets a limit, so
+        # it is the Medical Director's call (review, like ALT/AST/bilirubin > 2 x ULN), never a silent met.
+        unit = "" if coag.unit.startswith("{") else f" {coag.unit}"  # INR is a ratio ({INR}): no unit shown
+        return ctx.finding(c, REVIEW, "coagulation-above-uln", ev, test="INR" if coag.analyte == "inr" else "PT",
+                           value=f"{coag.value:g}", unit=unit, uln=f"{coag.ref_high:g}", date=coag.when.isoformat())
     if no_uln:
         # Documented (criterion 8 is met) but the label's 2 x ULN question (section 8.6) is open: a warning card.
         return ctx.finding(c, MET, "baseline-lft-documented-uln-unknown", ev, caution=True,
@@ -477,11 +505,18 @@ def no_active_infection(ctx: _Context) -> Finding:
 
 
 def _is_infection(f) -> bool:
+    # "Noninfective gastroenteritis" (ICD-10-CM K52.x) contains "gastroenteritis" but is no infection: the negated
+    # words are removed before the text is matched, and K52 codes are never read as infections.
+    if any(system.endswith("icd-10-cm") and code.startswith(NONINFECTIVE_ICD10_PREFIXES) for system, code in f.codes):
+        return False
     if f.codes & INFECTION_SNOMED_CODES:
         return True
     if any(system.endswith("icd-10-cm") and code.startswith(INFECTION_ICD10_PREFIXES) for system, code in f.codes):
         return True
-    return any(t in f.text.lower() for t in INFECTION_TEXT)
+    text = f.text.lower()
+    for negated in NONINFECTIVE_TEXT:
+        text = text.replace(negated, " ")
+    return any(t in text for t in INFECTION_TEXT)
 
 
 # --- criterion 11 and the label's weight range ---------------------------------------------------
@@ -493,7 +528,8 @@ def dose_within_label(ctx: _Context) -> Finding:
     kit = ctx.kit
     ev = [ctx.weight.evidence, order.evidence]
     if kit is None:
-        return ctx.finding(c, NOT_MET, "weight-outside-table", ev, weight=f"{ctx.weight.value:g}")
+        return ctx.finding(c, NOT_MET, "weight-outside-table", ev, weight=f"{ctx.weight.value:g}",
+                           ordered=_ordered_outside_table(order, ctx.weight.value))
     params = dict(band=f"{kit.band_kg[0]}-{kit.band_kg[1]}", volume=f"{kit.dose_volume_ml:g}",
                   vg=scientific(kit.dose_vg), ndc=kit.ndc, ndc_verified=kit.ndc_verified)
     if order.kit_ndc and order.kit_ndc != kit.ndc:
@@ -510,7 +546,30 @@ def dose_within_label(ctx: _Context) -> Finding:
     ordered = f"{dose.value:.4g} {dose.unit}"
     if abs(dose.value - expected) > tolerance:
         return ctx.finding(c, NOT_MET, "dose-off-band", ev, ordered=ordered, **params)
+    if dose.unit == "vg/kg":
+        # 1.1e14 vg/kg is the label's nominal dose, but the label infuses the dose of the band's upper limit, not
+        # weight x 1.1e14: at the measured weight the order means a different volume than the band dose (the
+        # same order in mL would not match). The volume to infuse is not stated: unknown, asking for mL / kit.
+        w = ctx.weight.value
+        return ctx.finding(c, UNKNOWN, "dose-per-kg-needs-volume", ev, missing=("dose",), ordered=ordered,
+                           weight=f"{w:g}", computed_vg=f"{dose.value * w:.3g}",
+                           computed_ml=f"{dose.value * w / CONCENTRATION_VG_PER_ML:.1f}", **params)
     return ctx.finding(c, MET, "dose-matches-band", ev, ordered=ordered, **params)
+
+
+def _ordered_outside_table(order, weight_kg: float) -> str:
+    """What the order asks for when the weight has no label band: the ordered kit's band and its mL/kg at
+    the measured weight (the label is 5.5 mL/kg), so the card shows how far off the order is."""
+    kit = kit_for_ndc(order.kit_ndc) if order.kit_ndc else None
+    dose = order.dose
+    if kit is not None:
+        return (f"The order names kit {order.kit_ndc} (the {kit.band_kg[0]}-{kit.band_kg[1]} kg band, "
+                f"{kit.dose_volume_ml:g} mL = {kit.dose_volume_ml / weight_kg:.1f} mL/kg at {weight_kg:g} kg; "
+                f"the label dose is {ML_PER_KG:g} mL/kg).")
+    if dose is not None and dose.unit == "mL":
+        return (f"The order says {dose.value:g} mL = {dose.value / weight_kg:.1f} mL/kg at {weight_kg:g} kg "
+                f"(the label dose is {ML_PER_KG:g} mL/kg).")
+    return "The order names no kit or volume."
 
 
 def weight_in_label_range(ctx: _Context) -> Finding:
@@ -520,7 +579,18 @@ def weight_in_label_range(ctx: _Context) -> Finding:
     w = ctx.weight.value
     params = dict(weight=f"{w:g}", low=MIN_WEIGHT_KG, high=MAX_WEIGHT_KG)
     if ctx.kit is None:
-        return ctx.finding(c, NOT_MET, "weight-out-of-range", [ctx.weight.evidence], **params)
+        order = ctx.facts.order
+        return ctx.finding(c, NOT_MET, "weight-out-of-range", [ctx.weight.evidence],
+                           ordered=_ordered_outside_table(order, w) if order else "", **params)
+    band = ctx.kit.band_kg
+    if w < band[0]:
+        # clinical-facts.md 4: a weight between two printed bands (3.04 kg: after 2.6-3.0, before 3.1-3.5) is not
+        # covered by the label; the choice of band is a clinical decision, shown on a warning card.
+        lower = (round(band[0] - 0.5, 1), round(band[1] - 0.5, 1))
+        lower_kit = kit_for_weight(lower[1])
+        return ctx.finding(c, MET, "weight-between-bands", [ctx.weight.evidence], caution=True,
+                           band=f"{band[0]}-{band[1]}", volume=f"{ctx.kit.dose_volume_ml:g}",
+                           lower_band=f"{lower[0]}-{lower[1]}", lower_volume=f"{lower_kit.dose_volume_ml:g}", **params)
     return ctx.finding(c, MET, "weight-in-range", [ctx.weight.evidence], **params)
 
 
