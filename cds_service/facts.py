@@ -285,6 +285,7 @@ class PatientFacts:
     assessments: list[Assessment] = field(default_factory=list)  # motor scales, developmental milestones
     coverages: list[CoverageFact] = field(default_factory=list)
     specialists: list[SpecialistFact] = field(default_factory=list)
+    other_specialties: list[Evidence] = field(default_factory=list)  # roles whose specialty is not an SMA one
     pending_orders: list[PendingOrder] = field(default_factory=list)
     site_of_care: SiteOfCare | None = None
     # Advanced-SMA evidence beyond Conditions (criterion 3): procedures and devices.

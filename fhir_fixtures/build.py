@@ -480,6 +480,9 @@ def eligibility_review_scenarios() -> dict[str, tuple[str, list[dict]]]:
     bipap["code"]["text"] = "Dependent on BiPAP 18 h/day"
     r.append(bipap)
     s["bipap-dependent"] = ("Full-time non-invasive ventilation: 'Dependent on BiPAP 18 h/day' (Z99.89)", r)
+    for pid, value in (("titer-positive", "positive"), ("titer-not-detected", "Not detected")):
+        s[pid] = (f"AAV9 titer reported as {value!r}, not a dilution",
+                  replace(base(pid), "aav9", titer("aav9", "2026-11-20", value)))
     return s
 
 

@@ -34,6 +34,18 @@ REVIEWED = {
     # 8: a negative report is a result that speaks against the indication, not missing data
     "genetics-negative-text": ("smn1-biallelic", "review", "genetics-text-negative", False,
                                ("negative", "NEGATIVE", "2 copies of SMN1")),
+    # 9: a titer that is not a dilution is quoted, not reported as missing
+    "titer-positive": ("aav9-titer", "unknown", "titer-unreadable", False, ("'positive'", "within 14 days")),
+    "titer-not-detected": ("aav9-titer", "unknown", "titer-unreadable", False, ("'Not detected'",)),
+    # 11: the evidence a card shows is the record's: the specialty on record, the product as identified, the
+    # limit a low value is judged against
+    "prescriber-psychiatrist": ("specialist-prescriber", "unknown", "specialist-not-documented", False,
+                                ("Psychiatry", "2084P0800X", "not an SMA specialty")),
+    "prior-dose": ("one-time-dose", "not-met", "prior-dose", False, ("(completed, Zolgensma kit)",)),
+    "prior-dose-statement": ("one-time-dose", "not-met", "prior-dose", False, ("(completed, NDC 71894-0125)",)),
+    "prior-dose-procedure": ("one-time-dose", "not-met", "prior-dose", False, ("product used: NDC 71894-129",)),
+    "baseline-platelets-low": ("baseline-platelets-troponin", "met", "baseline-platelets-low", True,
+                               ("lower limit 150",)),
 }
 
 

@@ -70,6 +70,8 @@ EXPECTED.update({
     "dose-vg-per-kg": ("incomplete", {"dose-within-label": "unknown"}),
     "gastroenteritis-noninfective": ("eligible", {}),
     "bipap-dependent": ("needs-review", {"no-advanced-sma": "review"}),
+    "titer-positive": ("incomplete", {"aav9-titer": "unknown"}),
+    "titer-not-detected": ("incomplete", {"aav9-titer": "unknown"}),
 })
 NO_CARDS = {"no-zolgensma"}
 # Scenarios evaluated as of today (2026-11-23): no planned date, or one before today.

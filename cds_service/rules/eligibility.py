@@ -144,8 +144,10 @@ def specialist_prescriber(ctx: _Context) -> Finding:
         return ctx.finding(c, MET, "specialist-documented", [s.evidence for s in coded])
     if ctx.facts.specialists:  # free text never makes a criterion met
         return ctx.finding(c, REVIEW, "specialty-text-only", [s.evidence for s in ctx.facts.specialists])
+    # The specialties on record that are not SMA specialties (a psychiatrist) are the evidence the card shows.
     return (ctx.unavailable(c, "practitioner-roles", "care-teams")
-            or ctx.finding(c, UNKNOWN, "specialist-not-documented", missing=("specialist",)))
+            or ctx.finding(c, UNKNOWN, "specialist-not-documented", ctx.facts.other_specialties,
+                           missing=("specialist",)))
 
 
 # --- criterion 2 ------------------------------------------------------------------------------
@@ -295,6 +297,12 @@ def aav9_titer(ctx: _Context) -> Finding:
         if lost:
             return lost
         undated = [t.evidence for t in ctx.facts.titers]
+        # A titer on record whose value is not a dilution ("positive", "Not detected") is a result that could
+        # not be read, not a missing one: the card quotes it.
+        unreadable = [u for u in ctx.facts.unread if u.kind == "aav9-titer"]
+        if not undated and unreadable:
+            return ctx.finding(c, UNKNOWN, "titer-unreadable", [Evidence(u.reference, u.reason) for u in unreadable],
+                               missing=("aav9-titer",), window=TITER_MAX_AGE_DAYS)
         return ctx.finding(c, UNKNOWN, "titer-undated" if undated else "titer-missing", undated,
                            missing=("aav9-titer",))
     latest = max(dated, key=lambda t: t.when)

@@ -6,7 +6,7 @@ from .. import terminology as t
 from ..facts import ClinicalEvidence, ConditionFact, PendingOrder, PriorDose
 from ..fhir_client import as_list
 from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
-from .medications import _names_zolgensma, _unresolved_reference, medication_kind
+from .medications import _medication_text, _names_zolgensma, _unresolved_reference, medication_kind
 
 PENDING_STATUSES = ("draft", "active", "on-hold")
 
@@ -61,12 +61,14 @@ class ClinicalReader:
         used = [u for u in as_list(resource.get("usedCode")) if isinstance(u, dict)]
         used += [{"medicationReference": u} for u in as_list(resource.get("usedReference")) if isinstance(u, dict)
                  and "Medication/" in _s(u.get("reference"))]
-        used_kinds = []
+        used_kinds, products = [], []
         for u in used:
             holder = u if "medicationReference" in u else {"medicationCodeableConcept": u}
             if "medicationReference" in u:
                 holder["contained"] = resource.get("contained")
             used_kinds.append(medication_kind(holder, self.medications, self._codes))
+            if used_kinds[-1] == "zolgensma":
+                products.append(_medication_text(holder, self.medications))
             if used_kinds[-1] is None and _unresolved_reference(holder, self.medications):
                 self._skip(resource, "skipped: Procedure.usedReference names a Medication that could not be "
                                      "read, so what was given is unknown", "zolgensma")
@@ -90,7 +92,9 @@ class ClinicalReader:
             return
         when = _to_date(stated)
         if infusion:
-            self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure ({status}): {_concept_text(code)}"))
+            product = f"; product used: {', '.join(products)}" if products else ""
+            self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure ({status}): {_concept_text(code)}"
+                                                                   f"{product}"))
         if advanced:
             self.facts.advanced_sma.append(ClinicalEvidence(_ref(p), f"Procedure ({status}): {_code_text(code)}", when))
 

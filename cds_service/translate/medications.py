@@ -67,7 +67,7 @@ class MedicationReader:
             return
         when = _to_date(stated)
         self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']}, "
-                                                                f"{_medication_text(ma, self.medications)})"))
+                                                                f"{_medication_text(resource, self.medications)})"))
 
     def _medication_statement(self, resource: dict) -> None:
         """Another provider's record (an outside hospital's infusion): a dose unless not taken or only intended."""
@@ -81,7 +81,7 @@ class MedicationReader:
             self._skip(ms, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
             return
         self.facts.prior_doses.append(PriorDose(_ref(ms), _to_date(stated), f"Zolgensma medication statement "
-                                                f"({ms['status']}, {_medication_text(ms, self.medications)})"))
+                                                f"({ms['status']}, {_medication_text(resource, self.medications)})"))
 
     def _kind(self, resource: dict) -> str | None:
         """medication_kind with this request's Medications and site codes. A medication that cannot be identified
@@ -175,7 +175,16 @@ def _medication_concept(resource: dict, medications: dict | None = None) -> dict
 def _medication_text(resource: dict, medications: dict | None = None) -> str:
     concept = _medication_concept(resource, medications)
     codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
-    return _s(concept.get("text")) or next((_s(c.get("display")) for c in codings if _s(c.get("display"))), "")
+    named = _s(concept.get("text")) or next((_s(c.get("display")) for c in codings if _s(c.get("display"))), "")
+    if named:
+        return named
+    # Identified by code only (an NDC): the code is what identified the product, so it is what the card shows.
+    coded = [c for c in codings if _s(c.get("code"))]
+    return ", ".join(f"{_system_label(_s(c.get('system')))} {_s(c.get('code'))}" for c in coded) or "not named"
+
+
+def _system_label(system: str) -> str:
+    return "NDC" if system.endswith("/ndc") else "RxNorm" if system.endswith("/rxnorm") else system or "code"
 
 
 def _names_zolgensma(text: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import terminology as t
-from ..facts import CoverageFact, SiteOfCare, SpecialistFact
+from ..facts import CoverageFact, Evidence, SiteOfCare, SpecialistFact
 from .common import _NONE, _all_text, _code_keys, _codings, _concept_text, _ref
 
 
@@ -31,11 +31,14 @@ class CoverageReader:
             return
         found = [(s, self._sma_specialty(s)) for s in role.get("specialty") or []]
         found = sorted((f for f in found if f[1]), key=lambda f: f[1] != "coded")
+        who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
         if found:
             specialty, how = found[0]
-            who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
             self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_specialty_text(specialty)}",
                                                          coded=how == "coded"))
+        elif role.get("specialty"):
+            shown = "; ".join(_specialty_text(s) for s in role["specialty"])
+            self.facts.other_specialties.append(Evidence(_ref(role), f"{who}: {shown} (not an SMA specialty)"))
 
     def _care_team(self, resource: dict) -> None:
         team = self._valid(resource, "specialist")
