@@ -255,6 +255,10 @@ class PendingOrder:
     authored: str | None  # authoredOn as written, when given
 
 
+# The reason an AAV9 titer's value could not be read (translate/observations.py); the rule quotes such entries.
+TITER_NOT_READABLE = "AAV9 titer not readable"
+
+
 @dataclass
 class Unread:
     """An entry of a source that was received but could not be used as evidence: unreadable, invalid,

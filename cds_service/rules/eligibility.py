@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ..facts import Evidence, Measurement, PatientFacts
+from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts
 from ..quantities import add_years, age_in_months, plain_list, scientific, titer_at_most
 from ..terminology import (
     ADVANCED_SMA_CODES,
@@ -299,7 +299,8 @@ def aav9_titer(ctx: _Context) -> Finding:
         undated = [t.evidence for t in ctx.facts.titers]
         # A titer on record whose value is not a dilution ("positive", "Not detected") is a result that could
         # not be read, not a missing one: the card quotes it.
-        unreadable = [u for u in ctx.facts.unread if u.kind == "aav9-titer"]
+        # Only this patient's titers whose value was unreadable (another patient's result is never evidence).
+        unreadable = [u for u in ctx.facts.unread if u.kind == "aav9-titer" and u.reason.startswith(TITER_NOT_READABLE)]
         if not undated and unreadable:
             return ctx.finding(c, UNKNOWN, "titer-unreadable", [Evidence(u.reference, u.reason) for u in unreadable],
                                missing=("aav9-titer",), window=TITER_MAX_AGE_DAYS)

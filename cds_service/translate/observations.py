@@ -7,7 +7,7 @@ from datetime import date
 from functools import cached_property
 
 from .. import terminology as t
-from ..facts import Assessment, DataIssue, Measurement, Titer, Unread
+from ..facts import TITER_NOT_READABLE, Assessment, DataIssue, Measurement, Titer, Unread
 from ..fhir_client import as_list
 from ..quantities import (
     CANONICAL_UNITS,
@@ -207,7 +207,7 @@ class ObservationReader:
         try:
             reciprocal, comparator, reported = _titer_value(obs)
         except ValueError as err:
-            self._skip(obs, f"AAV9 titer not readable: {err}", "aav9-titer", when)
+            self._skip(obs, f"{TITER_NOT_READABLE}: {err}", "aav9-titer", when)
             return
         low, high = TITER_RECIPROCAL_RANGE
         if not low <= reciprocal <= high:
