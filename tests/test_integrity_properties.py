@@ -183,3 +183,16 @@ def test_no_single_bad_datum_marks_a_monitoring_draw_done_or_silences_the_servic
     for key, status in after.items():
         if status == "done" and key in before:
             assert before[key] == "done", (key, before[key], mutation)
+
+
+def test_an_unreadable_temperature_in_the_fever_window_leaves_no_infection_unknown():
+    """Every temperature counts (a fever at night, normal in the morning): an unreadable reading cannot be
+    passed over because a newer readable one exists (found by the property test above)."""
+    body = copy.deepcopy(_base("fever-last-night", False))
+    night = next(r for r in _resources(body) if r.get("id") == "temp-night")
+    night["valueQuantity"]["value"] = "not a number"
+    answer = _post(SIGN, body)
+    criteria = {c["id"]: c for c in answer["cards"][0]["extension"][ELIGIBILITY]["criteria"]}
+    assert criteria["no-active-infection"]["status"] == "unknown"
+    assert "Observation/temp-night" in criteria["no-active-infection"]["reason"]
+    assert answer["cards"][0]["extension"][ELIGIBILITY]["overall"] != "eligible"

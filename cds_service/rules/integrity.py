@@ -77,8 +77,8 @@ def _older_than_newest(facts: PatientFacts, kind: str, when: date) -> bool:
     """Is there a usable result of `kind` dated after `when`? Then the unread one could not have decided."""
     if kind == "aav9-titer":
         dates = [t.when for t in facts.titers if t.when is not None]
-    elif kind == "genetics":
-        return False  # every SMN1 result counts, not only the newest
+    elif kind == "genetics" or kind in SERIES_ANALYTES:
+        return False  # every SMN1 result counts, and every reading of a series (a fever), not only the newest
     else:
         dates = [m.when for m in facts.measurements if m.analyte == kind and m.when is not None]
     return bool(dates) and max(dates) > when
