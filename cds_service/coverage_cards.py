@@ -19,9 +19,10 @@ class CoverageCards:
     def coverage_reasons(self) -> dict:
         return self.t["coverageReason"]
 
-    def all(self, guidance: BillingGuidance, clinical_exclusion: bool = False) -> list[dict]:
-        """Billing (not when excluded on clinical grounds: nothing to bill), site of care, alternatives."""
-        billing = None if clinical_exclusion else self.billing(guidance)
+    def all(self, guidance: BillingGuidance, excluded: bool = False) -> list[dict]:
+        """Billing (not when excluded on clinical grounds or not covered by the plan: nothing to bill), site of
+        care, alternatives."""
+        billing = None if excluded else self.billing(guidance)
         cards = [billing, self.site(guidance), self.alternatives(guidance)]
         return [c for c in cards if c]
 

@@ -32,7 +32,7 @@ from .queries import eligibility_plan, monitoring_plan, windows
 from .readiness_cards import ReadinessCards
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
-from .rules.findings import NOT_ELIGIBLE, Evaluation
+from .rules.findings import NOT_ELIGIBLE, NOT_MET, Evaluation
 from .rules.milestones import evaluate_milestones
 from .rules.monitoring import evaluate_monitoring, why_no_day_zero
 from .rules.readiness import assess
@@ -321,10 +321,11 @@ class EligibilityHandler(_Handler):
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension(),
                           suggester.pending_notes,
                           several_orders=sum(r.get("resourceType") != "Medication" for r in drafts) > 1)
-        # No billing card when Zolgensma is excluded on clinical grounds (alternatives card instead).
-        clinical_exclusion = builder.outcome_key(evaluation) == NOT_ELIGIBLE
-        cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance,
-                                                                                            clinical_exclusion)
+        # No billing card when Zolgensma is excluded on clinical grounds (alternatives card instead) or the plan
+        # does not cover it (the first card says so; billing J3399 to that plan would only be denied).
+        no_billing = builder.outcome_key(evaluation) in (NOT_ELIGIBLE, "not-covered") or any(
+            f.criterion == "benefit-covered" and f.status == NOT_MET for f in evaluation.findings)
+        cards += [c for c in [suggester.monitoring_card(builder)] if c] + coverage_cards.all(guidance, no_billing)
         cards = sign_orders(cards, context["userId"], today)
         needs_documentation = documentation_needed(evaluation, hook)
         if needs_documentation and settings["coverage-info"] and self.packet_links:

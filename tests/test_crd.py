@@ -150,12 +150,24 @@ def test_no_billing_card_when_excluded_on_clinical_grounds(client, name):
     assert cards[0]["indicator"] == "critical" and cards[0]["summary"].startswith("Do not infuse Zolgensma: ")
 
 
-def test_coverage_only_exclusion_is_a_warning_and_keeps_billing(client):
+def test_coverage_only_exclusion_is_a_warning_without_billing(client):
     cards = _post(client, "aca-plan")["cards"]
     assert cards[0]["indicator"] == "warning"
     assert cards[0]["summary"] == "Zolgensma not covered by this plan: plan coverage not met"
     assert all(c["indicator"] != "critical" for c in cards)
-    assert any(c["summary"].startswith("Bill J3399") for c in cards)
+    # Not covered: no "Bill J3399" card and no "no denials triggered" reassurance.
+    assert not any(c["summary"].startswith("Bill J3399") for c in cards)
+    assert not any("top clinical denials" in c.get("detail", "") for c in cards)
+
+
+@pytest.mark.parametrize("name", ["lft-high", "steroid-7-days", "steroid-two-orders", "turning-2-no-planned-date",
+                                  "planned-date-last-year"])
+def test_plan_missing_denials_only_when_the_plan_is_missing(client, name):
+    """#5 / #6 say "plan missing": a plan or LFTs on record that are late, high or under review do not trigger
+    them (their own cards say what is wrong)."""
+    card = _card(_post(client, name), "Bill J3399")
+    detail = card["detail"] if card else ""
+    assert "#5 Glucocorticoid plan missing" not in detail and "#6 LFT baseline" not in detail
 
 
 def test_screening_codes_are_flagged_not_accepted_as_sma(client):

@@ -14,6 +14,9 @@ from .dosing import MAX_WEIGHT_KG
 from .findings import MET, NOT_MET, Evaluation
 
 SMA_DESCRIPTIONS = {c.code: c.display for c in SMA_ICD10}
+# Reason codes (rules/eligibility.py) that mean the guide's denial #5 / #6 "... missing" applies.
+STEROID_PLAN_MISSING = frozenset({"no-steroid-plan", "steroid-plan-ended"})
+LFT_BASELINE_MISSING = frozenset({"baseline-labs-missing"})
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,15 @@ def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuid
     status = {f.criterion: f for f in evaluation.findings}
     weight = status["weight-in-label-range"].params.get("weight")
     over_weight = status["weight-in-label-range"].status == NOT_MET and weight and float(weight) > MAX_WEIGHT_KG
+    # Denials #5 and #6 are "plan missing": only when the finding says so, not when a plan on record is late,
+    # short, off-dose or under review (those have their own cards).
     triggers = [
         ("titer", status["aav9-titer"].status != MET),
         ("genetics", status["smn1-biallelic"].status != MET),
         ("age", status["age-under-2"].status == NOT_MET),
         ("weight", bool(over_weight)),
-        ("steroid", status["corticosteroid-plan"].status != MET),
-        ("lft-plan", status["baseline-liver-function"].status != MET),
+        ("steroid", status["corticosteroid-plan"].reason in STEROID_PLAN_MISSING),
+        ("lft-plan", status["baseline-liver-function"].reason in LFT_BASELINE_MISSING),
     ]
     denials = tuple(name for name, hit in triggers if hit)
 
