@@ -184,7 +184,8 @@ class CardBuilder:
                 weight=f"{kit.weight_kg:g}", band=f"{kit.band_kg[0]}-{kit.band_kg[1]}",
                 volume=f"{kit.dose_volume_ml:g}", vg=scientific(kit.dose_vg), vials=_vials(kit), ndc=kit.ndc)
                 + (text["betweenBands"] if kit.weight_kg < kit.band_kg[0] else "")
-                + ("" if kit.ndc_verified else text["derived"])]
+                + ("" if kit.ndc_verified else text["derived"])
+                + ("" if kit.vial_split_verified or not kit.ndc_verified else text["splitDerived"])]
         lines += ["", "Decision support only; the prescriber and the payer's reviewer decide."]
         outcome_ext = {
             "policy": POLICY,

@@ -30,9 +30,11 @@ CONFIG_OPTIONS = (
      "The eligibility summary, coverage/product-line and specialist cards, site of care, and the "
      "coverage-information system action on the order"),
     ("claim", "Claim", "Billing guidance: J3399 units, administration CPT, diagnosis codes, denials to avoid"),
-    ("contraindication", "Contraindication", "Failed or unconfirmed label safety gates (age, titer, dose, ...)"),
     ("clinical-reminder", "Clinical Reminder", "Missing baseline labs, corticosteroid plan, monitoring schedule"),
-    ("guideline", "Guideline", "Advanced SMA referral to the Medical Director"),
+    # Not "contraindication": in CRD that is information the payer has and the provider lacks, and the label
+    # lists no contraindications; the label/DR.005.D gates are guideline cards.
+    ("guideline", "Guideline", "Label and DR.005.D gates (SMN1, age, gestational age, titer, infection, dose, "
+     "weight) and the advanced SMA referral to the Medical Director"),
     ("duplicate-therapy", "Duplicate Therapy", "A prior Zolgensma dose (one-time therapy)"),
     ("therapy-alternatives-opt", "Optional Therapy Alternatives", "SMA alternatives when Zolgensma is excluded"),
 )
@@ -115,8 +117,9 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
                 parts.append({"url": "info-needed", "valueCode": code})
         key = "siteUnknown" if evaluation.overall == ELIGIBLE and not site_known else evaluation.overall
         reason = reasons[key].format(as_of=evaluation.as_of.isoformat(), ids=", ".join(problems))
-    parts.append({"url": "billingCode", "valueCoding": {"system": J3399.system, "code": J3399.code,
-                                                        "display": J3399.display}})
+    # Code only: the J3399 descriptor is the billing guide publisher's, not confirmed against the CMS HCPCS
+    # file (clinical-facts.md 2.5), so it is not sent as if authoritative.
+    parts.append({"url": "billingCode", "valueCoding": {"system": J3399.system, "code": J3399.code}})
     parts.append({"url": "reason", "valueCodeableConcept": {"text": reason}})
     parts.append({"url": "date", "valueDate": today.isoformat()})
     parts.append({"url": "coverage-assertion-id", "valueString": new_id()})

@@ -250,6 +250,7 @@ def suggestion(label: str, resources: list[dict], kind: str, new_id: Callable[[]
 
 def _describe(resource: dict, kind: str) -> str:
     if resource["resourceType"] == "MedicationRequest":
-        return f"Create prednisolone {kind} order: " + resource["dosageInstruction"][0]["text"][:160]
+        # The whole dosage text (it was cut mid-word at 160 characters); `kind` is "prednisolone" here.
+        return "Create prednisolone order: " + resource["dosageInstruction"][0]["text"]
     code = resource["code"].get("text") or resource["code"]["coding"][0]["display"]
     return f"Create {kind} lab order: {code}"

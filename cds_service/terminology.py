@@ -165,6 +165,8 @@ NOT_ELISA_METHOD_TEXT = ("neutralizing", "neutralising", "neutralization", "neut
 # (clinical-facts.md 1.3; pattern "product code = 120 + band index").
 ZOLGENSMA_LABELER = "71894"
 ZOLGENSMA_PRODUCT_CODES = range(120, 157)
+# J3399's descriptor is the billing guide publisher's, unconfirmed against the CMS file (clinical-facts.md 2.5):
+# recognised, never emitted as a display.
 J3399 = Code(HCPCS, "J3399",
               "Injection, onasemnogene abeparvovec-xioi, per treatment, up to 5x10^15 vector genomes")
 # Brand and generic names (FDA label title: "ZOLGENSMA (onasemnogene abeparvovec-xioi)"); the generic name

@@ -79,8 +79,9 @@ def test_coverage_information_is_valid_and_changes_nothing_else(client, name, ho
         del updated["extension"]
     assert updated == original
     parts = _coverage_parts(response)
+    # No display: the J3399 descriptor is unconfirmed (clinical-facts.md 2.5).
     assert parts["billingCode"] == [{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-                                     "code": "J3399", "display": parts["billingCode"][0]["display"]}]
+                                     "code": "J3399"}]
     assert parts["date"] == ["2026-11-23"]
     if hook == "order-select":  # CRD: supporting hooks never ask for documentation
         assert "doc-needed" not in parts and "info-needed" not in parts
@@ -130,7 +131,11 @@ def test_billing_card(client):
     assert card["source"]["topic"]["code"] == "claim"
     detail = unescape(card["detail"])
     assert "G12.0 Infantile spinal muscular atrophy, type I [Werdnig-Hoffman] (Condition/sma)" in detail
-    assert "96413" in card["detail"] and "more than 90 minutes" in card["detail"]
+    assert "96413" in card["detail"]
+    # Unconfirmed codes/descriptors (clinical-facts.md 1.8f, 2.5) carry a caveat, never stated as fact.
+    assert "not confirmed against the CMS HCPCS file" in card["detail"]
+    assert "not confirmed against the AMA CPT code set" in card["detail"]
+    assert "that rule is not confirmed here" in card["detail"]
     assert "None of the guide's top clinical denials" in card["detail"]
     assert "POS 22 (On Campus-Outpatient Hospital) at Location/site-1 is an accepted" in card["detail"]
 
@@ -266,3 +271,37 @@ def test_no_coverage_resource_means_no_system_action(client):
     response = _post(client, None, body=body)
     assert "systemActions" not in response
     assert load("eligible-infant")
+
+
+# CRD STU 2.0.1 card types (CRDTempCodes.fsh, copied from the shared test data, CC0).
+CRD_CARD_TYPES = {"coverage-info", "claim", "insurance", "limits", "network", "appropriate-use", "cost",
+                  "therapy-alternatives-opt", "therapy-alternatives-req", "clinical-reminder",
+                  "duplicate-therapy", "contraindication", "guideline", "off-guideline"}
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_card_topics_are_crd_card_types_never_contraindication(client, name):
+    """The label lists no contraindications, and CRD's `contraindication` means data the payer has and the
+    provider lacks: the label and DR.005.D gates are `guideline` cards."""
+    for card in _post(client, name)["cards"]:
+        code = card["source"]["topic"]["code"]
+        assert code in CRD_CARD_TYPES and code != "contraindication", (name, card["summary"])
+
+
+def test_derived_vial_split_is_caveated(client):
+    first = _post(client, "eligible-infant")["cards"][0]
+    kit = first["extension"]["org.example.zolgensma-cds.eligibility"]["kit"]
+    assert kit["ndcVerified"] is True and kit["vialSplitVerified"] is False
+    assert "5.5 mL / 8.3 mL split is derived" in first["detail"]
+
+
+@pytest.mark.parametrize("name", ["no-steroid-plan", "steroid-ended-active"])
+def test_prednisolone_action_description_is_whole(client, name):
+    cards = _post(client, name)["cards"]
+    actions = [a for c in cards for s in c.get("suggestions", []) for a in s["actions"]
+               if a["resource"]["resourceType"] == "MedicationRequest"]
+    assert actions
+    for action in actions:
+        text = action["description"]
+        assert text.startswith("Create prednisolone order: ") and "prednisolone prednisolone" not in text
+        assert text.endswith(".") and "(the day before infusion)" in text

@@ -136,7 +136,8 @@ def test_kit_in_outcome_and_card(client):
     cards = _cards(client, "dose-off-band")
     kit = cards[0]["extension"]["org.example.zolgensma-cds.eligibility"]["kit"]
     assert kit == {"weightKg": 7.2, "bandKg": [7.1, 7.5], "doseVolumeMl": 41.3, "doseVg": 8.25e14,
-                   "vials5_5ml": 0, "vials8_3ml": 5, "ndc": "71894-129-05", "ndcVerified": True}
+                   "vials5_5ml": 0, "vials8_3ml": 5, "vialSplitVerified": False, "ndc": "71894-129-05",
+                   "ndcVerified": True}
     card = _card_for(cards, "dose-within-label")
     assert card["indicator"] == "critical"
     assert "41.3 mL" in card["summary"] and "60.5 mL" in card["summary"]

@@ -42,13 +42,19 @@ class Kit:
     ndc_verified: bool
 
     @property
+    def vial_split_verified(self) -> bool:
+        """Only the 2.6-3.0 kg kit's split (2 x 8.3 mL) is confirmed (openFDA NDC record, clinical-facts.md
+        1.3); every other 5.5/8.3 mL split is derived."""
+        return self.band_kg[1] == 3.0
+
+    @property
     def vial_count(self) -> int:
         return self.vials_5_5ml + self.vials_8_3ml
 
     def as_extension(self) -> dict:
         return {"weightKg": self.weight_kg, "bandKg": list(self.band_kg), "doseVolumeMl": self.dose_volume_ml,
                 "doseVg": self.dose_vg, "vials5_5ml": self.vials_5_5ml, "vials8_3ml": self.vials_8_3ml,
-                "ndc": self.ndc, "ndcVerified": self.ndc_verified}
+                "vialSplitVerified": self.vial_split_verified, "ndc": self.ndc, "ndcVerified": self.ndc_verified}
 
 
 @lru_cache(maxsize=512)
