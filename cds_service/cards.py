@@ -51,6 +51,8 @@ class Wording:
         params = md_params(finding.params) if markdown else {
             k: plain(v) if isinstance(v, str) else v for k, v in finding.params.items()}
         params["title"] = (criterion or self.criterion(finding.criterion))["title"]
+        for key in ("months", "count"):  # "1 month", "1 condition"
+            params[f"{key}_s"] = "" if str(finding.params.get(key)) == "1" else "s"
         if params.get("ndc_verified") is False:  # a kit NDC derived from the label's pattern
             params["ndc"] += self.data["kit"]["derivedShort"]
         return template.format_map(params)

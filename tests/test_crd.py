@@ -305,3 +305,11 @@ def test_prednisolone_action_description_is_whole(client, name):
         text = action["description"]
         assert text.startswith("Create prednisolone order: ") and "prednisolone prednisolone" not in text
         assert text.endswith(".") and "(the day before infusion)" in text
+
+
+def test_wording_plurals_and_brackets(client):
+    """No "1 months old" / "the 1 conditions", no "(today (...))" nested brackets (billing review item 7)."""
+    for name in scenario_names():
+        text = " ".join(c.get("detail", "") + c["summary"] for c in _post(client, name)["cards"])
+        assert " 1 months old" not in text and " 1 conditions" not in text, name
+        assert "in the past))" not in text and "on the order))" not in text, name

@@ -115,9 +115,9 @@ class _Context:
         if basis == "planned-infusion-date":
             self.basis_text = "the planned infusion date"
         elif stated:
-            self.basis_text = f"today (the order's planned date {stated.isoformat()} is in the past)"
+            self.basis_text = f"today; the order's planned date {stated.isoformat()} is in the past"
         else:
-            self.basis_text = "today (no planned infusion date on the order)"
+            self.basis_text = "today; no planned infusion date on the order"
 
     def finding(self, criterion, status, reason, evidence=(), missing=(), caution=False, **params) -> Finding:
         params.setdefault("as_of", self.as_of_text)
@@ -375,7 +375,7 @@ def _concurrent_steroids(ctx: _Context, c: str, plans, weight: float | None, wei
     to review (a duplicate left active, or a course split over two orders, is for the prescriber to settle)."""
     doses = [_steroid_mg_per_kg_day(o, weight) for o in plans]
     overlap = any(_overlaps(a, b) for n, a in enumerate(plans) for b in plans[n + 1:])
-    total = f"{sum(doses):.2f}" if overlap and None not in doses else ""
+    total = f"{sum(round(d, 2) for d in doses):.2f}" if overlap and None not in doses else ""
     parts = ", ".join(f"{d:.2f}" if d is not None else "?" for d in doses)
     return ctx.finding(c, REVIEW, "steroid-orders-concurrent" if overlap else "steroid-orders-several",
                        [o.evidence for o in plans] + weight_ev, count=len(plans), doses=parts,
