@@ -170,8 +170,19 @@ def zolgensma_order(context: dict, hook: str, drafts: list[dict], medications: d
     product may be named by reference: `medications` are the Medications known to this request."""
     for resource in _candidate_orders(context, hook, drafts):
         if medication_kind(resource, medications) == "zolgensma":
+            _check_subject(resource, context)
             return resource
     return None
+
+
+def _check_subject(order: dict, context: dict) -> None:
+    """A Zolgensma order naming another patient as its subject is never evaluated against this patient's
+    record: the request contradicts itself and is refused. An order without a subject is this patient's."""
+    subject = order.get("subject")
+    ref = subject.get("reference") if isinstance(subject, dict) else None
+    own = f"Patient/{context['patientId']}"
+    if isinstance(ref, str) and ref.strip() != own and not ref.strip().endswith("/" + own):
+        raise BadRequest("the Zolgensma draft order names a subject other than context.patientId")
 
 
 def _candidate_orders(context: dict, hook: str, drafts: list[dict]) -> list[dict]:

@@ -507,3 +507,18 @@ def test_no_day_zero_gives_a_card_saying_why(change, why, rsps):
 def test_no_administration_at_all_still_gives_no_cards(rsps):
     record = [r for r in load(MONITORING) if r.get("id") != "zolgensma-infusion"]
     assert monitoring_both(rsps, record) == {"cards": []}
+
+
+def test_a_zolgensma_order_for_another_patient_is_refused_not_evaluated(client):
+    """Identity (issue 11): the order under evaluation must be this patient's, like every record."""
+    import json
+    from pathlib import Path
+    body = json.loads((Path(__file__).parent.parent / "fhir_fixtures/requests/eligible-infant.order-sign.json")
+                      .read_text())
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["subject"] = {"reference": "Patient/a-sibling"}
+    answer = client.post("/cds-services/zolgensma-order-sign", json=body)
+    assert answer.status_code in (400, 422)
+    assert answer.get_json()["resourceType"] == "OperationOutcome"
+    order["subject"] = {"reference": f"Patient/{body['context']['patientId']}"}
+    assert client.post("/cds-services/zolgensma-order-sign", json=body).status_code == 200
