@@ -100,6 +100,8 @@ def test_context_ids_are_percent_encoded_in_queries(client, rsps):
              json={"resourceType": "Bundle", "type": "searchset", "entry": []})
     body = hook_request("eligible-infant")
     body["context"]["patientId"] = "eligible-infant&subject=Patient/other#x"
+    for entry in body["context"]["draftOrders"]["entry"]:  # the order stays this (oddly named) patient's
+        entry["resource"]["subject"] = {"reference": "Patient/" + body["context"]["patientId"]}
     del body["prefetch"]["conditions"]
     client.post(URL, json=body)
     sent = [c.request.url for c in rsps.calls]
