@@ -14,6 +14,11 @@ from datetime import date
 from .quantities import scientific, with_unit
 
 
+def _date_text(when: date | None) -> str:
+    """An evidence date as shown on cards: ISO, or 'unknown date'."""
+    return when.isoformat() if when else "unknown date"
+
+
 @dataclass
 class Evidence:
     """One piece of evidence: a resource reference plus a human-readable value/date, and the record's own
@@ -54,7 +59,7 @@ class Measurement:
                 shown += f", lower limit {with_unit(_fmt(self.ref_low), self.unit)}"
         elif self.ref_high is not None:
             shown += f", ULN {with_unit(_fmt(self.ref_high), self.unit)}"
-        return Evidence(self.reference, f"{shown} on {self.when.isoformat() if self.when else 'unknown date'}")
+        return Evidence(self.reference, f"{shown} on {_date_text(self.when)}")
 
 
 @dataclass
@@ -75,7 +80,7 @@ class Titer:
     @property
     def evidence(self) -> Evidence:
         method = f", method {self.method} (from {self.method_from})" if self.method else ", method not recorded"
-        when = self.when.isoformat() if self.when else "unknown date"
+        when = _date_text(self.when)
         return Evidence(self.reference, f"titer {self.reported}{method}, on {when}")
 
 
@@ -110,7 +115,7 @@ class GeneticResult:
             parts.append(f"{v.significance} SMN1 variant {v.shown}" + (f", {v.zygosity}" if v.zygosity else ""))
         if self.text and not parts:
             parts.append("free-text report only")
-        when = self.when.isoformat() if self.when else "unknown date"
+        when = _date_text(self.when)
         return Evidence(self.reference, f"{'; '.join(parts) or 'SMN1 result'} ({when})", self.text)
 
 
@@ -191,7 +196,7 @@ class Assessment:
 
     @property
     def evidence(self) -> Evidence:
-        return Evidence(self.reference, f"{self.shown} on {self.when.isoformat() if self.when else 'unknown date'}")
+        return Evidence(self.reference, f"{self.shown} on {_date_text(self.when)}")
 
 
 @dataclass
@@ -202,7 +207,7 @@ class PriorDose:
 
     @property
     def evidence(self) -> Evidence:
-        return Evidence(self.reference, f"{self.text} on {self.when.isoformat() if self.when else 'unknown date'}")
+        return Evidence(self.reference, f"{self.text} on {_date_text(self.when)}")
 
 
 @dataclass
