@@ -20,7 +20,7 @@ from cds_service.hooks import draft_resources, zolgensma_order
 from cds_service.orders import OrderSuggester
 from cds_service.quantities import UnitError, parse_titer_string, titer_at_most, to_canonical
 from cds_service.queries import eligibility_plan
-from cds_service.rules import eligibility
+from cds_service.rules import eligibility, treatment
 from cds_service.rules.billing import billing_guidance
 from cds_service.rules.dosing import kit_for_ndc, kit_for_weight
 from cds_service.rules.eligibility import CRITERIA, evaluate
@@ -257,9 +257,9 @@ def test_lft_above_twice_uln_is_review_and_missing_uln_is_said():
 def test_every_reason_code_in_the_rules_is_worded():
     """Reason codes are string literals passed to ctx.finding(...); each needs wording in cards/."""
     wording = json.loads((Path(__file__).parent.parent / "cards" / "criteria.json").read_text())
-    tree = ast.parse(Path(eligibility.__file__).read_text())
+    modules = (eligibility, treatment)
     used = set()
-    for node in ast.walk(tree):
+    for node in (n for m in modules for n in ast.walk(ast.parse(Path(m.__file__).read_text()))):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "finding" and len(node.args) >= 3:
             code = node.args[2]
             if isinstance(code, ast.Constant):
