@@ -1,10 +1,11 @@
 """Instructions per order-sign request, service against the JSON-only ceiling: a measure the machine's
 background load does not move (valgrind's callgrind counts instructions, not seconds).
 
-Each side runs the same benchmark request through its WSGI app in-process (no gunicorn, no sockets), once
-with 0 and once with N requests after a warm-up; the difference divided by N is the cost of one request.
-`--stage` counts one step of the handler instead (gather, translate, rules, cards). Needs valgrind
-(Debian package `valgrind`). Usage: make bench-instructions
+Two requests, those of `make bench`: (a) a non-Zolgensma order-sign with the lean prefetch (none) and (b) a
+Zolgensma order-sign with a full 25-resource prefetch. Each side runs the request through its WSGI app
+in-process (no gunicorn, no sockets), once with 0 and once with N requests after a warm-up; the difference
+divided by N is the cost of one request. `--stages` also counts each step of (b)'s handler alone (gather,
+translate, rules, cards). Needs valgrind (Debian package `valgrind`). Usage: make bench-instructions
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def per_request(*args: str) -> int:
     return (_count(*args, str(N)) - _count(*args, "0")) // N
 
 
-def _workload(which: str, stage: str | None, n: int) -> None:
+def _workload(which: str, case: str, stage: str | None, n: int) -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+    from fhir_fake import hook_request
     from run import SIGN, full_request
     from werkzeug.test import EnvironBuilder
 
@@ -48,7 +50,7 @@ def _workload(which: str, stage: str | None, n: int) -> None:
 
     logging.getLogger("cds_service").handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))]
     logging.getLogger("cds_service").propagate = False
-    body, _ = full_request()
+    body = full_request()[0] if case == "b" else hook_request("no-zolgensma", mode="server")
     if which == "ceiling":
         import json_only
         app = json_only.app
@@ -111,20 +113,23 @@ def _stage(app, body: dict, stage: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stages", action="store_true", help="also count each step of the handler")
+    parser.add_argument("--stages", action="store_true", help="also count each step of (b)'s handler")
     args = parser.parse_args()
-    ceiling, service = per_request("ceiling"), per_request("service")
     print(f"instructions per request (callgrind, WSGI in-process, N={N}):")
-    print(f"  JSON-only ceiling: {ceiling / 1e6:.2f} M")
-    print(f"  service          : {service / 1e6:.2f} M  (ratio ceiling / service {ceiling / service:.2f})")
+    for case, label in (("a", "(a) non-Zolgensma order-sign, no prefetch"),
+                        ("b", "(b) Zolgensma order-sign, full prefetch")):
+        ceiling, service = per_request("ceiling", case), per_request("service", case)
+        print(f"  {label}")
+        print(f"    JSON-only ceiling: {ceiling / 1e6:.2f} M")
+        print(f"    service          : {service / 1e6:.2f} M  (ratio ceiling / service {ceiling / service:.2f})")
     if args.stages:
         for stage in STAGES:
-            print(f"    {stage:9s}: {per_request('service', '--stage', stage) / 1e6:.2f} M")
+            print(f"      {stage:9s}: {per_request('service', 'b', '--stage', stage) / 1e6:.2f} M")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("ceiling", "service"):
-        stage = sys.argv[3] if len(sys.argv) > 4 and sys.argv[2] == "--stage" else None
-        _workload(sys.argv[1], stage, int(sys.argv[-1]))
+    if len(sys.argv) > 2 and sys.argv[1] in ("ceiling", "service"):
+        stage = sys.argv[4] if len(sys.argv) > 5 and sys.argv[3] == "--stage" else None
+        _workload(sys.argv[1], sys.argv[2], stage, int(sys.argv[-1]))
     else:
         main()
