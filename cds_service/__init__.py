@@ -7,7 +7,7 @@ import sys
 import uuid
 from datetime import date
 
-from flask import Flask
+from flask import Flask, request
 from flask_cors import CORS
 
 from . import config as config_module
@@ -56,12 +56,28 @@ def create_app(config: dict | None = None) -> Flask:
     CORS(app, resources={r"/cds-services*": {"origins": origins}, r"/packets*": {"origins": origins}},
          methods=["GET", "POST", "OPTIONS"],
          allow_headers=["Authorization", "Content-Type"], max_age=600, always_send=False)
+    _cors_only_with_origin(app)
     app.register_blueprint(bp)
     register_error_handlers(app)
     return app
 
 
 log = logging.getLogger("cds_service")
+
+
+def _cors_only_with_origin(app: Flask) -> None:
+    """Run flask_cors's response hook only for requests that carry an Origin header. Without one (an EHR's
+    server-to-server call) it adds nothing, as configured (always_send=False), but still cost about a quarter
+    of a non-Zolgensma call (it formats its debug message eagerly). Browsers send Origin on every
+    cross-origin call and preflight, so what they receive is unchanged."""
+    hooks = app.after_request_funcs.setdefault(None, [])
+    index = next(i for i, f in enumerate(hooks) if f.__name__ == "cors_after_request")  # the one CORS() added
+    cors = hooks[index]
+
+    def cors_after_request_with_origin(response):
+        return cors(response) if "Origin" in request.headers else response
+
+    hooks[index] = cors_after_request_with_origin
 
 
 def _configure_logging() -> None:

@@ -214,9 +214,11 @@ class Services:
         self.eligibility.packet_links = PacketLinks(self.packets, store, config["PACKET_TTL_MINUTES"])
         self.readiness = ReadinessHandler(config, today, new_id, wording)
 
-    def __call__(self, service_id: str, body, fhir_servers: frozenset[str] | None = None, base_url: str = "") -> dict:
+    def __call__(self, service_id: str, body, fhir_servers: frozenset[str] | None = None,
+                 base_url: Callable[[], str] | str = "") -> dict:
         """`fhir_servers`: the FHIR servers the calling client may name (production), None in open mode;
-        `base_url`: this service's URL as the client called it (for card links)."""
+        `base_url`: this service's URL as the client called it (for card links), or a function giving it (worked
+        out only when a card links to a packet)."""
         service = SERVICES.get(service_id)
         if service is None:
             raise NotFound("no CDS service with this id")
@@ -282,8 +284,9 @@ class EligibilityHandler(_Handler):
         drafts = draft_resources(context)
         medications = medication_index(drafts)  # Medications sent with the draft orders
         order = zolgensma_order(context, hook, drafts, medications)
-        if order is None:  # a draft may name its Medication on the FHIR server only
-            medications_by_reference(body, self.config, _candidate_orders(context, hook, drafts), medications)
+        candidates = _candidate_orders(context, hook, drafts) if order is None else []
+        if unresolved_medication_ids(candidates, medications):  # a draft names its Medication on the server only
+            medications_by_reference(body, self.config, candidates, medications)
             order = zolgensma_order(context, hook, drafts, medications)
         return order, drafts, medications
 
@@ -313,7 +316,8 @@ class EligibilityHandler(_Handler):
         a = self.assess(context, body, order, drafts, medications, self.today())
         return maker.make(a.facts, a.evaluation, a.resources, _fhir_base(body))
 
-    def __call__(self, service: ServiceDefinition, context: dict, body: dict, base_url: str = "") -> dict:
+    def __call__(self, service: ServiceDefinition, context: dict, body: dict,
+                 base_url: Callable[[], str] | str = "") -> dict:
         hook = body["hook"]
         order, drafts, medications = self.find_order(context, body)
         if order is None:
@@ -341,7 +345,8 @@ class EligibilityHandler(_Handler):
         needs_documentation = documentation_needed(evaluation, hook)
         if needs_documentation and settings["coverage-info"] and self.packet_links:
             # The pre-filled packet, linked from the summary card (the coverage-info card).
-            link = self.packet_links.link(facts, evaluation, assessment.resources, _fhir_base(body), base_url)
+            link = self.packet_links.link(facts, evaluation, assessment.resources, _fhir_base(body),
+                                          base_url() if callable(base_url) else base_url)
             if link:
                 cards[0]["links"] = [link]
         response = {"cards": worst_first([c for c in cards if settings.get(card_topic(c), True)])}

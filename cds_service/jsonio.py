@@ -35,19 +35,21 @@ def loads(data: str | bytes) -> Any:
 
 
 def nested_deeper(value: Any, limit: int) -> bool:
-    """True when `value` has more than `limit` levels of arrays/objects (iterative: any depth is safe)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """True when `value` has more than `limit` levels of arrays/objects (iterative: any depth is safe).
+    One level at a time (no tuple per item): this runs on every call's context."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        deeper: list = []
+        append = deeper.append
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list)):
+                    append(child)
+        level = deeper
     return False
 
 
