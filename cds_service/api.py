@@ -15,9 +15,9 @@ from . import extensions
 from .data_access import SOURCES
 from .errors import BadRequest, CdsError, NotFound, where_it_failed
 from .feedback import parse_feedback
-from .hooks import SERVICES, discovery
 from .jsonio import dumps_bytes
 from .packet.render import render_html
+from .services import SERVICES, discovery
 
 bp = Blueprint("cds", __name__)
 log = logging.getLogger("cds_service")

@@ -9,21 +9,18 @@ from datetime import UTC, date, datetime
 from .cards import CardBuilder, Wording, cards_for, worst_first
 from .coverage_cards import CoverageCards
 from .crd import (
-    CRD_VERSIONS,
     add_questionnaire,
     card_label,
     card_topic,
-    configuration_options,
     coverage_information,
     documentation_needed,
     read_configuration,
     requested_version,
 )
-from .data_access import SOURCES, effective_request, gather, prefetch_templates, read_by_id
+from .data_access import effective_request, gather
 from .errors import BadRequest, NotFound, Unprocessable
-from .facts import DataIssue, PatientFacts
-from .fhir_client import as_list
-from .jsonio import nested_deeper
+from .facts import PatientFacts
+from .hook_requests import candidate_orders, draft_resources, medications_by_reference, parse_request, zolgensma_order
 from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
 from .packet import Packet, PacketMaker
@@ -36,170 +33,17 @@ from .rules.findings import NOT_ELIGIBLE, NOT_MET, Evaluation
 from .rules.milestones import evaluate_milestones
 from .rules.monitoring import evaluate_monitoring, why_no_day_zero
 from .rules.readiness import assess
+from .services import (
+    MONITORING,
+    MONITORING_LAB_ORDERS,
+    ORDER_SELECT,
+    ORDER_SIGN,
+    READINESS,
+    SERVICES,
+    ServiceDefinition,
+)
 from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
 from .translate.clinical import is_lab_order
-
-
-@dataclass(frozen=True)
-class ServiceDefinition:
-    id: str
-    hooks: tuple[str, ...]  # one hook per service: clients key services by id (the sandbox keeps one per id)
-    title: str
-    description: str
-    sources: tuple[str, ...] = ()  # data sources (data_access.SOURCES names); empty: all
-    crd: bool = True  # offers Da Vinci CRD configuration options
-    # Hooks answered but no longer advertised: clients that registered an earlier discovery document
-    # (zolgensma-monitoring used to list order-select too) keep working instead of getting 400s.
-    also_answers: tuple[str, ...] = ()
-    lean_prefetch: bool = True  # with CDS_PREFETCH=lean, advertises no prefetch (everything is queried)
-
-
-ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-order-sign", "zolgensma-monitoring"
-# One id per hook: clients such as the CDS Hooks sandbox keep one discovery entry per id (issue 13).
-MONITORING_LAB_ORDERS = "zolgensma-monitoring-lab-orders"
-_MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",
-                       "conditions", "assessments")
-READINESS = "zolgensma-readiness"
-SERVICES = {
-    s.id: s for s in (
-        ServiceDefinition(
-            ORDER_SELECT, ("order-select",), "Zolgensma eligibility (order-select)",
-            "When a Zolgensma (onasemnogene abeparvovec-xioi) order is selected, checks policy DR.005.D "
-            "criteria 1-11, renewal and product line against the FDA label, and suggests the missing "
-            "orders (prednisolone, baseline labs, AAV9 titer)."),
-        ServiceDefinition(
-            ORDER_SIGN, ("order-sign",), "Zolgensma eligibility (order-sign)",
-            "When a Zolgensma order is signed, checks policy DR.005.D criteria 1-11, renewal and product line "
-            "against the FDA label, including the ordered dose against the label's weight-band kit."),
-        ServiceDefinition(
-            MONITORING, ("patient-view",), "Zolgensma post-infusion monitoring",
-            "After a Zolgensma infusion: which boxed-warning monitoring labs are due or overdue, the "
-            "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline; "
-            "from month 5, the outcomes milestone assessments at 6, 12, 24, 36 and 60 months.",
-            sources=_MONITORING_SOURCES, crd=False, lean_prefetch=False,
-            also_answers=("order-select",)),
-        ServiceDefinition(
-            MONITORING_LAB_ORDERS, ("order-select",), "Zolgensma post-infusion monitoring (lab orders)",
-            "The same monitoring cards when a laboratory order (ServiceRequest with a laboratory category, a LOINC "
-            "code or a CPT laboratory code) is selected for a patient who received Zolgensma; silent otherwise.",
-            sources=_MONITORING_SOURCES, crd=False),
-        ServiceDefinition(
-            READINESS, ("patient-view",), "Zolgensma readiness plan",
-            "Before any Zolgensma order, for a child under 2 with an SMA diagnosis or an SMN1 result and no prior "
-            "dose: the billing guide's pre-treatment gates (SMN1, AAV9 titer, baseline labs, age and weight, "
-            "prednisolone) with their status and the date each must be done by for a target infusion date, the "
-            "last possible infusion date, and orders for what is missing.",
-            # What the order-time services read, but the encounter (there is no order yet).
-            sources=tuple(s.name for s in SOURCES if s.default and s.name != "encounter"),
-            crd=False, lean_prefetch=False),
-    )
-}
-# The context (draft orders) is echoed in the coverage-information system action; FHIR resources nest about
-# 10 levels, and the JSON writer's own limit is 255.
-MAX_CONTEXT_DEPTH = 64
-USAGE = ("Decision support for Zolgensma prior authorization and monitoring; not for clinical use without local "
-         "validation. Needs fhirServer and fhirAuthorization for a Zolgensma order: the data is queried then, "
-         "never prefetched for other orders. Prefetch keys are all optional: missing ones are queried.")
-
-
-def discovery(prefetch: str = "lean") -> dict:
-    """`prefetch`: "lean" (order hooks prefetch nothing) or "full" (every source, for EHRs that give services
-    no FHIR access)."""
-    entries = []
-    for s in SERVICES.values():
-        for hook in s.hooks:
-            entry = {"hook": hook, "id": s.id, "title": s.title, "description": s.description,
-                     "usageRequirements": USAGE}
-            if prefetch == "full" or not s.lean_prefetch:
-                entry["prefetch"] = prefetch_templates(s.sources)
-            if s.crd:
-                entry["extension"] = {"davinci-crd.version": list(CRD_VERSIONS),
-                                      "davinci-crd.configuration-options": configuration_options()}
-            entries.append(entry)
-    return {"services": entries}
-
-
-def parse_request(service: ServiceDefinition, body) -> dict:
-    """Check the CDS Hooks request envelope; return the context. Raises BadRequest with a clear message."""
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    for field in ("hook", "hookInstance", "context"):
-        if field not in body:
-            raise BadRequest(f"missing required field '{field}'")
-    if body["hook"] not in service.hooks + service.also_answers:
-        answered = " or ".join(f"'{h}'" for h in service.hooks)
-        raise BadRequest(f"service {service.id} answers hook {answered}, not this request's hook")
-    if not isinstance(body["hookInstance"], str) or not body["hookInstance"]:
-        raise BadRequest("hookInstance must be a non-empty string")
-    context = body["context"]
-    if not isinstance(context, dict):
-        raise BadRequest("context must be an object")
-    if nested_deeper(context, MAX_CONTEXT_DEPTH):
-        raise BadRequest(f"context is nested more than {MAX_CONTEXT_DEPTH} levels deep")
-    if not isinstance(context.get("patientId"), str) or not context["patientId"]:
-        raise BadRequest("context.patientId must be a non-empty string")
-    if body["hook"] in ("order-select", "order-sign") and not isinstance(context.get("draftOrders"), dict):
-        raise BadRequest("context.draftOrders must be a Bundle")
-    if body["hook"] == "order-select" and not (
-            isinstance(context.get("selections"), list) and all(isinstance(s, str) for s in context["selections"])):
-        raise BadRequest("context.selections must be an array of references")
-    for field in ("prefetch", "fhirAuthorization"):
-        if field in body and body[field] is not None and not isinstance(body[field], dict):
-            raise BadRequest(f"{field} must be an object")
-    if "fhirServer" in body and not isinstance(body["fhirServer"], str):
-        raise BadRequest("fhirServer must be a URL string")
-    # CDS Hooks 2.0.1: "If fhirAuthorization is provided, this field [fhirServer] is REQUIRED": a token for no
-    # server is refused rather than ignored, so an EHR misconfiguration shows at once instead of as 412s later.
-    if body.get("fhirAuthorization") is not None and "fhirServer" not in body:
-        raise BadRequest("fhirServer is required when fhirAuthorization is given")
-    # Every hook we answer (order-select, order-sign, patient-view) defines context.userId as REQUIRED; it is also
-    # the requester of every suggested order (CRD request profiles, requester 1..1).
-    if not isinstance(context.get("userId"), str) or "/" not in context["userId"].strip("/"):
-        raise BadRequest("context.userId must be a reference such as Practitioner/123 or PractitionerRole/123")
-    return context
-
-
-def draft_resources(context: dict) -> list[dict]:
-    draft = context.get("draftOrders")
-    entries = as_list(draft.get("entry")) if isinstance(draft, dict) else []
-    return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
-
-
-def zolgensma_order(context: dict, hook: str, drafts: list[dict], medications: dict | None = None) -> dict | None:
-    """The Zolgensma MedicationRequest this hook is about (order-select: only among the selections). The
-    product may be named by reference: `medications` are the Medications known to this request."""
-    for resource in _candidate_orders(context, hook, drafts):
-        if medication_kind(resource, medications) == "zolgensma":
-            _check_subject(resource, context)
-            return resource
-    return None
-
-
-def _check_subject(order: dict, context: dict) -> None:
-    """A Zolgensma order naming another patient as its subject is never evaluated against this patient's
-    record: the request contradicts itself and is refused. An order without a subject is this patient's."""
-    subject = order.get("subject")
-    ref = subject.get("reference") if isinstance(subject, dict) else None
-    own = f"Patient/{context['patientId']}"
-    if isinstance(ref, str) and ref.strip() != own and not ref.strip().endswith("/" + own):
-        raise BadRequest("the Zolgensma draft order names a subject other than context.patientId")
-
-
-def _candidate_orders(context: dict, hook: str, drafts: list[dict]) -> list[dict]:
-    selected = set(context.get("selections") or []) if hook == "order-select" else None
-    return [r for r in drafts if r.get("resourceType") == "MedicationRequest"
-            and (selected is None or f"MedicationRequest/{r.get('id')}" in selected)]
-
-
-def medications_by_reference(body: dict, config: dict, resources: list[dict], known: dict) -> list[DataIssue]:
-    """Read from the FHIR server the Medications that `resources` name by reference and that are neither
-    contained nor already `known` (updated in place). Returns what could not be read."""
-    ids = unresolved_medication_ids(resources, known)
-    if not ids:
-        return []
-    got, problem = read_by_id(body, config, "Medication", ids)
-    known.update(medication_index(got))
-    return [DataIssue("medications", problem)] if problem else []
 
 
 class Services:
@@ -284,7 +128,7 @@ class EligibilityHandler(_Handler):
         drafts = draft_resources(context)
         medications = medication_index(drafts)  # Medications sent with the draft orders
         order = zolgensma_order(context, hook, drafts, medications)
-        candidates = _candidate_orders(context, hook, drafts) if order is None else []
+        candidates = candidate_orders(context, hook, drafts) if order is None else []
         if unresolved_medication_ids(candidates, medications):  # a draft names its Medication on the server only
             medications_by_reference(body, self.config, candidates, medications)
             order = zolgensma_order(context, hook, drafts, medications)
