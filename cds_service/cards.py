@@ -99,10 +99,12 @@ def summary_text(text: str) -> str:
 class CardBuilder:
     """Builds the cards of one response."""
 
-    def __init__(self, wording: Wording, new_id: Callable[[], str], label: str | None = None):
+    def __init__(self, wording: Wording, new_id: Callable[[], str], label: str | None = None,
+                 legacy_alias: bool = False):
         self.wording = wording
         self.new_id = new_id
         self.label = label or wording.data["service"]["label"]  # CRD: the insurer's name when known
+        self.legacy_alias = legacy_alias  # also publish the outcome under its DEPRECATED old name
         self._texts: dict[str, str] = {}  # criterion -> reason markdown, rendered once per response
 
     def reason_text(self, f: Finding) -> str:
@@ -204,13 +206,15 @@ class CardBuilder:
         outcome_ext.update(extra or {})
         # Every member is always set, so nothing needs pruning but the outcome's optional top-level members
         # (criteria omit empty evidence themselves).
+        published = {k: v for k, v in outcome_ext.items() if v}
         return {
             "uuid": self.new_id(),
             "summary": summary,
             "indicator": outcome["indicator"],
             "detail": "\n".join(lines),
             "source": self.source("coverage-info"),
-            "extension": {extensions.ELIGIBILITY: {k: v for k, v in outcome_ext.items() if v}},
+            "extension": {extensions.ELIGIBILITY: published,
+                          **({extensions.LEGACY_ELIGIBILITY: published} if self.legacy_alias else {})},
         }
 
     def criterion_card(self, f: Finding, evaluation: Evaluation, suggestions: list[dict] | None = None,

@@ -38,6 +38,9 @@ DEFAULTS = {
     "TRUST_SANDBOX": False,  # opt in to the public CDS Hooks sandbox's issuer and key set
     "PUBLIC_BASE_URL": "",  # the base URL clients call (for `aud`), when behind a proxy
     "CORS_ORIGINS": "*",  # comma-separated origins allowed to call from a browser
+    # Also publish the machine-readable outcome under its old, DEPRECATED name `zolgensma-eligibility` (beside
+    # `org.example.zolgensma-cds.eligibility`) for integrators built against it; false to stop.
+    "LEGACY_OUTCOME_ALIAS": True,
     # How long a pre-filled prior-authorization packet behind a card link is kept (packet/links.py).
     "PACKET_TTL_MINUTES": 120.0,
 }

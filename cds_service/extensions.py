@@ -8,6 +8,9 @@ one place, before integrators depend on it.
 
 PREFIX = "org.example.zolgensma-cds."
 ELIGIBILITY = PREFIX + "eligibility"  # summary card: the machine-readable outcome
+# DEPRECATED: the outcome's name before issue 15, published beside ELIGIBILITY (same object) for integrators
+# built against it (the CDS Hooks sandbox e2e driver among them) until CDS_LEGACY_OUTCOME_ALIAS=false.
+LEGACY_ELIGIBILITY = "zolgensma-eligibility"
 CRITERION = PREFIX + "criterion"  # each criterion card: id, status, reasonCode
 MONITORING = PREFIX + "monitoring"  # first monitoring card: schedule, alerts
 NOTE = PREFIX + "note"  # an evaluation note card (e.g. planned date before today): code, plannedDate

@@ -174,7 +174,8 @@ class EligibilityHandler(_Handler):
         guidance = billing_guidance(evaluation, facts)
         # 3. Build cards, suggested orders and the CRD coverage information, as configured.
         settings = read_configuration(body)
-        builder = CardBuilder(self.wording, self.new_id, card_label(facts, self.wording.data["service"]["label"]))
+        builder = CardBuilder(self.wording, self.new_id, card_label(facts, self.wording.data["service"]["label"]),
+                              legacy_alias=self.config["LEGACY_OUTCOME_ALIAS"])
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         coverage_cards = CoverageCards(self.wording.billing, builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension(),
