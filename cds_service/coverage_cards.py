@@ -49,7 +49,8 @@ class CoverageCards:
         if g.site_status == "unknown":
             why = g.site.why if g.site and g.site.why else s["noEncounter"]
             return s["unknown"].format(why=md(why))
-        key = "notAcceptedSummary" if g.site_status == "not-accepted" else g.site_status
+        # Not accepted: the site-of-care card says it; the billing card points there (no card repeats another).
+        key = "notAcceptedPointer" if g.site_status == "not-accepted" else g.site_status
         return s[key].format(**md_params(self._site_params(g)))
 
     def _site_params(self, g: BillingGuidance) -> dict:

@@ -132,7 +132,9 @@ class OrderSuggester:
                          for test, dates in self.schedule().items()]
             suggestions.append(self._suggestion(m["suggestionLabel"], resources, "monitoring"))
         else:
-            lines.append(m["detail"].format(day0="date not on the order; add it to get dated orders"))
+            # A planned date the evaluation could not use has its own card: point there, do not repeat it.
+            unusable = self.facts.order is not None and self.facts.order.planned_date is not None
+            lines.append(m["detail"].format(day0=m["day0Unusable" if unusable else "day0Missing"]))
         label_gaps = self.label_baseline_gaps()
         to_order = [t for t in label_gaps if not self.pending(t)]
         if label_gaps:
