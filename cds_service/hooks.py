@@ -27,6 +27,7 @@ from .packet import Packet, PacketMaker
 from .packet.links import PacketLinks
 from .queries import eligibility_plan, monitoring_plan, windows
 from .readiness_cards import ReadinessCards
+from .references import References
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
 from .rules.findings import NOT_ELIGIBLE, NOT_MET, Evaluation
@@ -57,6 +58,7 @@ class Services:
         self.packets = PacketMaker(wording, config["CARDS_DIR"], new_id, today, now)
         self.eligibility.packet_links = PacketLinks(self.packets, store, config["PACKET_TTL_MINUTES"])
         self.readiness = ReadinessHandler(config, today, new_id, wording)
+        self.references = References.load(config["CARDS_DIR"])
 
     def __call__(self, service_id: str, body, fhir_servers: frozenset[str] | None = None,
                  base_url: Callable[[], str] | str = "") -> dict:
@@ -76,10 +78,12 @@ class Services:
         else:  # the monitoring and readiness services are plain CDS Hooks, which names no code: 400, as is usual
             context = parse_request(service, body)
         if service.id in (MONITORING, MONITORING_LAB_ORDERS):
-            return self.monitoring(service, context, effective_request(body, fhir_servers))
-        if service.id == READINESS:
-            return self.readiness(service, context, effective_request(body, fhir_servers))
-        return self.eligibility(service, context, effective_request(body, fhir_servers), base_url)
+            response = self.monitoring(service, context, effective_request(body, fhir_servers))
+        elif service.id == READINESS:
+            response = self.readiness(service, context, effective_request(body, fhir_servers))
+        else:
+            response = self.eligibility(service, context, effective_request(body, fhir_servers), base_url)
+        return self.references.add_links(response)  # every service's cards link the sources they cite
 
     def packet(self, body, fhir_servers: frozenset[str] | None = None) -> Packet:
         """The prior-authorization packet for an order-sign or order-select request (same body as the hooks,

@@ -249,3 +249,17 @@ def write_examples() -> None:
 
 if __name__ == "__main__":
     write_examples()
+
+
+def service_calls() -> list[tuple[str, str, dict]]:
+    """(scenario, service id, prefetch request) for every fixture scenario through every service that answers
+    it: the eligibility scenarios on order-sign and order-select, the monitoring and readiness scenarios on
+    patient-view."""
+    from cds_service.hooks import MONITORING, READINESS, SERVICES
+    calls = [(name, f"zolgensma-{hook}", hook_request(name, hook))
+             for name in scenario_names() for hook in ("order-sign", "order-select")]
+    calls += [(name, MONITORING, hook_request(name, "patient-view", sources=SERVICES[MONITORING].sources))
+              for name in monitoring_names()]
+    calls += [(name, READINESS, hook_request(name, "patient-view", sources=SERVICES[READINESS].sources))
+              for name in readiness_names()]
+    return calls

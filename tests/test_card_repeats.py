@@ -7,21 +7,14 @@ import re
 from collections import Counter
 
 import pytest
-from fhir_fake import hook_request, monitoring_names, readiness_names, scenario_names
-
-from cds_service.hooks import MONITORING, READINESS, SERVICES
+from fhir_fake import hook_request, service_calls
 
 MIN_LENGTH = 40
 # The one line every criterion card must carry (the date basis its windows were computed against: the
 # clinical safety rules say each card states which); it is a stamp, not a repeated explanation.
 STAMP = re.compile(r"^\*\*Evaluated as of:\*\* ")
 
-CALLS = [(name, f"zolgensma-{hook}", hook_request(name, hook))
-         for name in scenario_names() for hook in ("order-sign", "order-select")]
-CALLS += [(name, MONITORING, hook_request(name, "patient-view", sources=SERVICES[MONITORING].sources))
-          for name in monitoring_names()]
-CALLS += [(name, READINESS, hook_request(name, "patient-view", sources=SERVICES[READINESS].sources))
-          for name in readiness_names()]
+CALLS = service_calls()
 
 
 def paragraphs(card: dict) -> list[str]:

@@ -51,6 +51,17 @@ def _summary(cards: list[dict]) -> dict:
     return next(c for c in cards if extensions.ELIGIBILITY in c.get("extension", {}))
 
 
+def _packet_links(cards: list[dict]) -> list[dict]:
+    """The links to a stored packet (cards also link the sources they cite, e.g. the FDA label)."""
+    return [link for c in cards for link in c.get("links", []) if "/packets/" in link["url"]]
+
+
+def _packet_link(cards: list[dict]) -> dict:
+    """The summary card's one packet link."""
+    [link] = _packet_links([_summary(cards)])
+    return link
+
+
 def _outcome(client, body) -> dict:
     cards = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
     return _summary(cards)["extension"][extensions.ELIGIBILITY]
@@ -225,7 +236,7 @@ def _coverage_information(response) -> dict[str, list]:
 
 def test_documentation_needed_gives_a_card_link_and_the_questionnaire(client, caplog):
     response = _sign(client, "missing-labs")
-    link = _summary(response["cards"])["links"][0]
+    link = _packet_link(response["cards"])
     assert link["type"] == "absolute" and link["url"].startswith("http://localhost/packets/")
     info = _coverage_information(response)
     assert info["doc-needed"] == ["clinical"]
@@ -243,17 +254,17 @@ def test_documentation_needed_gives_a_card_link_and_the_questionnaire(client, ca
 
 
 @pytest.mark.parametrize("name", ["eligible-infant", "titer-1-100", "aca-plan"])
-def test_no_link_and_no_questionnaire_where_no_documentation_is_needed(client, name):
+def test_no_packet_link_and_no_questionnaire_where_no_documentation_is_needed(client, name):
     response = _sign(client, name)
-    assert all("links" not in c for c in response["cards"])
+    assert not _packet_links(response["cards"])
     assert "questionnaire" not in _coverage_information(response)
 
 
-def test_order_select_and_turned_off_coverage_info_give_no_link(client):
+def test_order_select_and_turned_off_coverage_info_give_no_packet_link(client):
     select = client.post("/cds-services/zolgensma-order-select", json=hook_request("missing-labs", "order-select"))
-    assert all("links" not in c for c in select.json["cards"])
+    assert not _packet_links(select.json["cards"])
     off = _sign(client, "missing-labs", extension={"davinci-crd.configuration": {"coverage-info": False}})
-    assert all("links" not in c for c in off["cards"]) and "systemActions" not in off
+    assert not _packet_links(off["cards"]) and "systemActions" not in off
 
 
 def test_stored_packet_link_needs_no_jwt_but_expires():
@@ -261,12 +272,12 @@ def test_stored_packet_link_needs_no_jwt_but_expires():
                        PUBLIC_BASE_URL="http://localhost").test_client()
     response = secured.post("/cds-services/zolgensma-order-sign", json=hook_request("missing-labs"),
                             headers={"Authorization": f"Bearer {token()}"})
-    url = _summary(response.json["cards"])["links"][0]["url"].removeprefix("http://localhost")
+    url = _packet_link(response.json["cards"])["url"].removeprefix("http://localhost")
     assert secured.get(url).status_code == 200  # a browser has no client JWT: the unguessable link is the key
     assert secured.get("/packets/not-a-packet").status_code == 404
 
     expired = make_app(PACKET_TTL_MINUTES=-1).test_client()
-    url = _summary(_sign(expired, "missing-labs")["cards"])["links"][0]["url"].removeprefix("http://localhost")
+    url = _packet_link(_sign(expired, "missing-labs")["cards"])["url"].removeprefix("http://localhost")
     gone = expired.get(url)
     assert gone.status_code == 404 and gone.json["resourceType"] == "OperationOutcome"
 
@@ -279,7 +290,7 @@ def test_a_failing_packet_never_breaks_the_cards(client, monkeypatch):
     monkeypatch.setattr(PacketMaker, "make", broken)
     response = _sign(client, "missing-labs")
     assert _summary(response["cards"])["extension"][extensions.ELIGIBILITY]["overall"] == "incomplete"
-    assert all("links" not in c for c in response["cards"])
+    assert not _packet_links(response["cards"])
 
 
 def test_order_select_body_works_and_needs_the_order_selected(client):
