@@ -85,6 +85,10 @@ SOURCES: tuple[Source, ...] = (
     Source("devices", "devices", ("Device?patient={{context.patientId}}&_count=50",)),
     Source("device-use", "deviceUseStatements",
            ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device&_count=50",)),
+    # Scheduled visits (readiness service only): an infusion appointment gives the plan its target date. Prefetch
+    # cannot say "from today" (no token for it), so past appointments come too and are dropped when read.
+    Source("appointments", "appointments",
+           ("Appointment?patient={{context.patientId}}&status=proposed,pending,booked&_count=50",), default=False),
     # Motor scales and developmental milestones after the infusion (monitoring service only): clinical
     # assessments are not laboratory results; FHIR observation-category exam, survey, therapy, activity.
     Source("assessments", "assessments",
@@ -159,9 +163,12 @@ def effective_request(request: dict, allowed_servers: frozenset[str] | None) -> 
 
 
 def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
-           windows: Callable[[], dict[str, str]] = dict) -> Gathered:
+           windows: Callable[[], dict[str, str]] = dict, ends: float | None = None) -> Gathered:
     """Resources per source of `plan` (source name -> the searches that read it when prefetch did not).
-    `windows` gives the dates that bound the searches; it is called only when something must be fetched."""
+    `windows` gives the dates that bound the searches; it is called only when something must be fetched.
+    `ends`: the call's deadline (time.monotonic()) when it gathers in several steps; default: the deadline
+    from now."""
+    ends = ends if ends is not None else time.monotonic() + config["GATHER_DEADLINE_SECONDS"]
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
     context = request["context"]
     server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
@@ -223,8 +230,8 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
         else:
             jobs += [job for name in to_fetch for job in searches[name]]
     if jobs:  # the FHIR client is set up only when there is something to ask
-        _run(jobs, _client(request, config, server) if server else None, config, resources, issues, gaps, context,
-             windows)
+        _run(jobs, _client(request, config, server, ends) if server else None, config, resources, issues, gaps,
+             context, windows, ends)
     _locations_by_reference(request, config, resources, issues)
     gaps = {name: reasons for name, reasons in gaps.items() if reasons}
     for name, reasons in gaps.items():
@@ -292,20 +299,20 @@ def _jobs_for(name: str, queries: tuple[Query, ...], context: dict, values: dict
     return jobs
 
 
-def _client(request: dict, config: dict, server: str) -> FhirClient:
+def _client(request: dict, config: dict, server: str, ends: float | None = None) -> FhirClient:
     auth = request.get("fhirAuthorization") if isinstance(request.get("fhirAuthorization"), dict) else {}
     return FhirClient(server, auth.get("access_token"), config["FHIR_TIMEOUT_SECONDS"], config["FHIR_MAX_PAGES"],
                       config["FHIR_MAX_ENTRIES"], config["FHIR_MAX_REQUESTS"],
-                      time.monotonic() + config["GATHER_DEADLINE_SECONDS"], config["FHIR_MAX_RESPONSE_BYTES"])
+                      ends if ends is not None else time.monotonic() + config["GATHER_DEADLINE_SECONDS"],
+                      config["FHIR_MAX_RESPONSE_BYTES"])
 
 
 def _run(jobs: list[_Job], client: FhirClient | None, config: dict, resources: dict, issues: list[DataIssue],
-         gaps: dict[str, list[str]], context: dict, windows: Callable[[], dict[str, str]]) -> None:
+         gaps: dict[str, list[str]], context: dict, windows: Callable[[], dict[str, str]], ends: float) -> None:
     """Run the searches in parallel until they are done or the deadline passes; a code search that found
     nothing starts its fallback. A source with a search failed or unfinished is unread (None); the unread
     rest of a prefetch page being continued is a gap (that page stays evidence)."""
     deadline = config["GATHER_DEADLINE_SECONDS"]
-    ends = time.monotonic() + deadline
     problems: dict[str, list[str]] = {}
     started: set[tuple[str, str]] = set()
     pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 2, config["FHIR_MAX_PARALLEL"])))

@@ -279,6 +279,19 @@ class Unread:
 
 
 @dataclass
+class PlannedInfusion:
+    """A scheduled Zolgensma infusion that is not an order of the product itself: a ServiceRequest for the
+    infusion, or an Appointment recognised as the infusion visit. Only ever a date for the readiness plan."""
+
+    reference: str
+    kind: str  # "service-request" | "appointment"
+    when: date  # the planned day (the appointment's start, the request's occurrence), as written
+    recognised_by: str  # "code" | "reference" (based on / supporting a Zolgensma order) | "text"
+    status: str
+    shown: str  # what identified it: the code, the order referred to, or the record's own words (quoted)
+
+
+@dataclass
 class PatientFacts:
     """Everything the rules need, plus which sources could be read at all."""
 
@@ -297,6 +310,8 @@ class PatientFacts:
     other_specialties: list[Evidence] = field(default_factory=list)  # roles whose specialty is not an SMA one
     pending_orders: list[PendingOrder] = field(default_factory=list)
     site_of_care: SiteOfCare | None = None
+    # Zolgensma infusions scheduled other than by a Zolgensma MedicationRequest (readiness target date).
+    planned_infusions: list[PlannedInfusion] = field(default_factory=list)
     # Advanced-SMA evidence beyond Conditions (criterion 3): procedures and devices.
     advanced_sma: list[ClinicalEvidence] = field(default_factory=list)
     # Sources that were read (a successful, possibly empty, answer): names from data_access.SOURCES.

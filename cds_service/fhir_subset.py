@@ -251,10 +251,37 @@ class ServiceRequest(Resource, total=False):
     code: CodeableConcept | None
     subject: Reference | None
     authoredOn: DateTime | None
+    # A Zolgensma infusion requested as a service: its planned day (readiness target date).
+    category: list[CodeableConcept] | None
+    occurrenceDateTime: DateTime | None
+    occurrencePeriod: Period | None
+
+
+class AppointmentParticipant(TypedDict, total=False):
+    actor: Reference | None
+    status: Code | None
+
+
+class Appointment(Resource, total=False):
+    """Read only to recognise a scheduled Zolgensma infusion (readiness target date)."""
+    status: Required[Code]
+    serviceCategory: list[CodeableConcept] | None
+    serviceType: list[CodeableConcept] | None
+    specialty: list[CodeableConcept] | None
+    appointmentType: CodeableConcept | None
+    reasonCode: list[CodeableConcept] | None
+    reasonReference: list[Reference] | None
+    description: Str | None
+    comment: Str | None
+    patientInstruction: Str | None
+    start: DateTime | None  # an instant in R4; a bare date is read leniently (its day is all we use)
+    basedOn: list[Reference] | None
+    supportingInformation: list[Reference] | None
+    participant: Required[list[AppointmentParticipant]]
 
 
 # One compiled (pydantic-core) validator per resource type the translator reads.
 VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
     Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement, Device,
     DeviceUseStatement, Procedure, Coverage,
-    PractitionerRole, CareTeam, Encounter, Location, ServiceRequest)}
+    PractitionerRole, CareTeam, Encounter, Location, ServiceRequest, Appointment)}

@@ -23,7 +23,7 @@ from . import fhir_subset
 SUPPORTED = {
     "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration", "Procedure",
     "Coverage", "PractitionerRole", "CareTeam", "Encounter", "Location", "Medication", "ServiceRequest",
-    "CarePlan", "OperationOutcome", "MedicationStatement", "Device", "DeviceUseStatement",
+    "CarePlan", "OperationOutcome", "MedicationStatement", "Device", "DeviceUseStatement", "Appointment",
 }
 
 
@@ -49,7 +49,7 @@ DROPPABLE = {
     "Procedure": frozenset({"id", "performedDateTime", "performedPeriod"}),
     "MedicationRequest": frozenset({"id", "authoredOn"}),
     **{rtype: frozenset({"id"}) for rtype in ("Observation", "Coverage", "PractitionerRole", "CareTeam",
-                                               "Encounter", "Location")},
+                                               "Encounter", "Location", "Appointment")},
     # Patient: none; its id must be the context's patient and its birth date decides criteria 4 and 5.
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,7 +18,7 @@ from .crd import (
     read_configuration,
     requested_version,
 )
-from .data_access import effective_request, gather
+from .data_access import SOURCES, Gathered, effective_request, gather
 from .errors import BadRequest, NotFound, Unprocessable
 from .facts import PatientFacts
 from .hook_requests import candidate_orders, draft_resources, medications_by_reference, parse_request, zolgensma_order
@@ -25,7 +26,7 @@ from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
 from .packet import Packet, PacketMaker
 from .packet.links import PacketLinks
-from .queries import eligibility_plan, monitoring_plan, windows
+from .queries import eligibility_plan, monitoring_plan, readiness_plan, windows
 from .readiness_cards import ReadinessCards
 from .references import References
 from .rules.billing import billing_guidance
@@ -33,7 +34,7 @@ from .rules.eligibility import evaluate
 from .rules.findings import NOT_ELIGIBLE, NOT_MET, Evaluation
 from .rules.milestones import evaluate_milestones
 from .rules.monitoring import evaluate_monitoring, why_no_day_zero
-from .rules.readiness import assess
+from .rules.readiness import assess, concerns, under_two
 from .services import (
     MONITORING,
     MONITORING_LAB_ORDERS,
@@ -245,21 +246,31 @@ def _read_medications(body: dict, config: dict, gathered, medications: dict) -> 
 class ReadinessHandler(_Handler):
     def __init__(self, *args):
         super().__init__(*args)
-        # The order-time searches (no encounter: there is no order yet); their windows start today.
-        self.plan = {name: queries for name, queries in eligibility_plan(self.local_codes.by_code).items()
-                     if name != "encounter"}
+        # Three steps (queries.readiness_plan): the Patient; for a child under 2, conditions and SMN1 results;
+        # only for a child with SMA evidence, everything else (a patient-view service runs on every chart open).
+        self.steps = readiness_plan(self.local_codes.by_code)
 
     def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
-        # 1. Gather data; a Zolgensma order already on record (drafted, active or on hold) gives the target date.
-        # The Medications records name by reference are read as the order-time services read them.
+        # 1. Gather data, step by step, within the call's one deadline; a Zolgensma order already on record
+        # (drafted, active or on hold) gives the target date. The Medications records name by reference are
+        # read as the order-time services read them.
         today = self.today()
-        gathered = gather(body, self.config, self.plan, lambda: windows(today, today))
+        ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
+        gathered = None
+        for number, step in enumerate(self.steps):
+            got = gather(body, self.config, step, lambda: windows(today, today), ends)
+            gathered = got if gathered is None else _merged(gathered, got)
+            if number < len(self.steps) - 1:
+                first = self.translator(context, latest_only=False).build(
+                    gathered.resources, None, [], [], today, gathered.gaps)
+                if not (under_two(first, today) if number == 0 else concerns(first, today)):
+                    return {"cards": []}  # quiet for children the plan does not concern, nothing more read
         medications: dict[str, dict] = {}
         _read_medications(body, self.config, gathered, medications)
         order = scheduled_order(gathered.resources.get("medication-requests") or [], medications)
         facts = self.translator(context, latest_only=False, medications=medications).build(
             gathered.resources, order, [], gathered.issues, today, gathered.gaps)
-        # 2. Evaluate (pure): quiet for children the plan does not concern.
+        # 2. Evaluate (pure): quiet for children the plan does not concern (a prior dose found now).
         readiness = assess(facts, today)
         if readiness is None:
             return {"cards": []}
@@ -268,6 +279,16 @@ class ReadinessHandler(_Handler):
         cards = [ReadinessCards(self.wording, builder, facts, self.new_id).card(readiness)]
         issues = builder.data_issues_card(facts)
         return {"cards": sign_orders(cards, context["userId"], today) + ([issues] if issues else [])}
+
+
+def _merged(before: Gathered, after: Gathered) -> Gathered:
+    """A later gathering step's answer over an earlier one's: a source read again (the SMN1 search of step 2 is
+    part of step 3's complete lab read) keeps only the later answer, its issues and its gaps."""
+    again = set(after.resources)
+    keys = {f"prefetch.{s.key}" for s in SOURCES if s.name in again}
+    issues = [i for i in before.issues if i.source not in again and i.source not in keys] + after.issues
+    gaps = {name: g for name, g in before.gaps.items() if name not in again} | after.gaps
+    return Gathered({**before.resources, **after.resources}, issues, gaps)
 
 
 def scheduled_order(medication_requests: list[dict], medications: dict | None = None) -> dict | None:

@@ -65,8 +65,7 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
     titer_codes = codes("aav9-titer")
     # The AAV9 titer has no LOINC code: the site's local codes first, else the window's lab results.
     labs.append(_observations(titer_codes, None, LAB_WINDOW_SCAN) if titer_codes else LAB_WINDOW_SCAN)
-    labs.append(_observations([c.key for c in t.GENETICS_SEARCH_CODES] + codes("genetics"), None,
-                              LAB_HISTORY_SCAN, latest=False))
+    labs.append(_genetics(codes("genetics"), LAB_HISTORY_SCAN))
     vitals = (
         _observations(codes("weight"), None, VITALS_WINDOW_SCAN),  # no window: a stale weight is worth naming
         _observations(codes("gestational-age")),
@@ -96,6 +95,30 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
     }
 
 
+def _genetics(local: list[tuple[str, str]], fallback: Query | None) -> Query:
+    """SMN1 results by the variant, test, copy-number and clinical-significance codes, read completely."""
+    return _observations([c.key for c in t.GENETICS_SEARCH_CODES] + local, None, fallback, latest=False)
+
+
+# Appointments from today on that still plan a visit (readiness: an infusion appointment is a target date).
+APPOINTMENTS = Query(f"Appointment?patient={PATIENT}&status=proposed,pending,booked&date=ge{{{{window.today}}}}"
+                     f"&_count=50")
+
+
+def readiness_plan(local_codes: dict[tuple[str, str], str]) -> tuple[dict[str, tuple[Query, ...]], ...]:
+    """The readiness service's searches in three steps, each only when the one before says the child may concern
+    it (a patient-view service is called on every chart open): (1) the Patient, for the age; (2) for a child
+    under 2, the Conditions (SMA diagnosis) and the SMN1 results by code (no fallback scan: an SMN1 result under
+    an unconfigured code, with no SMA diagnosis coded, leaves the service quiet); (3) for a child with SMA
+    evidence, what the order-time services read (but the encounter: there is no order yet) and the appointments."""
+    full = eligibility_plan(local_codes)
+    genetics = tuple(k for k, a in local_codes.items() if a == "genetics")
+    first = {"patient": full["patient"]}
+    second = {"conditions": full["conditions"], "labs": (_genetics(list(genetics), None),)}
+    third = {name: q for name, q in full.items() if name not in ("patient", "conditions", "encounter")}
+    return first, second, {**third, "appointments": (APPOINTMENTS,)}
+
+
 def monitoring_plan() -> dict[str, tuple[Query, ...]]:
     """The monitoring service trends every lab against the pre-infusion baseline: the whole lab history."""
     return {
@@ -122,4 +145,5 @@ def windows(as_of: date, today: date) -> dict[str, str]:
         "window.labs": (start - timedelta(days=BASELINE_LAB_MAX_AGE_DAYS)).isoformat(),
         "window.weight": (start - timedelta(days=WEIGHT_MAX_AGE_DAYS)).isoformat(),
         "window.fever": (today - timedelta(days=t.FEVER_WINDOW_DAYS)).isoformat(),
+        "window.today": today.isoformat(),
     }

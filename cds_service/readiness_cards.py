@@ -36,13 +36,19 @@ class ReadinessCards:
         params = dict(target=r.target.isoformat(), last=r.last_possible.isoformat(), open=len(open_gates),
                       total=len(r.gates), blocking=", ".join(g.criterion for g in blocking))
         summary = t["summary"][r.overall].format(**params)
-        basis = t["targetBasis"][r.target_basis].format(reference=md(r.target_evidence))
+        basis = t["targetBasis"][r.target_basis].format(
+            reference=md(r.target_evidence), date=r.target.isoformat(),
+            how=t["recognisedBy"].get(r.target_recognised_by, "").format(quote=md(r.target_quote)),
+            start=r.steroid_start.isoformat() if r.steroid_start else "")
         lines = [t["intro"].format(basis=basis, today=r.today.isoformat(), earliest=r.earliest_feasible.isoformat(),
                                    titer_days=TITER_RESULT_DAYS, **params)]
         planned = self.facts.order.planned_date.isoformat() if self.facts.order and self.facts.order.planned_date \
             else ""
+        others = "; ".join(f"{md(ref)} on {day.isoformat()}" for ref, day in r.other_dates)
         for note in r.notes:
-            lines += ["", t["noteTexts"][note].format(planned=planned)]
+            lines += ["", t["noteTexts"][note].format(
+                planned=planned, others=others, start=r.steroid_start.isoformat() if r.steroid_start else "",
+                last=r.last_possible.isoformat())]
         lines += ["", self._weight_line(r)]
         if r.overall == READY:
             lines += ["", t["readyNote"]]
@@ -122,6 +128,8 @@ class ReadinessCards:
         return {
             "overall": r.overall, "asOf": r.today.isoformat(), "target": r.target.isoformat(),
             "targetBasis": r.target_basis, "targetEvidence": r.target_evidence or None,
+            "targetRecognisedBy": r.target_recognised_by or None,
+            "otherPlannedDates": [{"reference": ref, "date": day.isoformat()} for ref, day in r.other_dates],
             "earliestFeasible": r.earliest_feasible.isoformat(), "lastPossible": r.last_possible.isoformat(),
             "weightTrend": {"kgPerMonth": trend.kg_per_month,
                             "reachesLimit": trend.reaches_limit.isoformat() if trend.reaches_limit else None,

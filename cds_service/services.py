@@ -20,6 +20,7 @@ class ServiceDefinition:
     # (zolgensma-monitoring used to list order-select too) keep working instead of getting 400s.
     also_answers: tuple[str, ...] = ()
     lean_prefetch: bool = True  # with CDS_PREFETCH=lean, advertises no prefetch (everything is queried)
+    lean_sources: tuple[str, ...] = ()  # ...but these (what every call reads first)
 
 
 ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-order-sign", "zolgensma-monitoring"
@@ -57,9 +58,10 @@ SERVICES = {
             "dose: the billing guide's pre-treatment gates (SMN1, AAV9 titer, baseline labs, age and weight, "
             "prednisolone) with their status and the date each must be done by for a target infusion date, the "
             "last possible infusion date, and orders for what is missing.",
-            # What the order-time services read, but the encounter (there is no order yet).
-            sources=tuple(s.name for s in SOURCES if s.default and s.name != "encounter"),
-            crd=False, lean_prefetch=False),
+            # What the order-time services read, but the encounter (there is no order yet), and the appointments.
+            # Lean: only the Patient is prefetched; the rest is queried for a child the plan concerns.
+            sources=tuple(s.name for s in SOURCES if s.default and s.name != "encounter") + ("appointments",),
+            crd=False, lean_sources=("patient",)),
     )
 }
 USAGE = ("Decision support for Zolgensma prior authorization and monitoring; not for clinical use without local "
@@ -77,6 +79,8 @@ def discovery(prefetch: str = "lean") -> dict:
                      "usageRequirements": USAGE}
             if prefetch == "full" or not s.lean_prefetch:
                 entry["prefetch"] = prefetch_templates(s.sources)
+            elif s.lean_sources:
+                entry["prefetch"] = prefetch_templates(s.lean_sources)
             if s.crd:
                 entry["extension"] = {"davinci-crd.version": list(CRD_VERSIONS),
                                       "davinci-crd.configuration-options": configuration_options()}

@@ -640,6 +640,23 @@ def scheduled(order: dict, planned: str) -> dict:
     return order
 
 
+def appointment(id_: str, start: str, description: str, status="booked", **extra) -> dict:
+    """A visit of this patient (participant actor) at the infusion center."""
+    return {"resourceType": "Appointment", "id": id_, "status": status, "description": description,
+            "start": start, "participant": [{"actor": {"reference": "Patient/{pid}"}, "status": "accepted"},
+                                            {"actor": {"reference": "Location/infusion-center"},
+                                             "status": "accepted"}], **extra}
+
+
+def steroid_from(dose_mg: int, start: str) -> dict:
+    """The prednisolone plan, 30 days from `start`."""
+    plan = prednisolone_order(dose_mg)
+    end = (date.fromisoformat(start) + timedelta(days=29)).isoformat()
+    plan["dosageInstruction"][0]["text"] = f"{dose_mg} mg by mouth once daily for 30 days from {start}"
+    plan["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] = {"start": start, "end": end}
+    return plan
+
+
 def readiness_scenarios() -> dict[str, tuple[str, list[dict]]]:
     s = {}
     s["readiness-nothing-done"] = ("SMA diagnosis only: no genetics, titer, labs or weight; nothing ordered",
@@ -657,6 +674,29 @@ def readiness_scenarios() -> dict[str, tuple[str, list[dict]]]:
     heavy = readiness("readiness-over-21kg", birth="2025-01-15", weight_kg=21.4)
     heavy.append(vital("weight-sep", "29463-7", "Body weight", 20.6, "kg", "2026-09-20"))
     s["readiness-over-21kg"] = ("22 months, 21.4 kg (20.6 kg two months ago): over the label's 21 kg", heavy)
+    s["readiness-appointment"] = (
+        "No order; the infusion booked 2026-12-02 (appointment text names Zolgensma); other visits are not day 0",
+        flat([readiness("readiness-appointment"),
+              appointment("infusion-visit", "2026-12-02T09:00:00-05:00",
+                          "Zolgensma (onasemnogene abeparvovec-xioi) IV infusion, day 0"),
+              appointment("clinic-visit", "2026-11-26T10:00:00-05:00", "Neuromuscular clinic follow-up"),
+              appointment("teaching-visit", "2026-11-25T14:00:00-05:00", "Zolgensma family teaching session"),
+              appointment("old-infusion-slot", "2026-11-30T09:00:00-05:00", "Zolgensma infusion",
+                          status="cancelled"),
+              appointment("past-visit", "2026-11-02T09:00:00-05:00", "Zolgensma infusion day 0 (postponed)")]))
+    s["readiness-infusion-request"] = (
+        "Infusion requested as a service (J3399) for 2026-12-03; the appointment based on it is on 2026-12-04",
+        flat([readiness("readiness-infusion-request"),
+              {"resourceType": "ServiceRequest", "id": "zolgensma-infusion", "status": "active", "intent": "order",
+               "code": {"coding": [{"system": "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+                                    "code": "J3399"}], "text": "Gene therapy infusion"},
+               "subject": {"reference": "Patient/{pid}"}, "authoredOn": AUTHORED,
+               "occurrenceDateTime": "2026-12-03"},
+              appointment("infusion-visit", "2026-12-04T08:30:00-05:00", "Infusion center, 4 h chair",
+                          basedOn=[{"reference": "ServiceRequest/zolgensma-infusion"}])]))
+    s["readiness-steroid-later"] = (
+        "No order or appointment; prednisolone planned from 2026-12-07: the plan is for 2026-12-08",
+        flat([readiness("readiness-steroid-later"), steroid_from(7, "2026-12-07")]))
     s["readiness-not-concerned"] = ("No SMA diagnosis and no SMN1 result: the readiness service is quiet", [
         r for r in readiness("readiness-not-concerned", keep=("labs", "weight")) if r.get("id") != "sma"])
     return s

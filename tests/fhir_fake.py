@@ -139,6 +139,8 @@ def _matches(resource: dict, params: dict) -> bool:
     patient = params.get("patient") or params.get("beneficiary")
     if patient:
         refs = [(resource.get(k) or {}).get("reference") for k in ("subject", "patient", "beneficiary")]
+        refs += [(p.get("actor") or {}).get("reference") for p in resource.get("participant") or []
+                 if resource["resourceType"] == "Appointment"]
         if f"Patient/{patient}" not in refs:
             return False
     if "practitioner" in params and (resource.get("practitioner") or {}).get("reference") != \
@@ -158,8 +160,8 @@ def _matches(resource: dict, params: dict) -> bool:
         have = {f"{c.get('system')}|{c.get('code')}" for c in (resource.get("code") or {}).get("coding") or []}
         if not wanted & have:
             return False
-    if "date" in params and resource["resourceType"] == "Observation":
-        value, when = params["date"], (_effective(resource) or "")[:10]
+    if "date" in params and resource["resourceType"] in ("Observation", "Appointment"):
+        value, when = params["date"], (_effective(resource) or resource.get("start") or "")[:10]
         if not when or (value.startswith("ge") and when < value[2:]) or (value.startswith("le") and when > value[2:]):
             return False
     return True

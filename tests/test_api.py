@@ -27,8 +27,9 @@ def test_discovery_lists_both_services_with_prefetch(mode):
                   "assessments"}
     for s in response.json["services"]:
         assert s["title"] and s["description"]
-        if s["id"] == "zolgensma-readiness":  # patient-view: prefetched like monitoring; no order, no encounter
-            assert set(s["prefetch"]) == {src.key for src in SOURCES if src.default} - {"encounter"}
+        if s["id"] == "zolgensma-readiness":  # patient-view on every chart open: lean, the Patient only
+            full = {src.key for src in SOURCES if src.default} - {"encounter"} | {"appointments"}
+            assert set(s["prefetch"]) == (full if mode == "full" else {"patient"})
         elif s["id"] != "zolgensma-monitoring":
             # Lean: an order that is not Zolgensma (or, for the lab-order service, not a lab order for a treated
             # child) must cost the EHR no FHIR query, so nothing is prefetched.

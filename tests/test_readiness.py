@@ -44,6 +44,16 @@ EXPECTED = {
     "readiness-turning-2": (
         "blocked", "2026-11-30", "earliest-feasible", {"age-under-2": "blocks", "aav9-titer": "missing"},
         {}, ["too-late-for-plan"], []),
+    "readiness-appointment": (
+        "not-ready", "2026-12-02", "appointment", {"aav9-titer": "done", "corticosteroid-plan": "missing"},
+        {}, [], ["prednisolone 7 mg"]),
+    "readiness-infusion-request": (
+        "not-ready", "2026-12-03", "service-request", {"aav9-titer": "done", "corticosteroid-plan": "missing"},
+        {}, ["other-planned-dates"], ["prednisolone 7 mg"]),
+    "readiness-steroid-later": (
+        "not-ready", "2026-12-08", "steroid-plan",
+        {"aav9-titer": "expires", "weight-in-label-range": "expires", "corticosteroid-plan": "missing"},
+        {"aav9-titer": "2026-12-05"}, [], ["anti-AAV9 titer (ELISA), draw 2026-11-24 to 2026-12-01"]),
     "readiness-over-21kg": (
         "blocked", "2026-11-24", "earliest-feasible", {"weight-in-label-range": "blocks", "aav9-titer": "done"},
         {}, [], []),

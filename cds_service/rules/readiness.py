@@ -21,6 +21,7 @@ from ..terminology import SMA_DIAGNOSES
 from .dosing import MAX_WEIGHT_KG
 from .eligibility import BASELINE_LAB_MAX_AGE_DAYS, TITER_MAX_AGE_DAYS, WEIGHT_MAX_AGE_DAYS, evaluate
 from .findings import ELIGIBLE, MET, NOT_ELIGIBLE, NOT_MET, REVIEW, Evaluation, Finding
+from .treatment import current_steroid_plans
 
 # Billing guide workflow: the titer is drawn at day -28 to -14, but the guide's top denial #1 (and our
 # `aav9-titer` rule) also wants it "current within 2 weeks of infusion". Both hold only for a draw from day -14
@@ -88,19 +89,29 @@ class Readiness:
     overall: str  # ready | not-ready | blocked
     today: date
     target: date
-    target_basis: str  # "order" | "earliest-feasible"
-    target_evidence: str  # the order's reference, or ""
+    target_basis: str  # "order" | "service-request" | "appointment" | "steroid-plan" | "earliest-feasible"
+    target_evidence: str  # the reference the target date was read from, or ""
     earliest_feasible: date
     last_possible: date  # the day before the second birthday
     gates: tuple[Gate, ...]
     evaluation: Evaluation  # the rules' evaluation as of the target date
     weight_trend: WeightTrend | None = None
-    notes: tuple[str, ...] = ()  # "order-date-in-past", "too-late-for-plan"
+    # "order-date-in-past", "too-late-for-plan", "other-planned-dates", "steroid-plan-too-late"
+    notes: tuple[str, ...] = ()
+    target_recognised_by: str = ""  # service-request / appointment targets: "code" | "reference" | "text"
+    target_quote: str = ""  # text recognition: the record's own words
+    other_dates: tuple[tuple[str, date], ...] = ()  # other planned dates on record (reference, date)
+    steroid_start: date | None = None  # steroid-plan target, or a plan starting too late to move it
+
+
+def under_two(facts: PatientFacts, today: date) -> bool:
+    """A readable birth date and not yet 2 years old today."""
+    return facts.birth_date is not None and today < add_years(facts.birth_date, 2)
 
 
 def concerns(facts: PatientFacts, today: date) -> bool:
     """A child under 2 today with an SMA diagnosis or an SMN1 result and no Zolgensma dose on record."""
-    if facts.birth_date is None or today >= add_years(facts.birth_date, 2) or facts.prior_doses:
+    if not under_two(facts, today) or facts.prior_doses:
         return False
     return bool(facts.genetics) or any(f.codes & SMA_DIAGNOSES for f in facts.conditions)
 
@@ -119,16 +130,11 @@ def assess(facts: PatientFacts, today: date) -> Readiness | None:
         return None
     earliest = earliest_feasible(facts, today)
     last = add_years(facts.birth_date, 2) - timedelta(days=1)
-    planned = facts.order.planned_date if facts.order else None
-    notes = []
-    if planned and planned >= today:
-        target, basis, ref = planned, "order", facts.order.reference
-    else:
-        if planned:
-            notes.append("order-date-in-past")
-        target, basis, ref = earliest, "earliest-feasible", ""
+    choice = choose_target(facts, today, earliest, last)
+    notes = list(choice.notes)
     if earliest > last:
         notes.append("too-late-for-plan")
+    target = choice.target
     at_target = evaluate(facts, today, target=target)
     now = evaluate(facts, today, target=today)
     gates = tuple(_gate(f, now, facts, today, target) for f in at_target.findings)
@@ -139,8 +145,63 @@ def assess(facts: PatientFacts, today: date) -> Readiness | None:
         overall = READY  # every criterion met on the target date, by the rules and their integrity guard
     else:
         overall = NOT_READY
-    return Readiness(overall, today, target, basis, ref, earliest, last, gates, at_target,
-                     weight_trend(facts, today), tuple(notes))
+    return Readiness(overall, today, target, choice.basis, choice.reference, earliest, last, gates, at_target,
+                     weight_trend(facts, today), tuple(notes), choice.recognised_by, choice.quote, choice.others,
+                     choice.steroid_start)
+
+
+@dataclass
+class TargetChoice:
+    target: date
+    basis: str  # "order" | "service-request" | "appointment" | "steroid-plan" | "earliest-feasible"
+    reference: str = ""
+    recognised_by: str = ""  # service request / appointment: "code" | "reference" | "text"
+    quote: str = ""  # text recognition: the record's words
+    others: tuple[tuple[str, date], ...] = ()  # other planned dates on record, not chosen
+    notes: tuple[str, ...] = ()
+    steroid_start: date | None = None
+
+
+# Recognised planned infusions, most authoritative first: the infusion requested as a service, then an
+# appointment recognised by code or by referring to the order, then one recognised by its text only.
+_PLAN_RANK = {("service-request", "code"): 0, ("service-request", "text"): 1, ("appointment", "code"): 2,
+              ("appointment", "reference"): 2, ("appointment", "text"): 3}
+
+
+def choose_target(facts: PatientFacts, today: date, earliest: date, last: date) -> TargetChoice:
+    """Day 0 of the plan (project choice, stated on the card): the planned date of the Zolgensma order (what the
+    order-sign check evaluates); else the planned date of a Zolgensma infusion ServiceRequest; else the earliest
+    infusion appointment (recognised by code or reference before one recognised by text); else, when the only
+    date on record is a prednisolone plan starting after day -1 of the earliest feasible date, the day after
+    its start (the prescriber has said when day -1 is); else the earliest feasible date. Dates before today are
+    never a target. Other planned dates that differ from the target are listed, to be reconciled."""
+    candidates: list[tuple[tuple, str, str, date, str, str]] = []  # (rank, basis, reference, date, how, quote)
+    notes: list[str] = []
+    planned = facts.order.planned_date if facts.order else None
+    if planned and planned >= today:
+        candidates.append(((-1, planned), "order", facts.order.reference, planned, "", ""))
+    elif planned:
+        notes.append("order-date-in-past")
+    for p in facts.planned_infusions:
+        if p.when >= today:
+            candidates.append(((_PLAN_RANK[p.kind, p.recognised_by], p.when), p.kind, p.reference, p.when,
+                               p.recognised_by, p.shown if p.recognised_by == "text" else ""))
+    if candidates:
+        candidates.sort(key=lambda c: c[0])
+        _, basis, ref, target, how, quote = candidates[0]
+        others = tuple(dict.fromkeys((c[2], c[3]) for c in candidates[1:] if c[3] != target))
+        if others:
+            notes.append("other-planned-dates")
+        return TargetChoice(target, basis, ref, how, quote, others, tuple(notes))
+    plans = current_steroid_plans(facts, today)
+    start = plans[0].start if len(plans) == 1 else None
+    if start and start + timedelta(days=-PREDNISOLONE_DAY) > earliest:
+        if start + timedelta(days=-PREDNISOLONE_DAY) <= last:
+            return TargetChoice(start + timedelta(days=-PREDNISOLONE_DAY), "steroid-plan", plans[0].reference,
+                                notes=tuple(notes), steroid_start=start)
+        notes.append("steroid-plan-too-late")  # kept at the earliest date: criterion 7 blocks, the plan must move
+        return TargetChoice(earliest, "earliest-feasible", notes=tuple(notes), steroid_start=start)
+    return TargetChoice(earliest, "earliest-feasible", notes=tuple(notes))
 
 
 def _gate(f: Finding, now: Evaluation, facts: PatientFacts, today: date, target: date) -> Gate:

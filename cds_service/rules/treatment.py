@@ -35,8 +35,7 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
     (day -1 through day 28). Orders that ended (status completed/stopped/cancelled, or a period that ended
     before today) do not count; several current orders are added up or sent to review, never one picked."""
     c = "corticosteroid-plan"
-    orders = [o for o in ctx.facts.steroid_orders if o.status in ACTIVE_ORDER_STATUSES]
-    plans = [o for o in orders if not (o.end and o.end < ctx.today)]
+    plans = current_steroid_plans(ctx.facts, ctx.today)
     ended = [o for o in ctx.facts.steroid_orders if o not in plans and o.status != "entered-in-error"]
     if not plans:
         lost = ctx.unavailable(c, "medication-requests")
@@ -73,6 +72,12 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
     if mg_per_kg_day is None:
         return ctx.finding(c, UNKNOWN, "steroid-dose-unverifiable", ev + weight_ev, missing=("weight",))
     return ctx.finding(c, MET, "steroid-plan-ok", ev + weight_ev, **dose, **course)
+
+
+def current_steroid_plans(facts, today: date) -> list:
+    """Corticosteroid orders that still plan treatment: open status, and a period that has not ended before today
+    (also what the readiness plan reads as a prednisolone start date)."""
+    return [o for o in facts.steroid_orders if o.status in ACTIVE_ORDER_STATUSES and not (o.end and o.end < today)]
 
 
 def _concurrent_steroids(ctx: RuleContext, c: str, plans, weight: float | None, weight_ev) -> Finding:

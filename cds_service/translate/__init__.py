@@ -27,17 +27,19 @@ from .medications import (
 )
 from .observations import LocalCodes, ObservationReader
 from .people import CoverageReader
+from .scheduling import SchedulingReader
 
 # A resource of these types that is not read is evidence of this kind unread. A Procedure or a device could be
 # the infusion or an advanced-SMA marker: unknown kind (None), so both criteria reading those sources wait.
 _KIND_BY_TYPE = {"Patient": "patient", "Condition": "condition", "Coverage": "coverage", "CareTeam": "specialist",
                  "PractitionerRole": "specialist", "Encounter": "site", "Location": "site",
-                 "Procedure": None, "Device": "advanced-sma", "DeviceUseStatement": "advanced-sma"}
+                 "Procedure": None, "Device": "advanced-sma", "DeviceUseStatement": "advanced-sma",
+                 "Appointment": "appointment"}
 __all__ = ["LocalCodes", "Translator", "medication_index", "medication_kind", "unresolved_medication_ids"]
 log = logging.getLogger("cds_service.translate")
 
 
-class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageReader):
+class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageReader, SchedulingReader):
     def __init__(self, patient_id: str, local_codes: LocalCodes | None = None, strict: bool = False,
                  latest_only: bool = True, now: datetime | None = None,
                  medications: dict[str, dict] | None = None):
@@ -62,6 +64,10 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         # Devices of this request: DeviceUseStatement.device is resolved against them.
         self.medications = dict(medications or {})
         self._devices: dict[str, dict] = {}
+        # Scheduled infusions (scheduling.py): candidates with the references they make, resolved after the
+        # whole record is read; the open Zolgensma MedicationRequests an Appointment may refer to.
+        self._candidates: list = []
+        self._zolgensma_orders: set[str] = set()
 
     # Entry point ------------------------------------------------------------------------------
     def build(self, sources: dict[str, list[dict] | None], order: dict, draft_orders: list[dict],
@@ -84,7 +90,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             "DeviceUseStatement": self._device_use,
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
-            "ServiceRequest": self._service_request,
+            "ServiceRequest": self._service_request, "Appointment": self._appointment,
         }
         everything = [r for resources in sources.values() for r in resources or () if type(r) is dict]
         self.medications.update(medication_index(everything))
@@ -118,6 +124,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         self._resolve_pending(horizon)
         self._report_disagreements()
         self._finish_genetics()
+        self._finish_planned_infusions()
         self._source = "draft-orders"
         f.site_of_care = self._site_of_care()
         for draft in draft_orders:

@@ -36,6 +36,8 @@ def not_this_patients(resource: dict, patient_id: str) -> str | None:
     if rtype == "Patient":
         rid = resource.get("id")
         return None if rid == patient_id else f"a Patient resource for {_shown(rid)}, not Patient/{patient_id}"
+    if rtype == "Appointment":
+        return _not_a_participant(resource, patient_id)
     element = PATIENT_ELEMENT.get(rtype)
     if element is None:
         return None
@@ -47,6 +49,19 @@ def not_this_patients(resource: dict, patient_id: str) -> str | None:
     if match is None or match.group(1) != patient_id:
         return f"its {element} is {_shown(text)}, not Patient/{patient_id}"
     return None
+
+
+def _not_a_participant(appointment: dict, patient_id: str) -> str | None:
+    """An Appointment names its patient among its participants' actors (FHIR R4 Appointment.participant)."""
+    participants = appointment.get("participant")
+    actors = [p.get("actor") for p in participants if type(p) is dict] if type(participants) is list else []
+    refs = [a.get("reference").strip() for a in actors if type(a) is dict and type(a.get("reference")) is str]
+    patients = [m.group(1) for m in map(_PATIENT_REFERENCE.search, refs) if m]
+    if patient_id in patients:
+        return None
+    if not patients:
+        return "no participant is a patient, so it may not be this patient's"
+    return f"its patient participant is {_shown(', '.join(refs))}, not Patient/{patient_id}"
 
 
 def after_now(value, now: datetime | None, today: date) -> bool:

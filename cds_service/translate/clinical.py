@@ -43,6 +43,8 @@ class ClinicalReader:
         subject = (sr.get("subject") or {}).get("reference")
         if subject and subject != self.facts.patient_reference:
             return
+        if not is_lab_order(sr):  # the Zolgensma infusion requested as a service: a planned date (scheduling.py)
+            self._infusion_service_request(sr)
         codes = _code_keys(sr.get("code"))
         if codes:
             self.facts.pending_orders.append(PendingOrder(_ref(sr), codes, sr["status"], sr.get("authoredOn")))

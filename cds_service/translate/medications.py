@@ -40,6 +40,8 @@ class MedicationReader:
             return
         text = _medication_text(resource, self.medications)
         if kind == "zolgensma":
+            if mr["status"] in ("draft", "active", "on-hold"):  # an Appointment may be for this order
+                self._zolgensma_orders.add(_ref(mr))
             if mr["status"] == "completed":  # dated by its planned infusion date, else when it was written
                 when = _planned_date(mr)[0] or _to_date(mr.get("authoredOn"))
                 self.facts.prior_doses.append(PriorDose(_ref(mr), when, f"Zolgensma order completed ({text})"))
