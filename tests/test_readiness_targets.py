@@ -218,3 +218,8 @@ def test_discovery_prefetches_the_patient_only_when_lean(mode):
         assert readiness["prefetch"] == {"patient": "Patient/{{context.patientId}}"}
     else:
         assert {"patient", "conditions", "labs", "appointments", "medicationRequests"} <= set(readiness["prefetch"])
+
+
+def test_a_long_appointment_text_is_quoted_shortened():
+    facts = _facts(_appointment(description="Zolgensma infusion " + "x" * 300))
+    assert len(facts.planned_infusions[0].shown) == 160 and facts.planned_infusions[0].shown.endswith("…")

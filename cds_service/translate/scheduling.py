@@ -25,7 +25,7 @@ from .medications import _names_zolgensma, medication_kind
 # FHIR R4 appointmentstatus: the ones that still plan a visit. Arrived/checked-in/fulfilled are under way or
 # over; cancelled, noshow, entered-in-error and waitlist plan nothing.
 APPOINTMENT_STATUSES = ("proposed", "pending", "booked")
-SERVICE_REQUEST_STATUSES = ("draft", "active", "on-hold")
+_QUOTE = 160  # the record's words are quoted on the card up to this length
 _GENE_THERAPY = re.compile(r"\bgene therap(y|ies)\b")
 _ADMINISTRATION = re.compile(r"\b(infusion|infuse|dose|dosing|administration|administer|treatment day|day 0)\b")
 # Words that make a visit something other than the infusion itself (a text mention of Zolgensma in a teaching
@@ -91,7 +91,7 @@ class SchedulingReader:
             low = " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
             named = _names_zolgensma(text) or (_GENE_THERAPY.search(low) and _ADMINISTRATION.search(low))
             if named and not _NOT_THE_INFUSION.search(low):
-                return "text", text
+                return "text", text if len(text) <= _QUOTE else text[:_QUOTE - 1] + "…"
         return None, ""
 
     def _finish_planned_infusions(self) -> None:
