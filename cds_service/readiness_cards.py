@@ -20,6 +20,7 @@ from .rules.readiness import (
     TITER_RESULT_DAYS,
     TREND_DAYS,
     Readiness,
+    dates_unread,
 )
 
 _BASELINE = ("baseline-liver-function", "baseline-platelets-troponin", "corticosteroid-plan")
@@ -48,7 +49,7 @@ class ReadinessCards:
         for note in r.notes:
             lines += ["", t["noteTexts"][note].format(
                 planned=planned, others=others, start=r.steroid_start.isoformat() if r.steroid_start else "",
-                last=r.last_possible.isoformat())]
+                last=r.last_possible.isoformat(), sources=", ".join(dates_unread(self.facts)))]
         lines += ["", self._weight_line(r)]
         if r.overall == READY:
             lines += ["", t["readyNote"]]

@@ -12,7 +12,7 @@ from fhir_fake import FakeFhir, hook_request, load
 
 from cds_service.facts import Order, PatientFacts, PlannedInfusion
 from cds_service.hooks import READINESS, SERVICES
-from cds_service.rules.readiness import choose_target
+from cds_service.rules.readiness import DATE_SOURCES, choose_target
 from cds_service.translate import Translator
 
 URL = "/cds-services/zolgensma-readiness"
@@ -126,7 +126,7 @@ def _choose(order_days=None, plans=(), steroids=()):
     order = Order("MedicationRequest/z", "zolgensma", "active", "Zolgensma",
                   planned_date=TODAY + timedelta(days=order_days)) if order_days is not None else None
     facts = PatientFacts("Patient/p", birth_date=BIRTH, order=order, planned_infusions=list(plans),
-                         steroid_orders=list(steroids))
+                         steroid_orders=list(steroids), sources_read=set(DATE_SOURCES))
     c = choose_target(facts, TODAY, EARLIEST, LAST)
     return c.basis, (c.target - TODAY).days, c.recognised_by, [(r, (d - TODAY).days) for r, d in c.others], c.notes
 
@@ -148,6 +148,23 @@ def test_target_precedence():
     assert _choose(5, [appt_text])[3:] == ([], ())
 
 
+def test_a_date_source_not_read_is_said_unless_the_order_gives_the_date(client, rsps):
+    """Appointments unreadable (server error): the plan falls back to the earliest feasible date and says a
+    planned date may be missing; the data-issues card says why."""
+    body = hook_request(PID, "patient-view", sources=SOURCES)
+    body["prefetch"]["appointments"] = {"resourceType": "OperationOutcome", "issue": [{"severity": "error",
+                                                                                      "code": "exception"}]}
+    del body["fhirServer"], body["fhirAuthorization"]
+    cards = client.post(URL, json=body).json["cards"]
+    plan = cards[0]["extension"][EXT]
+    assert plan["targetBasis"] == "earliest-feasible" and plan["notes"] == ["planned-dates-unread"]
+    assert "could be read (appointments)" in cards[0]["detail"] and any("appointments" in c["detail"]
+                                                                        for c in cards[1:])
+    facts = PatientFacts("Patient/p", birth_date=BIRTH, order=Order(
+        "MedicationRequest/z", "zolgensma", "active", "Zolgensma", planned_date=TODAY + timedelta(days=9)))
+    assert choose_target(facts, TODAY, EARLIEST, LAST).notes == ()  # the order's own date comes first anyway
+
+
 def test_a_prednisolone_plan_starting_after_day_minus_1_moves_the_target():
     assert _choose(None, [], [_steroid(14)])[:2] == ("steroid-plan", 15)
     # starting at or before day -1 of the earliest feasible date: nothing to move
@@ -161,7 +178,7 @@ def test_a_prednisolone_plan_starting_after_day_minus_1_moves_the_target():
 
 
 def test_a_prednisolone_plan_past_the_last_possible_date_does_not_move_the_target():
-    facts = PatientFacts("Patient/p", birth_date=BIRTH, steroid_orders=[_steroid(30)])
+    facts = PatientFacts("Patient/p", birth_date=BIRTH, steroid_orders=[_steroid(30)], sources_read=set(DATE_SOURCES))
     last = TODAY + timedelta(days=20)
     c = choose_target(facts, TODAY, EARLIEST, last)
     assert (c.basis, c.target, c.notes) == ("earliest-feasible", EARLIEST, ("steroid-plan-too-late",))

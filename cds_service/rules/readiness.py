@@ -180,8 +180,11 @@ def choose_target(facts: PatientFacts, today: date, earliest: date, last: date) 
     planned = facts.order.planned_date if facts.order else None
     if planned and planned >= today:
         candidates.append(((-1, planned), "order", facts.order.reference, planned, "", ""))
-    elif planned:
-        notes.append("order-date-in-past")
+    else:
+        if planned:
+            notes.append("order-date-in-past")
+        if dates_unread(facts):  # a date that would come first may be in what was not read: the card says so
+            notes.append("planned-dates-unread")
     for p in facts.planned_infusions:
         if p.when >= today:
             candidates.append(((_PLAN_RANK[p.kind, p.recognised_by], p.when), p.kind, p.reference, p.when,
@@ -202,6 +205,18 @@ def choose_target(facts: PatientFacts, today: date, earliest: date, last: date) 
         notes.append("steroid-plan-too-late")  # kept at the earliest date: criterion 7 blocks, the plan must move
         return TargetChoice(earliest, "earliest-feasible", notes=tuple(notes), steroid_start=start)
     return TargetChoice(earliest, "earliest-feasible", notes=tuple(notes))
+
+
+# Where a planned infusion date could be on record (translate/medications.py, translate/scheduling.py).
+DATE_SOURCES = ("medication-requests", "service-requests", "appointments")
+_DATE_KINDS = ("zolgensma", "service-request", "appointment", None)
+
+
+def dates_unread(facts: PatientFacts) -> list[str]:
+    """The sources that may hold a planned infusion date we did not see: not read, not read completely, or with an
+    entry that could not be read and may have been the order, request or appointment."""
+    return [s for s in DATE_SOURCES if s not in facts.sources_read or facts.source_gaps.get(s)
+            or any(u.source == s and u.kind in _DATE_KINDS for u in facts.unread)]
 
 
 def _gate(f: Finding, now: Evaluation, facts: PatientFacts, today: date, target: date) -> Gate:
