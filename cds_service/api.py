@@ -7,7 +7,6 @@ import logging
 import time
 from importlib import resources
 
-import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -85,11 +84,10 @@ def packet_questionnaire():
 
 @bp.get("/packets/<key>")
 def stored_packet(key: str):
-    # Our keys are 43 characters (packet/links.py); anything longer is not one and never reaches the database.
-    stored = current_app.extensions["cds.store"].packet(key) if len(key) <= 100 else None
-    if stored is None:
+    bundle = current_app.extensions["cds.handler"].eligibility.packet_links.bundle(key)
+    if bundle is None:
         raise NotFound("no such packet, or it has expired")
-    return _packet_response(orjson.loads(stored)["bundle"], default="html")
+    return _packet_response(bundle, default="html")
 
 
 def _packet_response(bundle: dict, default: str = "json"):

@@ -287,10 +287,30 @@ def test_a_failing_packet_never_breaks_the_cards(client, monkeypatch):
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(PacketMaker, "make", broken)
+    monkeypatch.setattr(PacketMaker, "draft", broken)  # what a card link stores, made with the cards
     response = _sign(client, "missing-labs")
     assert _summary(response["cards"])["extension"][extensions.ELIGIBILITY]["overall"] == "incomplete"
     assert not _packet_links(response["cards"])
+
+
+@pytest.mark.parametrize("name", ["missing-labs", "titer-method-unstated", "missing-genetics"])
+def test_the_linked_packet_is_the_packet_of_the_same_request(client, name):
+    """The link stores the packet's answers when the card is made and assembles the Bundle when opened: the
+    result is the packet POST /packets makes from the same request (ids and timestamp aside)."""
+    response = _sign(client, name)
+    link = _packet_link(response["cards"])["url"].removeprefix("http://localhost")
+    linked = client.get(link + "?format=json").json
+    made = _packet(client, hook_request(name))
+
+    def comparable(bundle: dict) -> list:
+        entries = copy.deepcopy(bundle["entry"])
+        for entry in entries[:1]:  # the QuestionnaireResponse: its own id differs
+            entry["resource"].pop("id")
+            entry.pop("fullUrl")
+        return entries
+    assert linked["timestamp"] == made["timestamp"] == NOW.isoformat(timespec="seconds")
+    assert comparable(linked) == comparable(made)
+    assert len(linked["entry"]) > 2  # the cited evidence is in it
 
 
 def test_order_select_body_works_and_needs_the_order_selected(client):

@@ -24,7 +24,7 @@ from ..facts import PatientFacts
 from ..orders import OrderSuggester
 from ..rules.eligibility import CRITERIA
 from ..rules.findings import Evaluation
-from .bundle import assemble, resource_index
+from .bundle import assemble, cited_references, resource_index
 from .questionnaire import MONITORING_TESTS, build_questionnaire, canonical
 from .response import ResponseBuilder
 
@@ -57,10 +57,25 @@ class PacketMaker:
         builder = CardBuilder(self.wording, self.new_id)
         suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         outcome = builder.summary_card(evaluation, facts, suggester.extension())["extension"][extensions.ELIGIBILITY]
+        bundle, left_out = self.finish(self.draft(facts, evaluation, resources, base, suggester))
+        return Packet(bundle, outcome, left_out)
+
+    def draft(self, facts: PatientFacts, evaluation: Evaluation, resources: list[dict], base: str | None = None,
+              suggester: OrderSuggester | None = None) -> dict:
+        """What the packet says, fixed when the assessment is made: the QuestionnaireResponse (answered from
+        `facts` and `evaluation`), the resources it cites (as received), the Bundle's id and timestamp. Plain
+        JSON: a card link stores it, and the Bundle is assembled (finish) only when the link is opened."""
+        suggester = suggester or OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
         # Plain text (FHIR strings, escaped only when rendered), as in the machine-readable outcome.
         plain_reason = partial(self.wording.reason_text, markdown=False)
         responder = ResponseBuilder(self.text, self.wording.data, plain_reason, self.questionnaire)
         response = responder.build(self.new_id(), facts, evaluation, self.today().isoformat(), suggester.schedule())
-        bundle, left_out = assemble(self.new_id(), self.now().isoformat(timespec="seconds"), response,
-                                    copy.deepcopy(self.questionnaire), resource_index(resources), base)
-        return Packet(bundle, outcome, left_out)
+        index = resource_index(resources)
+        cited = {ref: index[ref] for ref in cited_references(response) if ref in index}
+        return {"id": self.new_id(), "timestamp": self.now().isoformat(timespec="seconds"), "response": response,
+                "cited": cited, "base": base}
+
+    def finish(self, draft: dict) -> tuple[dict, list[str]]:
+        """The Bundle of a draft, and what was left out of it and why (each cited resource checked as R4)."""
+        return assemble(draft["id"], draft["timestamp"], draft["response"], copy.deepcopy(self.questionnaire),
+                        draft["cited"], draft["base"])
