@@ -26,7 +26,10 @@ _BLOCK_START = re.compile(r"^(\s*)([#>+=-])|^(\s*[0-9]+)([.)])(?=\s|$)")
 
 def plain(text: object) -> str:
     """One line of plain text (summaries, labels): control characters and line breaks become one space."""
-    return _BREAKS.sub(" ", str(text))
+    text = str(text)
+    # Most text has none (a card renders dozens of strings): every character _BREAKS matches is one that
+    # str.isprintable rejects, so a printable string is already one clean line.
+    return text if text.isprintable() else _BREAKS.sub(" ", text)
 
 
 def _break_autolink(m: re.Match) -> str:

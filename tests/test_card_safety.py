@@ -140,6 +140,14 @@ def test_escaping_reads_back_exactly():
     assert "\n" not in md("a\nb\r\nc\u2028d")
 
 
+def test_plain_text_is_one_line_for_every_break_and_control_character():
+    breaks = [chr(c) for c in [*range(0x20), 0x7F, 0x85, 0x2028, 0x2029]]
+    for char in breaks:
+        assert plain(f"a{char}b") == "a b", repr(char)
+    assert plain("a\r\n\tb") == "a b"
+    assert plain("Zolgensma 1:25 \u00b5g/L\u00a0ELISA") == "Zolgensma 1:25 \u00b5g/L\u00a0ELISA"  # printable: as is
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_hostile_text_in_readiness_data_is_rendered_literally(variant, client, monkeypatch):
     hooks = [("patient-view", "zolgensma-readiness")]
