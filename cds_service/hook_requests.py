@@ -57,6 +57,17 @@ def parse_request(service: ServiceDefinition, body) -> dict:
     return context
 
 
+def stamped_with_another_hook(service: ServiceDefinition, body) -> bool:
+    """A patient-view call that names another hook. The CDS Hooks sandbox puts its current hook on every call:
+    opened on Patient View with `?hook=order-select` (or order-sign) in its URL, it calls the patient-view
+    services with that hook and a patient-view context (no draft orders). Such a call gets no cards (nothing is
+    read, nothing is said) instead of a 400; an order hook with draft orders sent to a patient-view service,
+    a real misregistration, is still refused."""
+    return ("patient-view" in service.hooks and isinstance(body, dict)
+            and body.get("hook") in ("order-select", "order-sign") and isinstance(body.get("context"), dict)
+            and "draftOrders" not in body["context"])
+
+
 def draft_resources(context: dict) -> list[dict]:
     draft = context.get("draftOrders")
     entries = as_list(draft.get("entry")) if isinstance(draft, dict) else []

@@ -21,7 +21,14 @@ from .crd import (
 from .data_access import SOURCES, Gathered, effective_request, gather
 from .errors import BadRequest, NotFound, Unprocessable
 from .facts import PatientFacts
-from .hook_requests import candidate_orders, draft_resources, medications_by_reference, parse_request, zolgensma_order
+from .hook_requests import (
+    candidate_orders,
+    draft_resources,
+    medications_by_reference,
+    parse_request,
+    stamped_with_another_hook,
+    zolgensma_order,
+)
 from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
 from .packet import Packet, PacketMaker
@@ -77,6 +84,8 @@ class Services:
             except BadRequest as err:
                 raise Unprocessable(err.message) from None
         else:  # the monitoring and readiness services are plain CDS Hooks, which names no code: 400, as is usual
+            if stamped_with_another_hook(service, body):
+                return {"cards": []}  # the sandbox's patient-view call under its current hook (hook_requests.py)
             context = parse_request(service, body)
         if service.id in (MONITORING, MONITORING_LAB_ORDERS):
             response = self.monitoring(service, context, effective_request(body, fhir_servers))

@@ -200,7 +200,8 @@ def test_each_monitoring_hook_has_its_own_service_id(client):
 
 def test_wrong_hook_for_monitoring_is_400(client):
     body = hook_request("monitoring-day-3", "patient-view", sources=SOURCES)
-    body["hook"] = "order-sign"
+    body["hook"] = "order-sign"  # a real order-sign context (draft orders) sent to the patient-view service
+    body["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": []}
     assert client.post(URL, json=body).status_code == 400
 
 
