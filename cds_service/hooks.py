@@ -20,7 +20,7 @@ from .crd import (
 )
 from .data_access import SOURCES, Gathered, effective_request, gather
 from .errors import BadRequest, NotFound, Unprocessable
-from .facts import PatientFacts
+from .facts import DataIssue, PatientFacts
 from .hook_requests import (
     candidate_orders,
     draft_resources,
@@ -33,14 +33,14 @@ from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
 from .packet import Packet, PacketMaker
 from .packet.links import PacketLinks
-from .queries import eligibility_plan, monitoring_plan, readiness_plan, windows
+from .queries import eligibility_plan, monitoring_steps, readiness_plan, windows
 from .readiness_cards import ReadinessCards
 from .references import References
 from .rules.billing import billing_guidance
 from .rules.eligibility import evaluate
 from .rules.findings import NOT_ELIGIBLE, NOT_MET, Evaluation
 from .rules.milestones import evaluate_milestones
-from .rules.monitoring import evaluate_monitoring, why_no_day_zero
+from .rules.monitoring import evaluate_monitoring, may_concern_by_age, nothing_to_monitor, why_no_day_zero
 from .rules.readiness import assess, concerns, under_two
 from .services import (
     MONITORING,
@@ -120,6 +120,26 @@ class _Handler:
     def translator(self, context: dict, latest_only: bool = True, medications: dict | None = None) -> Translator:
         return Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"], latest_only,
                           now=self.now(), medications=medications)
+
+    def gather_in_steps(self, context: dict, body: dict, steps, concerns: Callable[[int, PatientFacts], bool],
+                        today: date, windows: Callable[[], dict[str, str]] = dict) -> tuple[Gathered, dict] | None:
+        """A patient-view service's lean reading: each step of `steps` in turn, within the call's one deadline,
+        with the Medications its records name by reference; after each step but the last, `concerns(step number,
+        facts so far)` says whether the patient may concern the service. None: it does not (quiet, nothing more
+        read). Otherwise everything gathered and the Medications known."""
+        ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
+        gathered, medications, unread_medications = None, {}, []
+        for number, step in enumerate(steps):
+            got = gather(body, self.config, step, windows, ends)
+            unread_medications += _medications_named(body, self.config, got, medications)
+            gathered = got if gathered is None else _merged(gathered, got)
+            if number < len(steps) - 1:
+                so_far = self.translator(context, latest_only=False, medications=medications).build(
+                    gathered.resources, None, [], [], today, gathered.gaps)
+                if not concerns(number, so_far):
+                    return None
+        gathered.issues.extend(unread_medications)  # reported last, as when everything is read at once
+        return gathered, medications
 
 
 @dataclass
@@ -220,14 +240,21 @@ class EligibilityHandler(_Handler):
 
 
 class MonitoringHandler(_Handler):
+    steps = monitoring_steps()
+
     def __call__(self, service: ServiceDefinition, context: dict, body: dict) -> dict:
         if body["hook"] == "order-select" and not _selects_lab_orders(context):
-            return {"cards": []}
-        # 1. Gather data (the whole lab history: trends against baseline need it).
-        gathered = gather(body, self.config, monitoring_plan())
-        medications: dict[str, dict] = {}  # day 0 may be an administration naming its Medication by reference
-        _read_medications(body, self.config, gathered, medications)
+            return {"cards": []}  # not a lab order: nothing read, not even the prefetch
+        # 1. Gather data in three steps (queries.monitoring_steps): the Patient; for anyone but an adult, the
+        # sources day 0 is found in (with the Medications they name by reference); only when a dose is on record,
+        # or might be (a source not read completely, a record unreadable), the rest: the whole lab history
+        # (trends against baseline need it), conditions and assessments.
         today = self.today()
+        read = self.gather_in_steps(context, body, self.steps, lambda step, facts: may_concern_by_age(
+            facts, today) if step == 0 else not nothing_to_monitor(facts), today)
+        if read is None:
+            return {"cards": []}
+        gathered, medications = read
         facts = self.translator(context, latest_only=False, medications=medications).build(
             gathered.resources, None, [], gathered.issues, today, gathered.gaps)
         # 2. Evaluate (pure). No Zolgensma administration on record: nothing to say, unless one may be on
@@ -247,9 +274,15 @@ class MonitoringHandler(_Handler):
 
 def _read_medications(body: dict, config: dict, gathered, medications: dict) -> None:
     """Medications the gathered records name by reference: those sent along, then the rest from the server."""
+    gathered.issues.extend(_medications_named(body, config, gathered, medications))
+
+
+def _medications_named(body: dict, config: dict, gathered, medications: dict) -> list[DataIssue]:
+    """`medications` updated with those the gathered records name (sent along, else read from the server);
+    returns what could not be read."""
     record = [r for resources in gathered.resources.values() for r in resources or ()]
     medications.update(medication_index(record))
-    gathered.issues.extend(medications_by_reference(body, config, record, medications))
+    return medications_by_reference(body, config, record, medications)
 
 
 class ReadinessHandler(_Handler):
@@ -264,18 +297,11 @@ class ReadinessHandler(_Handler):
         # (drafted, active or on hold) gives the target date. The Medications records name by reference are
         # read as the order-time services read them.
         today = self.today()
-        ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
-        gathered = None
-        for number, step in enumerate(self.steps):
-            got = gather(body, self.config, step, lambda: windows(today, today), ends)
-            gathered = got if gathered is None else _merged(gathered, got)
-            if number < len(self.steps) - 1:
-                first = self.translator(context, latest_only=False).build(
-                    gathered.resources, None, [], [], today, gathered.gaps)
-                if not (under_two(first, today) if number == 0 else concerns(first, today)):
-                    return {"cards": []}  # quiet for children the plan does not concern, nothing more read
-        medications: dict[str, dict] = {}
-        _read_medications(body, self.config, gathered, medications)
+        read = self.gather_in_steps(context, body, self.steps, lambda step, facts: under_two(
+            facts, today) if step == 0 else concerns(facts, today), today, lambda: windows(today, today))
+        if read is None:
+            return {"cards": []}  # quiet for children the plan does not concern, nothing more read
+        gathered, medications = read
         order = scheduled_order(gathered.resources.get("medication-requests") or [], medications)
         facts = self.translator(context, latest_only=False, medications=medications).build(
             gathered.resources, order, [], gathered.issues, today, gathered.gaps)

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 
 from . import terminology as t
 from .rules.eligibility import BASELINE_LAB_MAX_AGE_DAYS, WEIGHT_MAX_AGE_DAYS
+from .rules.monitoring import INFUSION_SOURCES
 
 PATIENT = "{{context.patientId}}"
 LATEST_FEW = 10  # "the latest few": enough to skip a few unusable results and see same-day repeats
@@ -132,6 +133,18 @@ def monitoring_plan() -> dict[str, tuple[Query, ...]]:
         "assessments": (Query(f"Observation?patient={PATIENT}&category=exam,survey,therapy,activity&_sort=-date"
                               f"&_count={PAGE}"),),
     }
+
+
+def monitoring_steps() -> tuple[dict[str, tuple[Query, ...]], ...]:
+    """The monitoring service's searches in three steps, each only when the one before says the patient may
+    concern it (a patient-view service is called on every chart open): (1) the Patient, for the age; (2) for a
+    child, the sources day 0 is found in (rules.monitoring.INFUSION_SOURCES: administrations, medication orders,
+    procedures), read completely as before; (3) for a child with a Zolgensma dose on record, or one of those
+    sources not read completely, the rest (lab history, conditions, assessments)."""
+    plan = monitoring_plan()
+    doses = {name: plan[name] for name in INFUSION_SOURCES}
+    rest = {name: q for name, q in plan.items() if name != "patient" and name not in doses}
+    return {"patient": plan["patient"]}, doses, rest
 
 
 ALTERNATIVE_TEMPLATES = frozenset({"practitioner-roles"})  # its searches are alternatives: the first that applies

@@ -19,8 +19,9 @@ class ServiceDefinition:
     # Hooks answered but no longer advertised: clients that registered an earlier discovery document
     # (zolgensma-monitoring used to list order-select too) keep working instead of getting 400s.
     also_answers: tuple[str, ...] = ()
-    lean_prefetch: bool = True  # with CDS_PREFETCH=lean, advertises no prefetch (everything is queried)
-    lean_sources: tuple[str, ...] = ()  # ...but these (what every call reads first)
+    # With CDS_PREFETCH=lean, advertised prefetch: only these (what every call reads first; empty: nothing, all
+    # is queried); with CDS_PREFETCH=full, every source.
+    lean_sources: tuple[str, ...] = ()
 
 
 ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-order-sign", "zolgensma-monitoring"
@@ -45,7 +46,8 @@ SERVICES = {
             "After a Zolgensma infusion: which boxed-warning monitoring labs are due or overdue, the "
             "corticosteroid course and taper, and platelet, creatinine and troponin-I changes against baseline; "
             "from month 5, the outcomes milestone assessments at 6, 12, 24, 36 and 60 months.",
-            sources=_MONITORING_SOURCES, crd=False, lean_prefetch=False,
+            # Lean: only the Patient is prefetched; the rest is queried for a child with a dose on record.
+            sources=_MONITORING_SOURCES, crd=False, lean_sources=("patient",),
             also_answers=("order-select",)),
         ServiceDefinition(
             MONITORING_LAB_ORDERS, ("order-select",), "Zolgensma post-infusion monitoring (lab orders)",
@@ -77,7 +79,7 @@ def discovery(prefetch: str = "lean") -> dict:
         for hook in s.hooks:
             entry = {"hook": hook, "id": s.id, "title": s.title, "description": s.description,
                      "usageRequirements": USAGE}
-            if prefetch == "full" or not s.lean_prefetch:
+            if prefetch == "full":
                 entry["prefetch"] = prefetch_templates(s.sources)
             elif s.lean_sources:
                 entry["prefetch"] = prefetch_templates(s.lean_sources)

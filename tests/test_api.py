@@ -30,14 +30,14 @@ def test_discovery_lists_both_services_with_prefetch(mode):
         if s["id"] == "zolgensma-readiness":  # patient-view on every chart open: lean, the Patient only
             full = {src.key for src in SOURCES if src.default} - {"encounter"} | {"appointments"}
             assert set(s["prefetch"]) == (full if mode == "full" else {"patient"})
-        elif s["id"] != "zolgensma-monitoring":
+        elif s["id"] == "zolgensma-monitoring":  # likewise
+            assert set(s["prefetch"]) == (monitoring if mode == "full" else {"patient"})
+        else:
             # Lean: an order that is not Zolgensma (or, for the lab-order service, not a lab order for a treated
             # child) must cost the EHR no FHIR query, so nothing is prefetched.
             wanted = {src.key for src in SOURCES if src.default} if s["id"] != "zolgensma-monitoring-lab-orders" \
                 else monitoring
             assert set(s.get("prefetch", {})) == (wanted if mode == "full" else set())
-        else:
-            assert set(s["prefetch"]) == monitoring
         for template in s.get("prefetch", {}).values():
             assert "_count=" in template or "?" not in template  # every search bounded
             # CDS Hooks 2.0 tokens: only context fields and user identifiers

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ..facts import Evidence, Measurement, PatientFacts
+from ..quantities import add_years
 
 LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
 PLATELET_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
@@ -112,6 +113,25 @@ def why_no_day_zero(facts: PatientFacts) -> list[str]:
     why += [f"{s} could not be read" for s in INFUSION_SOURCES if s not in facts.sources_read]
     why += [f"{s}: {gap}" for s in INFUSION_SOURCES for gap in facts.source_gaps.get(s, ())]
     return why
+
+
+# Whom the monitoring may concern, read in steps (hooks.MonitoringHandler: a patient-view service runs on every
+# chart open). Zolgensma is for children under 2 (FDA label, Indications; off-label older children are possible
+# after a Medical Director's review, DR.005.D) and the milestones run to 60 months after day 0, so an adult's
+# chart holds nothing this service follows. 18 years: our choice, with a wide margin.
+ADULT_AGE_YEARS = 18
+
+
+def may_concern_by_age(facts: PatientFacts, today: date) -> bool:
+    """Step 1, the Patient: not an adult today. No readable birth date (or no Patient read): cannot say, so yes."""
+    return facts.birth_date is None or today < add_years(facts.birth_date, ADULT_AGE_YEARS)
+
+
+def nothing_to_monitor(facts: PatientFacts) -> bool:
+    """Step 2, the sources day 0 is found in (INFUSION_SOURCES): no Zolgensma dose on record, dated or not, and
+    nothing there that might be one and could not be used: each source read completely, no record unreadable or
+    unidentified (why_no_day_zero is empty). Then evaluate_monitoring would find no day 0 and say nothing."""
+    return not facts.prior_doses and not why_no_day_zero(facts)
 
 
 def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluation | None:
