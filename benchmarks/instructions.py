@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import os
 import re
 import subprocess
@@ -43,13 +42,12 @@ def per_request(*args: str) -> int:
 def _workload(which: str, case: str, stage: str | None, n: int) -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
     from fhir_fake import hook_request
-    from run import SIGN, full_request
+    from run import SIGN, full_request, quiet_production_log
     from werkzeug.test import EnvironBuilder
 
     from cds_service import create_app
 
-    logging.getLogger("cds_service").handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))]
-    logging.getLogger("cds_service").propagate = False
+    quiet_production_log()
     body = full_request()[0] if case == "b" else hook_request("no-zolgensma", mode="server")
     if which == "ceiling":
         import json_only

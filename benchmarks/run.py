@@ -41,7 +41,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fhir_fake import FHIR_BASE, FakeFhir, hook_request, load, long_history  # noqa: E402
 
-from cds_service import create_app  # noqa: E402
+from cds_service import _configure_logging, create_app  # noqa: E402
 from cds_service.config import DEFAULTS  # noqa: E402
 from cds_service.data_access import SOURCES, resolve  # noqa: E402
 from cds_service.fhir_client import FhirClient  # noqa: E402
@@ -413,10 +413,18 @@ def per_resource(sizes=(250, 1000, 2500, 10000), n: int = 15) -> None:
     print(f"    per-resource cost, largest / smallest: {max(per) / min(per):.2f}")
 
 
+def quiet_production_log() -> None:
+    """The service's log as in production (its handler, format and level: a line per call), written nowhere
+    so that it does not flood the output."""
+    _configure_logging()
+    logger = logging.getLogger("cds_service")
+    for handler in logger.handlers:
+        handler.setStream(open(os.devnull, "w"))
+    logger.propagate = False
+
+
 def main() -> None:
-    # The service logs every call (as in production); here the log goes nowhere so it does not flood.
-    logging.getLogger("cds_service").handlers[:] = [logging.StreamHandler(open(os.devnull, "w"))]
-    logging.getLogger("cds_service").propagate = False
+    quiet_production_log()
     print("One run on this machine (shared, noisy: compare ratios).")
 
     other = hook_request("no-zolgensma", mode="server")

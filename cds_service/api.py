@@ -132,7 +132,7 @@ def log_call(response):
     text from the request: identifiers are cut to a bounded length, unknown hooks and prefetch keys are only
     counted. Built from the request and `g` looked up once: each lookup through Flask's context proxies costs
     about a microsecond, and this runs on every call, most of them for orders that are not Zolgensma."""
-    req, ctx = request._get_current_object(), g._get_current_object()
+    req, ctx = request._get_current_object(), vars(g._get_current_object())  # what this call set on `g`
     if req.method == "OPTIONS" or not calls.isEnabledFor(logging.INFO):
         return response
     # A stored packet's id is its credential (packet/links.py): never logged, like tokens.
@@ -140,11 +140,11 @@ def log_call(response):
     now = time.perf_counter()
     status = response.status_code
     event = {"method": req.method, "path": path, "status": status,
-             "ms": round((now - getattr(ctx, "started", now)) * 1000, 1)}
-    claims = getattr(ctx, "claims", None)
+             "ms": round((now - ctx.get("started", now)) * 1000, 1)}
+    claims = ctx.get("claims")
     if claims:
         event["client"] = {"iss": claims.get("iss"), "jti": _ident(claims.get("jti"))}
-    body = getattr(ctx, "body", None)
+    body = ctx.get("body")
     if isinstance(body, dict):
         context = body.get("context") if isinstance(body.get("context"), dict) else {}
         keys = body["prefetch"] if isinstance(body.get("prefetch"), dict) else {}
@@ -154,7 +154,7 @@ def log_call(response):
                      userId=_ident(context.get("userId")), prefetchKeys=sorted(k for k in keys if k in KNOWN_KEYS))
         if len(event["prefetchKeys"]) < len(keys):
             event["otherPrefetchKeys"] = len(keys) - len(event["prefetchKeys"])
-    payload = getattr(ctx, "result", None)
+    payload = ctx.get("result")
     if payload is None and status >= 400 and response.is_json:
         payload = response.get_json(silent=True) or {}  # small error bodies only
     if isinstance(payload, dict):
@@ -168,10 +168,11 @@ def log_call(response):
             event["systemActions"] = len(payload.get("systemActions") or [])
         elif payload.get("resourceType") == "OperationOutcome":
             event["error"] = payload["issue"][0].get("diagnostics")
-    overall = getattr(ctx, "overall", None)
+    overall = ctx.get("overall")
     if overall:
         event["overall"] = overall
-    calls.info(dumps_bytes(event).decode())
+    # Logger.info less its search of the stack for the caller's file and line, which no handler here writes.
+    calls.handle(calls.makeRecord(calls.name, logging.INFO, __file__, 0, dumps_bytes(event).decode(), None, None))
     return response
 
 

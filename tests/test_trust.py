@@ -195,3 +195,14 @@ def test_every_call_is_logged_without_tokens(client, caplog):
     assert bad["status"] == 400 and "not valid JSON" in bad["error"]
     text = caplog.text
     assert TOKEN not in text and "secret-jwt" not in text
+
+
+def test_log_lines_keep_the_standard_time_format():
+    """The service's formatter makes the date text once per second; every line still reads as logging's own."""
+    from cds_service import _Formatter
+    fmt = "%(asctime)s %(name)s %(levelname)s %(message)s"
+    ours, standard = _Formatter(fmt), logging.Formatter(fmt)
+    for created in (1_795_000_000.0, 1_795_000_000.999, 1_795_000_001.5, 1_795_000_000.25, 1_795_086_400.0):
+        record = logging.LogRecord("cds_service.calls", logging.INFO, __file__, 0, "{}", None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert ours.format(record) == standard.format(record)
