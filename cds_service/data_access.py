@@ -28,13 +28,14 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
 from .fhir_client import FhirClient, FhirError, Read, as_list, canonical_base, outcome_text, read_page, truncation
-from .queries import ALTERNATIVE_TEMPLATES, Query
+from .queries import ALTERNATIVE_TEMPLATES, FOLLOW_UP_BY_CODE, Query
+from .searches import Job, absent_by_code, combine, found, split, without_duplicates
 from .translate.observations import newest_first
 
 log = logging.getLogger("cds_service.data_access")
@@ -163,11 +164,13 @@ def effective_request(request: dict, allowed_servers: frozenset[str] | None) -> 
 
 
 def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
-           windows: Callable[[], dict[str, str]] = dict, ends: float | None = None) -> Gathered:
+           windows: Callable[[], dict[str, str]] = dict, ends: float | None = None,
+           classify: Callable[[dict], str | None] | None = None) -> Gathered:
     """Resources per source of `plan` (source name -> the searches that read it when prefetch did not).
     `windows` gives the dates that bound the searches; it is called only when something must be fetched.
     `ends`: the call's deadline (time.monotonic()) when it gathers in several steps; default: the deadline
-    from now."""
+    from now. `classify(Observation.code) -> analyte`: a prefetched result recognised by name or local code
+    counts as present (no search by code follows it up)."""
     ends = ends if ends is not None else time.monotonic() + config["GATHER_DEADLINE_SECONDS"]
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
     context = request["context"]
@@ -177,8 +180,9 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
     issues: list[DataIssue] = []
     to_fetch: list[str] = []  # source names to read from the FHIR server
     absent: list[Source] = []  # prefetch keys the EHR did not send
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     gaps: dict[str, list[str]] = {}
+    follow_up: list[str] = []  # prefetched sources whose by-code searches are checked (FOLLOW_UP_BY_CODE)
     for source in SOURCES:
         if source.name not in plan:
             continue
@@ -190,9 +194,11 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
             resources[source.name] = page.resources
             gaps[source.name] = list(page.gaps)
             if page.next:
-                jobs.append(_Job(source.name, page.next, Query(page.next), continued=page.matches))
+                jobs.append(Job(source.name, page.next, Query(page.next), continued=page.matches))
             elif truncation(page.total, page.matches):
                 gaps[source.name].append(truncation(page.total, page.matches))
+            if source.name in FOLLOW_UP_BY_CODE:
+                follow_up.append(source.name)
         elif isinstance(value, dict) and isinstance(value.get("resourceType"), str) \
                 and value["resourceType"] != "OperationOutcome":
             resources[source.name] = [value]
@@ -205,8 +211,10 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
                 issues.append(DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored"))
             to_fetch.append(source.name)
 
-    if to_fetch:
+    values: dict[str, str] = {}
+    if to_fetch or follow_up:
         values = windows()
+    if to_fetch:
         searches = {name: _jobs_for(name, plan[name], context, values) for name in to_fetch}
         for name in searches:
             resources[name] = []  # none applicable (e.g. no encounterId in this context): nothing to read
@@ -229,10 +237,26 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
                 issues.append(DataIssue("fhirServer", REFUSED_SERVER + "; not queried"))
         else:
             jobs += [job for name in to_fetch for job in searches[name]]
+    for name in follow_up:
+        # A required result absent from the prefetch (it may lack the category the template asks for): searched
+        # by code (its fallback, a category scan, is what the prefetch already was); without a server, said.
+        absent = absent_by_code(plan[name], resources[name], values, classify)
+        if server is not None:
+            jobs += [replace(job, optional=f"{' or '.join(job.query.by_code.analytes)} not searched by code after "
+                                          "the prefetch: ")
+                     for job in _jobs_for(name, tuple(replace(q, fallback=None) for q in absent), context, values)]
+        else:
+            issues.extend(DataIssue(name, f"no {' or '.join(q.by_code.analytes)} result among the prefetched "
+                                          "laboratory results (the prefetch asks for category=laboratory: a result "
+                                          "recorded without that category is not among them) and no fhirServer to "
+                                          "search for it by code") for q in absent)
+    if server is not None:
+        jobs = combine(jobs, lambda template: resolve(template, context, values))
     if jobs:  # the FHIR client is set up only when there is something to ask
         _run(jobs, _client(request, config, server, ends) if server else None, config, resources, issues, gaps,
-             context, windows, ends)
-    _locations_by_reference(request, config, resources, issues)
+             context, values, ends)
+    if not any(job.source == "encounter" for job in jobs):  # read from the server: its Locations were too
+        _locations_by_reference(request, config, resources, issues)
     gaps = {name: reasons for name, reasons in gaps.items() if reasons}
     for name, reasons in gaps.items():
         issues.extend(DataIssue(name, f"not read completely: {reason}") for reason in reasons)
@@ -261,39 +285,38 @@ def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) 
 def _locations_by_reference(request: dict, config: dict, resources: dict, issues: list[DataIssue]) -> None:
     """Site of care: a FHIR server may ignore `_include=Encounter:location` (a real one did), and an EHR's
     prefetch may leave the Location out. The Locations an Encounter names that did not come with it are read
-    by id; what cannot be read is reported, and the card says the place of service is undetermined and why."""
-    found = resources.get("encounter")
-    if not found:
-        return
-    have = {f"Location/{r.get('id')}" for r in found if r.get("resourceType") == "Location"}
+    by id; what cannot be read is reported, and the card says the place of service is undetermined and why.
+    (When the encounter itself is read from the server, _run starts this read as soon as it arrives.)"""
+    ids = _missing_locations(resources.get("encounter"))
+    if ids:
+        got, problem = read_by_id(request, config, "Location", ids)
+        resources["encounter"] = resources["encounter"] + got
+        if problem:
+            issues.append(DataIssue("encounter", LOCATION_PROBLEM + problem))
+
+
+LOCATION_PROBLEM = "Location not included with the encounter: "
+
+
+def _missing_locations(read: list[dict] | None) -> list[str]:
+    """Ids of the Locations the Encounters of `read` name that are not in `read`."""
+    have = {f"Location/{r.get('id')}" for r in read or () if r.get("resourceType") == "Location"}
     ids = []
-    for encounter in found:
+    for encounter in read or ():
         for part in as_list(encounter.get("location")) if encounter.get("resourceType") == "Encounter" else ():
             ref = part.get("location", {}).get("reference") if isinstance(part, dict) and isinstance(
                 part.get("location"), dict) else None
             if isinstance(ref, str) and ref.startswith("Location/") and ref not in have:
                 ids.append(ref.removeprefix("Location/"))
-    if ids:
-        got, problem = read_by_id(request, config, "Location", ids)
-        resources["encounter"] = found + got
-        if problem:
-            issues.append(DataIssue("encounter", "Location not included with the encounter: " + problem))
+    return [i for i in dict.fromkeys(ids) if _FHIR_ID.match(i)]
 
 
-@dataclass(frozen=True)
-class _Job:
-    source: str
-    url: str
-    query: Query
-    continued: int | None = None  # a prefetch page being continued: the search matches it held
-
-
-def _jobs_for(name: str, queries: tuple[Query, ...], context: dict, values: dict[str, str]) -> list[_Job]:
+def _jobs_for(name: str, queries: tuple[Query, ...], context: dict, values: dict[str, str]) -> list[Job]:
     jobs = []
     for query in queries:
         url = resolve(query.template, context, values)
         if url is not None:
-            jobs.append(_Job(name, url, query))
+            jobs.append(Job(name, url, query))
             if name in ALTERNATIVE_TEMPLATES:
                 break
     return jobs
@@ -307,28 +330,44 @@ def _client(request: dict, config: dict, server: str, ends: float | None = None)
                       config["FHIR_MAX_RESPONSE_BYTES"])
 
 
-def _run(jobs: list[_Job], client: FhirClient | None, config: dict, resources: dict, issues: list[DataIssue],
-         gaps: dict[str, list[str]], context: dict, windows: Callable[[], dict[str, str]], ends: float) -> None:
-    """Run the searches in parallel until they are done or the deadline passes; a code search that found
-    nothing starts its fallback. A source with a search failed or unfinished is unread (None); the unread
-    rest of a prefetch page being continued is a gap (that page stays evidence)."""
+def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: dict, issues: list[DataIssue],
+         gaps: dict[str, list[str]], context: dict, values: dict[str, str], ends: float) -> None:
+    """Run the searches in parallel, all started at once, until they are done or the deadline passes. A
+    search whose answer is needed to form another starts it as soon as it arrives: a code search that found
+    nothing its fallback, a combined search the analytes it could not answer (searches.split), the encounter
+    the Locations it names. A source with a search failed or unfinished is unread (None); the unread rest of a
+    prefetch page being continued is a gap (that page stays evidence)."""
     deadline = config["GATHER_DEADLINE_SECONDS"]
     problems: dict[str, list[str]] = {}
     started: set[tuple[str, str]] = set()
-    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 2, config["FHIR_MAX_PARALLEL"])))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 4, config["FHIR_MAX_PARALLEL"])))
     pending: dict = {}
 
-    def submit(job: _Job) -> None:
+    def submit(job: Job) -> None:
         if (job.source, job.url) not in started:
             started.add((job.source, job.url))
             latest = newest_first if job.query.latest else None
             pending[pool.submit(_fetch, client, job.url, job.continued or 0, latest)] = job
 
-    def failed(job: _Job, problem: str) -> None:
-        if job.continued is not None:
+    def failed(job: Job, problem: str) -> None:
+        if job.optional:
+            issues.append(DataIssue(job.source, job.optional + problem))
+        elif job.continued is not None:
             gaps.setdefault(job.source, []).append(f"next page not read: {problem}")
         else:
             problems.setdefault(job.source, []).append(problem)
+
+    def answered(job: Job, got: list[dict]) -> None:
+        resources[job.source] = (resources.get(job.source) or []) + got
+        if job.query.fallback is not None and not (found(job.query, got, values) if job.query.by_code else got):
+            url = resolve(job.query.fallback.template, context, values)
+            if url is not None:
+                submit(Job(job.source, url, job.query.fallback))
+        if job.source == "encounter" and not job.optional and client is not None:
+            ids = _missing_locations(got)
+            if ids:
+                query = f"Location?_id={','.join(quote(i, safe='') for i in ids)}&_count={len(ids)}"
+                submit(Job("encounter", query, Query(query), optional=LOCATION_PROBLEM))
 
     for job in jobs:
         submit(job)
@@ -340,23 +379,35 @@ def _run(jobs: list[_Job], client: FhirClient | None, config: dict, resources: d
             for future in done:
                 job = pending.pop(future)
                 got, problem = future.result()
-                if problem:
+                if job.parts:
+                    parts, alone, others = split(job, got.resources, got.gaps, got.cut, problem is not None, values)
+                    for part, mine in parts:
+                        answered(part, mine)
+                    for part in alone:
+                        submit(part)
+                    resources[job.source] = (resources.get(job.source) or []) + others
+                elif problem:
                     failed(job, problem)
-                    continue
-                resources[job.source] = (resources.get(job.source) or []) + got.resources
-                gaps.setdefault(job.source, []).extend(got.gaps)
-                if not got.resources and job.query.fallback is not None:
-                    url = resolve(job.query.fallback.template, context, windows())
-                    if url is not None:
-                        submit(_Job(job.source, url, job.query.fallback))
+                elif job.optional:  # only what was asked for (a server may ignore `_id`)
+                    rtype = job.url.partition("?")[0]
+                    resources[job.source] = (resources.get(job.source) or []) + [
+                        r for r in got.resources if r.get("resourceType") == rtype]
+                    issues.extend(DataIssue(job.source, job.optional + gap) for gap in got.gaps)
+                else:
+                    answered(job, got.resources)
+                    gaps.setdefault(job.source, []).extend(got.gaps)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # never wait for a search still running
     for job in pending.values():
-        failed(job, f"not answered within the {deadline:g} s deadline")
+        for unanswered in job.parts or (job,):  # a combined search left every source it stood for unread
+            failed(unanswered, f"not answered within the {deadline:g} s deadline")
     for name, texts in problems.items():
         resources[name] = None
         gaps.pop(name, None)
         issues.extend(DataIssue(name, text) for text in dict.fromkeys(texts))
+    for name, read in resources.items():
+        if read:
+            resources[name] = without_duplicates(read)
 
 
 def _fetch(client: FhirClient | None, url: str, already: int, latest=None) -> tuple[Read, str | None]:

@@ -36,6 +36,9 @@ class Read:
 
     resources: list[dict]
     gaps: list[str] = field(default_factory=list)
+    # A newest-first search stopped after a page the server sorted (more, older results exist): what was read
+    # is every match newer than that page's oldest result, not every match.
+    cut: bool = False
 
 
 _CHUNK = 16384  # bytes read from the socket at a time: a gzip chunk this size expands to at most ~16 MiB
@@ -107,6 +110,7 @@ class FhirClient:
                 read.gaps.extend([gap] if gap else [])
                 return read
             if newest_first is not None and _sorted_newest_first(body) and newest_first(page.resources):
+                read.cut = True
                 return read  # the rest is older than what the rules read
             url = self.within_base(page.next)
             if url is None:

@@ -130,7 +130,7 @@ class _Handler:
         ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
         gathered, medications, unread_medications = None, {}, []
         for number, step in enumerate(steps):
-            got = gather(body, self.config, step, windows, ends)
+            got = gather(body, self.config, step, windows, ends, classify=self.translator(context).classify)
             unread_medications += _medications_named(body, self.config, got, medications)
             gathered = got if gathered is None else _merged(gathered, got)
             if number < len(steps) - 1:
@@ -178,7 +178,7 @@ class EligibilityHandler(_Handler):
             planned = self.translator(context).zolgensma_order(order)
             return windows((planned and planned.planned_date) or today, today)
 
-        gathered = gather(body, self.config, self.plan, search_windows)
+        gathered = gather(body, self.config, self.plan, search_windows, self.translator(context).classify)
         _read_medications(body, self.config, gathered, medications)
         facts = self.translator(context, medications=medications).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)

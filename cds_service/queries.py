@@ -1,4 +1,4 @@
-"""Which FHIR searches the service makes when prefetch did not bring the data: targeted and bounded.
+"""Which FHIR searches the service makes when prefetch did not bring the data: targeted, bounded, few.
 
 Every search carries `_count`. Results the rules read as "the latest" (labs, vitals) are asked for by code per
 analyte, newest first (`_sort=-date`), a few at a time, and date-bounded where the rule has a window (the
@@ -10,6 +10,12 @@ statuses and the patient of every resource; a "latest" search stops after its fi
 server says it sorted newest first (the Bundle's self link) and the page is in that order, otherwise every
 page is read (fhir_client.FhirClient.get). A code search that finds nothing is followed by a bounded
 search without the code (`fallback`): results under unconfigured local codes or only a name are still found.
+
+Round trips: the Observation searches by code of one call are sent as ONE search (`combined`, FHIR R4 search:
+a comma-separated token list is an OR) when the server is asked for several. Its answer stands for each
+analyte's own search only where it provably holds at least what that search would have returned (see
+data_access._split_combined); any other analyte is searched on its own, so a long history of one analyte
+never hides another's result.
 """
 
 from __future__ import annotations
@@ -26,22 +32,49 @@ LATEST_FEW = 10  # "the latest few": enough to skip a few unusable results and s
 PAGE = 200  # page size asked for when every result must be read
 
 
+COMBINED_PAGE = 200  # page size of the combined Observation search
+
+
+@dataclass(frozen=True)
+class ByCode:
+    """What an Observation search by code asks for, so that it can be merged into one search with others."""
+
+    codes: tuple[str, ...]  # "system|code"
+    window: str | None  # the window token its results must fall in ("window.labs"), None: any date
+    every: bool  # every result (of the window) is needed, not only the latest few
+    analytes: tuple[str, ...] = ()  # what it looks for, as named to the user
+
+
 @dataclass(frozen=True)
 class Query:
     template: str  # relative URL; {{context.*}}, {{userXId}} and {{window.*}} tokens
     latest: bool = False  # sorted newest first: the first page is enough when the server honoured the sort
     fallback: Query | None = None  # run when this search finds nothing
+    by_code: ByCode | None = None  # an Observation search by code that may be merged with others
 
 
-def _codes(codes) -> str:
-    return ",".join(f"{system}|{code}" for system, code in codes)
+def _codes(codes) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f"{system}|{code}" for system, code in codes))
 
 
-def _observations(codes, window: str | None = None, fallback: Query | None = None, latest: bool = True) -> Query:
+def _observations(analytes: tuple[str, ...], codes, window: str | None = None, fallback: Query | None = None,
+                  latest: bool = True) -> Query:
+    codes = _codes(codes)
     bound = f"&date=ge{{{{window.{window}}}}}" if window else ""
     count = LATEST_FEW if latest else PAGE
-    return Query(f"Observation?patient={PATIENT}&code={_codes(codes)}{bound}&_sort=-date&_count={count}",
-                 latest=latest, fallback=fallback)
+    return Query(f"Observation?patient={PATIENT}&code={','.join(codes)}{bound}&_sort=-date&_count={count}",
+                 latest=latest, fallback=fallback,
+                 by_code=ByCode(codes, f"window.{window}" if window else None, not latest, analytes))
+
+
+def combined(parts: list[Query]) -> Query:
+    """One Observation search for the codes of `parts` (each a `by_code` search), newest first, one page of
+    COMBINED_PAGE. Date-bounded only when every part has the same window."""
+    codes = tuple(dict.fromkeys(c for p in parts for c in p.by_code.codes))
+    windows = {p.by_code.window for p in parts}
+    bound = f"&date=ge{{{{{windows.pop()}}}}}" if len(windows) == 1 and None not in windows else ""
+    return Query(f"Observation?patient={PATIENT}&code={','.join(codes)}{bound}&_sort=-date&_count={COMBINED_PAGE}",
+                 latest=True)
 
 
 # Bounded fallbacks: every lab result of the baseline window (which contains the titer's 14 days), every
@@ -52,27 +85,34 @@ VITALS_WINDOW_SCAN = Query(f"Observation?patient={PATIENT}&category=vital-signs&
                            f"&_sort=-date&_count={PAGE}")
 LAB_HISTORY_SCAN = Query(f"Observation?patient={PATIENT}&category=laboratory&_sort=-date&_count={PAGE}")
 
-BASELINE_ANALYTES = ("alt", "ast", "bilirubin", "pt", "inr", "platelets", "troponin-i")
+# PT and INR are one search: the rules read INR only when there is no PT (rules/eligibility.py), so "found
+# nothing" (which starts the bounded fallback) means neither.
+# Creatinine and hemoglobin: the FDA label's other baseline tests (a card suggests them when absent).
+BASELINE_ANALYTES = (("alt",), ("ast",), ("bilirubin",), ("pt", "inr"), ("platelets",), ("troponin-i",),
+                     ("creatinine",), ("hemoglobin",))
 
 
 def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple[Query, ...]]:
     """Source name -> the searches that read it, for a Zolgensma order. `local_codes`: (system, code) -> analyte,
     the site's configured codes, searched first together with the standard ones."""
 
-    def codes(analyte: str) -> list[tuple[str, str]]:
-        return [c.key for c in t.ANALYTES.get(analyte, ())] + [k for k, a in local_codes.items() if a == analyte]
+    def codes(*analytes: str) -> list[tuple[str, str]]:
+        return [key for a in analytes for key in [c.key for c in t.ANALYTES.get(a, ())]
+                + [k for k, found in local_codes.items() if found == a]]
 
-    labs = [_observations(codes(a), "labs", LAB_WINDOW_SCAN) for a in BASELINE_ANALYTES]
+    labs = [_observations(group, codes(*group), "labs", LAB_WINDOW_SCAN) for group in BASELINE_ANALYTES]
     titer_codes = codes("aav9-titer")
     # The AAV9 titer has no LOINC code: the site's local codes first, else the window's lab results.
-    labs.append(_observations(titer_codes, None, LAB_WINDOW_SCAN) if titer_codes else LAB_WINDOW_SCAN)
+    labs.append(_observations(("aav9-titer",), titer_codes, None, LAB_WINDOW_SCAN) if titer_codes
+                else LAB_WINDOW_SCAN)
     labs.append(_genetics(codes("genetics"), LAB_HISTORY_SCAN))
     vitals = (
-        _observations(codes("weight"), None, VITALS_WINDOW_SCAN),  # no window: a stale weight is worth naming
-        _observations(codes("gestational-age")),
+        # no window: a stale weight is worth naming
+        _observations(("weight",), codes("weight"), None, VITALS_WINDOW_SCAN),
+        _observations(("gestational-age",), codes("gestational-age")),
         # Fever: every temperature of the window counts ("none recent" is read from this search), so it is
         # read completely, not just the latest few.
-        _observations(codes("temperature"), "fever", latest=False),
+        _observations(("temperature",), codes("temperature"), "fever", latest=False),
     )
     return {
         "patient": (Query(f"Patient/{PATIENT}"),),
@@ -98,7 +138,8 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
 
 def _genetics(local: list[tuple[str, str]], fallback: Query | None) -> Query:
     """SMN1 results by the variant, test, copy-number and clinical-significance codes, read completely."""
-    return _observations([c.key for c in t.GENETICS_SEARCH_CODES] + local, None, fallback, latest=False)
+    return _observations(("genetics",), [c.key for c in t.GENETICS_SEARCH_CODES] + local, None, fallback,
+                         latest=False)
 
 
 # Appointments from today on that still plan a visit (readiness: an infusion appointment is a target date).
@@ -148,6 +189,10 @@ def monitoring_steps() -> tuple[dict[str, tuple[Query, ...]], ...]:
 
 
 ALTERNATIVE_TEMPLATES = frozenset({"practitioner-roles"})  # its searches are alternatives: the first that applies
+# Prefetched sources whose by-code searches are checked against what the EHR sent: the labs prefetch asks for
+# category=laboratory, so a lab result recorded without a category is not in it. A required analyte absent
+# from it is searched by code on the FHIR server (data_access.gather).
+FOLLOW_UP_BY_CODE = frozenset({"labs"})
 
 
 def windows(as_of: date, today: date) -> dict[str, str]:

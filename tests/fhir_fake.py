@@ -203,17 +203,24 @@ def both_routes(client, url: str, name: str, hook: str, sources: tuple[str, ...]
     """The response through prefetch, after checking the FHIR-server route (no prefetch) answers the same
     (card and suggestion uuids aside) and that the prefetch route made no query."""
     answers = []
+    fake = FakeFhir(load(name))
+    fake.register(rsps)
     for mode in ("prefetch", "server"):
         if mode == "server":
-            assert not rsps.calls
-            fake = FakeFhir(load(name))
-            fake.register(rsps)
+            assert only_follow_ups(fake.calls)
+            fake.calls.clear()
         response = client.post(url, json=hook_request(name, hook, mode, sources=sources))
         assert response.status_code == 200, response.get_data(as_text=True)
         answers.append(response.json)
     assert fake.calls
     assert without_ids(answers[0]) == without_ids(answers[1])
     return answers[0]
+
+
+def only_follow_ups(calls: list[str]) -> bool:
+    """What the prefetch route may ask the FHIR server: lab results absent from the prefetch, by code (the labs
+    prefetch asks for category=laboratory; a result recorded without it is searched for by code)."""
+    return all(c.startswith("Observation?") and "code=" in c and "category=" not in c for c in calls)
 
 
 def without_ids(body):

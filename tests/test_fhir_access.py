@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -62,9 +63,13 @@ def test_dot_dot_in_a_next_link_never_sends_the_token_elsewhere(client, rsps):
 def test_redirects_are_not_followed_and_leave_the_source_unread(client, rsps):
     """The issue's case: labs served by a redirect target made the titer `met`."""
     fake = FakeFhir(load("eligible-infant"))
-    rsps.add(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/Observation\?.*"),
-             status=302, headers={"Location": FHIR_BASE + "/Observation?patient=eligible-infant&copy=1"})
-    fake.register(rsps)
+    # Every labs search is redirected: the combined one, and each analyte's own search that follows its failure.
+    def answer(request):
+        if "/Observation?" in request.url:
+            return 302, {"Location": FHIR_BASE + "/Observation?patient=eligible-infant&copy=1"}, ""
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(fake.answer(request.url[len(FHIR_BASE) + 1:]))
+
+    rsps.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/.*"), callback=answer)
     body = hook_request("eligible-infant")
     del body["prefetch"]["labs"]
     response = client.post(URL, json=body)

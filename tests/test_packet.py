@@ -146,8 +146,8 @@ def test_incomplete_case_leaves_missing_items_unanswered_with_the_reason(client)
 
 
 def test_fhir_server_route_gives_the_same_packet(client, rsps):
+    FakeFhir(load("missing-labs")).register(rsps)  # the absent labs are searched for by code on both routes
     via_prefetch = _packet(client, hook_request("missing-labs"))
-    FakeFhir(load("missing-labs")).register(rsps)
     via_server = _packet(client, hook_request("missing-labs", mode="server"))
     assert len(rsps.calls) > 0
 

@@ -276,6 +276,19 @@ def newest_first(page: list[dict]) -> bool:
     return None not in dates and all(a >= b for a, b in zip(dates, dates[1:], strict=False))
 
 
+def search_codes(resource: dict) -> set[str]:
+    """The "system|code" tokens a FHIR code search matches on this Observation (Observation.code.coding)."""
+    code = resource.get("code") if type(resource) is dict else None
+    codings = code.get("coding") if type(code) is dict else None
+    return {f"{c.get('system')}|{c.get('code')}" for c in as_list(codings)
+            if type(c) is dict and type(c.get("system")) is str and type(c.get("code")) is str}
+
+
+def effective_date(resource: dict) -> date | None:
+    """The effective date of an unvalidated Observation, for ordering and search windows only."""
+    return _raw_date(resource) if type(resource) is dict else None
+
+
 def _raw_date(resource: dict) -> date | None:
     """The effective date of an unvalidated Observation, for ordering only."""
     period = resource.get("effectivePeriod")
