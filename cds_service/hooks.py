@@ -178,7 +178,8 @@ class EligibilityHandler(_Handler):
             planned = self.translator(context).zolgensma_order(order)
             return windows((planned and planned.planned_date) or today, today)
 
-        gathered = gather(body, self.config, self.plan, search_windows, self.translator(context).classify)
+        gathered = gather(body, self.config, self.plan, search_windows,
+                          classify=self.translator(context).classify)
         _read_medications(body, self.config, gathered, medications)
         facts = self.translator(context, medications=medications).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)
