@@ -33,7 +33,17 @@ from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
-from .fhir_client import FhirClient, FhirError, Read, as_list, canonical_base, outcome_text, read_page, truncation
+from .fhir_client import (
+    FhirClient,
+    FhirError,
+    Read,
+    Refused,
+    as_list,
+    canonical_base,
+    outcome_text,
+    read_page,
+    truncation,
+)
 from .queries import ALTERNATIVE_TEMPLATES, FOLLOW_UP_BY_CODE, Query
 from .searches import Job, absent_by_code, combine, found, split, without_duplicates
 from .translate.observations import newest_first
@@ -379,7 +389,10 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             for future in done:
                 job = pending.pop(future)
                 got, problem = future.result()
-                if job.parts:
+                if job.parts and problem and not got.refused:  # unreachable, too slow, a limit: so are the parts
+                    for part in job.parts:
+                        failed(part, problem)
+                elif job.parts:
                     parts, alone, others = split(job, got.resources, got.gaps, got.cut, problem is not None, values)
                     for part, mine in parts:
                         answered(part, mine)
@@ -411,10 +424,13 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
 
 
 def _fetch(client: FhirClient | None, url: str, already: int, latest=None) -> tuple[Read, str | None]:
+    """(what was read, None) or (an empty Read, why not; its `refused` says the server refused the query)."""
     if client is None:
         return Read([]), "no FHIR server to continue paging"
     try:
         return client.get(url, already, latest), None
+    except Refused as err:
+        return Read([], refused=True), str(err)
     except FhirError as err:
         return Read([]), str(err)
     except Exception as err:  # noqa: BLE001 - any transport failure leaves the source unread, never a 500

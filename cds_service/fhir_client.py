@@ -29,6 +29,11 @@ class FhirError(Exception):
     """The FHIR server could not give a usable answer (message is safe to show: no token)."""
 
 
+class Refused(FhirError):
+    """The server answered this query with a client error (HTTP 4xx other than 401/403, or an OperationOutcome):
+    it may not support its form (too many values, a parameter), so another form of it may be answered."""
+
+
 @dataclass
 class Read:
     """What one read or search returned, and why that answer may not be the whole record (`gaps`:
@@ -39,6 +44,7 @@ class Read:
     # A newest-first search stopped after a page the server sorted (more, older results exist): what was read
     # is every match newer than that page's oldest result, not every match.
     cut: bool = False
+    refused: bool = False  # nothing read: the server refused the query (fhir_client.Refused)
 
 
 _CHUNK = 16384  # bytes read from the socket at a time: a gzip chunk this size expands to at most ~16 MiB
@@ -149,7 +155,8 @@ class FhirClient:
                 if response.is_redirect:
                     raise FhirError(f"FHIR server answered HTTP {response.status_code} (a redirect; not followed)")
                 if response.status_code != 200:
-                    raise FhirError(f"FHIR server answered HTTP {response.status_code}")
+                    refused = 400 <= response.status_code < 500 and response.status_code not in (401, 403)
+                    raise (Refused if refused else FhirError)(f"FHIR server answered HTTP {response.status_code}")
                 content = self._read_body(response)
             finally:
                 response.close()
@@ -164,7 +171,7 @@ class FhirClient:
         if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
             raise FhirError("FHIR server answered with something that is not a FHIR resource")
         if body["resourceType"] == "OperationOutcome":
-            raise FhirError("FHIR server answered with an OperationOutcome: " + outcome_text(body))
+            raise Refused("FHIR server answered with an OperationOutcome: " + outcome_text(body))
         return body
 
     def _read_body(self, response: requests.Response) -> bytes:

@@ -522,3 +522,14 @@ def test_a_zolgensma_order_for_another_patient_is_refused_not_evaluated(client):
     assert answer.get_json()["resourceType"] == "OperationOutcome"
     order["subject"] = {"reference": f"Patient/{body['context']['patientId']}"}
     assert client.post("/cds-services/zolgensma-order-sign", json=body).status_code == 200
+
+
+def test_a_procedure_whose_used_product_is_unreadable_leaves_the_prior_dose_unknown(client):
+    """Found by the property test: a Procedure whose usedCode coding has a number for its system was read as
+    "not Zolgensma", so "no prior dose" was met; what was given is unknown."""
+    body = hook_request("prior-dose-procedure")
+    procedure = body["prefetch"]["procedures"]["entry"][0]["resource"]
+    procedure["usedCode"][0]["coding"][0]["system"] = 12345
+    outcome = client.post(SIGN, json=body).json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
+    assert {c["id"]: c["status"] for c in outcome["criteria"]}["one-time-dose"] == "unknown"
+    assert any("usedCode not readable" in i["problem"] for i in outcome["dataIssues"])

@@ -80,6 +80,10 @@ class ClinicalReader:
         if not (infusion or advanced):
             if unreadable_concept(resource.get("code")) and not used:
                 self._skip(resource, "skipped: Procedure.code not readable, so what was done is unknown")
+            elif any(unreadable_concept(u) for u in used if "medicationReference" not in u):
+                # the product used might be Zolgensma: a prior dose cannot be ruled out
+                self._skip(resource, "skipped: Procedure.usedCode not readable, so what was given is unknown",
+                           "zolgensma")
             return
         if type(status) is not str:
             self._skip(resource, "skipped: Procedure.status not readable", "zolgensma" if infusion else "advanced-sma")
