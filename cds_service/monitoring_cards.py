@@ -133,7 +133,10 @@ class MonitoringCards:
         """The first card, with the overdue draws listed once above its table and one order for them."""
         o = self.t["overdue"]
         late = [i for i in ev.items if i.status == "overdue"]
-        listing = plain_list([f"{self.t['testLabels'][i.test]} (day {i.day}, {i.due.isoformat()})" for i in late])
+        days: dict[str, list[str]] = {}  # each test named once, with its overdue draws
+        for i in late:
+            days.setdefault(i.test, []).append(f"day {i.day} ({i.due.isoformat()})")
+        listing = "; ".join(f"{self.t['testLabels'][test]}: {plain_list(d)}" for test, d in days.items())
         resources = [r for test in ev.overdue_tests for r in self._orders_from_today(test, ev)]
         names = plain_list([self.t["shortLabels"][x] for x in ev.overdue_tests])
         why = " ".join(self.t["overdueWhy"][test] for test in ev.overdue_tests)

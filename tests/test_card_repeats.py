@@ -9,6 +9,8 @@ from collections import Counter
 import pytest
 from fhir_fake import hook_request, service_calls
 
+from cds_service.services import MONITORING, SERVICES
+
 MIN_LENGTH = 40
 # The one line every criterion card must carry (the date basis its windows were computed against: the
 # clinical safety rules say each card states which); it is a stamp, not a repeated explanation.
@@ -47,3 +49,18 @@ def test_an_unusable_planned_date_is_said_on_its_own_card_only(client):
     assert [c["extension"]["org.example.zolgensma-cds.note"]["code"] for c in about] == ["planned-date-in-past"]
     monitoring = next(c for c in cards if c["summary"].startswith("Zolgensma monitoring"))
     assert "see the planned-date card" in monitoring["detail"] and "not on the order" not in monitoring["detail"]
+
+
+def test_overdue_draws_name_each_test_once(client):
+    body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SERVICES[MONITORING].sources)
+    first = client.post(f"/cds-services/{MONITORING}", json=body).json["cards"][0]
+    overdue = first["detail"].split("\n")[0]
+    assert overdue.count("Liver function (AST") == 1 and overdue.count("Troponin-I:") == 1
+    assert "Platelet count: day 21 (2026-10-30) and day 28 (2026-11-06)" in overdue
+
+
+def test_a_card_does_not_say_the_same_thing_twice(client):
+    """The titer card's reason and its label note both said the label allows the test to be repeated."""
+    cards = client.post("/cds-services/zolgensma-order-sign", json=hook_request("titer-1-100")).json["cards"]
+    titer = next(c for c in cards if "criterion 6 not met" in c["summary"])
+    assert titer["detail"].count("allows the test to be repeated") == 1

@@ -145,7 +145,7 @@ def dose_within_label(ctx: RuleContext) -> Finding:
     if expected is None:
         return ctx.finding(c, UNKNOWN, "dose-unit-unknown", ev, missing=("dose",), unit=dose.unit, **params)
     tolerance = VOLUME_TOLERANCE_ML if dose.unit == "mL" else expected * VG_RELATIVE_TOLERANCE
-    ordered = f"{dose.value:.4g} {dose.unit}"
+    ordered = f"{scientific(dose.value, 4)} {dose.unit}"  # "1.1 × 10^14 vg/kg", "41.3 mL"
     if abs(dose.value - expected) > tolerance:
         return ctx.finding(c, NOT_MET, "dose-off-band", ev, ordered=ordered, **params)
     if dose.unit == "vg/kg":
@@ -154,7 +154,7 @@ def dose_within_label(ctx: RuleContext) -> Finding:
         # same order in mL would not match). The volume to infuse is not stated: unknown, asking for mL / kit.
         w = ctx.weight.value
         return ctx.finding(c, UNKNOWN, "dose-per-kg-needs-volume", ev, missing=("dose",), ordered=ordered,
-                           weight=f"{w:g}", computed_vg=f"{dose.value * w:.3g}",
+                           weight=f"{w:g}", computed_vg=scientific(dose.value * w),
                            computed_ml=f"{dose.value * w / CONCENTRATION_VG_PER_ML:.1f}", **params)
     return ctx.finding(c, MET, "dose-matches-band", ev, ordered=ordered, **params)
 
