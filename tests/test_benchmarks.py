@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import instructions  # noqa: E402
 import json_only  # noqa: E402
+import no_prefetch  # noqa: E402
 import run  # noqa: E402
 
 
@@ -41,9 +42,9 @@ def test_paging_stand_in_with_a_long_history_stays_eligible():
     """Benchmark (c)'s stand-in (own process, pages as servers do), seeded with the eligible infant plus 2,500
     history Observations and 600 MedicationAdministrations: the service reads it to `eligible` (deadline raised:
     the benchmark, not this test, measures time)."""
-    proc, base = run.stand_in(run.long_history(run.load("eligible-infant"), 2500, 600))
+    proc, base = no_prefetch.stand_in(no_prefetch.long_history(no_prefetch.load("eligible-infant"), 2500, 600))
     try:
-        _, outcome, issues, requests_made = run.no_prefetch(base, n=1, GATHER_DEADLINE_SECONDS=120)
+        _, outcome, issues, requests_made = no_prefetch.no_prefetch(base, n=1, GATHER_DEADLINE_SECONDS=120)
     finally:
         proc.terminate()
         proc.join(30)
