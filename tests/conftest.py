@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -43,3 +44,20 @@ def client(app):
 def rsps():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_network():
+    """Tests never reach the network: only the local host resolves. A request to the scenarios' FHIR server
+    (https://ehr.example.org/fhir) that no `responses` mock answers fails as an unreachable server would (e.g.
+    the by-code search a prefetch route makes for a lab result absent from the prefetch)."""
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost"):
+            raise socket.gaierror(socket.EAI_NONAME, f"tests never reach the network ({host!r})")
+        return real(host, *args, **kwargs)
+
+    socket.getaddrinfo = local_only
+    yield
+    socket.getaddrinfo = real
