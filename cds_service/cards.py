@@ -51,6 +51,7 @@ class Wording:
         params = md_params(finding.params) if markdown else {
             k: plain(v) if isinstance(v, str) else v for k, v in finding.params.items()}
         params["title"] = (criterion or self.criterion(finding.criterion))["title"]
+        params["short"] = (criterion or self.criterion(finding.criterion))["short"]
         for key in ("months", "count"):  # "1 month", "1 condition"
             params[f"{key}_s"] = "" if str(finding.params.get(key)) == "1" else "s"
         if params.get("ndc_verified") is False:  # a kit NDC derived from the label's pattern
@@ -60,6 +61,24 @@ class Wording:
     def reason_text(self, finding: Finding, markdown: bool = True) -> str:
         criterion = self.criterion(finding.criterion)
         return self.render(self.reason(finding, criterion)["text"], finding, criterion, markdown)
+
+    def problem(self, finding: Finding) -> str:
+        """The problem as the first card's summary names it, plain text: the reason's own phrase with its value
+        and date ("AAV9 titer 1:100 (2026-11-20) above 1:50 (DR.005.D 6)"), else the criterion's short name
+        with its status. A phrase whose value the finding lacks falls back too, never a broken summary."""
+        criterion = self.criterion(finding.criterion)
+        phrase = self.reason(finding, criterion).get("problem")
+        if phrase:
+            try:
+                return self.render(phrase, finding, criterion, markdown=False)
+            except (KeyError, IndexError):
+                pass
+        return self.data["summaryProblem"][finding.status].format(short=criterion["short"])
+
+    def status_label(self, finding: Finding) -> str:
+        """The criterion card's status, worded by reason where the data exist but cannot confirm it
+        ("unknown (titer too old)"), not a bare "data missing"."""
+        return self.reason(finding).get("statusLabel") or self.data["statusLabels"][finding.status]
 
 
 def prune(value):
@@ -141,14 +160,18 @@ class CardBuilder:
         found = [f for f in evaluation.findings if f.status != MET]
         return sorted(found, key=lambda f: rank[f.status] + (self.indicator(f) != "critical" and f.status == NOT_MET))
 
-    def summary_line(self, evaluation: Evaluation) -> str:
-        """Under 140 characters: the verdict, then the problems by name, as many as fit ("+N more")."""
+    def summary_line(self, evaluation: Evaluation, checks: list[str] | tuple[str, ...] = ()) -> str:
+        """Under 140 characters: the verdict, then the problems with their values, as many as fit ("+N more").
+        An eligible evaluation with warning cards standing (`checks`) names them: never an unqualified "can go
+        ahead" next to a warning."""
         outcome = self.wording.data["outcomes"][self.outcome_key(evaluation)]
         template = outcome["summary"]
-        words = self.wording.data["summaryProblem"]
-        names = [words[f.status].format(short=self.wording.criterion(f.criterion)["short"])
-                 for f in self.problems(evaluation)]
+        names = [self.wording.problem(f) for f in self.problems(evaluation)]
         params = dict(total=len(evaluation.findings), as_of=evaluation.as_of.isoformat())
+        if evaluation.overall == "eligible" and checks:
+            names = list(checks)
+            template = self.wording.data["goAhead"]["summary"]
+            params = dict(count=len(checks), count_s="" if len(checks) == 1 else "s")
         for shown in range(len(names), 0, -1):
             listed = ", ".join(names[:shown]) + (f", +{len(names) - shown} more" if shown < len(names) else "")
             text = template.format(problems=listed, **params)
@@ -156,9 +179,12 @@ class CardBuilder:
                 return text
         return summary_text(template.format(problems=f"{len(names)} criteria", **params))
 
-    def summary_card(self, evaluation: Evaluation, facts: PatientFacts, extra: dict | None = None) -> dict:
+    def summary_card(self, evaluation: Evaluation, facts: PatientFacts, extra: dict | None = None,
+                     checks: list[str] | tuple[str, ...] = ()) -> dict:
         texts = self.wording.data["summaryDetail"]
         lines = []
+        if evaluation.overall == "eligible" and checks:
+            lines += [self.wording.data["goAhead"]["checks"].format(items="; ".join(md(c) for c in checks)), ""]
         problems = self.problems(evaluation)
         for status in (NOT_MET, REVIEW, UNKNOWN):
             group = [f for f in problems if f.status == status]
@@ -174,13 +200,19 @@ class CardBuilder:
         if cautions:
             lines += [texts["caution"].format(items=", ".join(
                 self.wording.criterion(f.criterion)["short"] for f in cautions)), ""]
+        shown = [f for f in met if f.evidence and not f.caution]  # a caution card shows its own evidence
+        if shown:  # one line per met check: what showed it (value, unit, date, resource)
+            lines += [texts["evidenceHeader"], *(texts["evidenceLine"].format(
+                short=self.wording.criterion(f.criterion)["short"], evidence=_evidence_line(f.evidence))
+                for f in shown), ""]
+        lines += [texts["checksCounted"].format(total=len(evaluation.findings)), ""]
         basis = "the planned infusion date" if evaluation.as_of_basis == "planned-infusion-date" else "today"
         lines.append(texts["basis"].format(as_of=evaluation.as_of.isoformat(), basis=basis,
                                            extension=extensions.ELIGIBILITY))
         criteria = [_criterion_outcome(f, self.wording.criterion(f.criterion),
                                        self.wording.reason_text(f, markdown=False)) for f in evaluation.findings]
         outcome = self.wording.data["outcomes"][self.outcome_key(evaluation)]
-        summary = self.summary_line(evaluation)
+        summary = self.summary_line(evaluation, checks)
         kit = evaluation.kit
         if kit is not None:
             text = self.wording.data["kit"]
@@ -230,9 +262,9 @@ class CardBuilder:
         detail = [
             *([self.wording.data["orderNote"].format(order=md(evaluation_order))]
               if several_orders and evaluation_order else []),
-            f"**Criterion:** {c['title']} (`{f.criterion}`)",
+            f"**Criterion:** {c['title']}",  # its id is in the criterion extension, not in clinician text
             f"**Source:** {c['source']}",
-            f"**Status:** {self.wording.data['statusLabels'][f.status]}",
+            f"**Status:** {self.wording.status_label(f)}",
             f"**Why:** {self.reason_text(f)}",
         ]
         if f.evidence:
@@ -332,6 +364,11 @@ def _note_params(evaluation: Evaluation, facts: PatientFacts) -> dict:
             "source_element": facts.order.planned_date_source if facts.order else ""}
 
 
+def _evidence_line(evidence) -> str:
+    """Each piece of evidence, escaped, with its resource, on one line."""
+    return "; ".join(f"{md(e.text)} ({md(e.reference)})" for e in evidence)
+
+
 def _vials(kit) -> str:
     """'2 × 5.5 mL + 3 × 8.3 mL vials', leaving out a vial size the kit does not use."""
     parts = [f"{n} × {size} mL" for n, size in ((kit.vials_5_5ml, "5.5"), (kit.vials_8_3ml, "8.3")) if n]
@@ -381,11 +418,13 @@ def folded(evaluation: Evaluation, wording: Wording) -> dict[str, list[Finding]]
 
 def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,
               suggestions_for: Callable[[Finding], list[dict]] | None = None, extra: dict | None = None,
-              notes_for: Callable[[Finding], list[str]] | None = None, several_orders: bool = False) -> list[dict]:
+              notes_for: Callable[[Finding], list[str]] | None = None, several_orders: bool = False,
+              checks: list[str] | tuple[str, ...] = ()) -> list[dict]:
     """Summary card, then one card per criterion that is not met, unknown, for review or met with a caution
     (critical, then warning, then info; a card folded into another is not repeated), then data issues.
     `notes_for`: further paragraphs of a criterion's card (e.g. orders already placed). `several_orders`: the
-    request drafts more than one order, so criterion cards say they concern the Zolgensma order (Da Vinci CRD)."""
+    request drafts more than one order, so criterion cards say they concern the Zolgensma order (Da Vinci CRD).
+    `checks`: warnings from other cards (the site of care) the first card names when the rest is eligible."""
     absorbed = folded(evaluation, builder.wording)
     skipped = {f.criterion for group in absorbed.values() for f in group}
     criterion_cards = [
@@ -393,7 +432,10 @@ def cards_for(evaluation: Evaluation, facts: PatientFacts, builder: CardBuilder,
                                notes_for(f) if notes_for else None,
                                facts.order.reference if facts.order else None, several_orders)
         for f in evaluation.findings if (f.status != MET or f.caution) and f.criterion not in skipped]
-    cards = [builder.summary_card(evaluation, facts, extra)] + builder.note_cards(evaluation, facts)
+    checks = [builder.wording.problem(f) for f in evaluation.findings if f.status == MET and f.caution] + [
+        builder.wording.data["notes"][n]["problem"].format(**_note_params(evaluation, facts))
+        for n in evaluation.notes] + list(checks)
+    cards = [builder.summary_card(evaluation, facts, extra, checks)] + builder.note_cards(evaluation, facts)
     cards += by_severity(criterion_cards)
     issues = builder.data_issues_card(facts)
     if issues:

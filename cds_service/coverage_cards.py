@@ -58,6 +58,13 @@ class CoverageCards:
         return dict(pos=g.site.pos_code, name=POS_NAMES.get(g.site.pos_code, "place of service"),
                     reference=g.site.reference, description=g.site.description)
 
+    def site_problems(self, g: BillingGuidance) -> list[str]:
+        """The site-of-care warning as the first card names it (plain text), when the site is not accepted."""
+        if g.site_status != "not-accepted":
+            return []
+        return [self.t["site"]["notAcceptedProblem"].format(
+            **{k: plain(v) for k, v in self._site_params(g).items()})]
+
     def site(self, g: BillingGuidance) -> dict | None:
         if g.site_status != "not-accepted":
             return None

@@ -11,7 +11,8 @@ from fhir_fake import hook_request, scenario_names
 from cds_service.extensions import CRITERION, ELIGIBILITY
 
 SEVERITY = {"critical": 0, "warning": 1, "info": 2}
-CRITERIA = json.loads((Path(__file__).resolve().parent.parent / "cards" / "criteria.json").read_text())["criteria"]
+WORDING = json.loads((Path(__file__).resolve().parent.parent / "cards" / "criteria.json").read_text())
+CRITERIA, COMMON = WORDING["criteria"], WORDING["commonReasons"]
 SCENARIOS = [n for n in scenario_names() if n != "no-zolgensma"]
 
 
@@ -19,6 +20,14 @@ def _cards(client, name, hook):
     response = client.post(f"/cds-services/zolgensma-{hook}", json=hook_request(name, hook))
     assert response.status_code == 200
     return response.json["cards"]
+
+
+def _phrase_start(criterion: dict) -> str:
+    """The literal start of the phrase the first card names a problem by (cards/criteria.json `problem`, else
+    the criterion's short name)."""
+    reasons = {**COMMON, **CRITERIA[criterion["id"]]["reasons"]}
+    phrase = reasons[criterion["reasonCode"]].get("problem") or CRITERIA[criterion["id"]]["short"]
+    return phrase.replace("{short}", CRITERIA[criterion["id"]]["short"]).split("{")[0]
 
 
 @pytest.mark.parametrize("hook", ["order-sign", "order-select"])
@@ -30,14 +39,17 @@ def test_first_card_answers_can_it_go_ahead_and_why(client, name, hook):
     summary = first["summary"]
     assert len(summary) < 140
     problems = [c for c in outcome["criteria"] if c["status"] != "met"]
-    if not problems:
-        assert summary.startswith("Zolgensma can go ahead: all 14")
+    warnings = [c for c in cards[1:] if c["indicator"] != "info"]
+    if not problems and not warnings:
+        assert summary.startswith("Zolgensma can go ahead: all 14 checks met")
+    elif not problems:  # never an unqualified "can go ahead" while a warning card stands
+        assert summary.startswith(f"Zolgensma can go ahead after {len(warnings)} check")
     else:
-        # the problems by their short names, most severe first: not met, then review, then missing
+        # the problems by their reason's phrase (value, date), most severe first: not met, then review, then missing
         rank = {"not-met": 0, "review": 2, "unknown": 3}
         ordered = sorted(problems, key=lambda c: rank[c["status"]])
-        named = [CRITERIA[c["id"]]["short"] for c in ordered]
-        assert named[0] in summary
+        named = [_phrase_start(c) for c in ordered]
+        assert named[0] in summary, (summary, named)
         positions = [summary.index(n) for n in named if n in summary]
         assert positions == sorted(positions), (summary, named)
         assert all(n in summary for n in named) or "more" in summary

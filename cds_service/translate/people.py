@@ -20,7 +20,7 @@ class CoverageReader:
         texts += [(p.get("display") or "").lower() for p in cov["payor"]]
         line = _product_line(" ".join(texts), _code_keys(cov.get("type")))
         description = "; ".join(x for x in [_concept_text(cov.get("type"))] + [
-            f"{_concept_text(c['type'])}: {c.get('name') or c['value']}" for c in classes] if x)
+            _labelled(_concept_text(c["type"]), c.get("name") or c["value"]) for c in classes] if x)
         insurer = next((p["display"].strip() for p in cov["payor"] if (p.get("display") or "").strip()), None)
         self.facts.coverages.append(
             CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active", insurer))
@@ -140,3 +140,7 @@ def _product_line(text: str, codes: frozenset[tuple[str, str]]) -> str | None:
             return "medicaid"
     return None
 
+
+def _labelled(label: str, value: str) -> str:
+    """"group: Medicaid", or the value alone when the class type has no readable text (no stray ": ")."""
+    return f"{label}: {value}" if label else value

@@ -1,0 +1,94 @@
+"""The clinician/payer review of 2026-11-24, order-time part (items 4, 5, 8, 14): the first card names each
+problem with its value and date, never an unqualified "can go ahead" next to a warning card, and criterion cards
+word an `unknown` status by its reason. Every scenario through prefetch and through the FHIR server."""
+
+from __future__ import annotations
+
+import pytest
+from fhir_fake import FakeFhir, hook_request, load
+
+from cds_service.extensions import CRITERION
+
+MODES = ["prefetch", "server"]
+HOOKS = ["order-sign", "order-select"]
+
+
+def _cards(client, rsps, name: str, mode: str, hook: str = "order-sign") -> list[dict]:
+    FakeFhir(load(name)).register(rsps)
+    response = client.post(f"/cds-services/zolgensma-{hook}", json=hook_request(name, hook, mode))
+    assert response.status_code == 200
+    return response.json["cards"]
+
+
+def _criterion_card(cards: list[dict], criterion: str) -> dict:
+    return next(c for c in cards if c.get("extension", {}).get(CRITERION, {}).get("id") == criterion)
+
+
+# Review item 4: a warning card stands next to an eligible outcome.
+GO_AHEAD_AFTER_CHECKS = {
+    "baseline-platelets-low": "Zolgensma can go ahead after 1 check: platelets 112 × 10^3/µL below range",
+    "site-office": "Zolgensma can go ahead after 1 check: site of care POS 11 (Office) not accepted",
+    "weight-between-bands": "Zolgensma can go ahead after 1 check: confirm dose band for 3.05 kg (16.5 vs 19.3 mL)",
+}
+# Review items 5 and 8: the problem with its value where it fits, not "not met" / "missing".
+FIRST_SUMMARIES = {
+    "titer-1-100": "Do not infuse Zolgensma: AAV9 titer 1:100 (2026-11-20) above 1:50 (DR.005.D 6)",
+    "titer-stale": "Zolgensma not ready: AAV9 titer too old (2026-11-01; 14-day window)",
+    "titer-nab-by-name": "Zolgensma not ready: AAV9 titer <1:25 (2026-11-20) not by ELISA",
+    "titer-positive": "Zolgensma not ready: AAV9 result on record is not a titer",
+    "titer-method-unstated": "Zolgensma not ready: AAV9 titer <1:25 (2026-11-20) method not stated; ELISA needed",
+    "genetics-carrier": "Zolgensma not ready: SMN1 result shows a carrier (1 allele), not bi-allelic loss",
+    "dose-vg-per-kg": "Zolgensma not ready: dose ordered per kg, not as the 41.3 mL volume",
+    "planned-date-last-year": "Zolgensma not ready: steroid timing unverifiable (no usable planned date)",
+    "age-25-months": "Do not infuse Zolgensma: age 25 months on 2026-12-01, not under 2",
+    "steroid-7-days": "Do not infuse Zolgensma: steroid ends 2026-12-06, before day 28 (2026-12-29)",
+}
+# The status line of the criterion card, by reason: data exist, so not "(data missing)".
+STATUS_LINES = {
+    "titer-stale": ("aav9-titer", "unknown (titer too old)"),
+    "titer-nab-by-name": ("aav9-titer", "unknown (titer not by ELISA)"),
+    "titer-positive": ("aav9-titer", "unknown (result is not a titer)"),
+    "genetics-carrier": ("smn1-biallelic", "unknown (carrier result: one allele, not bi-allelic)"),
+    "dose-vg-per-kg": ("dose-within-label", "unknown (dose given per kg; volume not stated)"),
+    "planned-date-last-year": ("corticosteroid-plan", "unknown (order found; timing cannot be checked)"),
+    "no-steroid-plan": ("corticosteroid-plan", "unknown (data missing)"),
+}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(GO_AHEAD_AFTER_CHECKS))
+def test_go_ahead_names_the_warning_that_stands(client, rsps, name, mode, hook):
+    cards = _cards(client, rsps, name, mode, hook)
+    assert cards[0]["summary"] == GO_AHEAD_AFTER_CHECKS[name]
+    assert cards[0]["indicator"] == "warning"  # still the worst of the response
+    assert "**Check before infusion (warning cards below):**" in cards[0]["detail"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_go_ahead_without_warnings_counts_the_checks_accurately(client, rsps, mode):
+    first = _cards(client, rsps, "eligible-infant", mode)[0]
+    assert first["summary"] == ("Zolgensma can go ahead: all 14 checks met as of 2026-12-01 "
+                                "(DR.005.D 1-11, renewal, plan line; label weight); PA still required")
+    assert "14 DR.005.D criteria" not in first["detail"]
+    assert "DR.005.D initial criteria 1-11, its renewal rule" in first["detail"]
+    # the met checks' evidence on the first card, one line each (value, unit, date, resource)
+    assert "- AAV9 titer: titer \\<1:25, method ELISA (from Observation.method), on 2026-11-20 (Observation/aav9)" \
+        in first["detail"]
+    assert "- plan coverage: Medicaid; Jefferson Health Plans Medicaid (HealthChoices) (Coverage/coverage-1)" \
+        in first["detail"]  # no stray "Medicaid; :" from a class without a type text
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(FIRST_SUMMARIES))
+def test_first_card_names_the_problem_with_its_value(client, rsps, name, mode):
+    assert _cards(client, rsps, name, mode)[0]["summary"] == FIRST_SUMMARIES[name]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(STATUS_LINES))
+def test_unknown_status_is_worded_by_its_reason(client, rsps, name, mode):
+    criterion, label = STATUS_LINES[name]
+    detail = _criterion_card(_cards(client, rsps, name, mode), criterion)["detail"]
+    assert f"**Status:** {label}\n" in detail
+    assert f"(`{criterion}`)" not in detail  # the rule id stays in the machine-readable extension
