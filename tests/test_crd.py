@@ -158,7 +158,7 @@ def test_no_billing_card_when_excluded_on_clinical_grounds(client, name):
 def test_coverage_only_exclusion_is_a_warning_without_billing(client):
     cards = _post(client, "aca-plan")["cards"]
     assert cards[0]["indicator"] == "warning"
-    assert cards[0]["summary"] == "Zolgensma not covered by this plan: plan coverage not met"
+    assert cards[0]["summary"] == "Zolgensma not covered by this plan: gene therapy excluded on ACA plans"
     assert all(c["indicator"] != "critical" for c in cards)
     # Not covered: no "Bill J3399" card and no "no denials triggered" reassurance.
     assert not any(c["summary"].startswith("Bill J3399") for c in cards)
