@@ -304,6 +304,8 @@ class PatientFacts:
     conditions: list[ConditionFact] = field(default_factory=list)
     steroid_orders: list[Order] = field(default_factory=list)
     prior_doses: list[PriorDose] = field(default_factory=list)
+    # Open Zolgensma orders (draft, active, on hold) other than `order`: in this ordering session or on record.
+    other_zolgensma_orders: list[Evidence] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)  # motor scales, developmental milestones
     coverages: list[CoverageFact] = field(default_factory=list)
     specialists: list[SpecialistFact] = field(default_factory=list)

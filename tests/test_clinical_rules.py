@@ -110,10 +110,11 @@ def test_abnormal_baseline_blood_is_met_with_a_caution(platelets, troponin, reas
     assert (finding.status, finding.reason, finding.caution) == ("met", reason, caution)
 
 
-def test_alt_without_a_uln_is_met_with_a_caution_naming_it():
+def test_alt_without_a_uln_is_unknown_naming_it():
+    """Above 2 x ULN the criterion goes to review: with no ULN that cannot be excluded, so it is never met."""
     finding = evaluate(_facts(measurements=_baseline(alt_high=None)), TODAY).finding("baseline-liver-function")
-    assert (finding.status, finding.reason, finding.caution, finding.params["no_uln"]) == (
-        "met", "baseline-lft-documented-uln-unknown", True, "ALT")
+    assert (finding.status, finding.reason, finding.params["no_uln"]) == (
+        "unknown", "baseline-lft-documented-uln-unknown", "ALT")
 
 
 @pytest.mark.parametrize("planned, caution", [(None, True), (date(2026, 12, 1), False)])

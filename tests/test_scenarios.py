@@ -35,7 +35,8 @@ EXPECTED = {
     "weight-between-bands": ("eligible", {}),
     "weight-below-table": ("not-eligible", {"weight-in-label-range": "not-met", "dose-within-label": "not-met"}),
     "baseline-platelets-low": ("eligible", {}),  # met, with a warning card (CAUTIONS below)
-    "baseline-alt-no-range": ("eligible", {}),
+    # ALT without a reference range: 2 x ULN cannot be checked (review above it), so never met.
+    "baseline-alt-no-range": ("incomplete", {"baseline-liver-function": "unknown"}),
     # No usable planned date: the steroid course cannot be shown to start by day -1.
     "turning-2-no-planned-date": ("incomplete", {"corticosteroid-plan": "unknown"}),
     "planned-date-last-year": ("incomplete", {"corticosteroid-plan": "unknown"}),
@@ -79,7 +80,6 @@ AS_OF_TODAY = {"turning-2-no-planned-date", "planned-date-last-year"}
 # scenario -> (criterion, reason) met with a risk: a warning card of its own (issue 12 item 10)
 CAUTIONS = {
     "baseline-platelets-low": ("baseline-platelets-troponin", "baseline-platelets-low"),
-    "baseline-alt-no-range": ("baseline-liver-function", "baseline-lft-documented-uln-unknown"),
     "turning-2-no-planned-date": ("age-under-2", "under-2-turning-2-soon"),
     "weight-between-bands": ("weight-in-label-range", "weight-between-bands"),
 }

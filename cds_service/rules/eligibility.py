@@ -316,8 +316,10 @@ def baseline_liver_function(ctx: RuleContext) -> Finding:
         return ctx.finding(c, REVIEW, "coagulation-above-uln", ev, test="INR" if coag.analyte == "inr" else "PT",
                            value=f"{coag.value:g}", unit=unit, uln=f"{coag.ref_high:g}", date=coag.when.isoformat())
     if no_uln:
-        # Documented (criterion 8 is met) but the label's 2 x ULN question (section 8.6) is open: a warning card.
-        return ctx.finding(c, MET, "baseline-lft-documented-uln-unknown", ev, caution=True,
+        # Documented, but the label's 2 x ULN question (section 8.6) cannot be answered: above 2 x ULN the answer
+        # would be `review`, so `met` would be a guess (clinical-facts.md 3: "ULN unknown", never a guessed ULN).
+        # Unknown until the lab gives its reference range.
+        return ctx.finding(c, UNKNOWN, "baseline-lft-documented-uln-unknown", ev, missing=("liver-reference-range",),
                            no_uln=", ".join(_LFT_NAMES[a] for a in no_uln))
     return ctx.finding(c, MET, "baseline-lft-documented", ev)
 
@@ -381,6 +383,12 @@ def one_time_dose(ctx: RuleContext) -> Finding:
     c = "one-time-dose"
     if ctx.facts.prior_doses:
         return ctx.finding(c, NOT_MET, "prior-dose", [d.evidence for d in ctx.facts.prior_doses])
+    if ctx.facts.order and ctx.facts.other_zolgensma_orders:
+        # Two open Zolgensma orders ask for two doses of a one-time therapy (or one is a duplicate): whichever is
+        # checked, the other could be the one signed. Not met until one remains.
+        others = ctx.facts.other_zolgensma_orders
+        return ctx.finding(c, NOT_MET, "several-zolgensma-orders", [ctx.facts.order.evidence, *others],
+                           count=len(others) + 1)
     return ctx.unavailable(c, "medication-administrations", "medication-statements", "procedures",
                            "medication-requests") or ctx.finding(c, MET, "no-prior-dose")
 

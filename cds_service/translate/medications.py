@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 
 from .. import terminology as t
-from ..facts import DataIssue, Dose, Order, PriorDose
+from ..facts import DataIssue, Dose, Evidence, Order, PriorDose
 from ..fhir_client import as_list
 from .common import _NONE, _all_text, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
 
@@ -42,6 +42,12 @@ class MedicationReader:
         if kind == "zolgensma":
             if mr["status"] in ("draft", "active", "on-hold"):  # an Appointment may be for this order
                 self._zolgensma_orders.add(_ref(mr))
+                # Zolgensma is one dose: a second open order beside the one under review is a duplicate (or a
+                # second dose) to settle before signing; its dose is never checked in place of this one's.
+                other = self.zolgensma_order(resource)
+                written = _to_date(mr.get("authoredOn")) or "on an unstated date"
+                self.facts.other_zolgensma_orders.append(Evidence(
+                    other.reference, f"another open Zolgensma order, written {written}: {other.evidence.text}"))
             if mr["status"] == "completed":  # dated by its planned infusion date, else when it was written
                 when = _planned_date(mr)[0] or _to_date(mr.get("authoredOn"))
                 self.facts.prior_doses.append(PriorDose(_ref(mr), when, f"Zolgensma order completed ({text})"))
