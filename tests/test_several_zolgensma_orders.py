@@ -39,7 +39,8 @@ def test_a_second_open_zolgensma_order_is_not_met_whichever_comes_first(rsps, st
     assert outcome(response)["overall"] == "not-eligible"
     assert finding["evidence"] == ["MedicationRequest/zolgensma-order", "MedicationRequest/zolgensma-order-2"]
     assert response["cards"][0]["indicator"] == "critical"
-    card = next(c for c in response["cards"] if "2 open Zolgensma orders" in c["summary"])
+    assert "2 open Zolgensma orders" in response["cards"][0]["summary"]
+    card = next(c for c in response["cards"] if c["summary"].startswith("2 open Zolgensma orders"))
     assert card["indicator"] == "critical" and "dose 60.5 mL (MedicationRequest/zolgensma-order-2)" in card["detail"]
     assert coverage_covered(response) != "covered"
 
