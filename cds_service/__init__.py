@@ -76,7 +76,7 @@ def _cors_only_with_origin(app: Flask) -> None:
     cors = hooks[index]
 
     def cors_after_request_with_origin(response):
-        return cors(response) if "Origin" in request.headers else response
+        return cors(response) if "HTTP_ORIGIN" in request.environ else response  # the Origin header (WSGI)
 
     hooks[index] = cors_after_request_with_origin
 

@@ -25,14 +25,15 @@ calls = logging.getLogger("cds_service.calls")
 
 @bp.before_request
 def authenticate():
-    g.started = time.perf_counter()
-    g.claims = None
+    call = g._get_current_object()  # one lookup through Flask's context proxy, not one per attribute
+    call.started = time.perf_counter()
+    call.claims = None
     verifier = current_app.extensions.get("cds.verifier")
     # A stored packet is opened from a card link by the clinician's browser: its unguessable, expiring id is
     # the credential (packet/links.py).
     if verifier is None or request.method == "OPTIONS" or request.endpoint in ("cds.openapi", "cds.stored_packet"):
         return
-    g.claims = verifier.verify(request.headers.get("Authorization"), _base_url() + request.path)
+    call.claims = verifier.verify(request.headers.get("Authorization"), _base_url() + request.path)
 
 
 def _fhir_servers() -> frozenset[str] | None:
@@ -55,16 +56,16 @@ def call_service(service_id: str):
     # No cyclic garbage collection during one call: parsing a large prefetch creates hundreds of thousands of
     # objects, and each full collection the allocations trigger walks all of them (a 10,000-resource prefetch
     # cost 3x more per resource). The call's cycles are collected after it, by the next collection.
+    app, call = current_app._get_current_object(), g._get_current_object()  # each proxy looked up once
     collecting = gc.isenabled()
     gc.disable()
     try:
-        body = _json_body()
-        g.body = body
-        g.result = current_app.extensions["cds.handler"](service_id, body, _fhir_servers(), base_url=_base_url)
+        call.body = body = _json_body()
+        call.result = app.extensions["cds.handler"](service_id, body, _fhir_servers(), base_url=_base_url)
     finally:
         if collecting:
             gc.enable()
-    return jsonify(g.result)
+    return app.json.response(call.result)
 
 
 @bp.post("/packets")
