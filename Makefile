@@ -35,6 +35,7 @@ test: $(BIN)/activate
 bench: $(BIN)/activate
 	$(BIN)/python benchmarks/run.py
 
-# Deterministic: instructions per request under valgrind (Debian package valgrind); about 3 minutes.
+# Deterministic: instructions per request, (a) and (b), under valgrind (Debian package valgrind); about 15 minutes
+# on the shared machine.
 bench-instructions: $(BIN)/activate
 	$(BIN)/python benchmarks/instructions.py --stages
