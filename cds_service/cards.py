@@ -15,7 +15,7 @@ from . import extensions
 from .facts import PatientFacts
 from .markdown import md, md_params, plain
 from .quantities import scientific
-from .rules.findings import MET, NOT_ELIGIBLE, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
+from .rules.findings import MET, NEEDS_REVIEW, NOT_ELIGIBLE, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding
 
 MAX_SUMMARY = 139
 POLICY = "DR.005.D"
@@ -151,7 +151,15 @@ class CardBuilder:
         if evaluation.overall == NOT_ELIGIBLE and all(
                 self.indicator(f) != "critical" for f in evaluation.findings if f.status == NOT_MET):
             return "not-covered"
+        if evaluation.overall == NEEDS_REVIEW and all(
+                self.prescriber_fix(f) for f in evaluation.findings if f.status == REVIEW):
+            return "prescriber-fix"  # a prescribing error (duplicate orders): the prescriber, not a referral
         return evaluation.overall
+
+    def prescriber_fix(self, f: Finding) -> bool:
+        """A finding for review that is a prescribing error the prescriber fixes before signing (cards/criteria.json
+        `prescriberFix`); its status stays `review`, only the wording changes."""
+        return f.status == REVIEW and bool(self.wording.reason(f).get("prescriberFix"))
 
     def problems(self, evaluation: Evaluation) -> list[Finding]:
         """The criteria that stop the infusion, most severe first: not met (critical before warning), for
@@ -186,8 +194,8 @@ class CardBuilder:
         if evaluation.overall == "eligible" and checks:
             lines += [self.wording.data["goAhead"]["checks"].format(items="; ".join(md(c) for c in checks)), ""]
         problems = self.problems(evaluation)
-        for status in (NOT_MET, REVIEW, UNKNOWN):
-            group = [f for f in problems if f.status == status]
+        for status in (NOT_MET, "prescriber-fix", REVIEW, UNKNOWN):
+            group = [f for f in problems if ("prescriber-fix" if self.prescriber_fix(f) else f.status) == status]
             if group:
                 items = "; ".join(f"{self.wording.criterion(f.criterion)['title']} "
                                   f"({self.wording.criterion(f.criterion)['source']})" for f in group)

@@ -36,6 +36,10 @@ class OrderSuggester:
         if f.criterion == "corticosteroid-plan" and f.reason in ("no-steroid-plan", "steroid-plan-ended"):
             s = self.prednisolone()
             return [s] if s else []
+        if f.criterion == "corticosteroid-plan" and f.params.get("duplicates"):
+            return [self.cancel_duplicates(f.params["duplicates"])]
+        if f.criterion == "aav9-titer" and f.reason == "titer-above-limit":
+            return [self.repeat_titer()]
         tests = [t for t in self._baseline_tests(f) if not self.pending(t)]
         return [self.baseline(tests, f.criterion)] if tests else []
 
@@ -102,6 +106,23 @@ class OrderSuggester:
             "note": [{"text": p["note"]}],
         }
         return self._suggestion(p["suggestionLabel"].format(**values), [resource], "prednisolone")
+
+    def cancel_duplicates(self, references: tuple[str, ...]) -> dict:
+        """CDS Hooks 2.0 `delete` actions (relative `resourceId`, no `resource`) for duplicate corticosteroid
+        orders, which are in this session's draftOrders or on record (the rule read them there)."""
+        d = self.t["duplicateSteroid"]
+        return {"label": d["suggestionLabel"].format(orders=", ".join(references))[:200], "uuid": self.new_id(),
+                "isRecommended": True,
+                "actions": [{"type": "delete", "description": d["description"].format(order=r), "resourceId": r}
+                            for r in references]}
+
+    def repeat_titer(self) -> dict:
+        """A titer above 1:50 may be repeated (FDA label summary, clinical-facts 1.7): a repeat ELISA titer
+        order, text only (no verified LOINC code), drawn before the infusion when the planned date is known."""
+        r = self.t["repeatTiter"]
+        when = {"end": (self.planned - timedelta(days=1)).isoformat()} if self.planned else None
+        return self._suggestion(r["suggestionLabel"],
+                                [self._service_request("aav9-titer", r["reason"], occurrence_period=when)], "repeat")
 
     def baseline(self, tests: list[str], criterion: str) -> dict:
         source = {"aav9-titer": "DR.005.D criterion 6", "baseline-liver-function": "DR.005.D criterion 8",

@@ -92,3 +92,41 @@ def test_unknown_status_is_worded_by_its_reason(client, rsps, name, mode):
     detail = _criterion_card(_cards(client, rsps, name, mode), criterion)["detail"]
     assert f"**Status:** {label}\n" in detail
     assert f"(`{criterion}`)" not in detail  # the rule id stays in the machine-readable extension
+
+
+# Review item 12: two overlapping corticosteroid orders are a prescribing error, not a referral.
+@pytest.mark.parametrize("hook", HOOKS)
+@pytest.mark.parametrize("mode", MODES)
+def test_duplicate_steroid_order_is_a_prescriber_warning_with_a_delete(client, rsps, mode, hook):
+    cards = _cards(client, rsps, "steroid-two-orders", mode, hook)
+    first = cards[0]
+    assert first["summary"] == ("Zolgensma not ready, fix the orders: 2 overlapping steroid orders (2.91 mg/kg/day): "
+                                "cancel the duplicate")
+    assert "Medical Director" not in first["summary"] + first["detail"]
+    outcome = first["extension"]["org.example.zolgensma-cds.eligibility"]
+    assert outcome["overall"] == "needs-review"  # the status stays conservative: never met
+    card = _criterion_card(cards, "corticosteroid-plan")
+    assert card["indicator"] == "warning" and card["extension"][CRITERION]["status"] == "review"
+    assert "**Status:** prescribing error: fix before signing" in card["detail"]
+    assert "referred for review" not in card["detail"]
+    [suggestion] = card["suggestions"]
+    # CDS Hooks 2.0: a delete names the resource by a relative reference in resourceId, no resource
+    assert suggestion["actions"] == [{"type": "delete",
+                                      "description": "Cancel duplicate corticosteroid order "
+                                                     "MedicationRequest/prednisolone-plan-2",
+                                      "resourceId": "MedicationRequest/prednisolone-plan-2"}]
+
+
+# Review item 8: a titer above 1:50 may be repeated (clinical-facts 1.7).
+@pytest.mark.parametrize("mode", MODES)
+def test_titer_above_limit_offers_a_repeat_titer_order(client, rsps, mode):
+    card = _criterion_card(_cards(client, rsps, "titer-1-100", mode), "aav9-titer")
+    assert card["indicator"] == "critical"
+    [suggestion] = card["suggestions"]
+    assert suggestion["label"] == "Repeat anti-AAV9 total antibody titer by ELISA (the label allows a retest above 1:50)"
+    [action] = suggestion["actions"]
+    resource = action["resource"]
+    assert action["type"] == "create" and resource["resourceType"] == "ServiceRequest"
+    assert "coding" not in resource["code"]  # no verified LOINC code for the anti-AAV9 titer: text only
+    assert resource["code"]["text"].startswith("Anti-AAV9")
+    assert resource["occurrencePeriod"] == {"end": "2026-11-30"}  # before the planned infusion (2026-12-01)

@@ -87,8 +87,14 @@ def _concurrent_steroids(ctx: RuleContext, c: str, plans, weight: float | None, 
     overlap = any(_overlaps(a, b) for n, a in enumerate(plans) for b in plans[n + 1:])
     total = f"{sum(round(d, 2) for d in doses):.2f}" if overlap and None not in doses else ""
     parts = ", ".join(f"{d:.2f}" if d is not None else "?" for d in doses)
+    # The duplicate to cancel, only when it is unambiguous: overlapping orders, every dose known, exactly one at
+    # the label's 1 mg/kg/day. The status stays `review` until the prescriber removes it (never `met` here).
+    low, high = STEROID_MG_PER_KG_RANGE
+    right = [o for o, d in zip(plans, doses, strict=True) if d is not None and low <= d <= high]
+    duplicates = tuple(o.reference for o in plans if o not in right) \
+        if overlap and None not in doses and len(right) == 1 else ()
     return ctx.finding(c, REVIEW, "steroid-orders-concurrent" if overlap else "steroid-orders-several",
-                       [o.evidence for o in plans] + weight_ev, count=len(plans), doses=parts,
+                       [o.evidence for o in plans] + weight_ev, count=len(plans), doses=parts, duplicates=duplicates,
                        total=total or "not computable (a dose or the weight is missing)",
                        low=STEROID_MG_PER_KG_RANGE[0], high=STEROID_MG_PER_KG_RANGE[1])
 
