@@ -26,7 +26,8 @@ def _suggestions(cards):
 
 
 def _resources(cards):
-    return [a["resource"] for s in _suggestions(cards) for a in s["actions"] if a["type"] != "delete"]  # a delete names resourceId
+    # a delete names its resource by resourceId and carries none
+    return [a["resource"] for s in _suggestions(cards) for a in s["actions"] if a["type"] != "delete"]
 
 
 @pytest.mark.parametrize("name", [n for n in scenario_names() if n != "no-zolgensma"])

@@ -123,7 +123,8 @@ def test_titer_above_limit_offers_a_repeat_titer_order(client, rsps, mode):
     card = _criterion_card(_cards(client, rsps, "titer-1-100", mode), "aav9-titer")
     assert card["indicator"] == "critical"
     [suggestion] = card["suggestions"]
-    assert suggestion["label"] == "Repeat anti-AAV9 total antibody titer by ELISA (the label allows a retest above 1:50)"
+    assert suggestion["label"] == ("Repeat anti-AAV9 total antibody titer by ELISA "
+                                   "(the label allows a retest above 1:50)")
     [action] = suggestion["actions"]
     resource = action["resource"]
     assert action["type"] == "create" and resource["resourceType"] == "ServiceRequest"
