@@ -153,7 +153,11 @@ def test_cards_follow_cds_hooks_rules(client, name):
             for s in card["suggestions"]:
                 assert s["uuid"] and s["label"]
                 for action in s["actions"]:
-                    assert action["type"] == "create" and action["description"]
+                    assert action["type"] in ("create", "delete") and action["description"]
+                    if action["type"] == "delete":  # CDS Hooks 2.0: a relative reference, no resource
+                        assert "resource" not in action and action["resourceId"].count("/") == 1
+                    else:
+                        assert action["resource"]["resourceType"]
         for reason in card.get("overrideReasons", []):
             assert reason["code"] and reason["system"] and reason["display"]
 
