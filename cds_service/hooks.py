@@ -216,7 +216,7 @@ class EligibilityHandler(_Handler):
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension(),
                           suggester.pending_notes,
                           several_orders=sum(r.get("resourceType") != "Medication" for r in drafts) > 1,
-                          checks=coverage_cards.site_problems(guidance))
+                          checks=suggester.label_baseline_problems() + coverage_cards.site_problems(guidance))
         # No billing card when Zolgensma is excluded on clinical grounds (alternatives card instead) or the plan
         # does not cover it (the first card says so; billing J3399 to that plan would only be denied).
         no_billing = builder.outcome_key(evaluation) in (NOT_ELIGIBLE, "not-covered") or any(

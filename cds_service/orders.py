@@ -168,7 +168,8 @@ class OrderSuggester:
         card = {
             "uuid": self.new_id(),
             "summary": m["summary"],
-            "indicator": "info",
+            # The label's baseline creatinine/CBC missing or old: a warning (not a DR.005.D criterion, not blocking).
+            "indicator": "warning" if label_gaps else "info",
             "detail": "\n".join(lines),
             "source": builder.source("clinical-reminder"),
         }
@@ -187,6 +188,15 @@ class OrderSuggester:
                 iso = {offset: date.fromordinal(day0 + offset).isoformat() for offset in offsets}
                 self._schedule = {test: [iso[d] for d in days] for test, days in plan.items()}
         return self._schedule
+
+    def label_baseline_problems(self) -> list[str]:
+        """The label baseline tests missing or old, as the first card names them (plain text), when the monitoring
+        card (which says so and orders them) is shown."""
+        gaps = self.label_baseline_gaps() if self.evaluation.overall != NOT_ELIGIBLE else []
+        if not gaps:
+            return []
+        return [self.t["monitoring"]["labelBaselineProblem"].format(
+            tests=", ".join(self.t["tests"][t]["label"] for t in gaps))]
 
     def label_baseline_gaps(self) -> list[str]:
         """Label baseline tests outside DR.005.D: creatinine and a CBC (hemoglobin)."""

@@ -131,3 +131,26 @@ def test_titer_above_limit_offers_a_repeat_titer_order(client, rsps, mode):
     assert "coding" not in resource["code"]  # no verified LOINC code for the anti-AAV9 titer: text only
     assert resource["code"]["text"].startswith("Anti-AAV9")
     assert resource["occurrencePeriod"] == {"end": "2026-11-30"}  # before the planned infusion (2026-12-01)
+
+
+# Review item 9: the label's baseline creatinine (LOINC 2160-0) missing is a warning, not blocking.
+@pytest.mark.parametrize("mode", MODES)
+def test_missing_baseline_creatinine_is_a_warning_with_its_order(client, rsps, mode):
+    resources = [r for r in load("eligible-infant") if r.get("id") != "creatinine"]
+    FakeFhir(resources).register(rsps)
+    body = hook_request("eligible-infant", "order-sign", mode)
+    if mode == "prefetch":
+        labs = body["prefetch"]["labs"]
+        labs["entry"] = [e for e in labs["entry"] if e["resource"]["id"] != "creatinine"]
+        if "total" in labs:  # a Bundle whose total disagrees is read as incomplete
+            labs["total"] = len(labs["entry"])
+    cards = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
+    outcome = cards[0]["extension"]["org.example.zolgensma-cds.eligibility"]
+    assert outcome["overall"] == "eligible"  # criterion 9 is platelets and troponin-I: not blocking
+    assert cards[0]["summary"].startswith("Zolgensma can go ahead after 1 check: baseline Serum creatinine")
+    assert cards[0]["indicator"] == "warning"
+    monitoring = next(c for c in cards if c["summary"].startswith("Zolgensma monitoring"))
+    assert monitoring["indicator"] == "warning"
+    codes = [coding["code"] for s in monitoring["suggestions"] for a in s["actions"]
+             for coding in a["resource"]["code"].get("coding", [])]
+    assert "2160-0" in codes
