@@ -339,7 +339,8 @@ class CardBuilder:
         lines = [texts["detail"], ""] + [f"- {md(i.source)}: {md(i.problem)}" for i in facts.issues]
         return prune({
             "uuid": self.new_id(),
-            "summary": summary_text(texts["summary"].format(count=len(facts.issues))),
+            "summary": summary_text(texts["summary"].format(count=len(facts.issues),
+                                                            count_s="" if len(facts.issues) == 1 else "s")),
             "indicator": "info",
             "detail": "\n".join(lines),
             "source": self.source("clinical-reminder"),

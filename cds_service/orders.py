@@ -41,7 +41,17 @@ class OrderSuggester:
         if f.criterion == "aav9-titer" and f.reason == "titer-above-limit":
             return [self.repeat_titer()]
         tests = [t for t in self._baseline_tests(f) if not self.pending(t)]
+        if tests and f.criterion == "baseline-platelets-troponin":
+            tests += self._label_panel()  # the label's baseline creatinine, in the same baseline panel
         return [self.baseline(tests, f.criterion)] if tests else []
+
+    def _label_panel(self) -> list[str]:
+        """The label's baseline creatinine (LOINC 2160-0) when missing or old and not already on order: ordered
+        with the criterion 9 baseline panel when that card orders one (the monitoring card then does not)."""
+        platelets = self.evaluation.finding("baseline-platelets-troponin")
+        if platelets.status != UNKNOWN or not [t for t in self._baseline_tests(platelets) if not self.pending(t)]:
+            return []
+        return [t for t in self.label_baseline_gaps() if t == "creatinine" and not self.pending(t)]
 
     def pending_notes(self, f: Finding) -> list[str]:
         """Card lines for the tests this finding needs that are already drafted or active (not suggested again)."""
@@ -157,7 +167,7 @@ class OrderSuggester:
             unusable = self.facts.order is not None and self.facts.order.planned_date is not None
             lines.append(m["detail"].format(day0=m["day0Unusable" if unusable else "day0Missing"]))
         label_gaps = self.label_baseline_gaps()
-        to_order = [t for t in label_gaps if not self.pending(t)]
+        to_order = [t for t in label_gaps if not self.pending(t) and t not in self._label_panel()]
         if label_gaps:
             lines += ["", m["labelBaseline"]]
         pending = self._pending_lines(label_gaps)

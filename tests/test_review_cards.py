@@ -154,3 +154,29 @@ def test_missing_baseline_creatinine_is_a_warning_with_its_order(client, rsps, m
     codes = [coding["code"] for s in monitoring["suggestions"] for a in s["actions"]
              for coding in a["resource"]["code"].get("coding", [])]
     assert "2160-0" in codes
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_baseline_panel_orders_creatinine_with_platelets_and_troponin(client, rsps, mode):
+    FakeFhir([r for r in load("missing-labs") if r.get("id") != "creatinine"]).register(rsps)
+    body = hook_request("missing-labs", "order-sign", mode)
+    if mode == "prefetch":
+        labs = body["prefetch"]["labs"]
+        labs["entry"] = [e for e in labs["entry"] if e["resource"]["id"] != "creatinine"]
+        if "total" in labs:
+            labs["total"] = len(labs["entry"])
+    cards = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
+
+    def codes(card):
+        return [coding["code"] for s in card.get("suggestions", []) for a in s["actions"]
+                for coding in a["resource"]["code"].get("coding", [])]
+    assert "2160-0" in codes(_criterion_card(cards, "baseline-platelets-troponin"))
+    monitoring = next(c for c in cards if c["summary"].startswith("Zolgensma monitoring"))
+    assert "2160-0" not in codes(monitoring)  # ordered once, on the baseline panel
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_data_issue_count_is_a_plain_plural(client, rsps, mode):
+    summaries = [c["summary"] for c in _cards(client, rsps, "titer-positive", mode)]
+    assert "1 data item could not be used by the Zolgensma PA check" in summaries
+    assert not any("(s)" in s for s in summaries)
