@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..facts import Evidence, Measurement, PatientFacts
+from ..facts import Evidence, Measurement, Order, PatientFacts
 from ..quantities import add_years
 from ..terminology import SMA_DIAGNOSES
 from .dosing import MAX_WEIGHT_KG
 from .eligibility import BASELINE_LAB_MAX_AGE_DAYS, TITER_MAX_AGE_DAYS, WEIGHT_MAX_AGE_DAYS, evaluate
 from .findings import ELIGIBLE, MET, NOT_ELIGIBLE, NOT_MET, REVIEW, Evaluation, Finding
-from .treatment import current_steroid_plans
+from .treatment import current_steroid_plans, steroid_mg_per_kg_day
 
 # Billing guide workflow: the titer is drawn at day -28 to -14, but the guide's top denial #1 (and our
 # `aav9-titer` rule) also wants it "current within 2 weeks of infusion". Both hold only for a draw from day -14
@@ -80,8 +80,22 @@ class Gate:
 @dataclass
 class WeightTrend:
     kg_per_month: float  # per 30 days
-    reaches_limit: date | None  # projected date the weight passes MAX_WEIGHT_KG (None: not rising)
+    # projected date the weight passes MAX_WEIGHT_KG: None when not rising, when a measured weight is already over
+    # it (`above`), or when the projection falls before today (`passed`): never a crossing date in the past
+    reaches_limit: date | None
     evidence: tuple[Evidence, ...]
+    above: Measurement | None = None  # the latest weight, when it is already above MAX_WEIGHT_KG
+    passed: bool = False  # rising, under the limit when measured, projected above it by today: re-weigh
+
+
+@dataclass
+class SteroidRecheck:
+    """One current prednisolone order whose mg/kg/day the rule could not check for the target date because the
+    weight is too old for it: shown as "order found", with what is open, never as done."""
+
+    order: Order
+    weight: Measurement | None  # the latest weight, older than the rule's window for the target
+    mg_per_kg_day: float | None  # on that weight: an indication, the rule decides on a current one
 
 
 @dataclass
@@ -102,6 +116,7 @@ class Readiness:
     target_quote: str = ""  # text recognition: the record's own words
     other_dates: tuple[tuple[str, date], ...] = ()  # other planned dates on record (reference, date)
     steroid_start: date | None = None  # steroid-plan target, or a plan starting too late to move it
+    steroid_recheck: SteroidRecheck | None = None
 
 
 def under_two(facts: PatientFacts, today: date) -> bool:
@@ -134,6 +149,10 @@ def assess(facts: PatientFacts, today: date) -> Readiness | None:
     notes = list(choice.notes)
     if earliest > last:
         notes.append("too-late-for-plan")
+        if today + timedelta(days=-PREDNISOLONE_DAY) <= last:
+            # only our own draw-to-result assumption (TITER_RESULT_DAYS) pushes the plan past the birthday: a
+            # faster titer result could still make it, and the card says so rather than blaming age
+            notes.append("titer-turnaround")
     target = choice.target
     at_target = evaluate(facts, today, target=target)
     now = evaluate(facts, today, target=today)
@@ -147,7 +166,19 @@ def assess(facts: PatientFacts, today: date) -> Readiness | None:
         overall = NOT_READY
     return Readiness(overall, today, target, choice.basis, choice.reference, earliest, last, gates, at_target,
                      weight_trend(facts, today), tuple(notes), choice.recognised_by, choice.quote, choice.others,
-                     choice.steroid_start)
+                     choice.steroid_start, steroid_recheck(facts, today, at_target))
+
+
+def steroid_recheck(facts: PatientFacts, today: date, at_target: Evaluation) -> SteroidRecheck | None:
+    """The prednisolone order the rule found but could not dose-check for want of a current weight."""
+    finding = at_target.finding("corticosteroid-plan")
+    plans = current_steroid_plans(facts, today)
+    if finding.reason != "steroid-dose-unverifiable" or len(plans) != 1 or plans[0].dose is None:
+        return None
+    weights = [m for m in facts.measurements if m.analyte == "weight" and m.when and m.when <= today]
+    weight = max(weights, key=lambda m: m.when) if weights else None
+    per_kg = steroid_mg_per_kg_day(plans[0], weight.value if weight else None)
+    return SteroidRecheck(plans[0], weight, round(per_kg, 2) if per_kg is not None else None)
 
 
 @dataclass
@@ -257,13 +288,15 @@ def weight_trend(facts: PatientFacts, today: date) -> WeightTrend | None:
         return None
     slope = _slope_per_day(weights)
     latest = weights[-1]
+    evidence = tuple(m.evidence for m in weights)
+    if latest.value > MAX_WEIGHT_KG:  # measured above the limit: nothing to project
+        return WeightTrend(round(slope * 30, 2), None, evidence, above=latest)
     reaches = None
     if slope > 0:
-        if latest.value > MAX_WEIGHT_KG:
-            reaches = latest.when
-        else:
-            reaches = latest.when + timedelta(days=int((MAX_WEIGHT_KG - latest.value) / slope) + 1)
-    return WeightTrend(round(slope * 30, 2), reaches, tuple(m.evidence for m in weights))
+        reaches = latest.when + timedelta(days=int((MAX_WEIGHT_KG - latest.value) / slope) + 1)
+        if reaches <= today:
+            return WeightTrend(round(slope * 30, 2), None, evidence, passed=True)
+    return WeightTrend(round(slope * 30, 2), reaches, evidence)
 
 
 def _slope_per_day(weights: list[Measurement]) -> float:

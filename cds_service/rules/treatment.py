@@ -52,7 +52,7 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
         return _concurrent_steroids(ctx, c, plans, weight, weight_ev)
     plan = plans[0]
     ev = [plan.evidence]
-    mg_per_kg_day = _steroid_mg_per_kg_day(plan, weight)
+    mg_per_kg_day = steroid_mg_per_kg_day(plan, weight)
     day_minus_1 = ctx.planned - timedelta(days=1) if ctx.planned else None
     last_day = ctx.planned + timedelta(days=STEROID_COURSE_DAYS - 2) if ctx.planned else None
     course = dict(day_minus_1=day_minus_1.isoformat() if day_minus_1 else "", course_days=STEROID_COURSE_DAYS,
@@ -83,7 +83,7 @@ def current_steroid_plans(facts, today: date) -> list:
 def _concurrent_steroids(ctx: RuleContext, c: str, plans, weight: float | None, weight_ev) -> Finding:
     """Several current corticosteroid orders: the doses of those that overlap are added up and the whole goes
     to review (a duplicate left active, or a course split over two orders, is for the prescriber to settle)."""
-    doses = [_steroid_mg_per_kg_day(o, weight) for o in plans]
+    doses = [steroid_mg_per_kg_day(o, weight) for o in plans]
     overlap = any(_overlaps(a, b) for n, a in enumerate(plans) for b in plans[n + 1:])
     total = f"{sum(round(d, 2) for d in doses):.2f}" if overlap and None not in doses else ""
     parts = ", ".join(f"{d:.2f}" if d is not None else "?" for d in doses)
@@ -106,7 +106,7 @@ def _overlaps(a, b) -> bool:
     return a_start <= b_end and b_start <= a_end
 
 
-def _steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
+def steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
     """mg/kg/day of prednisolone (prednisone 1:1); None when it cannot be computed with certainty."""
     if plan.dose is None:
         return None
