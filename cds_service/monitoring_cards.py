@@ -24,7 +24,7 @@ class MonitoringCards:
         """The summary first (its indicator is the worst of all), then critical alerts, overdue draws, the rest,
         and the outcomes milestones card last."""
         critical = [a for a in ev.alerts if a.severity == "critical"]
-        first = self.summary(ev)
+        first = self.summary(ev, milestones)
         if ev.overdue_tests:  # the overdue draws' order sits on the card that says they are overdue
             first = self.with_overdue_orders(first, ev)
         cards = [first] + [self.alert(ev, a) for a in critical]
@@ -44,7 +44,8 @@ class MonitoringCards:
             summary, indicator = t["summary"]["unknown"], "warning"
         else:
             nxt = by_status["upcoming"][0] if by_status["upcoming"] else None
-            summary = t["summary"]["ok"].format(next=f"month {nxt.month} on {nxt.due.isoformat()}" if nxt else "none")
+            summary = t["summary"]["ok" if nxt else "complete"].format(
+                next=f"month {nxt.month} on {nxt.due.isoformat()}" if nxt else "")
             indicator = "info"
         lines = [t["intro"].format(infusion=ev.infusion.isoformat()), "", t["tableHead"], "|---|---|---|---|---|---|"]
         for v in m.visits:
@@ -65,14 +66,15 @@ class MonitoringCards:
                        for v in m.visits],
             "ventilatorFreeSurvival": m.ventilation,
         }}
+        # the documents these visits rest on (billing guide, DR.005.D), not the label the other cards cite
+        source = dict(self.builder.source("clinical-reminder"), label=t["sourceLabel"])
         return prune({"uuid": self.builder.new_id(), "summary": summary_text(summary), "indicator": indicator,
-                      "detail": "\n".join(lines), "source": self.builder.source("clinical-reminder"),
-                      "extension": extension})
+                      "detail": "\n".join(lines), "source": source, "extension": extension})
 
     def _short(self, tests) -> str:
         return plain_list([self.t["shortLabels"][x] for x in tests])
 
-    def summary(self, ev: MonitoringEvaluation) -> dict:
+    def summary(self, ev: MonitoringEvaluation, milestones: Milestones | None = None) -> dict:
         s = self.t["summary"]
         due = tuple(dict.fromkeys(i.test for i in ev.items if i.status == "due"))
         upcoming = [i for i in ev.items if i.status == "upcoming"]
@@ -83,7 +85,7 @@ class MonitoringCards:
         abnormal = tuple(t for t, status in latest_done.items() if status == "abnormal")
         if ev.overdue_tests:
             late = sum(i.status == "overdue" for i in ev.items)  # draws, not tests: 2 missed weeks of LFT are 2
-            summary, indicator = s["overdue"].format(day=ev.day, count=late,
+            summary, indicator = s["overdue"].format(day=ev.day, count=late, draws=s["draws"][late != 1],
                                                      tests=self._short(ev.overdue_tests)), "warning"
         elif due:
             summary, indicator = s["due"].format(day=ev.day, tests=self._short(due)), "info"
@@ -91,12 +93,18 @@ class MonitoringCards:
             summary, indicator = s["abnormal"].format(day=ev.day, tests=self._short(abnormal)), "warning"
         else:
             nxt = min(upcoming, key=lambda i: i.due) if upcoming else None
-            summary = s["ok"].format(day=ev.day, next=f"{self.t['shortLabels'][nxt.test]} on {nxt.due.isoformat()}"
-                                     if nxt else "none")
+            if nxt:
+                summary = s["ok"].format(day=ev.day, next=f"{self.t['shortLabels'][nxt.test]} on {nxt.due.isoformat()}")
+            else:  # nothing scheduled ahead, nothing due, overdue or abnormal
+                summary = s["complete"].format(day=ev.day)
+            overdue_visits = [v for v in milestones.visits if v.status == "overdue"] if milestones else []
+            if overdue_visits:  # never "on schedule" beside an overdue milestone visit
+                summary += s["milestoneOverdue"].format(months=_months(overdue_visits))
             indicator = "info"
         worst = min((a.severity for a in ev.alerts), key=SEVERITY_ORDER.__getitem__, default="info")
-        if worst == "critical":
-            summary = s["critical"].format(day=ev.day, count=sum(a.severity == "critical" for a in ev.alerts))
+        if worst == "critical":  # name the alerts, most urgent first
+            named = [self._alert_name(a) for a in ev.alerts if a.severity == "critical"]
+            summary = s["critical"].format(day=ev.day, alerts=plain_list(list(dict.fromkeys(named))))
         if SEVERITY_ORDER[worst] < SEVERITY_ORDER[indicator]:
             indicator = worst  # the first card never looks calmer than the worst alert below it
         lines = [s["detailIntro"].format(infusion=ev.infusion.isoformat(), reference=md(ev.infusion_evidence.reference),
@@ -129,6 +137,13 @@ class MonitoringCards:
                       "detail": "\n".join(lines), "source": self.builder.source("clinical-reminder"),
                       "extension": extension})
 
+    def _alert_name(self, alert) -> str:
+        """A critical alert in a few words for the first card's summary ('possible acute liver injury ...')."""
+        params = {k: plain(v) if isinstance(v, str) else v for k, v in alert.params.items()}
+        if "which" in params:
+            params["which"] = " and ".join(self.t["analyteLabels"].get(a, a) for a in params["which"].split(", "))
+        return self.t["alertNames"][alert.code].format(**params)
+
     def with_overdue_orders(self, card: dict, ev: MonitoringEvaluation) -> dict:
         """The first card, with the overdue draws listed once above its table and one order for them."""
         o = self.t["overdue"]
@@ -147,6 +162,9 @@ class MonitoringCards:
 
     def alert(self, ev: MonitoringEvaluation, alert) -> dict:
         text = self.t["alerts"][alert.code]
+        if alert.code == "taper-needs-lft" and alert.params.get("steroid_record", "active") != "active":
+            # no active corticosteroid order on record (or the orders were not all read): never "continue"
+            text = self.t["alerts"]["taper-needs-lft-" + alert.params["steroid_record"]]
         # Each order once: overdue liver tests are ordered on the first card, not again on a steroid card.
         lft_ordered_above = alert.code in LFT_ORDERED_WITH and "lft" in ev.overdue_tests
         params = dict(alert.params, test_label=self.t["testLabels"].get(alert.params.get("test"), ""),
@@ -154,15 +172,21 @@ class MonitoringCards:
                       taper_note=self.t["taperDelayedNote"] if alert.params.get("taper_delayed") else "")
         if "course_end" in params:  # "ended 2026-...", or "ends" when still ahead
             params["course_ends"] = "ended" if params["course_end"] < ev.today.isoformat() else "ends"
+        steroid = self.t["steroidRecord"]
+        last = steroid["lastEnded"].format(date=params["steroid_ended"]) if params.get("steroid_ended") \
+            else steroid["noneEver"]
+        trusted = {"steroid_last": last,  # card wording and an ISO date: markdown as written, not escaped
+                   "steroid_note": steroid[params.get("steroid_record", "active")].format(steroid_last=last)}
         if "why" in params:
             params["why"] = self.t["whyLabels"].get(params["why"], params["why"])
         if "which" in params:
             params["which"] = " and ".join(self.t["analyteLabels"].get(a, a) for a in params["which"].split(", "))
-        detail = text["detail"].format(**md_params(params))
+        detail = text["detail"].format(**md_params(params), **trusted)
         if alert.evidence:
             detail += "\n\n**Evidence:**\n" + "\n".join(self.builder.evidence_lines(alert.evidence))
         suggestions = [] if lft_ordered_above else self._alert_suggestions(ev, alert, text, params)
-        summary = text["summary"].format(**{k: plain(v) if isinstance(v, str) else v for k, v in params.items()})
+        summary = text["summary"].format(**{k: plain(v) if isinstance(v, str) else v for k, v in params.items()},
+                                         **trusted)
         return prune({
             "uuid": self.builder.new_id(), "summary": summary_text(summary),
             "indicator": alert.severity, "detail": detail, "source": self.builder.source("clinical-reminder"),

@@ -61,6 +61,10 @@ def test_milestone_visits_through_prefetch_and_fhir_server(name, client, rsps):
     assert words in card["summary"] and card["indicator"] == indicator
     assert card["extension"][EXT]["ventilatorFreeSurvival"] == "no-permanent-ventilation-recorded"
     assert "CHOP-INTEND" in card["detail"] and "What counts as done" in card["detail"]
+    # the documents the visits rest on, no setting name, and no label link where the label is not cited
+    assert card["source"]["label"] == "Zolgensma outcomes milestones (billing guide; DR.005.D efficacy monitoring)"
+    assert "CDS_LOCAL_CODES" not in card["detail"] and "`" not in card["detail"]
+    assert ("FDA label" in card["detail"]) == any("fda.gov" in link["url"] for link in card.get("links", []))
 
 
 def test_no_milestone_card_in_the_first_months(client):

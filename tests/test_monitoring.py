@@ -96,7 +96,7 @@ def test_overdue_labs_get_orders_for_today(client):
     cards = _post(client, "monitoring-day-45-overdue")["cards"]
     card = cards[0]  # the order sits on the card that says what is overdue; no second card repeats the list
     late = [i for i in card["extension"][EXT_MONITORING]["items"] if i["status"] == "overdue"]
-    assert card["summary"] == f"Zolgensma day 45: {len(late)} monitoring draw(s) overdue " \
+    assert card["summary"] == f"Zolgensma day 45: {len(late)} monitoring draws overdue " \
         "(LFT, platelets and troponin-I): order them now"
     assert not any("overdue" in c["summary"] for c in cards[1:])
     assert card["indicator"] == "warning"
@@ -288,15 +288,19 @@ def test_completed_order_is_dated_by_its_planned_infusion_date(client):
 
 
 @pytest.mark.parametrize("name, alert, first_summary", [
-    ("monitoring-day-14-liver-injury", "acute-liver-injury", "critical alert"),
-    ("monitoring-day-35-unscheduled", "alt-ast-2x-after-course", "critical alert"),
+    ("monitoring-day-14-liver-injury", "acute-liver-injury",
+     "Zolgensma day 15: possible acute liver injury (ALT 9.0 x ULN, bilirubin 2.6 x ULN, PT 16.5 s): act now"),
+    ("monitoring-day-35-unscheduled", "alt-ast-2x-after-course",
+     "Zolgensma day 35: ALT at or above 2 x ULN after the steroid course: act now"),
 ])
 @pytest.mark.parametrize("mode", ["prefetch", "server"])
 def test_liver_injury_is_critical_at_any_day_and_leads(name, alert, first_summary, mode, client, rsps):
     FakeFhir(load(name)).register(rsps)
     cards = _post(client, name, mode=mode)["cards"]
-    assert cards[0]["indicator"] == "critical" and first_summary in cards[0]["summary"]
+    assert cards[0]["indicator"] == "critical" and cards[0]["summary"] == first_summary  # names the alert
     assert cards[1]["indicator"] == "critical" and "hepatology" in cards[1]["summary"].lower()
+    assert "…" not in cards[1]["summary"] and len(cards[1]["summary"]) < 140  # whole, not cut off
+    assert "alert(s)" not in cards[0]["summary"]
     assert _outcome({"cards": cards})["alerts"][0] == {**_outcome({"cards": cards})["alerts"][0], "code": alert,
                                                        "severity": "critical"}
     if alert == "acute-liver-injury":  # thresholds and their sources are on the card; no plain 2 x ULN warning
@@ -399,13 +403,19 @@ def test_todays_draws_fill_the_open_draw_and_clear_the_overdue_reminder(client, 
 
 
 @pytest.mark.parametrize("mode", ["prefetch", "server"])
-def test_day_45_without_liver_tests_says_continue_steroid_and_orders_each_test_once(mode, client, rsps):
+def test_day_45_without_liver_tests_or_steroid_order_says_so_and_orders_each_test_once(mode, client, rsps):
+    """No corticosteroid order on record (read completely): never "continue prednisolone" as if one ran."""
     FakeFhir(load("monitoring-day-45-overdue")).register(rsps)
     cards = _post(client, "monitoring-day-45-overdue", mode=mode)["cards"]
-    card = next(c for c in cards if c["summary"].startswith("Liver tests needed before any taper"))
-    assert "continue prednisolone 1 mg/kg/day" in card["summary"]
+    card = next(c for c in cards if c["summary"].startswith("No active prednisolone order"))
+    assert card["summary"] == ("No active prednisolone order since day 28 (2026-11-06): confirm if stopped; draw "
+                               "liver tests")
+    assert card["indicator"] == "warning"
+    assert "**No active prednisolone or other corticosteroid order is on record**" in card["detail"]
     assert "ended 2026-11-06" in card["detail"] and "ended or ends" not in card["detail"]
-    assert "continue prednisolone 1 mg/kg/day; do not stop or taper" in card["detail"]
+    assert "draw liver tests (ALT, AST, total bilirubin, PT/INR) today" in card["detail"]
+    assert "not to stop or taper systemic corticosteroids until liver findings are unremarkable" in card["detail"]
+    assert not any("continue prednisolone" in c["summary"] for c in cards)
     assert "ordered from the first card" in card["detail"] and not card.get("suggestions")
     codes = [a["resource"]["code"]["coding"][0]["code"] for c in cards for s in c.get("suggestions", [])
              for a in s["actions"] if a["resource"]["resourceType"] == "ServiceRequest"]
@@ -430,3 +440,63 @@ def test_low_platelets_show_the_lower_limit(client):
     card = next(c for c in cards[1:] if "TMA" in c["summary"])
     assert "60 × 10^3/µL, lower limit 150 × 10^3/µL on" in card["detail"]
     assert "ULN 450" not in card["detail"]
+
+
+def _with_prednisolone(name: str, **changes) -> list[dict]:
+    resources = load(name)
+    order = {"resourceType": "MedicationRequest", "id": "pred-course", "status": "active", "intent": "order",
+             "subject": {"reference": f"Patient/{name}"},
+             "medicationCodeableConcept": {"text": "prednisolone 15 mg/5 mL oral solution"},
+             "dosageInstruction": [{"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d",
+                                                          "boundsPeriod": {"start": "2026-10-08"}}},
+                                    "doseAndRate": [{"doseQuantity": {"value": 7, "unit": "mg",
+                                                                      "system": "http://unitsofmeasure.org",
+                                                                      "code": "mg"}}]}]}
+    order.update(changes)
+    return resources + [order]
+
+
+def test_day_45_with_an_active_prednisolone_order_says_continue(client):
+    body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES,
+                        resources=_with_prednisolone("monitoring-day-45-overdue"))
+    cards = _post(client, None, body=body)["cards"]
+    card = next(c for c in cards if c["summary"].startswith("Liver tests needed before any taper"))
+    assert "continue prednisolone 1 mg/kg/day" in card["summary"]
+    assert "MedicationRequest/pred-course" in card["detail"]
+
+
+def test_day_45_steroid_order_that_ended_is_named_with_its_end(client):
+    resources = _with_prednisolone("monitoring-day-45-overdue", status="completed")
+    body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES, resources=resources)
+    card = next(c for c in _post(client, None, body=body)["cards"]
+                if c["summary"].startswith("No active prednisolone order"))
+    assert "MedicationRequest/pred-course" in card["detail"]
+
+
+def test_day_45_unreadable_medication_order_never_says_none_on_record(client):
+    resources = load("monitoring-day-45-overdue") + [
+        {"resourceType": "MedicationRequest", "id": "broken", "status": "active", "intent": "order",
+         "subject": {"reference": "Patient/monitoring-day-45-overdue"}, "medicationCodeableConcept": 7}]
+    body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES, resources=resources)
+    cards = _post(client, None, body=body)["cards"]
+    assert not any(c["summary"].startswith("No active prednisolone order") for c in cards)
+    card = next(c for c in cards if c["summary"].startswith("Liver tests needed before any taper; steroid orders"))
+    assert "**The corticosteroid orders could not all be read**" in card["detail"]
+
+
+# review 2026-11-24 item 11: the first card never says "next none" nor "on schedule" beside an overdue milestone
+@pytest.mark.parametrize("name, summary", [
+    ("monitoring-month-6-due", "Zolgensma day 182: scheduled lab monitoring complete"),
+    ("monitoring-month-12-done", "Zolgensma day 368: scheduled lab monitoring complete"),
+    ("monitoring-month-13-overdue",
+     "Zolgensma day 418: scheduled lab monitoring complete; month-12 milestone assessment overdue"),
+])
+def test_first_card_reads_naturally_when_the_lab_schedule_is_over(name, summary, client, rsps):
+    cards = both_routes(client, URL, name, "patient-view", SOURCES, rsps)["cards"]
+    assert cards[0]["summary"] == summary
+    assert not any("next none" in c["summary"] or "(s)" in c["summary"] for c in cards)
+
+
+def test_overdue_summary_has_no_plural_in_brackets(client):
+    cards = _post(client, "monitoring-day-45-overdue")["cards"]
+    assert cards[0]["summary"].startswith("Zolgensma day 45: 6 monitoring draws overdue")

@@ -26,6 +26,7 @@ from datetime import date, timedelta
 
 from ..facts import Evidence, Measurement, PatientFacts
 from ..quantities import add_years
+from .treatment import current_steroid_plans
 
 LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
 PLATELET_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
@@ -316,7 +317,8 @@ class _Ctx:
             return None
         found = ", ".join(_times_uln(m) for m in high + signs)
         return Alert("acute-liver-injury", "critical", tuple(m.evidence for m in high + signs),
-                     {"found": found, "transaminase_x": f"{INJURY_TRANSAMINASE_X_ULN:g}",
+                     {"found": found, "brief": ", ".join(_brief(m) for m in high + signs),
+                      "transaminase_x": f"{INJURY_TRANSAMINASE_X_ULN:g}",
                       "bilirubin_x": f"{INJURY_BILIRUBIN_X_ULN:g}", "inr": f"{INJURY_INR:g}",
                       "pt": f"{INJURY_PT_SECONDS:g}"})
 
@@ -354,15 +356,33 @@ class _Ctx:
         params = {"course_end": end.isoformat(), "taper_start": start.isoformat(),
                   "taper_end": (start + timedelta(days=TAPER_DAYS - 1)).isoformat(), "no_uln": no_uln,
                   "taper_delayed": start > end + timedelta(days=1)}
+        params.update(self.steroid_record())
         if state == "no-results" or not recent:
-            alerts.append(Alert("taper-needs-lft", "warning", evidence, params))
+            alerts.append(Alert("taper-needs-lft", "warning", evidence + self.steroid_evidence(), params))
         elif state == "uln-unknown":
             alerts.append(Alert("taper-uln-unknown", "warning", evidence, params))
         elif state == "unremarkable":
             alerts.append(Alert("taper-now", "info", evidence, params))
         elif not high:
-            alerts.append(Alert("continue-steroid", "warning", evidence, params))
+            alerts.append(Alert("continue-steroid", "warning", evidence + self.steroid_evidence(), params))
         return alerts
+
+    def steroid_record(self) -> dict:
+        """Is a corticosteroid order active today? `steroid_record`: "active"; "none" only when the medication
+        orders were read completely with no unreadable entry that could have been one (then `steroid_ended`: the
+        last end date on record, or ""); otherwise "unread". Administrations of the steroid are not read."""
+        facts = self.facts
+        if current_steroid_plans(facts, self.today):
+            return {"steroid_record": "active"}
+        source = "medication-requests"
+        if source not in facts.sources_read or facts.source_gaps.get(source) or any(
+                u.source == source and u.kind in ("corticosteroid", None) for u in facts.unread):
+            return {"steroid_record": "unread"}
+        ended = [o.end for o in facts.steroid_orders if o.end and o.status != "entered-in-error"]
+        return {"steroid_record": "none", "steroid_ended": max(ended).isoformat() if ended else ""}
+
+    def steroid_evidence(self) -> tuple[Evidence, ...]:
+        return tuple(o.evidence for o in self.facts.steroid_orders if o.status != "entered-in-error")
 
     # Blood and heart ---------------------------------------------------------------------------------
     def back_to_baseline(self, analyte: str) -> bool | None:
@@ -407,6 +427,14 @@ def _above_uln(m: Measurement) -> str:
     if m.analyte == "inr":
         return f"INR {m.value:g} (ULN {m.ref_high:g})"
     return f"{_NAMES[m.analyte]} {m.value:g} {m.unit} (ULN {m.ref_high:g} {m.unit})"
+
+
+def _brief(m: Measurement) -> str:
+    """'ALT 9 x ULN', 'INR 1.6', 'PT 16.5 s': a summary's words, no parentheses."""
+    if m.analyte in ("alt", "ast", "bilirubin") and m.ref_high:
+        name = "bilirubin" if m.analyte == "bilirubin" else _NAMES[m.analyte]
+        return f"{name} {m.value / m.ref_high:.1f} x ULN"
+    return f"INR {m.value:g}" if m.analyte == "inr" else f"{_NAMES[m.analyte]} {m.value:g} {m.unit}"
 
 
 def _times_uln(m: Measurement) -> str:
