@@ -244,3 +244,15 @@ def test_weight_trend_projects_the_21_kg_date():
     assert weight_trend(flat, today).reaches_limit is None
     close = PatientFacts("Patient/p", measurements=[_w(12.0, today - timedelta(days=5)), _w(12.5, today)])
     assert weight_trend(close, today) is None  # less than 14 days apart: noise, not a trend
+
+
+def test_a_steroid_dose_no_weight_could_check_keeps_the_rules_reason(client):
+    """Methylprednisolone needs a manual equivalence check: not "mg/kg to recheck on a weight"."""
+    resources = load("readiness-steroid-later")
+    plan = next(r for r in resources if r.get("id") == "prednisolone-plan")
+    plan["medicationCodeableConcept"] = {"text": "methylprednisolone 4 mg tablet"}
+    body = hook_request("readiness-steroid-later", "patient-view", sources=SOURCES, resources=resources)
+    card = _post(client, "readiness-steroid-later", body=body)["cards"][0]
+    gate = next(g for g in card["extension"][EXT]["gates"] if g["criterion"] == "corticosteroid-plan")
+    assert gate["reasonCode"] == "steroid-dose-unverifiable" and gate["status"] == "missing"
+    assert "order found" not in card["detail"]

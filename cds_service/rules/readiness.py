@@ -175,6 +175,11 @@ def steroid_recheck(facts: PatientFacts, today: date, at_target: Evaluation) -> 
     plans = current_steroid_plans(facts, today)
     if finding.reason != "steroid-dose-unverifiable" or len(plans) != 1 or plans[0].dose is None:
         return None
+    # only when a current weight is what is missing: a dose that no weight could check (another corticosteroid,
+    # no frequency) keeps the rule's own reason
+    if at_target.finding("weight-in-label-range").reason not in ("weight-stale", "no-weight") \
+            or steroid_mg_per_kg_day(plans[0], 1.0) is None:
+        return None
     weights = [m for m in facts.measurements if m.analyte == "weight" and m.when and m.when <= today]
     weight = max(weights, key=lambda m: m.when) if weights else None
     per_kg = steroid_mg_per_kg_day(plans[0], weight.value if weight else None)
