@@ -211,7 +211,7 @@ class EligibilityHandler(_Handler):
         settings = read_configuration(body)
         builder = CardBuilder(self.wording, self.new_id, card_label(facts, self.wording.data["service"]["label"]),
                               legacy_alias=self.config["LEGACY_OUTCOME_ALIAS"])
-        suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id)
+        suggester = OrderSuggester(self.wording.orders, evaluation, facts, self.new_id, assessment.resources)
         coverage_cards = CoverageCards(self.wording.billing, builder)
         cards = cards_for(evaluation, facts, builder, suggester.for_finding, suggester.extension(),
                           suggester.pending_notes,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,8 +22,10 @@ STEROID_DOSES = 30  # FDA label 2.1: day -1 through day 28
 
 
 class OrderSuggester:
-    def __init__(self, templates: dict, evaluation: Evaluation, facts: PatientFacts, new_id: Callable[[], str]):
+    def __init__(self, templates: dict, evaluation: Evaluation, facts: PatientFacts, new_id: Callable[[], str],
+                 resources: list[dict] | None = None):
         self.t = templates
+        self.resources = resources or []  # the order, drafts and records read (for an update of one of them)
         self.evaluation = evaluation
         self.facts = facts
         self.new_id = new_id
@@ -38,6 +41,9 @@ class OrderSuggester:
             return [s] if s else []
         if f.criterion == "corticosteroid-plan" and f.params.get("duplicates"):
             return [self.cancel_duplicates(f.params["duplicates"])]
+        if f.criterion == "corticosteroid-plan" and f.reason == "steroid-course-short":
+            s = self.extend_course(f)
+            return [s] if s else []
         if f.criterion == "aav9-titer" and f.reason == "titer-above-limit":
             return [self.repeat_titer()]
         tests = [t for t in self._baseline_tests(f) if not self.pending(t)]
@@ -125,6 +131,28 @@ class OrderSuggester:
                 "isRecommended": True,
                 "actions": [{"type": "delete", "description": d["description"].format(order=r), "resourceId": r}
                             for r in references]}
+
+    def extend_course(self, f: Finding) -> dict | None:
+        """A CDS Hooks `update` of a corticosteroid order that ends before day 28: the same order, its one dosage's
+        boundsPeriod.end moved to day 28. Only when that is clean: the order read in full (draft or on record), one
+        dosage instruction, a boundsPeriod with an end; otherwise nothing is suggested."""
+        reference, last_day = (f.evidence[0].reference if f.evidence else ""), f.params.get("last_day")
+        found = [r for r in self.resources if isinstance(r, dict) and r.get("resourceType") == "MedicationRequest"
+                 and f"MedicationRequest/{r.get('id')}" == reference]
+        if len(found) != 1 or not last_day:
+            return None
+        dosages = found[0].get("dosageInstruction") or []
+        bounds = (((dosages[0].get("timing") or {}).get("repeat") or {}).get("boundsPeriod")
+                  if len(dosages) == 1 else None)
+        if not isinstance(bounds, dict) or not bounds.get("end") or str(bounds["end"]) in str(dosages[0].get("text")):
+            return None  # a dosage text naming the old end would contradict the update
+        updated = copy.deepcopy(found[0])
+        updated["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"]["end"] = last_day
+        e = self.t["extendSteroid"]
+        return {"label": e["suggestionLabel"].format(order=reference, end=last_day)[:200], "uuid": self.new_id(),
+                "isRecommended": True,
+                "actions": [{"type": "update", "description": e["description"].format(order=reference, end=last_day),
+                             "resource": updated}]}
 
     def repeat_titer(self) -> dict:
         """A titer above 1:50 may be repeated (FDA label summary, clinical-facts 1.7): a repeat ELISA titer

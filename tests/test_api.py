@@ -153,7 +153,7 @@ def test_cards_follow_cds_hooks_rules(client, name):
             for s in card["suggestions"]:
                 assert s["uuid"] and s["label"]
                 for action in s["actions"]:
-                    assert action["type"] in ("create", "delete") and action["description"]
+                    assert action["type"] in ("create", "update", "delete") and action["description"]
                     if action["type"] == "delete":  # CDS Hooks 2.0: a relative reference, no resource
                         assert "resource" not in action and action["resourceId"].count("/") == 1
                     else:

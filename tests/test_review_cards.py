@@ -180,3 +180,21 @@ def test_data_issue_count_is_a_plain_plural(client, rsps, mode):
     summaries = [c["summary"] for c in _cards(client, rsps, "titer-positive", mode)]
     assert "1 data item could not be used by the Zolgensma PA check" in summaries
     assert not any("(s)" in s for s in summaries)
+
+
+# Review item 12: a corticosteroid course that ends before day 28 is offered an update extending it.
+@pytest.mark.parametrize("mode", MODES)
+def test_short_steroid_course_offers_an_update_to_day_28(client, rsps, mode):
+    card = _criterion_card(_cards(client, rsps, "steroid-7-days", mode), "corticosteroid-plan")
+    assert card["indicator"] == "critical" and card["extension"][CRITERION]["status"] == "not-met"
+    [suggestion] = card["suggestions"]
+    [action] = suggestion["actions"]
+    assert action["type"] == "update"
+    original = next(r for r in load("steroid-7-days") if r.get("id") == "prednisolone-plan")
+    updated = action["resource"]
+    assert updated["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] == {"start": "2026-11-30",
+                                                                                   "end": "2026-12-29"}
+    # the resource in its entirety (CDS Hooks update): everything else as it was
+    updated["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"]["end"] = \
+        original["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"]["end"]
+    assert updated == original
