@@ -10,6 +10,7 @@ gigabytes).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,8 @@ from requests.utils import get_environ_proxies
 from urllib3.exceptions import ReadTimeoutError
 
 from .jsonio import loads
+
+LOG = logging.getLogger(__name__)
 
 
 class FhirError(Exception):
@@ -163,7 +166,10 @@ class FhirClient:
         except requests.Timeout:
             raise FhirError(f"FHIR server timed out after {timeout:g} s") from None
         except requests.RequestException as err:
-            raise FhirError(f"FHIR server unreachable ({type(err).__name__})") from None
+            # The card says it in plain words; the exception's class is for the operator's log.
+            LOG.warning("FHIR request failed: %s", type(err).__name__)
+            what = "connection failed" if isinstance(err, requests.ConnectionError) else "request failed"
+            raise FhirError(f"the EHR's FHIR server could not be reached ({what})") from None
         try:
             body = loads(content)
         except ValueError:

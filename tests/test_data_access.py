@@ -163,6 +163,10 @@ def test_fhir_server_fault_makes_affected_criteria_unknown_never_met(fault, clie
     assert TOKEN not in json.dumps(response.json)
     reasons = {c["id"]: c["reasonCode"] for c in ext["criteria"]}
     assert reasons["aav9-titer"] == "source-unavailable"
+    cards = json.dumps([c.get("detail", "") for c in response.json["cards"]])
+    assert "Error" not in cards and "Timeout" not in cards  # plain words, no exception class names
+    if fault == "unreachable":
+        assert "could not be reached (connection failed)" in cards
 
 
 def test_huge_bundle_is_not_read_as_complete(client, rsps):
