@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from .cards import CardBuilder, Wording, cards_for, worst_first
+from .cards import CardBuilder, cards_for, worst_first
 from .coverage_cards import CoverageCards
 from .crd import (
     add_questionnaire,
@@ -53,6 +53,7 @@ from .services import (
 )
 from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
 from .translate.clinical import is_lab_order
+from .wording import Wording
 
 
 class Services:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fhir_fake import hook_request, scenario_names
 
-from cds_service.cards import Wording
 from cds_service.fhir_validation import model_for
+from cds_service.wording import Wording
 
 SIGN = "/cds-services/zolgensma-order-sign"
 ROOT = Path(__file__).parent.parent

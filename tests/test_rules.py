@@ -12,7 +12,7 @@ import pytest
 from fhir_fake import hook_request, scenario_names
 
 from cds_service import config
-from cds_service.cards import CardBuilder, Wording, cards_for
+from cds_service.cards import CardBuilder, cards_for
 from cds_service.coverage_cards import CoverageCards
 from cds_service.data_access import SOURCES, gather
 from cds_service.facts import Dose, GeneticResult, Measurement, Order, PatientFacts, SequenceVariant, Titer
@@ -25,6 +25,7 @@ from cds_service.rules.billing import billing_guidance
 from cds_service.rules.dosing import kit_for_ndc, kit_for_weight
 from cds_service.rules.eligibility import CRITERIA, evaluate
 from cds_service.translate import Translator
+from cds_service.wording import Wording
 
 TODAY = date(2026, 11, 23)
 ALL_SOURCES = {s.name for s in SOURCES}  # every data source read (and empty unless a test adds to it)

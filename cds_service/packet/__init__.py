@@ -19,11 +19,12 @@ from functools import partial
 from pathlib import Path
 
 from .. import extensions
-from ..cards import CardBuilder, Wording
+from ..cards import CardBuilder
 from ..facts import PatientFacts
 from ..orders import OrderSuggester
 from ..rules.eligibility import CRITERIA
 from ..rules.findings import Evaluation
+from ..wording import Wording
 from .bundle import assemble, cited_references, resource_index
 from .questionnaire import MONITORING_TESTS, build_questionnaire, canonical
 from .response import ResponseBuilder
