@@ -71,3 +71,17 @@ def test_closed_orders_are_not_a_second_open_order(rsps, status):
     response = both(rsps, resources=_second_order(status, volume=41.3))
     finding = criterion(response, "one-time-dose")
     assert finding["reasonCode"] == ("prior-dose" if status == "completed" else "no-prior-dose")
+
+
+def test_a_second_order_with_an_unreadable_dosage_is_still_named_and_read_once(rsps):
+    """A prior or other Zolgensma order is read leniently (its dosage may be invalid): the duplicate is named, and
+    no second, stricter reading reports it as unreadable."""
+    record = _second_order("active")
+    second = next(r for r in record if r.get("id") == "zolgensma-order-2")
+    second["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": {"value": "forty", "unit": "mL"}}]
+    response = both(rsps, resources=record)
+    finding = criterion(response, "one-time-dose")
+    assert (finding["status"], finding["reasonCode"]) == ("not-met", "several-zolgensma-orders")
+    second_ref = "MedicationRequest/zolgensma-order-2"
+    unread = [i for i in outcome(response).get("dataIssues", []) if i["source"] == second_ref]
+    assert not any(i["problem"].startswith("skipped") for i in unread), unread

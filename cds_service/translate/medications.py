@@ -20,6 +20,10 @@ class MedicationReader:
         mr = self._valid(_lenient_draft(order, self.facts.patient_reference))
         if mr is None:
             return Order(_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma")
+        return self._order(mr, order)
+
+    def _order(self, mr: dict, order: dict) -> Order:
+        """A Zolgensma order from its validated subset `mr` (`order` as sent: its Medication may be contained)."""
         concept = _medication_concept(order, self.medications)  # a code, or a Medication by reference
         kit = next((n for n in (_normalise_ndc(c.get("code")) for c in _codings(concept)
                                 if c.get("system") == t.NDC) if n), None)
@@ -44,7 +48,8 @@ class MedicationReader:
                 self._zolgensma_orders.add(_ref(mr))
                 # Zolgensma is one dose: a second open order beside the one under review is a duplicate (or a
                 # second dose) to settle before signing; its dose is never checked in place of this one's.
-                other = self.zolgensma_order(resource)
+                # Read from the subset validated above (leniently: no second, stricter validation).
+                other = self._order(mr, resource)
                 written = _to_date(mr.get("authoredOn")) or "on an unstated date"
                 self.facts.other_zolgensma_orders.append(Evidence(
                     other.reference, f"another open Zolgensma order, written {written}: {other.evidence.text}"))
