@@ -51,8 +51,9 @@ from .services import (
     SERVICES,
     ServiceDefinition,
 )
-from .translate import LocalCodes, Translator, medication_index, medication_kind, unresolved_medication_ids
+from .translate import LocalCodes, Translator, medication_index, unresolved_medication_ids
 from .translate.clinical import is_lab_order
+from .translate.records import zolgensma_orders
 from .wording import Wording
 
 
@@ -305,7 +306,8 @@ class ReadinessHandler(_Handler):
         if read is None:
             return {"cards": []}  # quiet for children the plan does not concern, nothing more read
         gathered, medications = read
-        order = scheduled_order(gathered.resources.get("medication-requests") or [], medications)
+        # A Zolgensma order on record that is not yet given (draft, active, on hold): its date is the target.
+        order = next(iter(zolgensma_orders(gathered.resources.get("medication-requests") or [], medications)), None)
         facts = self.translator(context, latest_only=False, medications=medications).build(
             gathered.resources, order, [], gathered.issues, today, gathered.gaps)
         # 2. Evaluate (pure): quiet for children the plan does not concern (a prior dose found now).
@@ -329,14 +331,6 @@ def _merged(before: Gathered, after: Gathered) -> Gathered:
     return Gathered({**before.resources, **after.resources}, issues, gaps)
 
 
-def scheduled_order(medication_requests: list[dict], medications: dict | None = None) -> dict | None:
-    """A Zolgensma order on record that is not yet given (draft, active, on hold): its date is the target."""
-    for resource in medication_requests:
-        if isinstance(resource, dict) and resource.get("resourceType") == "MedicationRequest" \
-                and resource.get("status") in ("draft", "active", "on-hold") \
-                and medication_kind(resource, medications) == "zolgensma":
-            return resource
-    return None
 
 
 def _fhir_base(body: dict) -> str | None:

@@ -19,6 +19,10 @@ HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"  # HL7 THO cod
 UCUM = "http://unitsofmeasure.org"
 NUCC = "http://nucc.org/provider-taxonomy"
 HGNC = "http://www.genenames.org/geneId"
+
+# FHIR R4 request-status (MedicationRequest, ServiceRequest) of an order that still plans care: not yet given,
+# not ended (completed, revoked/stopped, cancelled, entered-in-error). One set for every reader and rule.
+OPEN_REQUEST_STATUSES = ("draft", "active", "on-hold")
 POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
 CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"  # CRD 2.0.1 card types, _cmsLocation POS codes
 POS_SYSTEMS = (POS, CRD_TEMP)

@@ -35,8 +35,6 @@ STEROID_COURSE_DAYS = 30
 VOLUME_TOLERANCE_ML = 0.1
 VG_RELATIVE_TOLERANCE = 0.01
 AGE_WARNING_DAYS = 30
-# A medication order that still plans treatment (criterion 7 ignores ended orders).
-ACTIVE_ORDER_STATUSES = ("active", "draft", "on-hold")
 
 
 class RuleContext:

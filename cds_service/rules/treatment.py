@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..quantities import scientific
+from ..terminology import OPEN_REQUEST_STATUSES
 from .context import (
-    ACTIVE_ORDER_STATUSES,
     STEROID_COURSE_DAYS,
     STEROID_MG_PER_KG_RANGE,
     VG_RELATIVE_TOLERANCE,
@@ -77,7 +77,7 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
 def current_steroid_plans(facts, today: date) -> list:
     """Corticosteroid orders that still plan treatment: open status, and a period that has not ended before today
     (also what the readiness plan reads as a prednisolone start date)."""
-    return [o for o in facts.steroid_orders if o.status in ACTIVE_ORDER_STATUSES and not (o.end and o.end < today)]
+    return [o for o in facts.steroid_orders if o.status in OPEN_REQUEST_STATUSES and not (o.end and o.end < today)]
 
 
 def _concurrent_steroids(ctx: RuleContext, c: str, plans, weight: float | None, weight_ev) -> Finding:

@@ -8,8 +8,6 @@ from ..fhir_client import as_list
 from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
 from .medications import _medication_text, _names_zolgensma, _unresolved_reference, medication_kind
 
-PENDING_STATUSES = ("draft", "active", "on-hold")
-
 
 class ClinicalReader:
     # Conditions -------------------------------------------------------------------------------
@@ -38,7 +36,7 @@ class ClinicalReader:
         """A drafted, active or on-hold ServiceRequest of this patient, recognised later by its codes (CRD hooks:
         "don't recommend an action if there's already a draft order to perform that action")."""
         sr = self._valid(resource, "service-request")
-        if sr is None or sr["status"] not in PENDING_STATUSES or sr.get("doNotPerform") is True:
+        if sr is None or sr["status"] not in t.OPEN_REQUEST_STATUSES or sr.get("doNotPerform") is True:
             return
         subject = (sr.get("subject") or {}).get("reference")
         if subject and subject != self.facts.patient_reference:

@@ -44,7 +44,7 @@ class MedicationReader:
             return
         text = _medication_text(resource, self.medications)
         if kind == "zolgensma":
-            if mr["status"] in ("draft", "active", "on-hold"):  # an Appointment may be for this order
+            if mr["status"] in t.OPEN_REQUEST_STATUSES:  # an Appointment may be for this order
                 self._zolgensma_orders.add(_ref(mr))
                 # Zolgensma is one dose: a second open order beside the one under review is a duplicate (or a
                 # second dose) to settle before signing; its dose is never checked in place of this one's.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from ..terminology import OPEN_REQUEST_STATUSES
 from .medications import medication_index, medication_kind
 
 # FHIR R4 id: [A-Za-z0-9\-\.]{1,64} (also safe as part of a file name).
@@ -14,7 +15,6 @@ FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # Resources that belong to no patient but that a patient's resources refer to (site of care, products).
 SHARED_TYPES = ("Location", "Medication", "Organization", "Practitioner", "PractitionerRole")
 _PATIENT_ELEMENTS = ("subject", "patient", "beneficiary")
-OPEN_ORDER_STATUSES = ("draft", "active", "on-hold")
 
 
 def patient_id_of(resource: dict) -> str | None:
@@ -47,11 +47,13 @@ def prescriber_roles(order: dict, roles: list[dict]) -> list[dict]:
             or (isinstance(r.get("practitioner"), dict) and r["practitioner"].get("reference") == ref)]
 
 
-def zolgensma_orders(resources: list[dict]) -> list[dict]:
-    """Open (draft, active, on-hold) Zolgensma MedicationRequests (the product named or referenced)."""
-    medications = medication_index(resources)
-    return [r for r in resources if r.get("resourceType") == "MedicationRequest"
-            and r.get("status") in OPEN_ORDER_STATUSES and medication_kind(r, medications) == "zolgensma"]
+def zolgensma_orders(resources: list, medications: dict | None = None) -> list[dict]:
+    """Open (draft, active, on-hold) Zolgensma MedicationRequests (the product named or referenced: among
+    `medications`, else the Medications in `resources`). Entries that are not resources are passed over."""
+    if medications is None:
+        medications = medication_index(resources)
+    return [r for r in resources if isinstance(r, dict) and r.get("resourceType") == "MedicationRequest"
+            and r.get("status") in OPEN_REQUEST_STATUSES and medication_kind(r, medications) == "zolgensma"]
 
 
 def with_planned_date(order: dict, planned: date) -> dict:
