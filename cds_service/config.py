@@ -25,6 +25,10 @@ DEFAULTS = {
     "MAX_REQUEST_BYTES": 24 << 20,
     # Site-configured local lab codes: {"system|code": "alt" | "aav9-titer" | ...}, or a path to such JSON.
     "LOCAL_CODES": {},
+    # Names by which a Coverage's payor identifies the plan whose policy (DR.005.D) the service applies,
+    # comma-separated, beside terminology.POLICY_PAYER ("Jefferson Health Plans"): matched in the payor's
+    # display, ignoring case, punctuation and spacing. A Coverage naming another payer is `review`.
+    "POLICY_PAYER_NAMES": "",
     # Validate the resources the rules read with the full fhir.resources R4B models (slower) instead of
     # the subset models of fhir_subset.py.
     "STRICT_VALIDATION": False,

@@ -148,17 +148,19 @@ def add_questionnaire(action: dict, questionnaire: str) -> None:
 
 
 def primary_coverage(facts: PatientFacts) -> CoverageFact | None:
-    """The active Coverage the answer is about (one whose product line we recognise first)."""
+    """The active Coverage the answer is about: the policy's plan first, then one whose product line we recognise."""
     active = [c for c in facts.coverages if c.active]
-    ranked = sorted(active, key=lambda c: c.product_line is None)
+    ranked = sorted(active, key=lambda c: (not c.policy_payer, c.product_line is None))
     return ranked[0] if ranked else None
 
 
 def card_label(facts: PatientFacts, default: str) -> str:
     """Card.source.label: the insurer on the patient's card (CRD 2.0.1 cards.md SHOULD, 2.2.1 resp-4 SHALL),
-    i.e. the primary Coverage's payor display; without one, the service's own label."""
+    i.e. the primary Coverage's payor display when it is the plan whose policy is applied; otherwise (another
+    payer, none named) the service's own label: the cards do not speak for another payer."""
     coverage = primary_coverage(facts)
-    return plain(coverage.insurer) if coverage and coverage.insurer else default  # plain text, one line
+    ours = coverage and coverage.insurer and coverage.policy_payer
+    return plain(coverage.insurer) if ours else default  # plain text, one line
 
 
 def _info_needed(evaluation: Evaluation, facts: PatientFacts) -> list[str]:

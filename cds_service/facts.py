@@ -217,10 +217,14 @@ class CoverageFact:
     description: str
     active: bool
     insurer: str | None = None  # Coverage.payor display: the name on the patient's insurance card
+    # Is the payor the plan whose policy is applied (terminology.POLICY_PAYER and configured names)? True, False
+    # (another payer named, or the patient/a related person paying), None (no payor named).
+    policy_payer: bool | None = None
 
     @property
     def evidence(self) -> Evidence:
-        return Evidence(self.reference, self.description)
+        named = self.insurer and self.insurer.lower() not in self.description.lower()
+        return Evidence(self.reference, f"{self.description}; payer {self.insurer}" if named else self.description)
 
 
 @dataclass

@@ -114,6 +114,7 @@ class _Handler:
     def __init__(self, config: dict, today: Callable[[], date], new_id: Callable[[], str], wording: Wording):
         self.config, self.today, self.new_id, self.wording = config, today, new_id, wording
         self.local_codes = LocalCodes.from_mapping(config["LOCAL_CODES"])
+        self.policy_payers = tuple(n for n in config["POLICY_PAYER_NAMES"].split(",") if n.strip())
         # The current time, for refusing future-dated results: injected `NOW`; with an injected `TODAY`
         # alone, by calendar date against it (None); otherwise the clock.
         injected = config.get("NOW")
@@ -121,7 +122,7 @@ class _Handler:
 
     def translator(self, context: dict, latest_only: bool = True, medications: dict | None = None) -> Translator:
         return Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"], latest_only,
-                          now=self.now(), medications=medications)
+                          now=self.now(), medications=medications, policy_payers=self.policy_payers)
 
     def gather_in_steps(self, context: dict, body: dict, steps, concerns: Callable[[int, PatientFacts], bool],
                         today: date, windows: Callable[[], dict[str, str]] = dict) -> tuple[Gathered, dict] | None:

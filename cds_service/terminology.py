@@ -305,6 +305,10 @@ NOT_SMA_SPECIALTY_TEXT = ("psychiatr",)
 SOPT = "urn:oid:2.16.840.1.113883.3.221.5"
 COVERED_LINE_TEXT = {"medicaid": "medicaid", "healthchoices": "medicaid", "chip": "chip",
                      "children's health insurance": "chip", "medicare": "medicare"}
+# The plan whose policy this is: "This policy applies to Jefferson Health Plans Medicaid, CHIP and Medicare product
+# lines" (DR.005.D "Product variations"). A Coverage naming another payer is not evaluated as covered under it.
+# Sites add the names their EHR uses for this plan with CDS_POLICY_PAYER_NAMES.
+POLICY_PAYER = "Jefferson Health Plans"
 EXCLUDED_LINE_TEXT = ("individual and family", "individual & family", "aca", "marketplace", "exchange",
                       "qualified health plan", "qhp")
 

@@ -231,6 +231,19 @@ def without_ids(body):
     return body
 
 
+def without_generated_ids(body):
+    """Drop generated identifiers (card/suggestion uuids, CRD coverage-assertion-id, packet link keys)."""
+    if isinstance(body, dict):
+        if body.get("url") == "coverage-assertion-id":
+            return {"url": "coverage-assertion-id"}
+        if "/packets/" in str(body.get("url")):
+            return {**body, "url": body["url"].rsplit("/", 1)[0]}
+        return {k: without_generated_ids(v) for k, v in body.items() if k != "uuid"}
+    if isinstance(body, list):
+        return [without_generated_ids(v) for v in body]
+    return body
+
+
 EXAMPLES = ("eligible-infant", "missing-labs", "titer-1-100")
 MONITORING_EXAMPLES = ("monitoring-day-45-overdue",)
 MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import make_app
-from fhir_fake import FakeFhir, hook_request, load, only_follow_ups, scenario_names
+from fhir_fake import FakeFhir, hook_request, load, only_follow_ups, scenario_names, without_generated_ids
 
 EXT_ELIGIBILITY = "org.example.zolgensma-cds.eligibility"  # card extension names (README)
 EXT_CRITERION = "org.example.zolgensma-cds.criterion"
@@ -95,19 +95,6 @@ def _outcome(response) -> dict:
     return response.json["cards"][0]["extension"][EXT_ELIGIBILITY]
 
 
-def _strip_ids(body):
-    """Drop generated identifiers (card/suggestion uuids, CRD coverage-assertion-id, packet link keys)."""
-    if isinstance(body, dict):
-        if body.get("url") == "coverage-assertion-id":
-            return {"url": "coverage-assertion-id"}
-        if "/packets/" in str(body.get("url")):
-            return {**body, "url": body["url"].rsplit("/", 1)[0]}
-        return {k: _strip_ids(v) for k, v in body.items() if k != "uuid"}
-    if isinstance(body, list):
-        return [_strip_ids(v) for v in body]
-    return body
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 @pytest.mark.parametrize("hook", ["order-sign", "order-select"])
 def test_scenario_prefetch_and_fhir_server_agree(name, hook, client, rsps):
@@ -131,7 +118,7 @@ def test_scenario_prefetch_and_fhir_server_agree(name, hook, client, rsps):
         assert outcome["asOf"] == "2026-11-23" and outcome["asOfBasis"] == "today"
     else:
         assert outcome["asOf"] == "2026-12-01" and outcome["asOfBasis"] == "planned-infusion-date"
-    assert _strip_ids(via_prefetch.json) == _strip_ids(via_server.json)
+    assert without_generated_ids(via_prefetch.json) == without_generated_ids(via_server.json)
 
 
 @pytest.mark.parametrize("mode", ["prefetch", "server"])
@@ -161,8 +148,9 @@ def test_fast_and_strict_validation_agree(name, client, rsps):
     FakeFhir(load(name)).register(rsps)  # Medications named by reference are read from it
     strict = make_app(STRICT_VALIDATION=True).test_client()
     body = hook_request(name)
-    assert _strip_ids(client.post("/cds-services/zolgensma-order-sign", json=body).json) == _strip_ids(
-        strict.post("/cds-services/zolgensma-order-sign", json=body).json)
+    url = "/cds-services/zolgensma-order-sign"
+    assert without_generated_ids(client.post(url, json=body).json) == without_generated_ids(
+        strict.post(url, json=body).json)
 
 
 @pytest.mark.parametrize("mode", ["prefetch", "server"])

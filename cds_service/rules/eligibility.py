@@ -394,18 +394,30 @@ def one_time_dose(ctx: RuleContext) -> Finding:
 
 
 def benefit_covered(ctx: RuleContext) -> Finding:
+    """DR.005.D "Product variations": the policy applies to the Jefferson Health Plans Medicaid, CHIP and
+    Medicare lines; gene therapy is excluded on its ACA lines. With only Coverages naming another payer (whose
+    own criteria apply) or no payer, the criterion is `unknown`: which policy applies is not known."""
     c = "benefit-covered"
     active = [cov for cov in ctx.facts.coverages if cov.active]
-    excluded = [cov for cov in active if cov.product_line == "aca-individual"]
+    # ours, or not named: the exclusion is never waived for want of a payer's name
+    excluded = [cov for cov in active if cov.product_line == "aca-individual" and cov.policy_payer is not False]
     if excluded:
         return ctx.finding(c, NOT_MET, "benefit-excluded", [cov.evidence for cov in excluded])
     covered = [cov for cov in active if cov.product_line in ("medicaid", "chip", "medicare")]
-    if covered:
-        return ctx.finding(c, MET, "covered-line", [cov.evidence for cov in covered],
-                           line=covered[0].product_line)
+    ours = [cov for cov in covered if cov.policy_payer]
+    if ours:
+        return ctx.finding(c, MET, "covered-line", [cov.evidence for cov in ours], line=ours[0].product_line,
+                           payer=ours[0].insurer)
     lost = ctx.unavailable(c, "coverage")
     if lost:
         return lost
+    unnamed = [cov for cov in active if cov.policy_payer is None]
+    if unnamed and covered:
+        return ctx.finding(c, UNKNOWN, "payer-not-named", [cov.evidence for cov in unnamed], missing=("coverage",))
+    others = [cov for cov in active if cov.policy_payer is False]
+    if others:
+        return ctx.finding(c, UNKNOWN, "other-payer", [cov.evidence for cov in others], missing=("coverage",),
+                           payers=", ".join(dict.fromkeys(cov.insurer or "the patient (self-pay)" for cov in others)))
     if active:
         return ctx.finding(c, UNKNOWN, "line-unknown", [cov.evidence for cov in active], missing=("coverage",))
     return ctx.finding(c, UNKNOWN, "no-coverage", missing=("coverage",))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
+from .. import terminology as t
 from ..errors import where_it_failed
 from ..facts import DataIssue, PatientFacts, Unread
 from ..fhir_validation import InvalidResource, validate
@@ -26,7 +27,7 @@ from .medications import (
     unresolved_medication_ids,
 )
 from .observations import LocalCodes, ObservationReader
-from .people import CoverageReader
+from .people import CoverageReader, payer_key
 from .scheduling import SchedulingReader
 
 # A resource of these types that is not read is evidence of this kind unread. A Procedure or a device could be
@@ -42,8 +43,10 @@ log = logging.getLogger("cds_service.translate")
 class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageReader, SchedulingReader):
     def __init__(self, patient_id: str, local_codes: LocalCodes | None = None, strict: bool = False,
                  latest_only: bool = True, now: datetime | None = None,
-                 medications: dict[str, dict] | None = None):
+                 medications: dict[str, dict] | None = None, policy_payers: tuple[str, ...] = ()):
         self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
+        # Names of the plan whose policy is applied, beside terminology.POLICY_PAYER (people.payer_key form).
+        self.policy_payers = tuple(payer_key(n) for n in (t.POLICY_PAYER, *policy_payers) if payer_key(n))
         self.patient_id = patient_id
         # The service's current time, against which future-dated results are refused (checks.after_now);
         # None: by calendar date against `today` (tests that inject only a date).

@@ -22,8 +22,8 @@ class CoverageReader:
         description = "; ".join(x for x in [_concept_text(cov.get("type"))] + [
             _labelled(_concept_text(c["type"]), c.get("name") or c["value"]) for c in classes] if x)
         insurer = next((p["display"].strip() for p in cov["payor"] if (p.get("display") or "").strip()), None)
-        self.facts.coverages.append(
-            CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active", insurer))
+        self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active",
+                                                 insurer, _policy_payer(cov["payor"], self.policy_payers)))
 
     def _practitioner_role(self, resource: dict) -> None:
         role = self._valid(resource, "specialist")
@@ -139,6 +139,25 @@ def _product_line(text: str, codes: frozenset[tuple[str, str]]) -> str | None:
         if system == t.SOPT and code[:1] == "2":
             return "medicaid"
     return None
+
+
+def payer_key(name: str) -> str:
+    """A payer's name as compared: lower case, letters and digits, single spaces ("Jefferson Health Plans,
+    Inc." -> "jefferson health plans inc")."""
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", name.lower()).split())
+
+
+def _policy_payer(payors: list[dict], names: tuple[str, ...]) -> bool | None:
+    """True when a payor's display names the policy's plan (`names`, as payer_key); False when the payors name
+    only others, or the patient or a related person pays (self-pay); None when no payor is named."""
+    named = False
+    for payor in payors:
+        display = payer_key(payor.get("display") or "")
+        if display and any(name in display for name in names):
+            return True
+        kind = (payor.get("reference") or "").split("/")[-2:-1]
+        named = named or bool(display) or kind in (["Patient"], ["RelatedPerson"])
+    return False if named else None
 
 
 def _labelled(label: str, value: str) -> str:
