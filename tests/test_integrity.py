@@ -9,7 +9,7 @@ import copy
 import pytest
 from conftest import make_app
 from fhir_fake import FakeFhir, hook_request, load
-from test_scenarios import _strip_ids as strip_ids
+from fhir_fake import without_generated_ids as strip_ids
 
 from cds_service.hooks import SERVICES
 
