@@ -320,6 +320,8 @@ POS_NAMES = {"11": "Office", "12": "Home", "19": "Off Campus-Outpatient Hospital
              "22": "On Campus-Outpatient Hospital", "49": "Independent Clinic"}
 POS_ACCEPTED = ("21", "22", "19")  # billing guide "Site of care"
 POS_NOT_ACCEPTED = ("11", "49", "12")  # payer site-of-care policy, not a label rule (clinical-facts 1.8j)
+# Encounter.status values (FHIR R4 encounter-status) of an encounter that is not where anything happens.
+ENCOUNTER_NOT_HAPPENING = frozenset({"cancelled", "entered-in-error"})
 
 
 # A laboratory order (ServiceRequest): how the lab-order monitoring service recognises one.

@@ -83,9 +83,14 @@ class CoverageReader:
 
     def _site_of_care(self) -> SiteOfCare | None:
         """Place of service from the encounter's Location.type, else from the Encounter's own codes; when
-        neither gives one, `why` says what was missing (the card shows it)."""
+        neither gives one, `why` says what was missing (the card shows it). Locations whose codes disagree (POS 22
+        and POS 11 on one encounter) give no place of service: which one the infusion is at is not known, and
+        the list's order must not decide it (review 2026-11-24b N1)."""
         for enc in self._encounters:
-            whys = []
+            if enc.get("status") in t.ENCOUNTER_NOT_HAPPENING:
+                return SiteOfCare(_ref(enc), None, f"encounter {enc['status']}",
+                                  f"{_ref(enc)} is {enc['status']}: it is not where the infusion happens")
+            whys, sites = [], []
             for part in enc.get("location") or []:
                 ref = part["location"].get("reference")
                 loc = self._locations.get(ref or "")
@@ -96,8 +101,16 @@ class CoverageReader:
                     continue
                 pos = _pos_code(loc.get("type") or [])
                 if pos:
-                    return SiteOfCare(ref, pos, loc.get("name") or _concept_text((loc.get("type") or [None])[0]) or ref)
-                whys.append(f"{ref} has no CMS place-of-service code in Location.type")
+                    sites.append(SiteOfCare(ref, pos, loc.get("name") or _concept_text((loc.get("type") or [None])[0])
+                                            or ref))
+                else:
+                    whys.append(f"{ref} has no CMS place-of-service code in Location.type")
+            if len({site.pos_code for site in sites}) > 1:
+                named = "; ".join(f"{site.reference} POS {site.pos_code} ({site.description})" for site in sites)
+                return SiteOfCare(_ref(enc), None, "encounter locations disagree",
+                                  f"{_ref(enc)} names locations with different places of service: {named}")
+            if sites:
+                return sites[0]
             pos = _pos_code([enc.get("serviceType"), *(enc.get("type") or [])])
             if pos:
                 return SiteOfCare(_ref(enc), pos, _concept_text(enc.get("serviceType")) or "encounter")
