@@ -130,7 +130,16 @@ class ConditionFact:
 
     @property
     def evidence(self) -> Evidence:
-        return Evidence(self.reference, self.text or "condition")
+        """The condition as a reviewer weighs it: its name and codes, and when (onset, else recorded): a ventilator
+        dependence of last month and one from the NICU stay are different questions (review 2026-11-24b M1)."""
+        text = self.text or "condition"
+        if text.startswith("["):  # codes only: say so rather than show a bare code as if it were a name
+            text = f"condition coded {text} (no name in the record)"
+        if self.onset:
+            return Evidence(self.reference, f"{text}, onset {self.onset.isoformat()}")
+        if self.recorded:
+            return Evidence(self.reference, f"{text}, recorded {self.recorded.isoformat()}")
+        return Evidence(self.reference, f"{text}, no onset or recorded date")
 
 
 @dataclass

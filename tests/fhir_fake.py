@@ -217,6 +217,21 @@ def both_routes(client, url: str, name: str, hook: str, sources: tuple[str, ...]
     return answers[0]
 
 
+def answer_both_routes(client, resources: list[dict], url: str = "/cds-services/zolgensma-order-sign",
+                       name: str = "eligible-infant") -> dict:
+    """The answer to `name`'s request with `resources` as the record, through prefetch, after checking that the
+    FHIR-server route (no prefetch) answers the same, generated ids aside."""
+    answers = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeFhir(resources).register(rsps)
+        for mode in ("prefetch", "server"):
+            response = client.post(url, json=hook_request(name, mode=mode, resources=resources))
+            assert response.status_code == 200, response.get_data(as_text=True)
+            answers.append(response.json)
+    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
+    return answers[0]
+
+
 def only_follow_ups(calls: list[str]) -> bool:
     """What the prefetch route may ask the FHIR server: lab results absent from the prefetch, by code (the labs
     prefetch asks for category=laboratory; a result recorded without it is searched for by code)."""

@@ -7,9 +7,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-import responses
 from conftest import make_app
-from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+from fhir_fake import answer_both_routes, load
 
 SIGN = "/cds-services/zolgensma-order-sign"
 EXT = "org.example.zolgensma-cds.eligibility"
@@ -24,19 +23,6 @@ def _with_coverage(**changes) -> list[dict]:
     return resources
 
 
-def _answer(client, resources: list[dict]) -> dict:
-    """The order-sign answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
-    answers = []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        FakeFhir(resources).register(rsps)
-        for mode in ("prefetch", "server"):
-            response = client.post(SIGN, json=hook_request("eligible-infant", mode=mode, resources=resources))
-            assert response.status_code == 200, response.get_data(as_text=True)
-            answers.append(response.json)
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    return answers[0]
-
-
 def _benefit(answer: dict) -> dict:
     outcome = answer["cards"][0]["extension"][EXT]
     return next(c for c in outcome["criteria"] if c["id"] == "benefit-covered") | {"overall": outcome["overall"]}
@@ -48,12 +34,12 @@ def _card(answer: dict) -> dict:
 
 
 def test_the_policy_payer_medicaid_line_is_met(client):
-    got = _benefit(_answer(client, _with_coverage(payor=[{"display": "Jefferson Health Plans, Inc."}])))
+    got = _benefit(answer_both_routes(client, _with_coverage(payor=[{"display": "Jefferson Health Plans, Inc."}])))
     assert got["status"] == "met" and got["overall"] == "eligible"
 
 
 def test_another_payers_medicaid_plan_is_not_evaluated_as_covered(client):
-    answer = _answer(client, _with_coverage(payor=[{"display": "Aetna Better Health of Pennsylvania"}],
+    answer = answer_both_routes(client, _with_coverage(payor=[{"display": "Aetna Better Health of Pennsylvania"}],
                                             type={"text": "Medicaid"}))
     got = _benefit(answer)
     assert got["status"] == "unknown" and got["reasonCode"] == "other-payer"
@@ -68,20 +54,20 @@ def test_another_payers_medicaid_plan_is_not_evaluated_as_covered(client):
 
 
 def test_a_coverage_naming_no_payer_is_unknown(client):
-    got = _benefit(_answer(client, _with_coverage(payor=[{"reference": "Organization/org-9"}],
+    got = _benefit(answer_both_routes(client, _with_coverage(payor=[{"reference": "Organization/org-9"}],
                                                   type={"text": "Medicaid"})))
     assert got["status"] == "unknown" and got["reasonCode"] == "payer-not-named"
 
 
 def test_self_pay_is_another_payer(client):
-    got = _benefit(_answer(client, _with_coverage(payor=[{"reference": "Patient/eligible-infant"}],
+    got = _benefit(answer_both_routes(client, _with_coverage(payor=[{"reference": "Patient/eligible-infant"}],
                                                   type={"text": "Medicaid"})))
     assert got["status"] == "unknown" and got["reasonCode"] == "other-payer"
 
 
 def test_another_payers_aca_plan_is_not_excluded_under_dr005d(client):
     """The ACA exclusion is Jefferson's: another payer's Individual & Family plan is that payer's question."""
-    got = _benefit(_answer(client, _with_coverage(payor=[{"display": "Ambetter from PA Health & Wellness"}],
+    got = _benefit(answer_both_routes(client, _with_coverage(payor=[{"display": "Ambetter from PA Health & Wellness"}],
                                                   type={"text": "Individual and Family (ACA) plan"})))
     assert got["status"] == "unknown" and got["reasonCode"] == "other-payer"
 
@@ -91,7 +77,7 @@ def test_the_policy_payers_coverage_counts_beside_another(client):
     resources.append({"resourceType": "Coverage", "id": "coverage-2", "status": "active", "type": {"text": "Medicaid"},
                       "beneficiary": {"reference": "Patient/eligible-infant"},
                       "payor": [{"display": "Aetna Better Health"}]})
-    got = _benefit(_answer(client, resources))
+    got = _benefit(answer_both_routes(client, resources))
     assert got["status"] == "met"
 
 
@@ -101,12 +87,13 @@ def alias_client():
 
 
 def test_a_configured_name_identifies_the_policy_payer(alias_client):
-    got = _benefit(_answer(alias_client, _with_coverage(payor=[{"display": "jhp"}], type={"text": "Medicaid"})))
+    record = _with_coverage(payor=[{"display": "jhp"}], type={"text": "Medicaid"})
+    got = _benefit(answer_both_routes(alias_client, record))
     assert got["status"] == "met"
 
 
 def test_payer_text_is_escaped(client):
-    answer = _answer(client, _with_coverage(payor=[{"display": "**Acme** [plan](http://x.example) <b>"}],
+    answer = answer_both_routes(client, _with_coverage(payor=[{"display": "**Acme** [plan](http://x.example) <b>"}],
                                             type={"text": "Medicaid"}))
     card = _card(answer)
     assert r"\*\*Acme\*\* \[plan\](http\://x.example) \<b\>" in card["detail"]  # literal text, not markup

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import copy
 
-import responses
-from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+from fhir_fake import answer_both_routes, load
 
 SIGN = "/cds-services/zolgensma-order-sign"
 POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
@@ -27,18 +26,6 @@ def _record(locations: list[tuple[str, str, str]] | None = None, status: str | N
     return resources
 
 
-def _answer(client, resources: list[dict]) -> dict:
-    answers = []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        FakeFhir(resources).register(rsps)
-        for mode in ("prefetch", "server"):
-            response = client.post(SIGN, json=hook_request("eligible-infant", mode=mode, resources=resources))
-            assert response.status_code == 200, response.get_data(as_text=True)
-            answers.append(response.json)
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    return answers[0]
-
-
 def _covered(answer: dict) -> str:
     order = answer["systemActions"][0]["resource"]
     parts = next(e for e in order["extension"] if e["url"] == COVERAGE_INFORMATION)["extension"]
@@ -50,14 +37,14 @@ def _billing(answer: dict) -> str:
 
 
 def test_one_accepted_location_is_the_site(client):
-    answer = _answer(client, _record([("site-1", "22", "Infusion center")]))
+    answer = answer_both_routes(client, _record([("site-1", "22", "Infusion center")]))
     assert _covered(answer) == "covered"
     assert "POS 22 (On Campus-Outpatient Hospital) at Location/site-1 is an accepted site of care" in _billing(answer)
 
 
 def test_locations_with_different_places_of_service_leave_the_site_unknown_whatever_their_order(client):
     both = [("site-1", "22", "Infusion center"), ("site-2", "11", "Neurology office")]
-    answers = [_answer(client, _record(both)), _answer(client, _record(both[::-1]))]
+    answers = [answer_both_routes(client, _record(both)), answer_both_routes(client, _record(both[::-1]))]
     for answer in answers:
         assert _covered(answer) == "conditional"  # coverage depends on a site that is not known
         detail = _billing(answer)
@@ -69,11 +56,12 @@ def test_locations_with_different_places_of_service_leave_the_site_unknown_whate
 
 
 def test_locations_agreeing_on_the_place_of_service_are_one_site(client):
-    answer = _answer(client, _record([("site-1", "22", "Infusion center"), ("site-2", "22", "Infusion bay 4")]))
+    record = _record([("site-1", "22", "Infusion center"), ("site-2", "22", "Infusion bay 4")])
+    answer = answer_both_routes(client, record)
     assert _covered(answer) == "covered"
 
 
 def test_a_cancelled_encounter_is_not_the_site(client):
-    answer = _answer(client, _record(status="cancelled"))
+    answer = answer_both_routes(client, _record(status="cancelled"))
     assert _covered(answer) == "conditional"
     assert "Encounter/enc-1 is cancelled" in _billing(answer)
