@@ -105,6 +105,7 @@ class GeneticResult:
     variants: list[SequenceVariant] = field(default_factory=list)
     text: str = ""
     text_claim: str | None = None  # "biallelic" | "not-biallelic" (negated, carrier, normal) | None
+    paired: str = ""  # how SMN1's copy number was told apart on a result naming several genes (genetics.py)
 
     @property
     def evidence(self) -> Evidence:
@@ -115,6 +116,8 @@ class GeneticResult:
             parts.append(f"{v.significance} SMN1 variant {v.shown}" + (f", {v.zygosity}" if v.zygosity else ""))
         if self.text and not parts:
             parts.append("free-text report only")
+        if self.paired:
+            parts.append(self.paired)
         when = _date_text(self.when)
         return Evidence(self.reference, f"{'; '.join(parts) or 'SMN1 result'} ({when})", self.text)
 

@@ -131,6 +131,9 @@ def smn1_biallelic(ctx: RuleContext) -> Finding:
     if genetics:  # report text only, making no claim either way
         return ctx.finding(c, UNKNOWN, "genetics-text-not-structured", [g.evidence for g in genetics],
                            missing=("genetics",))
+    unreadable = [Evidence(u.reference, u.reason) for u in ctx.facts.unread if u.kind == "genetics"]
+    if unreadable:  # a result is on record: the criterion waits for it to be readable, not for a new test
+        return ctx.finding(c, UNKNOWN, "genetics-unreadable", unreadable)
     lost = ctx.unavailable(c, "labs")
     if lost:
         return lost

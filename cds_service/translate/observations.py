@@ -29,7 +29,7 @@ from .common import (
     _to_date,
     unreadable_concept,
 )
-from .genetics import finish, read_genetics
+from .genetics import UnreadableGenetics, finish, read_genetics
 
 
 @dataclass
@@ -220,7 +220,11 @@ class ObservationReader:
             self.facts.unread.append(Unread(self._source, _ref(obs), "titer without a full date", "aav9-titer"))
 
     def _genetics(self, obs: dict, when: date | None) -> None:
-        result, implications = read_genetics(obs, when)
+        try:
+            result, implications = read_genetics(obs, when)
+        except UnreadableGenetics as err:
+            self._skip(obs, f"SMN1 result not readable: {err}", "genetics", when)
+            return
         self._implications.update(implications)
         if result is not None:
             self.facts.genetics.append(result)
