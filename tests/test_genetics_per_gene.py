@@ -77,9 +77,10 @@ def test_a_labelled_combined_result_with_smn1_absent_is_met(client):
 
 @pytest.mark.parametrize("components, why", [
     # The reviewer's second case: two genes and one unlabelled copy number: whose is the 0?
-    ((SMN2, SMN1, copy_number(0)), "copy number 0 on a result naming SMN1 and SMN2: which gene it counts is not stated"),
+    ((SMN2, SMN1, copy_number(0)),
+     "copy number 0 on a result naming SMN1 and SMN2: which gene it counts is not stated"),
     ((SMN1, copy_number(0), SMN2, copy_number(3)), "which gene it counts is not stated"),
-    # A label that the nearest gene-studied component contradicts.
+    # A label that the gene-studied component right before it contradicts.
     ((SMN2, copy_number(0, "SMN1 copy number"), SMN1, copy_number(2, "SMN2 copy number")),
      "copy number 0 is labelled SMN1 but follows the gene SMN2"),
     # One label naming both genes.
