@@ -218,14 +218,17 @@ def both_routes(client, url: str, name: str, hook: str, sources: tuple[str, ...]
 
 
 def answer_both_routes(client, resources: list[dict], url: str = "/cds-services/zolgensma-order-sign",
-                       name: str = "eligible-infant") -> dict:
+                       name: str = "eligible-infant", hook: str = "order-sign", ignore: tuple[str, ...] = (),
+                       tamper=None) -> dict:
     """The answer to `name`'s request with `resources` as the record, through prefetch, after checking that the
-    FHIR-server route (no prefetch) answers the same, generated ids aside."""
+    FHIR-server route (no prefetch; a server ignoring the search parameters `ignore`) answers the same,
+    generated ids aside. `tamper` changes what both routes receive, as in FakeFhir."""
     answers = []
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        FakeFhir(resources).register(rsps)
+        FakeFhir(resources, tamper=tamper, ignore=ignore).register(rsps)
         for mode in ("prefetch", "server"):
-            response = client.post(url, json=hook_request(name, mode=mode, resources=resources))
+            body = hook_request(name, hook, mode=mode, resources=resources, tamper=tamper)
+            response = client.post(url, json=body)
             assert response.status_code == 200, response.get_data(as_text=True)
             answers.append(response.json)
     assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
@@ -300,20 +303,3 @@ def service_calls() -> list[tuple[str, str, dict]]:
     calls += [(name, READINESS, hook_request(name, "patient-view", sources=SERVICES[READINESS].sources))
               for name in readiness_names()]
     return calls
-
-
-def same_on_both_routes(client, resources: list[dict], url: str = "/cds-services/zolgensma-order-sign",
-                        hook: str = "order-sign", ignore: tuple[str, ...] = (), tamper=None) -> dict:
-    """The answer for `resources` (the eligible-infant patient) through prefetch, after checking that the
-    FHIR-server route (a server ignoring the search parameters `ignore`) gives the same (generated ids aside).
-    `tamper` changes what both routes receive, as in FakeFhir."""
-    answers = []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        FakeFhir(resources, tamper=tamper, ignore=ignore).register(rsps)
-        for mode in ("prefetch", "server"):
-            body = hook_request("eligible-infant", hook, mode, resources=resources, tamper=tamper)
-            response = client.post(url, json=body)
-            assert response.status_code == 200, response.get_data(as_text=True)
-            answers.append(response.json)
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    return answers[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from fhir_fake import load, same_on_both_routes
+from fhir_fake import answer_both_routes, load
 
 EXT = "org.example.zolgensma-cds.eligibility"
 EXT_CRITERION = "org.example.zolgensma-cds.criterion"
@@ -52,7 +52,7 @@ def _card(answer: dict) -> dict:
 
 def test_the_reviewers_combined_result_is_read_per_gene_smn1_present(client):
     """SMN1 copy number 2 and SMN2 copy number 0 in one Observation: SMN1 is present, not bi-allelic loss."""
-    answer = same_on_both_routes(client, _with_components(
+    answer = answer_both_routes(client, _with_components(
         SMN1, copy_number(2, "SMN1 copy number"), SMN2, copy_number(0, "SMN2 copy number")))
     got = _criterion(answer)
     assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "smn1-present", "not-eligible")
@@ -63,14 +63,14 @@ def test_the_reviewers_combined_result_is_read_per_gene_smn1_present(client):
 
 
 def test_labels_pair_the_copy_numbers_whatever_the_component_order(client):
-    got = _criterion(same_on_both_routes(client, _with_components(
+    got = _criterion(answer_both_routes(client, _with_components(
         SMN1, SMN2, copy_number(0, "SMN2 copy number"), copy_number(2, "SMN1 copy number"))))
     assert (got["status"], got["reasonCode"]) == ("not-met", "smn1-present")
 
 
 def test_a_labelled_combined_result_with_smn1_absent_is_met(client):
     """The clean case of a flattened panel: SMN1 0 copies, SMN2 3 copies, each labelled: bi-allelic loss."""
-    got = _criterion(same_on_both_routes(client, _with_components(
+    got = _criterion(answer_both_routes(client, _with_components(
         SMN1, copy_number(0, "SMN1 copy number"), SMN2, copy_number(3, "SMN2 copy number"))))
     assert (got["status"], got["reasonCode"], got["overall"]) == ("met", "biallelic-confirmed", "eligible")
 
@@ -91,7 +91,7 @@ def test_a_labelled_combined_result_with_smn1_absent_is_met(client):
     ((SMN1, copy_number(0, "SMN2 copy number")), "copy number 0 is labelled SMN2 on a result naming SMN1"),
 ])
 def test_an_ambiguous_result_is_unknown_and_reported_never_met(client, components, why):
-    answer = same_on_both_routes(client, _with_components(*components))
+    answer = answer_both_routes(client, _with_components(*components))
     got = _criterion(answer)
     assert (got["status"], got["reasonCode"]) == ("unknown", "genetics-unreadable")
     assert got["overall"] != "eligible"
@@ -112,7 +112,7 @@ def test_an_ambiguous_result_is_unknown_and_reported_never_met(client, component
 def test_a_copy_number_that_is_no_exact_count_is_not_read(client, value):
     cn = copy_number(0)
     cn["valueQuantity"].update(value)
-    got = _criterion(same_on_both_routes(client, _with_components(SMN1, cn)))
+    got = _criterion(answer_both_routes(client, _with_components(SMN1, cn)))
     assert (got["status"], got["reasonCode"]) == ("unknown", "genetics-unreadable")
 
 
@@ -121,7 +121,7 @@ def test_a_variant_on_a_result_naming_two_genes_is_not_attributed_to_smn1(client
         SMN1, SMN2, {"code": {"coding": [{"system": LOINC, "code": "48004-6"}]}, "valueString": "c.815A>G"},
         {"code": {"coding": [{"system": LOINC, "code": "53034-5"}]},
          "valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA6705-3"}]}})  # homozygous
-    got = _criterion(same_on_both_routes(client, resources))
+    got = _criterion(answer_both_routes(client, resources))
     assert (got["status"], got["reasonCode"]) == ("unknown", "genetics-unreadable")
 
 
@@ -130,7 +130,7 @@ def test_an_unreadable_result_beside_a_readable_one_stops_a_met(client):
     resources = copy.deepcopy(load("eligible-infant"))
     extra = copy.deepcopy(next(r for r in resources if r.get("id") == "smn1-variant"))
     extra.update(id="panel", component=[SMN2, SMN1, copy_number(2)])
-    got = _criterion(same_on_both_routes(client, resources + [extra]))
+    got = _criterion(answer_both_routes(client, resources + [extra]))
     assert got["status"] == "unknown" and got["overall"] != "eligible"
 
 
@@ -138,5 +138,5 @@ def test_a_separate_smn2_result_stays_informational(client):
     resources = copy.deepcopy(load("eligible-infant"))
     smn2 = copy.deepcopy(next(r for r in resources if r.get("id") == "smn1-variant"))
     smn2.update(id="smn2", component=[SMN2, copy_number(4)])
-    got = _criterion(same_on_both_routes(client, resources + [smn2]))
+    got = _criterion(answer_both_routes(client, resources + [smn2]))
     assert (got["status"], got["overall"]) == ("met", "eligible")
