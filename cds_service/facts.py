@@ -46,6 +46,8 @@ class Measurement:
     ref_low: float | None = None
     ref_high: float | None = None
     original: str = ""  # value and unit as reported, when converted
+    # Why the lab's reference ranges gave no limit for this patient (translate/ranges.py), shown with the result.
+    range_note: str = ""
 
     @property
     def evidence(self) -> Evidence:
@@ -57,8 +59,12 @@ class Measurement:
         if self.analyte in LOW_LIMIT_ANALYTES:  # a low count is the finding: show the lower limit, not the ULN
             if self.ref_low is not None:
                 shown += f", lower limit {with_unit(_fmt(self.ref_low), self.unit)}"
+            elif self.range_note:
+                shown += f", lower limit unknown: {self.range_note}"
         elif self.ref_high is not None:
             shown += f", ULN {with_unit(_fmt(self.ref_high), self.unit)}"
+        elif self.range_note:
+            shown += f", ULN unknown: {self.range_note}"
         return Evidence(self.reference, f"{shown} on {_date_text(self.when)}")
 
 

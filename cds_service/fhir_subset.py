@@ -83,9 +83,17 @@ class Patient(Resource, total=False):
     birthDate: Date | None
 
 
+class Range(TypedDict, total=False):
+    low: Quantity | None
+    high: Quantity | None
+
+
 class ReferenceRange(TypedDict, total=False):
     low: Quantity | None
     high: Quantity | None
+    # Which patients the range is for: a range of another age is not this patient's ULN (clinical-facts.md 3).
+    age: Range | None
+    appliesTo: list[CodeableConcept] | None
 
 
 class ObservationComponent(TypedDict, total=False):

@@ -58,6 +58,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         # date), so older results are neither validated nor converted: a long lab history costs little.
         self.latest_only = latest_only
         self._pending: dict[str, list[tuple[str, dict]]] = {}  # analyte -> [(source, Observation)]
+        self._ranged: list = []  # (Measurement, its reference ranges): matched to the patient's age at the end
         self._source = "draft-orders"  # the source of the resource being read
         self._codes = self.local.table
         self._encounters: list = []
@@ -125,6 +126,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
                 if handler:
                     self._safely(handler, resource)
         self._resolve_pending(horizon)
+        self._apply_reference_ranges()
         self._report_disagreements()
         self._finish_genetics()
         self._finish_planned_infusions()

@@ -7,7 +7,7 @@ from datetime import date
 from functools import cached_property
 
 from .. import terminology as t
-from ..facts import TITER_NOT_READABLE, Assessment, DataIssue, Measurement, Titer, Unread
+from ..facts import LOW_LIMIT_ANALYTES, TITER_NOT_READABLE, Assessment, DataIssue, Measurement, Titer, Unread
 from ..fhir_client import as_list
 from ..quantities import (
     CANONICAL_UNITS,
@@ -30,6 +30,7 @@ from .common import (
     unreadable_concept,
 )
 from .genetics import UnreadableGenetics, finish, read_genetics
+from .ranges import RangeOption, pick_range
 
 
 @dataclass
@@ -181,7 +182,7 @@ class ObservationReader:
         unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
         try:
             value = to_canonical(analyte, float(amount), unit)
-            low, high = _reference_range(obs, analyte, unit)
+            ranges = _reference_ranges(obs, analyte, unit)
         except UnitError as err:
             self._skip(obs, f"skipped: {err}", analyte, when)
             return
@@ -191,8 +192,17 @@ class ObservationReader:
         if impossible:
             self._skip(obs, f"skipped: {analyte} {impossible} (reported {float(amount):g} {unit})", analyte, when)
             return
-        self.facts.measurements.append(Measurement(
-            analyte, round(value, 4), canonical, when, _ref(obs), q.get("comparator") or "=", low, high, original))
+        m = Measurement(analyte, round(value, 4), canonical, when, _ref(obs), q.get("comparator") or "=",
+                        original=original)
+        self.facts.measurements.append(m)
+        if ranges:  # which range is the patient's needs the birth date: after the whole record is read
+            self._ranged.append((m, ranges))
+
+    def _apply_reference_ranges(self) -> None:
+        """Each result's limits from the reference range that applies to the patient on the result's date."""
+        for m, ranges in self._ranged:
+            m.ref_low, m.ref_high, notes = pick_range(ranges, self.facts.birth_date, m.when, m.unit)
+            m.range_note = notes.get("low" if m.analyte in LOW_LIMIT_ANALYTES else "high", "")
 
     def _assessment(self, obs: dict, kind: str, when: date | None) -> None:
         """A motor scale or milestone assessment: documented when it has a value (score, text or code)."""
@@ -258,13 +268,13 @@ def _assessment_value(obs: dict) -> str | None:
     return None
 
 
-def _reference_range(obs: dict, analyte: str, unit: str | None) -> tuple[float | None, float | None]:
-    """The first reference range with a bound, converted like the result (a bound's own unit wins)."""
-    for rr in obs.get("referenceRange") or ():
-        low, high = _bound(rr.get("low"), analyte, unit), _bound(rr.get("high"), analyte, unit)
-        if low is not None or high is not None:
-            return low, high
-    return None, None
+def _reference_ranges(obs: dict, analyte: str, unit: str | None) -> tuple[RangeOption, ...]:
+    """The reference ranges with a bound, converted like the result (a bound's own unit wins), with the ages
+    and populations they are for (translate/ranges.py picks the patient's)."""
+    return tuple(RangeOption(low, high, rr.get("age"), bool(rr.get("appliesTo")))
+                 for rr in obs.get("referenceRange") or ()
+                 for low, high in [(_bound(rr.get("low"), analyte, unit), _bound(rr.get("high"), analyte, unit))]
+                 if low is not None or high is not None)
 
 
 def _bound(q: dict | None, analyte: str, unit: str | None) -> float | None:

@@ -1,0 +1,131 @@
+"""Lab and weight values as the lab states them (review 2026-11-24b items B1, B2, B3/I1, I3, A4, A6): the
+reference range that applies to this patient, comparators (a bound is not a measurement), units that disagree,
+and titer methods and values that cannot be read. Each case through prefetch and through the FHIR server, with
+identical answers; the assertions read the card text a clinician reads."""
+
+from __future__ import annotations
+
+import copy
+
+import responses
+from conftest import make_app
+from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+
+from cds_service.hooks import MONITORING, SERVICES
+
+SIGN = "/cds-services/zolgensma-order-sign"
+EXT = "org.example.zolgensma-cds.eligibility"
+UCUM = "http://unitsofmeasure.org"
+
+
+def q(value, unit, comparator=None) -> dict:
+    out = {"value": value, "unit": unit, "system": UCUM, "code": unit}
+    if comparator:
+        out["comparator"] = comparator
+    return out
+
+
+def years(low, high) -> dict:
+    return {"low": q(low, "a"), "high": q(high, "a")}
+
+
+def _edit(name: str, rid: str, **changes) -> list[dict]:
+    resources = copy.deepcopy(load(name))
+    resource = next(r for r in resources if r.get("id") == rid)
+    for key, value in changes.items():
+        if value is None:
+            resource.pop(key, None)
+        else:
+            resource[key] = value
+    return resources
+
+
+def _answer(resources: list[dict], name: str = "eligible-infant", hook: str = "order-sign", url: str = SIGN,
+            sources: tuple[str, ...] = ()) -> dict:
+    """The answer through prefetch, checked equal (generated ids aside) to the FHIR-server route's."""
+    client = make_app().test_client()
+    answers = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeFhir(resources).register(rsps)
+        for mode in ("prefetch", "server"):
+            body = hook_request(name, hook, mode, resources=resources, sources=sources)
+            response = client.post(url, json=body)
+            assert response.status_code == 200, response.get_data(as_text=True)
+            answers.append(response.json)
+    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
+    return answers[0]
+
+
+def _criterion(answer: dict, cid: str) -> dict:
+    outcome = answer["cards"][0]["extension"][EXT]
+    return next(c for c in outcome["criteria"] if c["id"] == cid) | {"overall": outcome["overall"]}
+
+
+def _text(answer: dict) -> str:
+    return "\n".join(c["summary"] + "\n" + c.get("detail", "") for c in answer["cards"])
+
+
+def _monitoring(resources: list[dict], name: str) -> dict:
+    return _answer(resources, name, "patient-view", f"/cds-services/{MONITORING}", SERVICES[MONITORING].sources)
+
+
+# --- B1: the reference range that applies to the patient's age ---------------------------------------------
+def test_the_infants_range_is_used_not_the_first_adult_one():
+    """ALT 70 U/L; ranges [adults 18-99 y: ULN 45, infants 0-1 y: ULN 30]; the patient is 8 months old: 70 > 2 x 30."""
+    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(70, "U/L"), referenceRange=[
+        {"high": q(45, "U/L"), "age": years(18, 99)}, {"high": q(30, "U/L"), "age": years(0, 1)}]))
+    got = _criterion(answer, "baseline-liver-function")
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "lft-above-2x-uln", "needs-review")
+    assert "70 U/L, ULN 30 U/L on 2026-11-17 (Observation/alt)" in _text(answer)
+
+
+def test_the_infants_range_clears_a_value_the_adult_range_would_not():
+    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(28, "U/L"), referenceRange=[
+        {"high": q(70, "U/L"), "age": years(18, 99)}, {"high": q(45, "U/L"), "age": years(0, 1)}]))
+    got = _criterion(answer, "baseline-liver-function")
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+    assert "28 U/L, ULN 45 U/L on 2026-11-17" in _text(answer)
+
+
+def test_ranges_only_for_other_ages_leave_the_uln_unknown():
+    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(28, "U/L"), referenceRange=[
+        {"high": q(45, "U/L"), "age": years(18, 99)}]))
+    got = _criterion(answer, "baseline-liver-function")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "baseline-lft-documented-uln-unknown")
+    text = _text(answer)
+    assert "Baseline ALT has no reference range (ULN) for this patient" in text
+    assert ("28 U/L, ULN unknown: the lab's reference ranges are for other ages (age 8 months on 2026-11-17) "
+            "on 2026-11-17 (Observation/alt)") in text
+
+
+def test_ranges_that_may_apply_and_disagree_leave_the_uln_unknown():
+    """Two ranges without age (or one restricted by appliesTo, which the service cannot match): never the first."""
+    for ranges in ([{"high": q(45, "U/L")}, {"high": q(30, "U/L")}],
+                   [{"high": q(45, "U/L")}, {"high": q(30, "U/L"), "appliesTo": [{"text": "infant"}]}]):
+        answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(50, "U/L"), referenceRange=ranges))
+        got = _criterion(answer, "baseline-liver-function")
+        assert (got["status"], got["reasonCode"]) == ("unknown", "baseline-lft-documented-uln-unknown")
+        assert "ULN unknown: reference ranges that may apply disagree (upper limit 30 U/L / 45 U/L)" in _text(answer)
+
+
+def test_a_range_only_for_a_population_the_service_cannot_match_is_not_used():
+    answer = _answer(_edit("eligible-infant", "alt", referenceRange=[
+        {"high": q(45, "U/L"), "appliesTo": [{"text": "male"}]}]))
+    got = _criterion(answer, "baseline-liver-function")
+    assert got["status"] == "unknown"
+    assert "ULN unknown: no reference range known to apply" in _text(answer)
+
+
+def test_monitoring_takes_the_infants_range_and_asks_for_hepatology_not_a_taper():
+    """Day 31, ALT 120 U/L on day 28: the infant range (ULN 45) applies, not the adult one listed first (ULN 70)."""
+    name = "monitoring-day-31-abnormal"
+    resources = copy.deepcopy(load(name))
+    alt = next(r for r in resources if r.get("id") == "alt-d28")
+    infant = dict(alt["referenceRange"][0], age=years(0, 1))
+    alt["referenceRange"] = [{"high": q(70, "U/L"), "age": years(18, 99)}, infant]
+    answer = _monitoring(resources, name)
+    summaries = [c["summary"] for c in answer["cards"]]
+    assert "ALT >= 2 x ULN after the 30-day steroid course: consult pediatric hepatology now" in summaries
+    assert not any("taper" in s.lower() for s in summaries)
+    labels = [s.get("label", "") for c in answer["cards"] for s in c.get("suggestions") or ()]
+    assert not any("taper" in label.lower() for label in labels)
