@@ -163,6 +163,45 @@ def titer_at_most(reciprocal: float, comparator: str, limit: float) -> bool | No
     return None
 
 
+def units_disagree(analyte: str, amount: float, unit: str | None, code: str | None) -> str:
+    """Quantity.unit and Quantity.code naming two units that give different values ("lb" and "kg"): the
+    reason it is not read, else "". A unit text the service does not know (a display such as "kilogram")
+    is not a disagreement: the code is read as before."""
+    if not unit or not code or unit.strip().lower() == code.strip().lower():
+        return ""
+    try:
+        by_unit, by_code = to_canonical(analyte, amount, unit), to_canonical(analyte, amount, code)
+    except UnitError:
+        return ""
+    if abs(by_unit - by_code) <= 1e-9 * max(abs(by_unit), abs(by_code), 1.0):
+        return ""
+    return f"unit {unit!r} and code {code!r} disagree ({amount:g} {unit} or {amount:g} {code}): not read"
+
+
+_INF = float("inf")
+
+
+def bound_holds(value: float, comparator: str, op: str, limit: float) -> bool | None:
+    """Does the true result, known as `comparator value` (Quantity.comparator: "<" 20 means below 20), satisfy
+    `true op limit` (op: ">", ">=", "<", "<=")? True: whatever the true value is; False: whatever it is, it
+    does not; None: the bound does not settle it (review 2026-11-24b B3: a bound is not a measurement).
+    ALT "<20" > 90: False; ">=90" > 90: None; ">=90" >= 90: True; platelets "<150" < 150: True."""
+    lo, lo_open, hi, hi_open = {"=": (value, False, value, False), ">": (value, True, _INF, True),
+                                ">=": (value, False, _INF, True), "<": (-_INF, True, value, True),
+                                "<=": (-_INF, True, value, False)}.get(comparator, (-_INF, True, _INF, True))
+    if op == ">":
+        every, none = lo > limit or (lo == limit and lo_open), hi <= limit
+    elif op == ">=":
+        every, none = lo >= limit, hi < limit or (hi == limit and hi_open)
+    elif op == "<":
+        every, none = hi < limit or (hi == limit and hi_open), lo >= limit
+    elif op == "<=":
+        every, none = hi <= limit, lo > limit or (lo == limit and lo_open)
+    else:
+        raise ValueError(f"operator {op!r}")
+    return True if every else False if none else None
+
+
 def add_years(day: date, years: int) -> date:
     """The anniversary `years` after `day` (29 Feb -> 1 Mar in non-leap years)."""
     try:

@@ -129,3 +129,129 @@ def test_monitoring_takes_the_infants_range_and_asks_for_hepatology_not_a_taper(
     assert not any("taper" in s.lower() for s in summaries)
     labels = [s.get("label", "") for c in answer["cards"] for s in c.get("suggestions") or ()]
     assert not any("taper" in label.lower() for label in labels)
+
+
+# --- B3 / I1: a bound (Quantity.comparator) is not a measurement -------------------------------------------
+def test_an_alt_bound_below_the_limit_settles_it():
+    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(20, "U/L", "<")))
+    got = _criterion(answer, "baseline-liver-function")
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+    assert "\\<20 U/L, ULN 45 U/L on 2026-11-17 (Observation/alt)" in _text(answer)
+
+
+def test_an_alt_bound_at_twice_the_uln_is_for_review():
+    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(90, "U/L", ">=")))
+    got = _criterion(answer, "baseline-liver-function")
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "lft-above-2x-uln", "needs-review")
+    assert "\\>=90 U/L, ULN 45 U/L on 2026-11-17 (Observation/alt)" in _text(answer)
+
+
+def test_an_alt_bound_on_both_sides_of_the_limit_is_unknown():
+    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(100, "U/L", "<")))
+    got = _criterion(answer, "baseline-liver-function")
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("unknown", "lft-bound-unsettled", "incomplete")
+    assert "Baseline ALT <100 U/L is a bound, not a measurement: ask the lab for the value" in _text(answer)
+
+
+def test_bounds_beyond_the_platelet_and_troponin_limits_raise_their_cautions():
+    answer = _answer(_edit("eligible-infant", "platelets", valueQuantity=q(150, "10*3/uL", "<")))
+    got = _criterion(answer, "baseline-platelets-troponin")
+    assert (got["status"], got["reasonCode"]) == ("met", "baseline-platelets-low")
+    assert "Baseline platelets <150 × 10^3/µL below the lab's range: confirm before infusion" in _text(answer)
+    answer = _answer(_edit("eligible-infant", "troponin", valueQuantity=q(0.04, "ng/mL", ">")))
+    got = _criterion(answer, "baseline-platelets-troponin")
+    assert (got["status"], got["reasonCode"]) == ("met", "baseline-troponin-high")
+    assert "Baseline troponin-I >0.04 ng/mL above the lab's range: assess before infusion" in _text(answer)
+
+
+def test_a_troponin_bound_that_allows_both_is_unknown():
+    answer = _answer(_edit("eligible-infant", "troponin", valueQuantity=q(0.1, "ng/mL", "<")))
+    got = _criterion(answer, "baseline-platelets-troponin")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "baseline-plt-trop-range-unknown")
+    assert ("troponin-I \\<0.1 ng/mL: a bound, not a measured value: above the lab's upper limit (0.04 ng/mL) "
+            "cannot be excluded") in _text(answer)
+
+
+def test_a_weight_bound_chooses_no_dose_band():
+    answer = _answer(_edit("eligible-infant", "weight", valueQuantity=q(7.2, "kg", ">")))
+    for cid in ("weight-in-label-range", "dose-within-label"):
+        got = _criterion(answer, cid)
+        assert (got["status"], got["reasonCode"]) == ("unknown", "weight-bound")
+    assert _criterion(answer, "corticosteroid-plan")["status"] == "unknown"  # 7 mg/day: mg/kg needs a weight
+    text = _text(answer)
+    assert "weight >7.2 kg is a bound, not a measurement; re-weigh" in text
+    assert "\\>7.2 kg on 2026-11-20 (Observation/weight)" in text
+    assert "71894-129-05 matches" not in text and "kit" not in answer["cards"][0]["extension"][EXT]
+
+
+def test_monitoring_does_not_taper_on_a_bound():
+    name = "monitoring-day-31-normal"
+    resources = copy.deepcopy(load(name))
+    alt = next(r for r in resources if r.get("id") == "alt-d28")
+    alt["valueQuantity"] = dict(alt["valueQuantity"], value=100, comparator="<")
+    answer = _monitoring(resources, name)
+    summaries = [c["summary"] for c in answer["cards"]]
+    assert "Taper decision blocked: ALT <100 is a bound, not a measured value" in summaries
+    labels = [s.get("label", "") for c in answer["cards"] for s in c.get("suggestions") or ()]
+    assert not any("taper" in label.lower() for label in labels)
+
+
+# --- B2: platelets / troponin-I without the lab's range --------------------------------------------------
+def test_platelets_without_a_range_are_unknown_not_a_plain_met():
+    answer = _answer(_edit("eligible-infant", "platelets", valueQuantity=q(40, "10*3/uL"), referenceRange=None))
+    got = _criterion(answer, "baseline-platelets-troponin")
+    assert (got["status"], got["reasonCode"], got["overall"]) == (
+        "unknown", "baseline-plt-trop-range-unknown", "incomplete")
+    text = _text(answer)
+    assert "Baseline platelets/troponin-I cannot be judged against the lab's range: get the range or value" in text
+    assert "platelet count 40 × 10^3/µL: no lower limit for this patient from the lab (reference range)" in text
+    assert "40 × 10^3/µL on 2026-11-17 (Observation/platelets)" in text
+
+
+def test_troponin_without_a_range_is_unknown_not_a_plain_met():
+    answer = _answer(_edit("eligible-infant", "troponin", valueQuantity=q(0.5, "ng/mL"), referenceRange=None))
+    got = _criterion(answer, "baseline-platelets-troponin")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "baseline-plt-trop-range-unknown")
+    assert "troponin-I 0.5 ng/mL: no upper limit for this patient from the lab (reference range)" in _text(answer)
+
+
+# --- I3: unit and code that disagree ------------------------------------------------------------------------
+def test_a_weight_whose_unit_and_code_disagree_is_not_read():
+    answer = _answer(_edit("eligible-infant", "weight", valueQuantity={"value": 7.2, "unit": "lb", "code": "kg"}))
+    for cid in ("weight-in-label-range", "dose-within-label"):
+        got = _criterion(answer, cid)
+        assert (got["status"], got["reasonCode"]) == ("unknown", "weight-unreadable")
+    text = _text(answer)
+    assert "the weight on record could not be read; re-weigh" in text
+    assert "unit 'lb' and code 'kg' disagree (7.2 lb or 7.2 kg): not read" in text
+    assert "3.2659" not in text and "2.14 mg/kg/day" not in text
+
+
+def test_a_unit_and_code_naming_the_same_unit_are_read():
+    answer = _answer(_edit("eligible-infant", "weight", valueQuantity={"value": 7.2, "unit": "KG", "code": "kg"}))
+    assert _criterion(answer, "dose-within-label")["status"] == "met"
+
+
+# --- A4 / A6: titer method negated; a value that is no titer ------------------------------------------------
+def test_a_negated_elisa_method_is_never_elisa():
+    for method in ("non-ELISA", "not ELISA", "Non ELISA method", "ELISA not performed"):
+        answer = _answer(_edit("eligible-infant", "aav9", method={"text": method}))
+        got = _criterion(answer, "aav9-titer")
+        assert (got["status"], got["reasonCode"], got["overall"]) == (
+            "unknown", "titer-method-not-elisa", "incomplete"), method
+        assert f"method {method}" in _text(answer)
+
+
+def test_an_elisa_method_is_still_elisa():
+    answer = _answer(_edit("eligible-infant", "aav9", method={"text": "ELISA (anti-AAV9 total antibody)"}))
+    assert _criterion(answer, "aav9-titer")["status"] == "met"
+
+
+def test_a_titer_outside_any_dilution_reads_as_not_a_titer_not_missing():
+    answer = _answer(_edit("eligible-infant", "aav9", valueString=None,
+                           valueQuantity={"value": 0.02, "unit": "titer"}))
+    got = _criterion(answer, "aav9-titer")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "titer-unreadable")
+    text = _text(answer)
+    assert "AAV9 result on record is not a titer" in text and "AAV9 titer missing" not in text
+    assert "AAV9 titer not readable: 1:0.02 is not a dilution 1:N" in text

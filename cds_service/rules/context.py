@@ -44,7 +44,10 @@ class RuleContext:
         self.planned = planned  # the usable planned infusion date (day 0), or None
         self.weight = facts.latest("weight", as_of)
         self.weight_current = bool(self.weight and (as_of - self.weight.when).days <= WEIGHT_MAX_AGE_DAYS)
-        self.kit = kit_for_weight(self.weight.value) if self.weight_current else None
+        # A weight reported as a bound (">7.2 kg": Quantity.comparator) is not a measurement: it can choose
+        # neither a 0.5 kg dose band nor a mg/kg dose (review 2026-11-24b I1). The rules answer `unknown`.
+        self.weight_bound = bool(self.weight_current and self.weight.comparator != "=")
+        self.kit = kit_for_weight(self.weight.value) if self.weight_current and not self.weight_bound else None
         self.as_of_text = as_of.isoformat()
         if basis == "planned-infusion-date":
             self.basis_text = "the planned infusion date"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts
-from ..quantities import add_years, age_in_months, plain_list, titer_at_most
+from ..quantities import add_years, age_in_months, bound_holds, plain_list, titer_at_most, with_unit
 from ..terminology import (
     ADVANCED_SMA_CODES,
     ADVANCED_SMA_TEXT,
@@ -298,26 +298,49 @@ _LAB_NAMES = {**_LFT_NAMES, "pt": "PT/INR", "inr": "INR", "platelets": "platelet
               "creatinine": "creatinine", "hemoglobin": "hemoglobin"}
 
 
+def _shown(m: Measurement) -> str:
+    """'ALT >=90 U/L': a result as written on a card (INR has no unit)."""
+    return f"{_LAB_NAMES[m.analyte]} {'' if m.comparator == '=' else m.comparator}{with_unit(f'{m.value:g}', m.unit)}"
+
+
 def baseline_liver_function(ctx: RuleContext) -> Finding:
     c = "baseline-liver-function"
     found, gap = _baseline(ctx, c, ("ast", "alt", "bilirubin", "pt"), {"pt": "inr"})
     if gap:
         return gap
     ev = [m.evidence for m in found.values()]
-    elevated = [a for a in ("alt", "ast", "bilirubin")
-                if found[a].ref_high is not None and found[a].value > 2 * found[a].ref_high]
+    # A result reported as a bound ("<20", ">=90": Quantity.comparator) settles the 2 x ULN question only when
+    # every value it allows falls on one side (quantities.bound_holds); ">=90" with ULN 45 is at least 2 x ULN.
+    elevated, unsettled = [], []
+    for a in ("alt", "ast", "bilirubin"):
+        m = found[a]
+        if m.ref_high is None:
+            continue
+        above = bound_holds(m.value, m.comparator, ">", 2 * m.ref_high)
+        if above or bound_holds(m.value, m.comparator, ">=", 2 * m.ref_high):
+            elevated.append(a)
+        elif above is None:
+            unsettled.append(m)
     no_uln = [a for a in ("alt", "ast", "bilirubin") if found[a].ref_high is None]
     if elevated:
         return ctx.finding(c, REVIEW, "lft-above-2x-uln", ev, elevated=", ".join(_LFT_NAMES[a] for a in elevated))
     coag = found["pt"]  # PT, or INR when no PT is on record
-    if coag.ref_high is not None and coag.value > coag.ref_high:
+    coag_high = bound_holds(coag.value, coag.comparator, ">", coag.ref_high) if coag.ref_high is not None else False
+    if coag_high:
         # A prolonged PT/INR at baseline is a sign of impaired liver synthetic function (or another
         # coagulopathy): the boxed warning asks for liver function incl. PT before infusion, and pre-existing
         # liver impairment may raise the risk of acute liver failure. Neither label nor policy sets a limit, so
         # it is the Medical Director's call (review, like ALT/AST/bilirubin > 2 x ULN), never a silent met.
         unit = "" if coag.unit.startswith("{") else f" {coag.unit}"  # INR is a ratio ({INR}): no unit shown
+        shown = f"{'' if coag.comparator == '=' else coag.comparator}{coag.value:g}"
         return ctx.finding(c, REVIEW, "coagulation-above-uln", ev, test="INR" if coag.analyte == "inr" else "PT",
-                           value=f"{coag.value:g}", unit=unit, uln=f"{coag.ref_high:g}", date=coag.when.isoformat())
+                           value=shown, unit=unit, uln=f"{coag.ref_high:g}", date=coag.when.isoformat())
+    if coag_high is None:
+        unsettled.append(coag)
+    if unsettled:
+        # Only a bound is known, and it allows values on both sides of the limit: not a measurement (B3).
+        return ctx.finding(c, UNKNOWN, "lft-bound-unsettled", ev, missing=("liver-function-value",),
+                           bounded=", ".join(_shown(m) for m in unsettled))
     if no_uln:
         # Documented, but the label's 2 x ULN question (section 8.6) cannot be answered: above 2 x ULN the answer
         # would be `review`, so `met` would be a guess (clinical-facts.md 3: "ULN unknown", never a guessed ULN).
@@ -335,15 +358,30 @@ def baseline_platelets_troponin(ctx: RuleContext) -> Finding:
     ev = [m.evidence for m in found.values()]
     plt, trop = found["platelets"], found["troponin-i"]
     # Documented (criterion 9 is met), but an abnormal baseline is a risk the label's warnings name
-    # (thrombocytopenia / TMA, troponin-I): a warning card says what to do.
-    low_platelets = plt.ref_low is not None and plt.value < plt.ref_low
-    high_troponin = trop.ref_high is not None and trop.value > trop.ref_high
+    # (thrombocytopenia / TMA, troponin-I): a warning card says what to do. Whether it is abnormal needs the
+    # lab's limit and a measured value: without the limit (B2), or with a bound that allows both sides (B3),
+    # the caution can be neither raised nor excluded, so the criterion stays `unknown`, as criterion 8 does
+    # without a ULN (clinical-facts.md 3: a limit is never guessed; 5.1 row 9: platelets below range -> warning).
+    low_platelets = bound_holds(plt.value, plt.comparator, "<", plt.ref_low) if plt.ref_low is not None else None
+    high_troponin = bound_holds(trop.value, trop.comparator, ">", trop.ref_high) \
+        if trop.ref_high is not None else None
+    open_questions = [
+        f"{_shown(m)}: " + (f"a bound, not a measured value: {side} the lab's {name} "
+                            f"({with_unit(f'{limit:g}', m.unit)}) cannot be excluded" if limit is not None
+                            else f"no {name} for this patient from the lab (reference range)")
+        for m, settled, limit, side, name in ((plt, low_platelets, plt.ref_low, "below", "lower limit"),
+                                              (trop, high_troponin, trop.ref_high, "above", "upper limit"))
+        if settled is None]
+    if open_questions:
+        return ctx.finding(c, UNKNOWN, "baseline-plt-trop-range-unknown", ev, missing=("platelet-troponin-range",),
+                           open="; ".join(open_questions))
     if low_platelets or high_troponin:
         reason = ("baseline-platelets-low-troponin-high" if low_platelets and high_troponin
                   else "baseline-platelets-low" if low_platelets else "baseline-troponin-high")
-        return ctx.finding(c, MET, reason, ev, caution=True, platelets=f"{plt.value:g}",
+        return ctx.finding(c, MET, reason, ev, caution=True,
+                           platelets=f"{'' if plt.comparator == '=' else plt.comparator}{plt.value:g}",
                            low=f"{plt.ref_low:g}" if plt.ref_low is not None else "none",
-                           troponin=f"{trop.value:g}",
+                           troponin=f"{'' if trop.comparator == '=' else trop.comparator}{trop.value:g}",
                            high=f"{trop.ref_high:g}" if trop.ref_high is not None else "none")
     return ctx.finding(c, MET, "baseline-plt-trop-documented", ev)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ..facts import Evidence, Measurement, PatientFacts
-from ..quantities import add_years
+from ..quantities import add_years, bound_holds
 from .treatment import current_steroid_plans
 
 LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
@@ -270,12 +270,13 @@ class _Ctx:
                 for (test, when), found in sorted(rows.items(), key=lambda r: (r[0][1], r[0][0]))]
 
     def abnormal(self, m: Measurement) -> bool:
+        """Abnormal, or a bound that does not exclude it (a result "<200" may be below the lower limit 150)."""
         if m.analyte in ("alt", "ast"):
-            return m.ref_high is not None and m.value >= 2 * m.ref_high
+            return m.ref_high is not None and _holds(m, ">=", 2 * m.ref_high) is not False
         if m.analyte in ("bilirubin", "pt", "inr", "troponin-i"):
-            return m.ref_high is not None and m.value > m.ref_high
+            return m.ref_high is not None and _holds(m, ">", m.ref_high) is not False
         if m.analyte == "platelets":
-            return m.ref_low is not None and m.value < m.ref_low
+            return m.ref_low is not None and _holds(m, "<", m.ref_low) is not False
         return False
 
     # Liver ---------------------------------------------------------------------------------------
@@ -286,15 +287,20 @@ class _Ctx:
         return out
 
     def lft_state(self, lft: dict[str, Measurement | None]) -> str:
-        """'unremarkable', 'abnormal', 'alt-ast-2x' (ALT or AST >= 2 x ULN), 'uln-unknown' or 'no-results'."""
+        """'unremarkable', 'abnormal', 'alt-ast-2x' (ALT or AST >= 2 x ULN), 'uln-unknown', 'bound-unsettled'
+        (a result reported as a bound, "<100", that allows values on both sides of its limit) or 'no-results'."""
         if any(m is None for m in lft.values()):
             return "no-results"
         if any(m.ref_high is None for m in lft.values()):
             return "uln-unknown"
-        if any(lft[a].value >= 2 * lft[a].ref_high for a in ("alt", "ast")):
+        high = [_holds(lft[a], ">=", 2 * lft[a].ref_high) for a in ("alt", "ast")]
+        above = [_holds(lft[a], ">", lft[a].ref_high) for a in ("bilirubin", "pt")]
+        if any(high):
             return "alt-ast-2x"
-        if any(lft[a].value > lft[a].ref_high for a in ("bilirubin", "pt")):
+        if any(above):
             return "abnormal"
+        if None in high + above:
+            return "bound-unsettled"
         return "unremarkable"
 
     def liver_injury_alert(self) -> Alert | None:
@@ -302,12 +308,12 @@ class _Ctx:
         lft = self.latest_lft()
         inr, pt = self.latest("inr"), self.latest("pt")
         high = [lft[a] for a in ("alt", "ast") if lft[a] and lft[a].ref_high is not None
-                and lft[a].value >= INJURY_TRANSAMINASE_X_ULN * lft[a].ref_high]
+                and _holds(lft[a], ">=", INJURY_TRANSAMINASE_X_ULN * lft[a].ref_high)]
         if not high:
             return None
         bili = lft["bilirubin"]
         signs = []
-        if bili and bili.ref_high is not None and bili.value > INJURY_BILIRUBIN_X_ULN * bili.ref_high:
+        if bili and bili.ref_high is not None and _holds(bili, ">", INJURY_BILIRUBIN_X_ULN * bili.ref_high):
             signs.append(bili)
         if inr and inr.value >= INJURY_INR:
             signs.append(inr)
@@ -326,7 +332,7 @@ class _Ctx:
         """Latest total bilirubin, PT or INR above its own ULN, at any day: warning (clinical-facts 5.2).
         A result without a reference range raises nothing here (no ULN is guessed; the taper card says so)."""
         above = [m for m in (self.latest(a) for a in ("bilirubin", "pt", "inr"))
-                 if m is not None and m.ref_high is not None and m.value > m.ref_high]
+                 if m is not None and m.ref_high is not None and _holds(m, ">", m.ref_high)]
         if not above:
             return None
         return Alert("bilirubin-pt-above-uln", "warning", tuple(m.evidence for m in above),
@@ -338,7 +344,7 @@ class _Ctx:
         no_uln = ", ".join(a for a, m in lft.items() if m and m.ref_high is None)
         alerts = []
         high = [a for a in ("alt", "ast") if lft[a] and lft[a].ref_high is not None
-                and lft[a].value >= 2 * lft[a].ref_high]
+                and _holds(lft[a], ">=", 2 * lft[a].ref_high)]
         if day >= STEROID_COURSE_END_DAY and high and lft[high[0]].when >= self.day0 + timedelta(
                 days=STEROID_COURSE_END_DAY):
             return alerts + [Alert("alt-ast-2x-after-course", "critical", evidence, {"which": ", ".join(high)})]
@@ -361,6 +367,10 @@ class _Ctx:
             alerts.append(Alert("taper-needs-lft", "warning", evidence + self.steroid_evidence(), params))
         elif state == "uln-unknown":
             alerts.append(Alert("taper-uln-unknown", "warning", evidence, params))
+        elif state == "bound-unsettled":  # "<100" with ULN 45 may be >= 2 x ULN: no taper on a bound (B3)
+            bounded = ", ".join(f"{_NAMES[m.analyte]} {m.comparator}{m.value:g}" for m in lft.values()
+                                if m.comparator != "=")
+            alerts.append(Alert("taper-bound-unsettled", "warning", evidence, {**params, "bounded": bounded}))
         elif state == "unremarkable":
             alerts.append(Alert("taper-now", "info", evidence, params))
         elif not high:
@@ -389,7 +399,7 @@ class _Ctx:
         base, last = self.baseline(analyte), self.latest(analyte)
         if last is None:
             return False
-        if analyte == "troponin-i" and last.ref_high is not None and last.value <= last.ref_high:
+        if analyte == "troponin-i" and last.ref_high is not None and _holds(last, "<=", last.ref_high):
             return True
         if base is None:
             return None
@@ -401,7 +411,7 @@ class _Ctx:
         alerts = []
         plt, plt0 = self.latest("platelets"), self.baseline("platelets")
         fall = plt is not None and (
-            (plt.ref_low is not None and plt.value < plt.ref_low)
+            (plt.ref_low is not None and _holds(plt, "<", plt.ref_low) is not False)
             or (plt.ref_low is None and plt0 is not None and plt.value < PLATELET_FALL_FRACTION * plt0.value))
         cr, cr0 = self.latest("creatinine"), self.baseline("creatinine")
         rising = cr is not None and ((cr.ref_high is not None and cr.value > cr.ref_high)
@@ -413,13 +423,18 @@ class _Ctx:
             ev = tuple(m.evidence for m in (plt, plt0) if m)
             alerts.append(Alert("platelet-fall", "critical", ev))
         trop, trop0 = self.latest("troponin-i"), self.baseline("troponin-i")
-        if trop is not None and ((trop.ref_high is not None and trop.value > trop.ref_high)
+        if trop is not None and ((trop.ref_high is not None and _holds(trop, ">", trop.ref_high) is not False)
                                  or (trop0 is not None and trop.value > TROPONIN_RISE_FRACTION * trop0.value)):
             alerts.append(Alert("troponin-rise", "warning", tuple(m.evidence for m in (trop, trop0) if m)))
         return alerts
 
 
 _NAMES = {"alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin", "inr": "INR", "pt": "PT"}
+
+
+def _holds(m: Measurement, op: str, limit: float) -> bool | None:
+    """Does the result satisfy `op limit`, given its comparator (None: a bound that does not settle it)?"""
+    return bound_holds(m.value, m.comparator, op, limit)
 
 
 def _above_uln(m: Measurement) -> str:

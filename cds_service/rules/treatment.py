@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from ..facts import Evidence
 from ..quantities import scientific
 from ..terminology import OPEN_REQUEST_STATUSES
 from .context import (
@@ -45,7 +46,7 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
             return ctx.finding(c, UNKNOWN, "steroid-plan-ended", [o.evidence for o in ended],
                                missing=("corticosteroid",), today=ctx.today.isoformat())
         return ctx.finding(c, UNKNOWN, "no-steroid-plan", missing=("corticosteroid",))
-    weight = ctx.weight.value if ctx.weight_current else None
+    weight = ctx.weight.value if ctx.weight_current and not ctx.weight_bound else None
     weight_ev = [ctx.weight.evidence] if ctx.weight_current else []
     low, high = STEROID_MG_PER_KG_RANGE
     if len(plans) > 1:
@@ -131,7 +132,7 @@ def steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
 def dose_within_label(ctx: RuleContext) -> Finding:
     c = "dose-within-label"
     order = ctx.facts.order
-    if not ctx.weight_current:
+    if not ctx.weight_current or ctx.weight_bound:
         return _weight_missing(ctx, c)
     kit = ctx.kit
     ev = [ctx.weight.evidence, order.evidence]
@@ -182,7 +183,7 @@ def _ordered_outside_table(order, weight_kg: float) -> str:
 
 def weight_in_label_range(ctx: RuleContext) -> Finding:
     c = "weight-in-label-range"
-    if not ctx.weight_current:
+    if not ctx.weight_current or ctx.weight_bound:
         return _weight_missing(ctx, c)
     w = ctx.weight.value
     params = dict(weight=f"{w:g}", low=MIN_WEIGHT_KG, high=MAX_WEIGHT_KG)
@@ -204,6 +205,14 @@ def weight_in_label_range(ctx: RuleContext) -> Finding:
 
 def _weight_missing(ctx: RuleContext, c: str) -> Finding:
     if ctx.weight is None:
+        # A weight on record that could not be read (units that disagree, I3) is not a missing one: named.
+        unread = [u for u in ctx.facts.unread if u.kind == "weight"]
+        if unread:
+            return ctx.finding(c, UNKNOWN, "weight-unreadable", [Evidence(u.reference, u.reason) for u in unread],
+                               missing=("weight",))
         return ctx.unavailable(c, "vitals") or ctx.finding(c, UNKNOWN, "no-weight", missing=("weight",))
+    if ctx.weight_bound:
+        return ctx.finding(c, UNKNOWN, "weight-bound", [ctx.weight.evidence], missing=("weight",),
+                           weight=f"{ctx.weight.comparator}{ctx.weight.value:g} kg", date=ctx.weight.when.isoformat())
     return ctx.finding(c, UNKNOWN, "weight-stale", [ctx.weight.evidence], missing=("weight",),
                        window=WEIGHT_MAX_AGE_DAYS)

@@ -16,6 +16,7 @@ from ..quantities import (
     implausible,
     parse_titer_string,
     to_canonical,
+    units_disagree,
 )
 from .common import (
     _NONE,
@@ -180,6 +181,10 @@ class ObservationReader:
             return
         code = q.get("code")
         unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
+        clash = units_disagree(analyte, float(amount), q.get("unit"), code)
+        if clash:  # "lb" shown, "kg" coded: which one the EHR meant cannot be told (review 2026-11-24b I3)
+            self._skip(obs, f"skipped: {clash}", analyte, when)
+            return
         try:
             value = to_canonical(analyte, float(amount), unit)
             ranges = _reference_ranges(obs, analyte, unit)
@@ -220,8 +225,8 @@ class ObservationReader:
             self._skip(obs, f"{TITER_NOT_READABLE}: {err}", "aav9-titer", when)
             return
         low, high = TITER_RECIPROCAL_RANGE
-        if not low <= reciprocal <= high:
-            self._skip(obs, f"skipped: titer {reported} is not a dilution 1:N with N from {low:g} to {high:g}",
+        if not low <= reciprocal <= high:  # a result on record that is not a titer, not a missing one (A6)
+            self._skip(obs, f"{TITER_NOT_READABLE}: {reported} is not a dilution 1:N with N from {low:g} to {high:g}",
                        "aav9-titer", when)
             return
         method, kind, where = _titer_method(obs)
@@ -347,11 +352,17 @@ def _method_kind(text: str) -> str | None:
     words = f" {_norm(text)} "
     elisa = any(f" {m} " in words for m in _ELISA)
     other = any(f" {m} " in words for m in _NOT_ELISA)
-    return "other" if other else "elisa" if elisa else None
+    # "non-ELISA", "not ELISA", "ELISA not performed": a negated ELISA is never ELISA (review 2026-11-24b A4).
+    negated = any(f" {n} {m} " in words for n in _NEGATIONS for m in _ELISA) or \
+        any(f" {m} not " in words for m in _ELISA)
+    return "other" if other or negated else "elisa" if elisa else None
 
 
 _ELISA = tuple(_norm(m) for m in t.ELISA_METHOD_TEXT)
 _NOT_ELISA = tuple(_norm(m) for m in t.NOT_ELISA_METHOD_TEXT)
+_NEGATIONS = ("non", "not", "no", "not an", "not by", "without", "other than", "instead of")
+
+
 
 
 def _titer_method(obs: dict) -> tuple[str | None, str | None, str]:
