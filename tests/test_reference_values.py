@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import responses
 from conftest import make_app
 from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
@@ -132,25 +133,18 @@ def test_monitoring_takes_the_infants_range_and_asks_for_hepatology_not_a_taper(
 
 
 # --- B3 / I1: a bound (Quantity.comparator) is not a measurement -------------------------------------------
-def test_an_alt_bound_below_the_limit_settles_it():
-    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(20, "U/L", "<")))
+@pytest.mark.parametrize(("value", "comparator", "expected", "shown"), [
+    (20, "<", ("met", "baseline-lft-documented", "eligible"), "\\<20 U/L, ULN 45 U/L on 2026-11-17 (Observation/alt)"),
+    (90, ">=", ("review", "lft-above-2x-uln", "needs-review"), "\\>=90 U/L, ULN 45 U/L on 2026-11-17"),
+    (100, "<", ("unknown", "lft-bound-unsettled", "incomplete"),
+     "Baseline ALT <100 U/L is a bound, not a measurement: ask the lab for the value"),
+])
+def test_an_alt_bound_decides_only_where_it_settles_twice_the_uln(value, comparator, expected, shown):
+    """ULN 45: "<20" is below 2 x ULN whatever it is; ">=90" is at least 2 x ULN; "<100" could be either."""
+    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(value, "U/L", comparator)))
     got = _criterion(answer, "baseline-liver-function")
-    assert (got["status"], got["overall"]) == ("met", "eligible")
-    assert "\\<20 U/L, ULN 45 U/L on 2026-11-17 (Observation/alt)" in _text(answer)
-
-
-def test_an_alt_bound_at_twice_the_uln_is_for_review():
-    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(90, "U/L", ">=")))
-    got = _criterion(answer, "baseline-liver-function")
-    assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "lft-above-2x-uln", "needs-review")
-    assert "\\>=90 U/L, ULN 45 U/L on 2026-11-17 (Observation/alt)" in _text(answer)
-
-
-def test_an_alt_bound_on_both_sides_of_the_limit_is_unknown():
-    answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(100, "U/L", "<")))
-    got = _criterion(answer, "baseline-liver-function")
-    assert (got["status"], got["reasonCode"], got["overall"]) == ("unknown", "lft-bound-unsettled", "incomplete")
-    assert "Baseline ALT <100 U/L is a bound, not a measurement: ask the lab for the value" in _text(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == expected
+    assert shown in _text(answer)
 
 
 def test_bounds_beyond_the_platelet_and_troponin_limits_raise_their_cautions():
