@@ -134,13 +134,15 @@ def test_monitoring_takes_the_infants_range_and_asks_for_hepatology_not_a_taper(
 
 # --- B3 / I1: a bound (Quantity.comparator) is not a measurement -------------------------------------------
 @pytest.mark.parametrize(("value", "comparator", "expected", "shown"), [
+    (90, None, ("met", "baseline-lft-documented", "eligible"), "90 U/L, ULN 45 U/L on 2026-11-17 (Observation/alt)"),
     (20, "<", ("met", "baseline-lft-documented", "eligible"), "\\<20 U/L, ULN 45 U/L on 2026-11-17 (Observation/alt)"),
     (90, ">=", ("review", "lft-above-2x-uln", "needs-review"), "\\>=90 U/L, ULN 45 U/L on 2026-11-17"),
     (100, "<", ("unknown", "lft-bound-unsettled", "incomplete"),
      "Baseline ALT <100 U/L is a bound, not a measurement: ask the lab for the value"),
 ])
 def test_an_alt_bound_decides_only_where_it_settles_twice_the_uln(value, comparator, expected, shown):
-    """ULN 45: "<20" is below 2 x ULN whatever it is; ">=90" is at least 2 x ULN; "<100" could be either."""
+    """ULN 45: "<20" is below 2 x ULN whatever it is; ">=90" is at least 2 x ULN; "<100" could be either; a
+    measured 90 is not above 2 x ULN (label 8.6)."""
     answer = _answer(_edit("eligible-infant", "alt", valueQuantity=q(value, "U/L", comparator)))
     got = _criterion(answer, "baseline-liver-function")
     assert (got["status"], got["reasonCode"], got["overall"]) == expected

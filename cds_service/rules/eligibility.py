@@ -317,7 +317,8 @@ def baseline_liver_function(ctx: RuleContext) -> Finding:
         if m.ref_high is None:
             continue
         above = bound_holds(m.value, m.comparator, ">", 2 * m.ref_high)
-        if above or bound_holds(m.value, m.comparator, ">=", 2 * m.ref_high):
+        # A measured 2 x ULN exactly is not above it (label 8.6: "> 2 x ULN"); a bound from 2 x ULN up is.
+        if above or (m.comparator != "=" and bound_holds(m.value, m.comparator, ">=", 2 * m.ref_high)):
             elevated.append(a)
         elif above is None:
             unsettled.append(m)
