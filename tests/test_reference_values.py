@@ -204,6 +204,16 @@ def test_platelets_without_a_range_are_unknown_not_a_plain_met():
     assert "40 × 10^3/µL on 2026-11-17 (Observation/platelets)" in text
 
 
+def test_a_low_platelet_count_is_still_named_when_troponin_has_no_range():
+    resources = _edit("eligible-infant", "troponin", referenceRange=None)
+    next(r for r in resources if r.get("id") == "platelets")["valueQuantity"] = q(40, "10*3/uL")
+    answer = _answer(resources)
+    got = _criterion(answer, "baseline-platelets-troponin")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "baseline-plt-trop-range-unknown")
+    assert ("Also, platelet count 40 × 10^3/µL is below the lab's lower limit (150 × 10^3/µL): confirm it and act "
+            "on it before infusion.") in _text(answer)
+
+
 def test_troponin_without_a_range_is_unknown_not_a_plain_met():
     answer = _answer(_edit("eligible-infant", "troponin", valueQuantity=q(0.5, "ng/mL"), referenceRange=None))
     got = _criterion(answer, "baseline-platelets-troponin")

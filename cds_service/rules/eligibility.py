@@ -366,16 +366,20 @@ def baseline_platelets_troponin(ctx: RuleContext) -> Finding:
     low_platelets = bound_holds(plt.value, plt.comparator, "<", plt.ref_low) if plt.ref_low is not None else None
     high_troponin = bound_holds(trop.value, trop.comparator, ">", trop.ref_high) \
         if trop.ref_high is not None else None
+    checks = ((plt, low_platelets, plt.ref_low, "below", "lower limit"),
+              (trop, high_troponin, trop.ref_high, "above", "upper limit"))
     open_questions = [
         f"{_shown(m)}: " + (f"a bound, not a measured value: {side} the lab's {name} "
                             f"({with_unit(f'{limit:g}', m.unit)}) cannot be excluded" if limit is not None
                             else f"no {name} for this patient from the lab (reference range)")
-        for m, settled, limit, side, name in ((plt, low_platelets, plt.ref_low, "below", "lower limit"),
-                                              (trop, high_troponin, trop.ref_high, "above", "upper limit"))
-        if settled is None]
+        for m, settled, limit, side, name in checks if settled is None]
     if open_questions:
+        # The other result may be settled and abnormal: the card says so too (its caution is not lost).
+        also = [f"{_shown(m)} is {side} the lab's {name} ({with_unit(f'{limit:g}', m.unit)})"
+                for m, settled, limit, side, name in checks if settled]
         return ctx.finding(c, UNKNOWN, "baseline-plt-trop-range-unknown", ev, missing=("platelet-troponin-range",),
-                           open="; ".join(open_questions))
+                           open="; ".join(open_questions),
+                           also=f" Also, {also[0]}: confirm it and act on it before infusion." if also else "")
     if low_platelets or high_troponin:
         reason = ("baseline-platelets-low-troponin-high" if low_platelets and high_troponin
                   else "baseline-platelets-low" if low_platelets else "baseline-troponin-high")
