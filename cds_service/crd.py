@@ -88,7 +88,7 @@ _ADMIN_CRITERIA = {"benefit-covered", "specialist-prescriber"}
 def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dict, hook: str, today: date,
                          new_id: Callable[[], str], reasons: dict) -> dict | None:
     """The `update` systemAction adding coverage information to the Zolgensma order, or None without Coverage."""
-    primary = primary_coverage(facts)
+    primary = primary_coverage(facts, evaluation.as_of)
     coverage = primary.reference if primary else None
     if coverage is None or not order.get("id"):
         return None
@@ -116,7 +116,10 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
             for code in _info_needed(evaluation, facts) or ["OTH"]:
                 parts.append({"url": "info-needed", "valueCode": code})
         key = "siteUnknown" if evaluation.overall == ELIGIBLE and not site_known else evaluation.overall
-        reason = reasons[key].format(as_of=evaluation.as_of.isoformat(), ids=", ".join(problems))
+        if benefit.reason in ("not-in-force", "period-unclear"):  # never `covered`: the plan itself is in doubt
+            key = "notInForce"
+        reason = reasons[key].format(as_of=evaluation.as_of.isoformat(), ids=", ".join(problems),
+                                     coverage=coverage, why=benefit.params.get("why", ""))
     # Code only: the J3399 descriptor is the billing guide publisher's, not confirmed against the CMS HCPCS
     # file (clinical-facts.md 2.5), so it is not sent as if authoritative.
     parts.append({"url": "billingCode", "valueCoding": {"system": J3399.system, "code": J3399.code}})
@@ -147,10 +150,12 @@ def add_questionnaire(action: dict, questionnaire: str) -> None:
             ext["extension"].append({"url": "questionnaire", "valueCanonical": questionnaire})
 
 
-def primary_coverage(facts: PatientFacts) -> CoverageFact | None:
-    """The active Coverage the answer is about: the policy's plan first, then one whose product line we recognise."""
+def primary_coverage(facts: PatientFacts, day: date | None = None) -> CoverageFact | None:
+    """The active Coverage the answer is about: the policy's plan first, then one in force on `day` (the
+    evaluation date), then one whose product line we recognise."""
     active = [c for c in facts.coverages if c.active]
-    ranked = sorted(active, key=lambda c: (not c.policy_payer, c.product_line is None))
+    ranked = sorted(active, key=lambda c: (not c.policy_payer, day is not None and c.period.holds_on(day) is not True,
+                                           c.product_line is None))
     return ranked[0] if ranked else None
 
 

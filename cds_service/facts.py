@@ -228,6 +228,45 @@ class PriorDose:
         return Evidence(self.reference, f"{self.text} on {_date_text(self.when)}")
 
 
+@dataclass(frozen=True)
+class Period:
+    """A FHIR Period as calendar days. Each bound is the (first, last) day it can mean: "2026-10-31" is one
+    day, "2026-10" the whole month, "2026" the year; None: open. `unreadable`: a bound that is no date."""
+
+    start: tuple[date, date] | None = None
+    end: tuple[date, date] | None = None
+    unreadable: bool = False
+    stated_start: str = ""  # as recorded, for the card
+    stated_end: str = ""
+
+    def holds_on(self, day: date) -> bool | None:
+        """True: in effect on `day`; False: certainly not (ended before it, or starts after it); None: the
+        recorded bounds cannot tell (a partial or unreadable date around `day`)."""
+        if self.start and self.start[0] > day or self.end and self.end[1] < day:
+            return False
+        if self.unreadable or self.start and self.start[1] > day or self.end and self.end[0] < day:
+            return None
+        return True
+
+    def why_not(self, day: date) -> str:
+        """Why it does not hold on `day`, in words ("ended 2026-10-31", "starts 2027-01-01")."""
+        if self.end and self.end[1] < day:
+            return f"ended {self.stated_end}"
+        if self.start and self.start[0] > day:
+            return f"starts {self.stated_start}"
+        return f"period {self.stated} not known to include {day.isoformat()}"
+
+    @property
+    def stated(self) -> str:
+        """"2026-01-01 to 2026-10-31", "from 2026-01-01", "to 2026-10-31", or "" without a period."""
+        if self.stated_start and self.stated_end:
+            return f"{self.stated_start} to {self.stated_end}"
+        return f"from {self.stated_start}" if self.stated_start else f"to {self.stated_end}" if self.stated_end else ""
+
+
+ALWAYS = Period()  # no period recorded: in effect whenever its status says
+
+
 @dataclass
 class CoverageFact:
     reference: str
@@ -238,11 +277,13 @@ class CoverageFact:
     # Is the payor the plan whose policy is applied (terminology.POLICY_PAYER and configured names)? True, False
     # (another payer named, or the patient/a related person paying), None (no payor named).
     policy_payer: bool | None = None
+    period: Period = ALWAYS  # Coverage.period: the dates the coverage is in force
 
     @property
     def evidence(self) -> Evidence:
         named = self.insurer and self.insurer.lower() not in self.description.lower()
-        return Evidence(self.reference, f"{self.description}; payer {self.insurer}" if named else self.description)
+        text = f"{self.description}; payer {self.insurer}" if named else self.description
+        return Evidence(self.reference, f"{text}; period {self.period.stated}" if self.period.stated else text)
 
 
 @dataclass

@@ -217,11 +217,12 @@ class CoverageClass(TypedDict, total=False):
 Coverage = TypedDict("Coverage", {
     "resourceType": Required[Str], "id": NotRequired[Id | None], "status": Required[Code],
     "type": NotRequired[CodeableConcept | None], "class": NotRequired[list[CoverageClass] | None],
-    "payor": Required[list[Reference]]}, total=False)
+    "payor": Required[list[Reference]], "period": NotRequired[Period | None]}, total=False)
 
 
 class PractitionerRole(Resource, total=False):
     active: StrictBool | None
+    period: Period | None
     practitioner: Reference | None
     specialty: list[CodeableConcept] | None
 

@@ -4,7 +4,9 @@ every element present is well typed; the `_s` guard covers the few raw reads bef
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
+
+from ..facts import ALWAYS, Period
 
 FINAL_OBSERVATION = {"final", "amended", "corrected"}
 
@@ -56,6 +58,34 @@ def _to_date(value) -> date | None:
             return date.fromisoformat(value[:10])
         except ValueError:
             return None
+    return None
+
+
+def read_period(period: dict | None) -> Period:
+    """Period (facts.py) of a validated FHIR Period: each bound as the first and last day it can mean."""
+    if not period:
+        return ALWAYS
+    start, end = period.get("start"), period.get("end")
+    spans = [_day_span(v) for v in (start, end)]
+    return Period(spans[0], spans[1], any(v and s is None for v, s in zip((start, end), spans, strict=True)),
+                  (start or "")[:10], (end or "")[:10])
+
+
+def _day_span(value: str | None) -> tuple[date, date] | None:
+    """"2026-10-31" (or a dateTime on that day): that day; "2026-10": the month; "2026": the year."""
+    if not value:
+        return None
+    day = _to_date(value)
+    if day:
+        return day, day
+    try:
+        if len(value) == 7:
+            first = date(int(value[:4]), int(value[5:7]), 1)
+            return first, date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(days=1)
+        if len(value) == 4:
+            return date(int(value), 1, 1), date(int(value), 12, 31)
+    except ValueError:
+        return None
     return None
 
 

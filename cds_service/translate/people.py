@@ -6,7 +6,7 @@ import re
 
 from .. import terminology as t
 from ..facts import CoverageFact, Evidence, SiteOfCare, SpecialistFact
-from .common import _NONE, _all_text, _code_keys, _codings, _concept_text, _ref
+from .common import _NONE, _all_text, _code_keys, _codings, _concept_text, _ref, read_period
 
 
 class CoverageReader:
@@ -23,7 +23,8 @@ class CoverageReader:
             _labelled(_concept_text(c["type"]), c.get("name") or c["value"]) for c in classes] if x)
         insurer = next((p["display"].strip() for p in cov["payor"] if (p.get("display") or "").strip()), None)
         self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active",
-                                                 insurer, _policy_payer(cov["payor"], self.policy_payers)))
+                                                 insurer, _policy_payer(cov["payor"], self.policy_payers),
+                                                 read_period(cov.get("period"))))
 
     def _practitioner_role(self, resource: dict) -> None:
         role = self._valid(resource, "specialist")
