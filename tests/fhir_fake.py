@@ -303,3 +303,19 @@ def service_calls() -> list[tuple[str, str, dict]]:
     calls += [(name, READINESS, hook_request(name, "patient-view", sources=SERVICES[READINESS].sources))
               for name in readiness_names()]
     return calls
+
+
+ELIGIBILITY_EXTENSION = "org.example.zolgensma-cds.eligibility"  # card extension names (README)
+CRITERION_EXTENSION = "org.example.zolgensma-cds.criterion"
+
+
+def criterion_outcome(answer: dict, criterion: str) -> dict:
+    """The machine-readable outcome of one criterion (first card's extension), with the overall outcome."""
+    outcome = answer["cards"][0]["extension"][ELIGIBILITY_EXTENSION]
+    return next(c for c in outcome["criteria"] if c["id"] == criterion) | {"overall": outcome["overall"]}
+
+
+def criterion_card(answer: dict, criterion: str) -> dict:
+    """The card of one criterion (the one whose criterion extension names it)."""
+    return next(c for c in answer["cards"]
+                if c.get("extension", {}).get(CRITERION_EXTENSION, {}).get("id") == criterion)

@@ -9,10 +9,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from fhir_fake import answer_both_routes, load
+from fhir_fake import answer_both_routes, criterion_card, criterion_outcome, load
 
-EXT = "org.example.zolgensma-cds.eligibility"
-EXT_CRITERION = "org.example.zolgensma-cds.criterion"
 CRD = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 
 
@@ -26,13 +24,11 @@ def _with_period(period: dict | None, **changes) -> list[dict]:
 
 
 def _benefit(answer: dict) -> dict:
-    outcome = answer["cards"][0]["extension"][EXT]
-    return next(c for c in outcome["criteria"] if c["id"] == "benefit-covered") | {"overall": outcome["overall"]}
+    return criterion_outcome(answer, "benefit-covered")
 
 
 def _card(answer: dict) -> dict:
-    return next(c for c in answer["cards"]
-                if c.get("extension", {}).get(EXT_CRITERION, {}).get("id") == "benefit-covered")
+    return criterion_card(answer, "benefit-covered")
 
 
 def _coverage_information(answer: dict) -> dict:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from fhir_fake import answer_both_routes, load
+from fhir_fake import answer_both_routes, criterion_card, criterion_outcome, load
 
-EXT = "org.example.zolgensma-cds.eligibility"
-EXT_CRITERION = "org.example.zolgensma-cds.criterion"
 LOINC = "http://loinc.org"
 HGNC = "http://www.genenames.org/geneId"
 
@@ -41,13 +39,11 @@ def _with_components(*components) -> list[dict]:
 
 
 def _criterion(answer: dict) -> dict:
-    outcome = answer["cards"][0]["extension"][EXT]
-    return next(c for c in outcome["criteria"] if c["id"] == "smn1-biallelic") | {"overall": outcome["overall"]}
+    return criterion_outcome(answer, "smn1-biallelic")
 
 
 def _card(answer: dict) -> dict:
-    return next(c for c in answer["cards"]
-                if c.get("extension", {}).get(EXT_CRITERION, {}).get("id") == "smn1-biallelic")
+    return criterion_card(answer, "smn1-biallelic")
 
 
 def test_the_reviewers_combined_result_is_read_per_gene_smn1_present(client):
