@@ -169,6 +169,18 @@ NOT_ELISA_METHOD_TEXT = ("neutralizing", "neutralising", "neutralization", "neut
 # (clinical-facts.md 1.3; pattern "product code = 120 + band index").
 ZOLGENSMA_LABELER = "71894"
 ZOLGENSMA_PRODUCT_CODES = range(120, 157)
+# The vials inside the kits: bedside barcode administration (BCMA) scans the vial, so an administration may be
+# coded with the vial's NDC, not the kit's. 71894-115-01 "8.3 mL in 1 VIAL" is VERIFIED (openFDA NDC record of kit
+# 71894-120-02; clinical-facts.md 1.3); its product code 115 is recognised with any package. Recognised in incoming
+# data only, never emitted (orders name kits). The 5.5 mL vial's NDC (clinical-facts 1.3: "probably 71894-110-01")
+# is UNVERIFIED and not listed: it reads as an unidentified product of the labeler (below), never as Zolgensma.
+ZOLGENSMA_VIAL_8_3_ML = Code(NDC, "71894-115-01", "Zolgensma 8.3 mL vial")
+ZOLGENSMA_VIAL_PRODUCT_CODES = frozenset({115})
+# Any other NDC of labeler 71894 (Novartis Gene Therapies, Zolgensma's labeler) is a product of Zolgensma's maker
+# that this service cannot identify: it may be a Zolgensma vial or kit whose code is not listed here, or another
+# product (Itvisma, onasemnogene abeparvovec-brve, clinical-facts 1.7: its NDC could not be verified here, so it is
+# told apart by its name only). Such a record may be a Zolgensma dose: the criteria that rest on "no Zolgensma on
+# record" are `unknown`, never decided from it either way.
 # J3399's descriptor is the billing guide publisher's, unconfirmed against the CMS file (clinical-facts.md 2.5):
 # recognised, never emitted as a display.
 J3399 = Code(HCPCS, "J3399",

@@ -303,7 +303,11 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
     ({"coding": [{"system": NDC, "code": "71894-120"}]}, "zolgensma"),  # NDC product code, no package
     ({"coding": [{"system": NDC, "code": "71894-0131"}]}, "zolgensma"),
     ({"coding": [{"system": NDC, "code": "718940131"}]}, "zolgensma"),
-    ({"coding": [{"system": NDC, "code": "71894-0200"}]}, None),  # not a Zolgensma product code
+    # not a Zolgensma product code, but Zolgensma's labeler: not identified, so it may be Zolgensma (review
+    # 2026-11-24b E1); the vial (71894-115-01, verified) is Zolgensma
+    ({"coding": [{"system": NDC, "code": "71894-0200"}]}, "zolgensma-labeler-product"),
+    ({"coding": [{"system": NDC, "code": "71894-115-01"}]}, "zolgensma"),
+    ({"coding": [{"system": NDC, "code": "12345-0200-01"}]}, None),  # another labeler
     ({"text": "onasemnogene abeparvovec-brve (Itvisma) intrathecal"}, None),  # another product
     ({"text": "nusinersen"}, None),
 ])

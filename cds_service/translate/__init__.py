@@ -19,6 +19,7 @@ from .checks import after_now, not_this_patients
 from .clinical import ClinicalReader
 from .common import _ref, _to_date, tidy, tidy_status, unreadable_concept
 from .medications import (
+    LABELER_PRODUCT,
     MedicationReader,
     _lenient_draft,
     _medication_concept,
@@ -155,6 +156,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
                                                            else "other")
         if rtype in ("MedicationRequest", "MedicationAdministration", "MedicationStatement"):
             kind = medication_kind(resource, self.medications, self._codes)
+            kind = "zolgensma" if kind == LABELER_PRODUCT else kind  # it may be Zolgensma
             return kind or (None if unreadable_concept(_medication_concept(resource, self.medications)) else "other")
         return _KIND_BY_TYPE.get(rtype, "other") if type(rtype) is str else None
 

@@ -6,7 +6,13 @@ from .. import terminology as t
 from ..facts import ClinicalEvidence, ConditionFact, PendingOrder, PriorDose
 from ..fhir_client import as_list
 from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
-from .medications import _medication_text, _names_zolgensma, _unresolved_reference, medication_kind
+from .medications import (
+    LABELER_PRODUCT,
+    _medication_text,
+    _names_zolgensma,
+    _unresolved_reference,
+    medication_kind,
+)
 
 
 class ClinicalReader:
@@ -74,6 +80,11 @@ class ClinicalReader:
                                      "read, so what was given is unknown", "zolgensma")
                 return
         infusion = infusion or "zolgensma" in used_kinds
+        if not infusion and LABELER_PRODUCT in used_kinds:
+            # a product of Zolgensma's labeler that is not identified: the procedure may be a Zolgensma infusion
+            self._skip(resource, "skipped: Procedure.usedCode names a product of Zolgensma's labeler "
+                                 f"{t.ZOLGENSMA_LABELER} (Novartis Gene Therapies) that is not a Zolgensma kit or vial "
+                                 "NDC known to this service: it may have been a Zolgensma infusion", "zolgensma")
         advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or _advanced_sma_text(words)
         if not (infusion or advanced):
             if unreadable_concept(resource.get("code")) and not used:

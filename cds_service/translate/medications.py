@@ -38,6 +38,10 @@ class MedicationReader:
         kind = self._kind(resource)
         if kind is None or (self.facts.order and _ref(resource) == self.facts.order.reference):
             return
+        if kind == LABELER_PRODUCT:
+            if resource.get("status") in _REQUEST_MAY_BE_A_DOSE:
+                self._labeler_product(resource, resource.get("authoredOn"))
+            return
         # A prior Zolgensma order decides renewal by its status alone: its dosage may be invalid.
         mr = self._valid(resource, kind, droppable=_PRIOR_ORDER_DROPPABLE if kind == "zolgensma" else frozenset())
         if mr is None:
@@ -69,7 +73,11 @@ class MedicationReader:
             self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(self.facts.steroid_orders[-1].dose)))
 
     def _medication_administration(self, resource: dict) -> None:
-        if self._kind(resource) != "zolgensma" or resource.get("status") in ("not-done", "entered-in-error"):
+        kind = self._kind(resource)
+        if kind not in ("zolgensma", LABELER_PRODUCT) or resource.get("status") in ("not-done", "entered-in-error"):
+            return
+        if kind == LABELER_PRODUCT:
+            self._labeler_product(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")))
             return
         ma = self._valid(resource, "zolgensma")
         if ma is None:
@@ -84,7 +92,11 @@ class MedicationReader:
 
     def _medication_statement(self, resource: dict) -> None:
         """Another provider's record (an outside hospital's infusion): a dose unless not taken or only intended."""
-        if self._kind(resource) != "zolgensma" or resource.get("status") in t.STATEMENT_NOT_A_DOSE:
+        kind = self._kind(resource)
+        if kind not in ("zolgensma", LABELER_PRODUCT) or resource.get("status") in t.STATEMENT_NOT_A_DOSE:
+            return
+        if kind == LABELER_PRODUCT:
+            self._labeler_product(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")))
             return
         ms = self._valid(resource, "zolgensma")
         if ms is None:
@@ -95,6 +107,15 @@ class MedicationReader:
             return
         self.facts.prior_doses.append(PriorDose(_ref(ms), _to_date(stated), f"Zolgensma medication statement "
                                                 f"({ms['status']}, {_medication_text(resource, self.medications)})"))
+
+    def _labeler_product(self, resource: dict, stated) -> None:
+        """A record of a product of Zolgensma's labeler that is not identified: it may be a Zolgensma dose, so no
+        "no prior Zolgensma" conclusion can rest on its source (rules/integrity.py), and day 0 may be missing."""
+        when = f" (dated {stated})" if isinstance(stated, str) and stated else ""
+        self._skip(resource, f"skipped: {_medication_text(resource, self.medications)}{when} is a product of "
+                             f"Zolgensma's labeler {t.ZOLGENSMA_LABELER} (Novartis Gene Therapies) but not a Zolgensma "
+                             "kit or vial NDC known to this service: it may be a Zolgensma dose; check which product "
+                             "it was", "zolgensma", _to_date(stated) if isinstance(stated, str) else None)
 
     def _kind(self, resource: dict) -> str | None:
         """medication_kind with this request's Medications and site codes. A medication that cannot be identified
@@ -108,6 +129,9 @@ class MedicationReader:
 
 
 _PRIOR_ORDER_DROPPABLE = frozenset({"dosageInstruction", "dispenseRequest"})
+# MedicationRequest statuses under which a Zolgensma order is, or may become, a dose (open, completed, stopped part
+# way, unknown): a product that may be Zolgensma under one of these is reported, never passed over.
+_REQUEST_MAY_BE_A_DOSE = frozenset(t.OPEN_REQUEST_STATUSES) | {"completed", "stopped", "unknown"}
 
 
 # --- order helpers (pure functions over JSON/models) ------------------------------------------
@@ -202,25 +226,40 @@ def _system_label(system: str) -> str:
 
 def _names_zolgensma(text: str) -> bool:
     low = " ".join(text.lower().replace("-", " ").split())
-    return any(m in low for m in _ZOLGENSMA_TEXT) and not any(m in low for m in _NOT_ZOLGENSMA_TEXT)
+    return any(m in low for m in _ZOLGENSMA_TEXT) and not _names_other_product(text)
+
+
+def _names_other_product(text: str) -> bool:
+    """Names a product that is not Zolgensma although it shares its maker or ingredient (Itvisma, intrathecal)."""
+    low = " ".join(text.lower().replace("-", " ").split())
+    return any(m in low for m in _NOT_ZOLGENSMA_TEXT)
 
 
 _ZOLGENSMA_TEXT = tuple(m.replace("-", " ") for m in t.ZOLGENSMA_TEXT)
 _NOT_ZOLGENSMA_TEXT = tuple(m.replace("-", " ") for m in t.NOT_ZOLGENSMA_TEXT)
 
 
+# medication_kind of a product of Zolgensma's labeler (NDC 71894) that is neither a known Zolgensma kit or vial nor
+# named as another product: it may be a Zolgensma dose (terminology.ZOLGENSMA_VIAL_PRODUCT_CODES).
+LABELER_PRODUCT = "zolgensma-labeler-product"
+
+
 def medication_kind(resource: dict, medications: dict | None = None, codes: dict | None = None) -> str | None:
-    """'zolgensma', 'corticosteroid' or None: from codes first (NDC package or product code, HCPCS J3399, a
-    site code configured as 'zolgensma'), then brand or generic names; the medication may be named by
-    reference (`medications`: this request's Medications by reference)."""
+    """'zolgensma', 'corticosteroid', LABELER_PRODUCT or None: from codes first (Zolgensma kit or vial NDC, package
+    or product code, in any form; HCPCS J3399; a site code configured as 'zolgensma'), then brand or generic
+    names; the medication may be named by reference (`medications`: this request's Medications by reference)."""
     if not isinstance(resource, dict):
         return None
     concept = _medication_concept(resource, medications)
     codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    labeler = False
     for c in codings:
         system, code = _s(c.get("system")), _s(c.get("code"))
-        if system == t.NDC and (_normalise_ndc(code) or _is_zolgensma_product_code(code)):
-            return "zolgensma"
+        if system == t.NDC:
+            found = zolgensma_ndc(code)
+            if found in ("kit", "vial"):
+                return "zolgensma"
+            labeler = labeler or found == "labeler"
         if system in t.HCPCS_SYSTEMS and code == t.J3399.code:
             return "zolgensma"
         if (system, code) in t.CORTICOSTEROID_CODES:
@@ -230,45 +269,51 @@ def medication_kind(resource: dict, medications: dict | None = None, codes: dict
     text = " ".join([_s(concept.get("text"))] + [_s(c.get("display")) for c in codings])
     if _names_zolgensma(text):
         return "zolgensma"
+    if labeler and not _names_other_product(text):
+        return LABELER_PRODUCT
     if any(s in text.lower() for s in t.CORTICOSTEROID_TEXT):
         return "corticosteroid"
     return None
 
 
-def _is_zolgensma_product_code(code: str) -> bool:
-    """An NDC product code without the package: '71894-120', '71894-0120' or 9 digits '718940120'."""
-    parts = code.strip().split("-")
-    if len(parts) == 2:
-        labeler, product = parts
-    else:
-        digits = re.sub(r"\D", "", code)
-        if len(digits) != 9:
-            return False
-        labeler, product = digits[:5], digits[5:]
-    return labeler == t.ZOLGENSMA_LABELER and product.isdigit() and int(product) in t.ZOLGENSMA_PRODUCT_CODES
-
-
-def _normalise_ndc(code: str | None) -> str | None:
-    """A Zolgensma kit NDC in 5-3-2 form ('71894-120-02'), from 5-3-2, 5-4-2 or 10/11-digit forms."""
-    if not isinstance(code, str) or not code:
+def _ndc_parts(code: str | None) -> tuple[str, int, int | None] | None:
+    """(labeler, product code, package code or None) of an NDC written 5-3-2 or 5-4-2 with hyphens, as a product
+    code alone ('71894-120', '71894-0120'), or as 11 (5-4-2), 10 (5-3-2) or 9 (product code) digits."""
+    if not isinstance(code, str) or not code.strip():
         return None
     parts = code.strip().split("-")
     if len(parts) == 3:
         labeler, product, package = parts
+    elif len(parts) == 2:
+        (labeler, product), package = parts, None
     else:
         digits = re.sub(r"\D", "", code)
-        if len(digits) == 11:
-            labeler, product, package = digits[:5], digits[5:9], digits[9:]
-        elif len(digits) == 10:
-            labeler, product, package = digits[:5], digits[5:8], digits[8:]
-        else:
+        split = {11: (5, 9), 10: (5, 8), 9: (5, 9)}.get(len(digits))
+        if split is None:
             return None
-    if labeler != t.ZOLGENSMA_LABELER or not product.isdigit() or not package.isdigit():
+        labeler, product, package = digits[:split[0]], digits[split[0]:split[1]], digits[split[1]:] or None
+    if not product.isdigit() or not (package is None or package.isdigit()):
         return None
-    product_code = int(product)
-    if product_code not in t.ZOLGENSMA_PRODUCT_CODES:
+    return labeler, int(product), int(package) if package is not None else None
+
+
+def zolgensma_ndc(code: str | None) -> str | None:
+    """What an NDC (any form _ndc_parts reads) is: 'kit' (a Zolgensma kit), 'vial' (a Zolgensma vial),
+    'labeler' (another product of Zolgensma's labeler 71894, not identified) or None (another labeler's)."""
+    parts = _ndc_parts(code)
+    if parts is None or parts[0] != t.ZOLGENSMA_LABELER:
         return None
-    return f"{labeler}-{product_code}-{int(package):02d}"
+    if parts[1] in t.ZOLGENSMA_PRODUCT_CODES:
+        return "kit"
+    return "vial" if parts[1] in t.ZOLGENSMA_VIAL_PRODUCT_CODES else "labeler"
+
+
+def _normalise_ndc(code: str | None) -> str | None:
+    """A Zolgensma kit NDC in 5-3-2 form ('71894-120-02'), from 5-3-2, 5-4-2 or 10/11-digit forms."""
+    parts = _ndc_parts(code)
+    if parts is None or parts[2] is None or zolgensma_ndc(code) != "kit":
+        return None
+    return f"{parts[0]}-{parts[1]}-{parts[2]:02d}"
 
 
 # Dose units as written -> canonical. "mg/d" (UCUM) and "mg/kg/d" are totals per day: the frequency is not

@@ -1,0 +1,141 @@
+"""Review 2026-11-24b, items E1, E2, F1, F2, F3, G1: prior Zolgensma doses coded by the vial NDC or by an
+unidentified NDC of Zolgensma's labeler, stopped orders, orders that give more than one dose, and corticosteroid
+orders that are not a scheduled systemic course. Each case through prefetch and through the FHIR server, with
+identical answers; the card a clinician reads is checked, not only the status."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import responses
+from conftest import make_app
+from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+
+from cds_service.hooks import MONITORING, READINESS, SERVICES
+
+SIGN = "/cds-services/zolgensma-order-sign"
+EXT = "org.example.zolgensma-cds.eligibility"
+NDC = "http://hl7.org/fhir/sid/ndc"
+PATIENT = {"reference": "Patient/eligible-infant"}
+
+
+def _answer(client, resources: list[dict], name="eligible-infant", url=SIGN, hook="order-sign", sources=()) -> dict:
+    """The answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
+    answers = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake = FakeFhir(resources)
+        fake.register(rsps)
+        for mode in ("prefetch", "server"):
+            body = hook_request(name, hook, mode, resources=resources, sources=sources)
+            response = client.post(url, json=body)
+            assert response.status_code == 200, response.get_data(as_text=True)
+            answers.append(response.json)
+    assert fake.calls
+    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
+    return answers[0]
+
+
+def _criterion(answer: dict, criterion: str) -> dict:
+    outcome = answer["cards"][0]["extension"][EXT]
+    return next(c for c in outcome["criteria"] if c["id"] == criterion) | {"overall": outcome["overall"]}
+
+
+def _card(answer: dict, title: str) -> dict:
+    """The criterion card whose detail names the criterion `title`."""
+    return next(c for c in answer["cards"] if f"**Criterion:** {title}" in c.get("detail", ""))
+
+
+def _eligible(changes=None, *added: dict) -> list[dict]:
+    resources = copy.deepcopy(load("eligible-infant"))
+    for rid, change in (changes or {}).items():
+        change(next(r for r in resources if r.get("id") == rid))
+    return resources + [copy.deepcopy(r) for r in added]
+
+
+def _administration(code: str, text: str | None = None, status="completed") -> dict:
+    concept = {"coding": [{"system": NDC, "code": code}]} | ({"text": text} if text else {})
+    return {"resourceType": "MedicationAdministration", "id": "ma1", "status": status,
+            "medicationCodeableConcept": concept, "subject": PATIENT, "effectiveDateTime": "2026-06-01"}
+
+
+@pytest.fixture
+def client():
+    return make_app().test_client()
+
+
+# --- E1: the vial NDC; other NDCs of Zolgensma's labeler ----------------------------------------------------
+ONE_TIME = "One-time dose: no prior Zolgensma"
+
+
+@pytest.mark.parametrize("code", ["71894-115-01", "71894-0115-01", "71894011501", "7189411501", "71894-115"])
+def test_a_prior_dose_coded_with_the_vial_ndc_is_a_prior_dose(client, code):
+    answer = _answer(client, _eligible(None, _administration(code)))
+    got = _criterion(answer, "one-time-dose")
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "prior-dose", "not-eligible")
+    card = _card(answer, ONE_TIME)
+    assert "MedicationAdministration/ma1" in card["detail"] and f"NDC {code}" in card["detail"]
+    assert "2026-06-01" in card["detail"]
+    assert answer["cards"][0]["summary"].startswith("Do not infuse Zolgensma")
+
+
+@pytest.mark.parametrize("code", ["71894-110-01", "71894011001", "71894-999-01"])
+def test_another_ndc_of_zolgensmas_labeler_is_unknown_never_no_prior_dose(client, code):
+    """71894-110-01 (the 5.5 mL vial's probable NDC) is unverified: not read as Zolgensma, nor passed over."""
+    answer = _answer(client, _eligible(None, _administration(code)))
+    got = _criterion(answer, "one-time-dose")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "source-incomplete")
+    assert got["overall"] != "eligible"
+    detail = _card(answer, ONE_TIME)["detail"]
+    assert "MedicationAdministration/ma1" in detail and f"NDC {code}" in detail and "2026-06-01" in detail
+    assert "labeler 71894 (Novartis Gene Therapies)" in detail and "may be a Zolgensma dose" in detail
+
+
+def test_a_labeler_ndc_named_as_zolgensma_is_a_prior_dose_and_itvisma_stays_distinct(client):
+    named = _criterion(_answer(client, _eligible(None, _administration("71894-110-01", "ZOLGENSMA 5.5 mL vial"))),
+                       "one-time-dose")
+    assert (named["status"], named["reasonCode"]) == ("not-met", "prior-dose")
+    # Itvisma (onasemnogene abeparvovec-brve, intrathecal) is another product of the same maker (clinical-facts 1.7)
+    itvisma = _criterion(_answer(client, _eligible(None, _administration("71894-999-01", "Itvisma intrathecal"))),
+                         "one-time-dose")
+    assert (itvisma["status"], itvisma["reasonCode"], itvisma["overall"]) == ("met", "no-prior-dose", "eligible")
+
+
+def test_an_order_on_record_for_an_unidentified_labeler_product_is_unknown(client):
+    order = {"resourceType": "MedicationRequest", "id": "mr1", "status": "completed", "intent": "order",
+             "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "71894-999-01"}]},
+             "subject": PATIENT, "authoredOn": "2026-05-20"}
+    got = _criterion(_answer(client, _eligible(None, order)), "one-time-dose")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "source-incomplete")
+
+
+def _monitored(code: str) -> list[dict]:
+    resources = copy.deepcopy(load("monitoring-day-45-overdue"))
+    infusion = next(r for r in resources if r.get("id") == "zolgensma-infusion")
+    infusion["medicationCodeableConcept"] = {"coding": [{"system": NDC, "code": code}]}
+    return resources
+
+
+def _patient_view(client, resources, name, service):
+    return _answer(client, resources, name, f"/cds-services/{service}", "patient-view", SERVICES[service].sources)
+
+
+def test_monitoring_follows_a_child_dosed_with_the_vial_ndc(client):
+    cards = _patient_view(client, _monitored("71894-115-01"), "monitoring-day-45-overdue", MONITORING)["cards"]
+    assert cards and cards[0]["summary"].startswith("Zolgensma day 45: 6 monitoring draws overdue")
+
+
+def test_monitoring_says_why_there_is_no_schedule_for_an_unidentified_labeler_product(client):
+    cards = _patient_view(client, _monitored("71894-999-01"), "monitoring-day-45-overdue", MONITORING)["cards"]
+    assert cards, "a possible Zolgensma dose must not leave the monitoring service silent"
+    text = " ".join(c["summary"] + c.get("detail", "") for c in cards)
+    assert "MedicationAdministration/zolgensma-infusion" in text and "NDC 71894-999-01" in text
+
+
+@pytest.mark.parametrize("code", ["71894-115-01", "71894-999-01"])
+def test_readiness_never_says_every_gate_met_for_a_child_who_may_have_been_dosed(client, code):
+    resources = [r for r in _eligible() if r.get("id") != "zolgensma-order"] + [_administration(code)]
+    cards = _patient_view(client, resources, "eligible-infant", READINESS)["cards"]
+    assert not any("every gate met" in c["summary"] for c in cards)
+    if code == "71894-999-01":  # a possible dose: the readiness plan names the record to check
+        assert "NDC 71894-999-01" in " ".join(c["summary"] + c.get("detail", "") for c in cards)
