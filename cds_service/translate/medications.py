@@ -40,7 +40,7 @@ class MedicationReader:
             return
         if kind == LABELER_PRODUCT:
             if resource.get("status") in _REQUEST_MAY_BE_A_DOSE:
-                self._labeler_product(resource, resource.get("authoredOn"))
+                self._labeler_product(resource)
             return
         # A prior Zolgensma order decides renewal by its status alone: its dosage may be invalid.
         mr = self._valid(resource, kind, droppable=_PRIOR_ORDER_DROPPABLE if kind == "zolgensma" else frozenset())
@@ -77,7 +77,7 @@ class MedicationReader:
         if kind not in ("zolgensma", LABELER_PRODUCT) or resource.get("status") in ("not-done", "entered-in-error"):
             return
         if kind == LABELER_PRODUCT:
-            self._labeler_product(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")))
+            self._labeler_product(resource)
             return
         ma = self._valid(resource, "zolgensma")
         if ma is None:
@@ -96,7 +96,7 @@ class MedicationReader:
         if kind not in ("zolgensma", LABELER_PRODUCT) or resource.get("status") in t.STATEMENT_NOT_A_DOSE:
             return
         if kind == LABELER_PRODUCT:
-            self._labeler_product(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")))
+            self._labeler_product(resource)
             return
         ms = self._valid(resource, "zolgensma")
         if ms is None:
@@ -108,9 +108,11 @@ class MedicationReader:
         self.facts.prior_doses.append(PriorDose(_ref(ms), _to_date(stated), f"Zolgensma medication statement "
                                                 f"({ms['status']}, {_medication_text(resource, self.medications)})"))
 
-    def _labeler_product(self, resource: dict, stated) -> None:
+    def _labeler_product(self, resource: dict) -> None:
         """A record of a product of Zolgensma's labeler that is not identified: it may be a Zolgensma dose, so no
         "no prior Zolgensma" conclusion can rest on its source (rules/integrity.py), and day 0 may be missing."""
+        stated = resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")) \
+            or resource.get("authoredOn")
         when = f" (dated {stated})" if isinstance(stated, str) and stated else ""
         self._skip(resource, f"skipped: {_medication_text(resource, self.medications)}{when} is a product of "
                              f"Zolgensma's labeler {t.ZOLGENSMA_LABELER} (Novartis Gene Therapies) but not a Zolgensma "
