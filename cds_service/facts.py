@@ -170,6 +170,11 @@ class Dose:
 
     value: float
     unit: str  # canonical: "mL", "vg", "vg/kg", "mg", "mg/kg" (per administration); "mg/d", "mg/kg/d" (per day)
+    stated: str = ""  # where the order states it, when not a plain doseQuantity ("low end of doseRange")
+
+    @property
+    def shown(self) -> str:
+        return f"{scientific(self.value, 4)} {self.unit}" + (f" ({self.stated})" if self.stated else "")
 
 
 @dataclass
@@ -187,13 +192,20 @@ class Order:
     end: date | None = None  # last day the order covers (inclusive): boundsPeriod.end, or start + duration/count
     planned_date: date | None = None  # for Zolgensma: the planned infusion date, when stated
     planned_date_source: str = ""  # the order element the planned date was read from
+    # For Zolgensma (a single dose, FDA label 2): every dose the order states (`dose` is the first), why it gives
+    # more than one administration or kit, and why its timing or dispense cannot be read (plain text).
+    doses: tuple[Dose, ...] = ()
+    several: tuple[str, ...] = ()
+    unclear: tuple[str, ...] = ()
 
     @property
     def evidence(self) -> Evidence:
         bits = [self.text or self.kind, f"status {self.status}"]
         if self.kit_ndc:
             bits.append(f"kit NDC {self.kit_ndc}")
-        if self.dose:
+        if len(self.doses) > 1:
+            bits.append("doses " + "; ".join(d.shown for d in self.doses))
+        elif self.dose:
             bits.append(f"dose {_fmt(self.dose.value)} {self.dose.unit}")
         if self.start:
             bits.append(f"start {self.start.isoformat()}")

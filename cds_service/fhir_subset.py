@@ -138,9 +138,15 @@ class TimingRepeat(TypedDict, total=False):
     boundsPeriod: Period | None
     boundsDuration: Quantity | None
     count: Annotated[StrictInt, Field(ge=0)] | None
+    countMax: Annotated[StrictInt, Field(ge=0)] | None
     frequency: Annotated[StrictInt, Field(ge=0)] | None
+    frequencyMax: Annotated[StrictInt, Field(ge=0)] | None
     period: Decimal | None
     periodUnit: Code | None
+    # several times a day or days a week: several administrations (a single-dose order, translate/dosage.py)
+    dayOfWeek: list[Code] | None
+    timeOfDay: list[Str] | None
+    when: list[Code] | None
 
 
 class Timing(TypedDict, total=False):
@@ -149,17 +155,28 @@ class Timing(TypedDict, total=False):
     code: CodeableConcept | None
 
 
+class Range(TypedDict, total=False):
+    low: Quantity | None
+    high: Quantity | None
+
+
 class DoseAndRate(TypedDict, total=False):
     doseQuantity: Quantity | None
+    doseRange: Range | None
 
 
 class Dosage(TypedDict, total=False):
     timing: Timing | None
     doseAndRate: list[DoseAndRate] | None
+    asNeededBoolean: StrictBool | None
+    asNeededCodeableConcept: CodeableConcept | None
+    route: CodeableConcept | None
 
 
 class DispenseRequest(TypedDict, total=False):
     validityPeriod: Period | None
+    quantity: Quantity | None
+    numberOfRepeatsAllowed: Annotated[StrictInt, Field(ge=0)] | None
 
 
 class MedicationRequest(Resource, total=False):

@@ -139,3 +139,138 @@ def test_readiness_never_says_every_gate_met_for_a_child_who_may_have_been_dosed
     assert not any("every gate met" in c["summary"] for c in cards)
     if code == "71894-999-01":  # a possible dose: the readiness plan names the record to check
         assert "NDC 71894-999-01" in " ".join(c["summary"] + c.get("detail", "") for c in cards)
+
+
+# --- F1, F2, F3: an order that gives more than one dose ----------------------------------------------------
+def _order_change(change):
+    return _eligible({"zolgensma-order": change})
+
+
+def _timing(timing: dict):
+    def change(order):
+        order["dosageInstruction"][0]["timing"] = timing
+    return change
+
+
+def _ml(value: float) -> dict:
+    return {"doseQuantity": {"value": value, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}}
+
+
+BID = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "BID"}]}
+ONE_TIME_DOSE = "One-time dose: no prior Zolgensma"
+DOSE = "Dose within the FDA labeled"
+
+
+@pytest.mark.parametrize(("timing", "named"), [
+    ({"event": ["2026-12-01", "2026-12-20"]}, "timing.event lists 2 times (2026-12-01, 2026-12-20)"),
+    ({"event": ["2026-12-01"], "repeat": {"count": 2}}, "timing.repeat.count is 2"),
+    ({"repeat": {"boundsPeriod": {"start": "2026-12-01", "end": "2026-12-05"}, "frequency": 1, "period": 1,
+                 "periodUnit": "d"}}, "a dose every 1 d from 2026-12-01 to 2026-12-05"),
+    ({"event": ["2026-12-01"], "code": BID}, "timing.code BID is a repeating schedule"),
+    ({"event": ["2026-12-01"], "repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+     "timing.repeat.frequency is 2 per 1 d"),
+    ({"event": ["2026-12-01"], "repeat": {"count": 1, "countMax": 3}}, "timing.repeat.countMax is 3"),
+])
+def test_an_order_giving_more_than_one_infusion_is_not_met(client, timing, named):
+    answer = _answer(client, _order_change(_timing(timing)))
+    got = _criterion(answer, "one-time-dose")
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "order-several-doses", "not-eligible")
+    card = _card(answer, ONE_TIME_DOSE)
+    assert card["summary"] == "The Zolgensma order gives more than one dose: Zolgensma is a single infusion"
+    assert named in card["detail"] and "MedicationRequest/zolgensma-order" in card["detail"]
+    assert "FDA label 2" in card["detail"]
+
+
+def test_the_planned_date_does_not_depend_on_the_order_of_the_event_dates(client):
+    early_first = _answer(client, _order_change(_timing({"event": ["2026-12-01", "2026-12-20"]})))
+    late_first = _answer(client, _order_change(_timing({"event": ["2026-12-20", "2026-12-01"]})))
+    for answer in (early_first, late_first):
+        outcome = answer["cards"][0]["extension"][EXT]
+        assert outcome["asOf"] == "2026-12-01"
+    statuses = [{c["id"]: c["status"] for c in a["cards"][0]["extension"][EXT]["criteria"]}
+                for a in (early_first, late_first)]
+    assert statuses[0] == statuses[1]
+
+
+@pytest.mark.parametrize(("timing", "named"), [
+    ({"event": ["2026-12-01"], "repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+     "timing.event with timing.repeat every 1 d and no count or end: it may repeat"),
+    ({"event": ["2026-12-01"], "code": {"text": "per protocol"}}, "timing.code “per protocol” cannot be read as once"),
+])
+def test_an_order_whose_timing_cannot_be_read_as_one_infusion_is_unknown(client, timing, named):
+    answer = _answer(client, _order_change(_timing(timing)))
+    got = _criterion(answer, "one-time-dose")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "order-doses-unclear")
+    assert got["overall"] != "eligible"
+    assert named in _card(answer, ONE_TIME_DOSE)["detail"]
+
+
+@pytest.mark.parametrize("timing", [
+    {"event": ["2026-12-01"]},
+    {"event": ["2026-12-01"], "repeat": {"count": 1}},
+    {"event": ["2026-12-01"], "code": {"text": "once"}},
+    {"event": ["2026-12-01"], "code": BID, "repeat": {"count": 1}},  # at most one, whatever the pattern
+    {"repeat": {"boundsPeriod": {"start": "2026-12-01", "end": "2026-12-01"}, "frequency": 1, "period": 1,
+                "periodUnit": "d"}},
+])
+def test_an_order_for_one_infusion_stays_eligible(client, timing):
+    got = _criterion(_answer(client, _order_change(_timing(timing))), "one-time-dose")
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+
+
+@pytest.mark.parametrize("change", [
+    lambda o: o["dosageInstruction"][0].__setitem__("doseAndRate", [_ml(41.3), _ml(60.5)]),
+    lambda o: o["dosageInstruction"].append({**copy.deepcopy(o["dosageInstruction"][0]),
+                                             "doseAndRate": [_ml(60.5)]}),
+])
+def test_an_order_with_two_doses_is_judged_on_both(client, change):
+    answer = _answer(client, _order_change(change))
+    got = _criterion(answer, "dose-within-label")
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "doses-several-off", "not-eligible")
+    card = _card(answer, DOSE)
+    assert "41.3 mL; 60.5 mL" in card["detail"] and "60.5 mL differs" in card["detail"]
+    assert "FDA label 2.1" in card["detail"]
+
+
+def test_two_dosage_instructions_are_two_infusions(client):
+    second = lambda o: o["dosageInstruction"].append(copy.deepcopy(o["dosageInstruction"][0]))  # noqa: E731
+    answer = _answer(client, _order_change(second))
+    got = _criterion(answer, "one-time-dose")
+    assert (got["status"], got["reasonCode"]) == ("not-met", "order-several-doses")
+    assert "2 dosageInstruction entries" in _card(answer, ONE_TIME_DOSE)["detail"]
+
+
+def test_the_same_dose_in_ml_and_in_vector_genomes_is_one_dose(client):
+    vg = {"doseQuantity": {"value": 8.25e14, "unit": "vg", "system": "http://unitsofmeasure.org", "code": "{vg}"}}
+    change = lambda o: o["dosageInstruction"][0].__setitem__("doseAndRate", [_ml(41.3), vg])  # noqa: E731
+    got = _criterion(_answer(client, _order_change(change)), "dose-within-label")
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+
+
+@pytest.mark.parametrize(("low", "high", "status"), [(38.5, 41.3, "not-met"), (41.3, 41.3, "met")])
+def test_a_dose_range_is_judged_on_both_ends(client, low, high, status):
+    dose_range = {"doseRange": {"low": _ml(low)["doseQuantity"], "high": _ml(high)["doseQuantity"]}}
+    answer = _answer(client, _order_change(
+        lambda o: o["dosageInstruction"][0].__setitem__("doseAndRate", [dose_range])))
+    got = _criterion(answer, "dose-within-label")
+    assert got["status"] == status
+    if status == "not-met":
+        assert "38.5 mL (low end of doseRange) differs" in _card(answer, DOSE)["detail"]
+
+
+@pytest.mark.parametrize(("dispense", "status", "named"), [
+    ({"quantity": {"value": 2, "unit": "kit"}}, "not-met", "dispenseRequest.quantity is 2 kit: more than one kit"),
+    ({"numberOfRepeatsAllowed": 1}, "not-met", "dispenseRequest.numberOfRepeatsAllowed is 1"),
+    ({"quantity": {"value": 2}}, "unknown", "dispenseRequest.quantity is 2 with no unit"),
+])
+def test_more_than_one_kit_dispensed_is_not_one_dose(client, dispense, status, named):
+    answer = _answer(client, _order_change(lambda o: o.__setitem__("dispenseRequest", dispense)))
+    got = _criterion(answer, "one-time-dose")
+    assert got["status"] == status and got["overall"] != "eligible"
+    assert named in _card(answer, ONE_TIME_DOSE)["detail"]
+
+
+def test_one_kit_dispensed_stays_eligible(client):
+    answer = _answer(client, _order_change(lambda o: o.__setitem__("dispenseRequest", {
+        "quantity": {"value": 1, "unit": "kit"}, "numberOfRepeatsAllowed": 0})))
+    assert _criterion(answer, "one-time-dose")["overall"] == "eligible"

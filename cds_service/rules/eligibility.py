@@ -435,6 +435,14 @@ def one_time_dose(ctx: RuleContext) -> Finding:
         others = ctx.facts.other_zolgensma_orders
         return ctx.finding(c, NOT_MET, "several-zolgensma-orders", [ctx.facts.order.evidence, *others],
                            count=len(others) + 1)
+    order = ctx.facts.order
+    # FDA label 2: "for single-dose intravenous infusion only": an order giving more than one dose (or kit) fails;
+    # one whose timing or dispense cannot be read is never taken for one dose.
+    if order and order.several:
+        return ctx.finding(c, NOT_MET, "order-several-doses", [order.evidence], why="; ".join(order.several))
+    if order and order.unclear:
+        return ctx.finding(c, UNKNOWN, "order-doses-unclear", [order.evidence], missing=("dose",),
+                           why="; ".join(order.unclear))
     return ctx.unavailable(c, "medication-administrations", "medication-statements", "procedures",
                            "medication-requests") or ctx.finding(c, MET, "no-prior-dose")
 

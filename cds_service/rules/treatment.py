@@ -148,6 +148,8 @@ def dose_within_label(ctx: RuleContext) -> Finding:
         if order.kit_ndc:
             return ctx.finding(c, MET, "kit-matches-band", ev, **params)
         return ctx.finding(c, UNKNOWN, "dose-not-stated", ev, missing=("dose",), **params)
+    if len(order.doses) > 1:
+        return _several_doses(ctx, c, order.doses, ev, kit, params)
     expected = {"mL": kit.dose_volume_ml, "vg": kit.dose_vg, "vg/kg": DOSE_VG_PER_KG}.get(dose.unit)
     if expected is None:
         return ctx.finding(c, UNKNOWN, "dose-unit-unknown", ev, missing=("dose",), unit=dose.unit, **params)
@@ -164,6 +166,29 @@ def dose_within_label(ctx: RuleContext) -> Finding:
                            weight=f"{w:g}", computed_vg=scientific(dose.value * w),
                            computed_ml=f"{dose.value * w / CONCENTRATION_VG_PER_ML:.1f}", **params)
     return ctx.finding(c, MET, "dose-matches-band", ev, ordered=ordered, **params)
+
+
+def _several_doses(ctx: RuleContext, c: str, doses, ev, kit, params) -> Finding:
+    """An order stating more than one dose (several doseAndRate entries or dosageInstructions, a doseRange): each is
+    judged, none passed over for the first (DR.005.D 11; label 2.1: one dose, the band's). One off the band fails the
+    order; a unit no rule reads leaves it unknown; all on the band (the same dose in mL and vg, a range whose two ends
+    are the band dose) is met; a dose per kg matches only alongside a volume or vg dose that does."""
+    ordered = "; ".join(d.shown for d in doses)
+    off, unread, matched = [], [], []
+    for dose in doses:
+        expected = {"mL": kit.dose_volume_ml, "vg": kit.dose_vg, "vg/kg": DOSE_VG_PER_KG}.get(dose.unit)
+        if expected is None:
+            unread.append(dose.shown)
+            continue
+        tolerance = VOLUME_TOLERANCE_ML if dose.unit == "mL" else expected * VG_RELATIVE_TOLERANCE
+        (off if abs(dose.value - expected) > tolerance else matched).append(dose)
+    several = dict(count=len(doses), ordered=ordered, **params)
+    if off:
+        return ctx.finding(c, NOT_MET, "doses-several-off", ev, off="; ".join(d.shown for d in off), **several)
+    if unread or not any(d.unit != "vg/kg" for d in matched):
+        return ctx.finding(c, UNKNOWN, "doses-several-unclear", ev, missing=("dose",),
+                           unread="; ".join(unread) or "a dose per kg only, no volume", **several)
+    return ctx.finding(c, MET, "dose-matches-band", ev, **several)
 
 
 def _ordered_outside_table(order, weight_kg: float) -> str:

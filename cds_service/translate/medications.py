@@ -10,6 +10,7 @@ from .. import terminology as t
 from ..facts import DataIssue, Dose, Evidence, Order, PriorDose
 from ..fhir_client import as_list
 from .common import _NONE, _all_text, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
+from .dosage import planned_date, several_doses
 
 
 class MedicationReader:
@@ -27,12 +28,14 @@ class MedicationReader:
         concept = _medication_concept(order, self.medications)  # a code, or a Medication by reference
         kit = next((n for n in (_normalise_ndc(c.get("code")) for c in _codings(concept)
                                 if c.get("system") == t.NDC) if n), None)
-        dose = _dose(mr)
-        if dose_unit_problem(dose):
-            self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(dose)))
+        doses = _doses(mr)
+        for problem in dict.fromkeys(dose_unit_problem(d) for d in doses if dose_unit_problem(d)):
+            self.facts.issues.append(DataIssue(_ref(mr), problem))
         planned, source = _planned_date(mr)
+        several, unclear = several_doses(mr)
         return Order(_ref(mr), "zolgensma", mr["status"], _concept_text(concept) or "Zolgensma",
-                     kit_ndc=kit, dose=dose, planned_date=planned, planned_date_source=source)
+                     kit_ndc=kit, dose=doses[0] if doses else None, planned_date=planned,
+                     planned_date_source=source, doses=doses, several=tuple(several), unclear=tuple(unclear))
 
     def _medication_request(self, resource) -> None:
         kind = self._kind(resource)
@@ -333,14 +336,33 @@ _DURATION_DAYS = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7}
 
 
 def _dose(mr: dict) -> Dose | None:
+    """The first doseQuantity (a corticosteroid order's dose)."""
+    return next((d for dosage in mr.get("dosageInstruction") or [] for dr in dosage.get("doseAndRate") or []
+                 for d in [_quantity_dose(dr.get("doseQuantity"))] if d is not None), None)
+
+
+def _doses(mr: dict) -> tuple[Dose, ...]:
+    """Every dose the order states, in every dosageInstruction and doseAndRate entry (a doseRange as its two ends),
+    each once: a single-dose product's order states one (FDA label 2.1), and none is passed over for the first."""
+    doses = []
     for dosage in mr.get("dosageInstruction") or []:
         for dr in dosage.get("doseAndRate") or []:
-            q = dr.get("doseQuantity") or _NONE
-            if q.get("value") is not None:
-                stated = (q.get("code") or q.get("unit") or "").strip()
-                # An unrecognised unit is kept as stated: no rule knows it, so none can decide on it.
-                return Dose(float(q["value"]), _DOSE_UNITS.get(stated.lower()) or stated or "(no unit)")
-    return None
+            doses.append(_quantity_dose(dr.get("doseQuantity")))
+            dose_range = dr.get("doseRange") or _NONE
+            doses += [_quantity_dose(dose_range.get(end), f"{end} end of doseRange") for end in ("low", "high")]
+    unique: dict[tuple[float, str], Dose] = {}
+    for dose in doses:
+        if dose is not None:
+            unique.setdefault((dose.value, dose.unit), dose)
+    return tuple(unique.values())
+
+
+def _quantity_dose(q: dict | None, stated: str = "") -> Dose | None:
+    if not q or q.get("value") is None:
+        return None
+    unit = (q.get("code") or q.get("unit") or "").strip()
+    # An unrecognised unit is kept as stated: no rule knows it, so none can decide on it.
+    return Dose(float(q["value"]), _DOSE_UNITS.get(unit.lower()) or unit or "(no unit)", stated)
 
 
 def dose_unit_problem(dose: Dose | None) -> str | None:
@@ -386,9 +408,9 @@ def _per_day(timing: dict | None) -> float | None:
 def _planned_date(mr: dict) -> tuple[date | None, str]:
     timing = _first_timing(mr)
     if timing is not None:
-        for event in timing.get("event") or []:
-            if _to_date(event):
-                return _to_date(event), "dosageInstruction.timing.event"
+        first, count = planned_date(timing.get("event"))
+        if first is not None:  # the earliest, whatever the order of the list (several: a finding of their own)
+            return first, "dosageInstruction.timing.event" + (f" (the earliest of {count})" if count > 1 else "")
         bounds = (timing.get("repeat") or _NONE).get("boundsPeriod")
         if _to_date(_start(bounds)):
             return _to_date(_start(bounds)), "dosageInstruction.timing.repeat.boundsPeriod.start"
