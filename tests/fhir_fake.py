@@ -219,15 +219,16 @@ def both_routes(client, url: str, name: str, hook: str, sources: tuple[str, ...]
 
 def answer_both_routes(client, resources: list[dict], url: str = "/cds-services/zolgensma-order-sign",
                        name: str = "eligible-infant", hook: str = "order-sign", ignore: tuple[str, ...] = (),
-                       tamper=None) -> dict:
+                       tamper=None, sources: tuple[str, ...] = ()) -> dict:
     """The answer to `name`'s request with `resources` as the record, through prefetch, after checking that the
     FHIR-server route (no prefetch; a server ignoring the search parameters `ignore`) answers the same,
-    generated ids aside. `tamper` changes what both routes receive, as in FakeFhir."""
+    generated ids aside. `tamper` changes what both routes receive, as in FakeFhir; `sources` as for hook_request
+    (a patient-view service passes its own)."""
     answers = []
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         FakeFhir(resources, tamper=tamper, ignore=ignore).register(rsps)
         for mode in ("prefetch", "server"):
-            body = hook_request(name, hook, mode=mode, resources=resources, tamper=tamper)
+            body = hook_request(name, hook, mode=mode, resources=resources, tamper=tamper, sources=sources)
             response = client.post(url, json=body)
             assert response.status_code == 200, response.get_data(as_text=True)
             answers.append(response.json)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-import responses
 from conftest import make_app
-from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+from fhir_fake import answer_both_routes, load
 
 from cds_service.hooks import MONITORING, READINESS, SERVICES
 
@@ -22,18 +21,7 @@ PATIENT = {"reference": "Patient/eligible-infant"}
 
 def _answer(client, resources: list[dict], name="eligible-infant", url=SIGN, hook="order-sign", sources=()) -> dict:
     """The answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
-    answers = []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake = FakeFhir(resources)
-        fake.register(rsps)
-        for mode in ("prefetch", "server"):
-            body = hook_request(name, hook, mode, resources=resources, sources=sources)
-            response = client.post(url, json=body)
-            assert response.status_code == 200, response.get_data(as_text=True)
-            answers.append(response.json)
-    assert fake.calls
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    return answers[0]
+    return answer_both_routes(client, resources, url, name, hook=hook, sources=sources)
 
 
 def _criterion(answer: dict, criterion: str) -> dict:
