@@ -195,6 +195,9 @@ class Order:
     # For Zolgensma (a single dose, FDA label 2): every dose the order states (`dose` is the first), why it gives
     # more than one administration or kit, and why its timing or dispense cannot be read (plain text).
     doses: tuple[Dose, ...] = ()
+    # For a corticosteroid order: why it is not the label's scheduled, active, systemic course ("as needed
+    # (dosageInstruction.asNeeded)", "on hold (status on-hold)", ...); empty when it is one.
+    not_a_course: tuple[str, ...] = ()
     several: tuple[str, ...] = ()
     unclear: tuple[str, ...] = ()
 

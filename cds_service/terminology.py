@@ -205,6 +205,24 @@ PREDNISOLONE_25MG_5ML = Code(RXNORM, "249066", "prednisolone 5 MG/ML Oral Soluti
 CORTICOSTEROID_CODES = frozenset(c.key for c in (PREDNISOLONE, PREDNISONE, PREDNISOLONE_15MG_5ML,
                                                   PREDNISOLONE_25MG_5ML))
 CORTICOSTEROID_TEXT = ("prednisolone", "prednisone", "methylprednisolone")
+# Routes of a corticosteroid order (DR.005.D 7: "systemic corticosteroids"; label 2.1: equivalent to oral
+# prednisolone). SNOMED CT route codes (FHIR value set route-codes, descendants of 284009009, checked in the
+# published expansion): oral 26643006, intravenous 47625008, intramuscular 78421000, subcutaneous 34206005 are
+# systemic; topical 6064005, otic 10547007, intra-articular 12130007, vaginal 16857009, rectal 37161004 are not.
+# Words (route text and displays, whole words) do the rest; a route that is neither: not recognised (unknown).
+SYSTEMIC_ROUTES = frozenset({(SNOMED, c) for c in ("26643006", "47625008", "78421000", "34206005")})
+LOCAL_ROUTES = frozenset({(SNOMED, c) for c in ("6064005", "10547007", "12130007", "16857009", "37161004")})
+SYSTEMIC_ROUTE_WORDS = ("oral", "orally", "by mouth", "po", "per os", "enteral", "intravenous", "iv", "intramuscular",
+                        "im", "subcutaneous", "sc", "gastrostomy", "g tube", "gastric tube", "nasogastric", "ng",
+                        "ng tube", "feeding tube", "per tube", "jejunostomy", "sublingual", "buccal")
+LOCAL_ROUTE_WORDS = ("topical", "cutaneous", "skin", "transdermal", "ophthalmic", "eye", "eyes", "otic", "ear",
+                     "ears", "inhaled", "inhalation", "inhaler", "nebulised", "nebulized", "nebuliser", "nebulizer",
+                     "respiratory", "nasal", "intranasal", "rectal", "rectum", "per rectum", "pr", "vaginal",
+                     "intra articular", "intralesional", "mucosal", "dental")
+# Product words of a corticosteroid that is not taken systemically (eye drops, creams, inhalers, enemas).
+LOCAL_PRODUCT_WORDS = ("ophthalmic", "eye drop", "eye drops", "otic", "ear drops", "cream", "ointment", "lotion",
+                       "topical", "inhaler", "inhalation", "nasal spray", "enema", "suppository", "rectal foam",
+                       "mouthwash")
 
 # --- Conditions -----------------------------------------------------------------------------
 SMA_SNOMED = Code(SNOMED, "5262007", "Spinal muscular atrophy (disorder)")

@@ -19,9 +19,10 @@ NDC = "http://hl7.org/fhir/sid/ndc"
 PATIENT = {"reference": "Patient/eligible-infant"}
 
 
-def _answer(client, resources: list[dict], name="eligible-infant", url=SIGN, hook="order-sign", sources=()) -> dict:
+def _answer(client, resources: list[dict], name="eligible-infant", url=SIGN, hook="order-sign", sources=(),
+            tamper=None) -> dict:
     """The answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
-    return answer_both_routes(client, resources, url, name, hook=hook, sources=sources)
+    return answer_both_routes(client, resources, url, name, hook=hook, sources=sources, tamper=tamper)
 
 
 def _criterion(answer: dict, criterion: str) -> dict:
@@ -262,3 +263,98 @@ def test_one_kit_dispensed_stays_eligible(client):
     answer = _answer(client, _order_change(lambda o: o.__setitem__("dispenseRequest", {
         "quantity": {"value": 1, "unit": "kit"}, "numberOfRepeatsAllowed": 0})))
     assert _criterion(answer, "one-time-dose")["overall"] == "eligible"
+
+
+# --- G1: a corticosteroid order that is not the label's scheduled systemic course ---------------------------
+STEROID = "Corticosteroid"
+
+
+def _steroid(change) -> list[dict]:
+    return _eligible({"prednisolone-plan": change})
+
+
+def _dosage(**values):
+    return lambda o: o["dosageInstruction"][0].update(values)
+
+
+@pytest.mark.parametrize(("change", "kinds", "named"), [
+    (_dosage(asNeededBoolean=True), "as needed", "as needed (dosageInstruction.asNeeded), not scheduled"),
+    (lambda o: o.update(status="on-hold"), "on hold", "on hold (status on-hold)"),
+    (lambda o: o.update(intent="proposal"), "a proposal", "a proposal (intent proposal), not an order"),
+    (lambda o: o.update(intent="plan"), "a plan", "a plan (intent plan), not an order"),
+    (_dosage(route={"text": "topical"}), "not systemic", "not systemic (route topical)"),
+    (_dosage(route={"coding": [{"system": "http://snomed.info/sct", "code": "6064005"}]}), "not systemic",
+     "not systemic (route 6064005)"),
+    (_dosage(route={"text": "inhaled"}), "not systemic", "not systemic (route inhaled)"),
+    (lambda o: o.update(medicationCodeableConcept={"text": "prednisolone acetate 1% ophthalmic suspension"}),
+     "not systemic", "not systemic (the product is prednisolone acetate 1% ophthalmic suspension)"),
+    (_dosage(route={"text": "intrathecal"}), "of a route not recognised as systemic",
+     "of a route not recognised as systemic (intrathecal)"),
+])
+def test_a_steroid_order_that_is_not_a_scheduled_systemic_course_is_unknown(client, change, kinds, named):
+    answer = _answer(client, _steroid(change))
+    got = _criterion(answer, "corticosteroid-plan")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "steroid-order-not-a-course")
+    assert got["overall"] != "eligible"
+    card = next(c for c in answer["cards"] if c["summary"].startswith("Prednisolone order is"))
+    assert card["summary"] == f"Prednisolone order is {kinds}: not the label's scheduled systemic course"
+    assert f"MedicationRequest/prednisolone-plan is {named}" in card["detail"]
+    assert "FDA label 2.1" in card["detail"] and "DR.005.D 7" in card["detail"]
+
+
+def test_an_unsigned_draft_on_record_is_not_the_course_but_one_of_this_session_is(client):
+    resources = _eligible()
+    plan = next(r for r in resources if r.get("id") == "prednisolone-plan")
+    resources.remove(plan)
+    draft = copy.deepcopy(plan) | {"status": "draft"}
+
+    def on_record(query, answer):  # the draft comes with the record's MedicationRequests, not in draftOrders
+        if query.startswith("MedicationRequest?") and answer.get("resourceType") == "Bundle":
+            return answer | {"entry": [*answer.get("entry", []), {"resource": draft}],
+                             "total": answer.get("total", 0) + 1}
+        return answer
+
+    answer = _answer(client, resources, tamper=on_record)
+    got = _criterion(answer, "corticosteroid-plan")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "steroid-order-not-a-course")
+    assert "an unsigned draft on record (status draft)" in " ".join(c.get("detail", "") for c in answer["cards"])
+    # the same draft signed in this ordering session (draftOrders) is the course
+    in_session = _criterion(_answer(client, resources + [draft]), "corticosteroid-plan")
+    assert (in_session["status"], in_session["overall"]) == ("met", "eligible")
+
+
+@pytest.mark.parametrize("route", [{"text": "oral"}, {"text": "by mouth"}, {"text": "PO"}, {"text": "via G-tube"},
+                                   {"coding": [{"system": "http://snomed.info/sct", "code": "26643006"}]}])
+def test_a_scheduled_systemic_steroid_order_stays_met(client, route):
+    got = _criterion(_answer(client, _steroid(_dosage(route=route))), "corticosteroid-plan")
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+
+
+def test_a_prn_order_beside_the_scheduled_course_does_not_disturb_it(client):
+    prn = copy.deepcopy(next(r for r in _eligible() if r.get("id") == "prednisolone-plan"))
+    prn["id"] = "prednisolone-prn"
+    prn["dosageInstruction"][0]["asNeededBoolean"] = True
+    got = _criterion(_answer(client, _eligible(None, prn)), "corticosteroid-plan")
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+
+
+# --- E2: a stopped or unknown-status Zolgensma order on record ----------------------------------------------
+@pytest.mark.parametrize("status", ["stopped", "unknown"])
+def test_a_stopped_or_unknown_zolgensma_order_is_not_no_prior_dose(client, status):
+    order = {"resourceType": "MedicationRequest", "id": "mr1", "status": status, "intent": "order",
+             "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "71894-128-05"}]},
+             "subject": PATIENT, "authoredOn": "2026-05-20"}
+    answer = _answer(client, _eligible(None, order))
+    got = _criterion(answer, "one-time-dose")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "source-incomplete")
+    assert got["overall"] != "eligible"
+    detail = _card(answer, ONE_TIME)["detail"]
+    assert f"MedicationRequest/mr1 (a Zolgensma order of 2026-05-20 with status {status}" in detail
+    assert "confirm nothing was infused" in detail
+
+
+def test_a_cancelled_zolgensma_order_is_still_no_prior_dose(client):
+    order = {"resourceType": "MedicationRequest", "id": "mr1", "status": "cancelled", "intent": "order",
+             "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "71894-128-05"}]},
+             "subject": PATIENT, "authoredOn": "2026-05-20"}
+    assert _criterion(_answer(client, _eligible(None, order)), "one-time-dose")["overall"] == "eligible"

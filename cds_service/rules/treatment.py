@@ -42,6 +42,14 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
         lost = ctx.unavailable(c, "medication-requests")
         if lost:
             return lost
+        # open orders that are not the label's course (as needed, on hold, a proposal, a draft never signed,
+        # not systemic): the course is not ordered, and the card says why each one does not count
+        other = [o for o in open_steroid_orders(ctx.facts, ctx.today) if o.not_a_course]
+        if other:
+            return ctx.finding(c, UNKNOWN, "steroid-order-not-a-course", [o.evidence for o in other],
+                               missing=("corticosteroid",), kinds=" / ".join(dict.fromkeys(
+                                   w.split(" (")[0] for o in other for w in o.not_a_course)),
+                               why="; ".join(f"{o.reference} is {', '.join(o.not_a_course)}" for o in other))
         if ended:
             return ctx.finding(c, UNKNOWN, "steroid-plan-ended", [o.evidence for o in ended],
                                missing=("corticosteroid",), today=ctx.today.isoformat())
@@ -76,8 +84,14 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
 
 
 def current_steroid_plans(facts, today: date) -> list:
-    """Corticosteroid orders that still plan treatment: open status, and a period that has not ended before today
-    (also what the readiness plan reads as a prednisolone start date)."""
+    """Corticosteroid orders that still plan the label's course: open status, a period that has not ended before
+    today, and scheduled, active (or of this session), systemic (Order.not_a_course empty); also what the readiness
+    plan reads as a prednisolone start date."""
+    return [o for o in open_steroid_orders(facts, today) if not o.not_a_course]
+
+
+def open_steroid_orders(facts, today: date) -> list:
+    """Corticosteroid orders of open status whose period has not ended before today, a course or not."""
     return [o for o in facts.steroid_orders if o.status in OPEN_REQUEST_STATUSES and not (o.end and o.end < today)]
 
 

@@ -9,7 +9,18 @@ from datetime import date, timedelta
 from .. import terminology as t
 from ..facts import DataIssue, Dose, Evidence, Order, PriorDose
 from ..fhir_client import as_list
-from .common import _NONE, _all_text, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
+from .common import (
+    _NONE,
+    _all_text,
+    _code_keys,
+    _codings,
+    _concept_text,
+    _ref,
+    _s,
+    _start,
+    _to_date,
+    unreadable_concept,
+)
 from .dosage import planned_date, several_doses
 
 
@@ -63,6 +74,13 @@ class MedicationReader:
             if mr["status"] == "completed":  # dated by its planned infusion date, else when it was written
                 when = _planned_date(mr)[0] or _to_date(mr.get("authoredOn"))
                 self.facts.prior_doses.append(PriorDose(_ref(mr), when, f"Zolgensma order completed ({text})"))
+            elif mr["status"] in ("stopped", "unknown"):
+                # R4 "stopped": halted before all administrations occurred; for one infusion, possibly part way
+                # through (a partial dose). "unknown": the EHR cannot say. Neither is "no prior dose".
+                when = _to_date(mr.get("authoredOn")) or _planned_date(mr)[0]
+                written = f"of {when.isoformat()}" if when else "of an unstated date"
+                self._skip(mr, f"a Zolgensma order {written} with status {mr['status']} ({text}): it may have been "
+                               "infused in part or in full; confirm nothing was infused", "zolgensma", when)
             return
         timing = _first_timing(mr)
         repeat = (timing or _NONE).get("repeat") or _NONE
@@ -71,7 +89,8 @@ class MedicationReader:
         per_day = _per_day(timing)
         end = _to_date((bounds or _NONE).get("end")) or _course_end(start, repeat, per_day)
         self.facts.steroid_orders.append(Order(
-            _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=per_day, start=start, end=end))
+            _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=per_day, start=start, end=end,
+            not_a_course=_not_a_course(mr, text, on_record=self._source != "draft-orders")))
         if dose_unit_problem(self.facts.steroid_orders[-1].dose):
             self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(self.facts.steroid_orders[-1].dose)))
 
@@ -140,6 +159,48 @@ _REQUEST_MAY_BE_A_DOSE = frozenset(t.OPEN_REQUEST_STATUSES) | {"completed", "sto
 
 
 # --- order helpers (pure functions over JSON/models) ------------------------------------------
+def _not_a_course(mr: dict, text: str, on_record: bool) -> tuple[str, ...]:
+    """Why a corticosteroid order is not the label's course, a scheduled, active (or signed in this ordering
+    session), systemic order (FDA label 2.1; DR.005.D 7 "systemic corticosteroids"): empty when it is one."""
+    why = []
+    if mr["status"] == "on-hold":
+        why.append("on hold (status on-hold)")
+    if mr["status"] == "draft" and on_record:
+        why.append("an unsigned draft on record (status draft), not an order of this ordering session")
+    if mr["intent"] in ("proposal", "plan", "option", "directive"):
+        why.append(f"a {mr['intent']} (intent {mr['intent']}), not an order")
+    dosages = mr.get("dosageInstruction") or []
+    if any(d.get("asNeededBoolean") is True or d.get("asNeededCodeableConcept") for d in dosages):
+        why.append("as needed (dosageInstruction.asNeeded), not scheduled")
+    why += _route_problems(dosages, text)
+    return tuple(why)
+
+
+def _route_problems(dosages: list[dict], text: str) -> list[str]:
+    problems = []
+    for dosage in dosages:
+        route = dosage.get("route")
+        if not route:
+            continue
+        shown = _concept_text(route) or ", ".join(_s(c.get("code")) for c in _codings(route)) or "stated"
+        words = _words(_all_text(route))
+        if _code_keys(route) & t.LOCAL_ROUTES or _says(words, t.LOCAL_ROUTE_WORDS):
+            problems.append(f"not systemic (route {shown})")
+        elif not (_code_keys(route) & t.SYSTEMIC_ROUTES or _says(words, t.SYSTEMIC_ROUTE_WORDS)):
+            problems.append(f"of a route not recognised as systemic ({shown})")
+    if _says(_words(text), t.LOCAL_PRODUCT_WORDS):
+        problems.append(f"not systemic (the product is {text})")
+    return problems
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split()) + " "
+
+
+def _says(words: str, phrases) -> bool:
+    return any(f" {p} " in words for p in phrases)
+
+
 def _lenient_draft(order: dict, patient_ref: str) -> dict:
     """Draft orders from real clients (the sandbox) may lack `intent`, `status` or `subject`."""
     fixed = dict(order)
