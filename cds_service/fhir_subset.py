@@ -155,11 +155,6 @@ class Timing(TypedDict, total=False):
     code: CodeableConcept | None
 
 
-class Range(TypedDict, total=False):
-    low: Quantity | None
-    high: Quantity | None
-
-
 class DoseAndRate(TypedDict, total=False):
     doseQuantity: Quantity | None
     doseRange: Range | None
