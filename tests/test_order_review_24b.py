@@ -9,12 +9,11 @@ import copy
 
 import pytest
 from conftest import make_app
-from fhir_fake import answer_both_routes, load
+from fhir_fake import ELIGIBILITY_EXTENSION, answer_both_routes, criterion_card, criterion_outcome, load
 
 from cds_service.hooks import MONITORING, READINESS, SERVICES
 
 SIGN = "/cds-services/zolgensma-order-sign"
-EXT = "org.example.zolgensma-cds.eligibility"
 NDC = "http://hl7.org/fhir/sid/ndc"
 PATIENT = {"reference": "Patient/eligible-infant"}
 
@@ -23,16 +22,6 @@ def _answer(client, resources: list[dict], name="eligible-infant", url=SIGN, hoo
             tamper=None) -> dict:
     """The answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
     return answer_both_routes(client, resources, url, name, hook=hook, sources=sources, tamper=tamper)
-
-
-def _criterion(answer: dict, criterion: str) -> dict:
-    outcome = answer["cards"][0]["extension"][EXT]
-    return next(c for c in outcome["criteria"] if c["id"] == criterion) | {"overall": outcome["overall"]}
-
-
-def _card(answer: dict, title: str) -> dict:
-    """The criterion card whose detail names the criterion `title`."""
-    return next(c for c in answer["cards"] if f"**Criterion:** {title}" in c.get("detail", ""))
 
 
 def _eligible(changes=None, *added: dict) -> list[dict]:
@@ -54,15 +43,14 @@ def client():
 
 
 # --- E1: the vial NDC; other NDCs of Zolgensma's labeler ----------------------------------------------------
-ONE_TIME = "One-time dose: no prior Zolgensma"
 
 
 @pytest.mark.parametrize("code", ["71894-115-01", "71894-0115-01", "71894011501", "7189411501", "71894-115"])
 def test_a_prior_dose_coded_with_the_vial_ndc_is_a_prior_dose(client, code):
     answer = _answer(client, _eligible(None, _administration(code)))
-    got = _criterion(answer, "one-time-dose")
+    got = criterion_outcome(answer, "one-time-dose")
     assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "prior-dose", "not-eligible")
-    card = _card(answer, ONE_TIME)
+    card = criterion_card(answer, "one-time-dose")
     assert "MedicationAdministration/ma1" in card["detail"] and f"NDC {code}" in card["detail"]
     assert "2026-06-01" in card["detail"]
     assert answer["cards"][0]["summary"].startswith("Do not infuse Zolgensma")
@@ -72,21 +60,21 @@ def test_a_prior_dose_coded_with_the_vial_ndc_is_a_prior_dose(client, code):
 def test_another_ndc_of_zolgensmas_labeler_is_unknown_never_no_prior_dose(client, code):
     """71894-110-01 (the 5.5 mL vial's probable NDC) is unverified: not read as Zolgensma, nor passed over."""
     answer = _answer(client, _eligible(None, _administration(code)))
-    got = _criterion(answer, "one-time-dose")
+    got = criterion_outcome(answer, "one-time-dose")
     assert (got["status"], got["reasonCode"]) == ("unknown", "source-incomplete")
     assert got["overall"] != "eligible"
-    detail = _card(answer, ONE_TIME)["detail"]
+    detail = criterion_card(answer, "one-time-dose")["detail"]
     assert "MedicationAdministration/ma1" in detail and f"NDC {code}" in detail and "2026-06-01" in detail
     assert "labeler 71894 (Novartis Gene Therapies)" in detail and "may be a Zolgensma dose" in detail
 
 
 def test_a_labeler_ndc_named_as_zolgensma_is_a_prior_dose_and_itvisma_stays_distinct(client):
-    named = _criterion(_answer(client, _eligible(None, _administration("71894-110-01", "ZOLGENSMA 5.5 mL vial"))),
-                       "one-time-dose")
+    named = criterion_outcome(
+        _answer(client, _eligible(None, _administration("71894-110-01", "ZOLGENSMA 5.5 mL vial"))), "one-time-dose")
     assert (named["status"], named["reasonCode"]) == ("not-met", "prior-dose")
     # Itvisma (onasemnogene abeparvovec-brve, intrathecal) is another product of the same maker (clinical-facts 1.7)
-    itvisma = _criterion(_answer(client, _eligible(None, _administration("71894-999-01", "Itvisma intrathecal"))),
-                         "one-time-dose")
+    itvisma = criterion_outcome(
+        _answer(client, _eligible(None, _administration("71894-999-01", "Itvisma intrathecal"))), "one-time-dose")
     assert (itvisma["status"], itvisma["reasonCode"], itvisma["overall"]) == ("met", "no-prior-dose", "eligible")
 
 
@@ -94,7 +82,7 @@ def test_an_order_on_record_for_an_unidentified_labeler_product_is_unknown(clien
     order = {"resourceType": "MedicationRequest", "id": "mr1", "status": "completed", "intent": "order",
              "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "71894-999-01"}]},
              "subject": PATIENT, "authoredOn": "2026-05-20"}
-    got = _criterion(_answer(client, _eligible(None, order)), "one-time-dose")
+    got = criterion_outcome(_answer(client, _eligible(None, order)), "one-time-dose")
     assert (got["status"], got["reasonCode"]) == ("unknown", "source-incomplete")
 
 
@@ -146,8 +134,6 @@ def _ml(value: float) -> dict:
 
 
 BID = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "BID"}]}
-ONE_TIME_DOSE = "One-time dose: no prior Zolgensma"
-DOSE = "Dose within the FDA labeled"
 
 
 @pytest.mark.parametrize(("timing", "named"), [
@@ -162,9 +148,9 @@ DOSE = "Dose within the FDA labeled"
 ])
 def test_an_order_giving_more_than_one_infusion_is_not_met(client, timing, named):
     answer = _answer(client, _order_change(_timing(timing)))
-    got = _criterion(answer, "one-time-dose")
+    got = criterion_outcome(answer, "one-time-dose")
     assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "order-several-doses", "not-eligible")
-    card = _card(answer, ONE_TIME_DOSE)
+    card = criterion_card(answer, "one-time-dose")
     assert card["summary"] == "The Zolgensma order gives more than one dose: Zolgensma is a single infusion"
     assert named in card["detail"] and "MedicationRequest/zolgensma-order" in card["detail"]
     assert "FDA label 2" in card["detail"]
@@ -174,9 +160,9 @@ def test_the_planned_date_does_not_depend_on_the_order_of_the_event_dates(client
     early_first = _answer(client, _order_change(_timing({"event": ["2026-12-01", "2026-12-20"]})))
     late_first = _answer(client, _order_change(_timing({"event": ["2026-12-20", "2026-12-01"]})))
     for answer in (early_first, late_first):
-        outcome = answer["cards"][0]["extension"][EXT]
+        outcome = answer["cards"][0]["extension"][ELIGIBILITY_EXTENSION]
         assert outcome["asOf"] == "2026-12-01"
-    statuses = [{c["id"]: c["status"] for c in a["cards"][0]["extension"][EXT]["criteria"]}
+    statuses = [{c["id"]: c["status"] for c in a["cards"][0]["extension"][ELIGIBILITY_EXTENSION]["criteria"]}
                 for a in (early_first, late_first)]
     assert statuses[0] == statuses[1]
 
@@ -188,10 +174,10 @@ def test_the_planned_date_does_not_depend_on_the_order_of_the_event_dates(client
 ])
 def test_an_order_whose_timing_cannot_be_read_as_one_infusion_is_unknown(client, timing, named):
     answer = _answer(client, _order_change(_timing(timing)))
-    got = _criterion(answer, "one-time-dose")
+    got = criterion_outcome(answer, "one-time-dose")
     assert (got["status"], got["reasonCode"]) == ("unknown", "order-doses-unclear")
     assert got["overall"] != "eligible"
-    assert named in _card(answer, ONE_TIME_DOSE)["detail"]
+    assert named in criterion_card(answer, "one-time-dose")["detail"]
 
 
 @pytest.mark.parametrize("timing", [
@@ -203,7 +189,7 @@ def test_an_order_whose_timing_cannot_be_read_as_one_infusion_is_unknown(client,
                 "periodUnit": "d"}},
 ])
 def test_an_order_for_one_infusion_stays_eligible(client, timing):
-    got = _criterion(_answer(client, _order_change(_timing(timing))), "one-time-dose")
+    got = criterion_outcome(_answer(client, _order_change(_timing(timing))), "one-time-dose")
     assert (got["status"], got["overall"]) == ("met", "eligible")
 
 
@@ -214,9 +200,9 @@ def test_an_order_for_one_infusion_stays_eligible(client, timing):
 ])
 def test_an_order_with_two_doses_is_judged_on_both(client, change):
     answer = _answer(client, _order_change(change))
-    got = _criterion(answer, "dose-within-label")
+    got = criterion_outcome(answer, "dose-within-label")
     assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "doses-several-off", "not-eligible")
-    card = _card(answer, DOSE)
+    card = criterion_card(answer, "dose-within-label")
     assert "41.3 mL; 60.5 mL" in card["detail"] and "60.5 mL differs" in card["detail"]
     assert "FDA label 2.1" in card["detail"]
 
@@ -224,15 +210,15 @@ def test_an_order_with_two_doses_is_judged_on_both(client, change):
 def test_two_dosage_instructions_are_two_infusions(client):
     second = lambda o: o["dosageInstruction"].append(copy.deepcopy(o["dosageInstruction"][0]))  # noqa: E731
     answer = _answer(client, _order_change(second))
-    got = _criterion(answer, "one-time-dose")
+    got = criterion_outcome(answer, "one-time-dose")
     assert (got["status"], got["reasonCode"]) == ("not-met", "order-several-doses")
-    assert "2 dosageInstruction entries" in _card(answer, ONE_TIME_DOSE)["detail"]
+    assert "2 dosageInstruction entries" in criterion_card(answer, "one-time-dose")["detail"]
 
 
 def test_the_same_dose_in_ml_and_in_vector_genomes_is_one_dose(client):
     vg = {"doseQuantity": {"value": 8.25e14, "unit": "vg", "system": "http://unitsofmeasure.org", "code": "{vg}"}}
     change = lambda o: o["dosageInstruction"][0].__setitem__("doseAndRate", [_ml(41.3), vg])  # noqa: E731
-    got = _criterion(_answer(client, _order_change(change)), "dose-within-label")
+    got = criterion_outcome(_answer(client, _order_change(change)), "dose-within-label")
     assert (got["status"], got["overall"]) == ("met", "eligible")
 
 
@@ -241,10 +227,10 @@ def test_a_dose_range_is_judged_on_both_ends(client, low, high, status):
     dose_range = {"doseRange": {"low": _ml(low)["doseQuantity"], "high": _ml(high)["doseQuantity"]}}
     answer = _answer(client, _order_change(
         lambda o: o["dosageInstruction"][0].__setitem__("doseAndRate", [dose_range])))
-    got = _criterion(answer, "dose-within-label")
+    got = criterion_outcome(answer, "dose-within-label")
     assert got["status"] == status
     if status == "not-met":
-        assert "38.5 mL (low end of doseRange) differs" in _card(answer, DOSE)["detail"]
+        assert "38.5 mL (low end of doseRange) differs" in criterion_card(answer, "dose-within-label")["detail"]
 
 
 @pytest.mark.parametrize(("dispense", "status", "named"), [
@@ -254,19 +240,18 @@ def test_a_dose_range_is_judged_on_both_ends(client, low, high, status):
 ])
 def test_more_than_one_kit_dispensed_is_not_one_dose(client, dispense, status, named):
     answer = _answer(client, _order_change(lambda o: o.__setitem__("dispenseRequest", dispense)))
-    got = _criterion(answer, "one-time-dose")
+    got = criterion_outcome(answer, "one-time-dose")
     assert got["status"] == status and got["overall"] != "eligible"
-    assert named in _card(answer, ONE_TIME_DOSE)["detail"]
+    assert named in criterion_card(answer, "one-time-dose")["detail"]
 
 
 def test_one_kit_dispensed_stays_eligible(client):
     answer = _answer(client, _order_change(lambda o: o.__setitem__("dispenseRequest", {
         "quantity": {"value": 1, "unit": "kit"}, "numberOfRepeatsAllowed": 0})))
-    assert _criterion(answer, "one-time-dose")["overall"] == "eligible"
+    assert criterion_outcome(answer, "one-time-dose")["overall"] == "eligible"
 
 
 # --- G1: a corticosteroid order that is not the label's scheduled systemic course ---------------------------
-STEROID = "Corticosteroid"
 
 
 def _steroid(change) -> list[dict]:
@@ -293,10 +278,10 @@ def _dosage(**values):
 ])
 def test_a_steroid_order_that_is_not_a_scheduled_systemic_course_is_unknown(client, change, kinds, named):
     answer = _answer(client, _steroid(change))
-    got = _criterion(answer, "corticosteroid-plan")
+    got = criterion_outcome(answer, "corticosteroid-plan")
     assert (got["status"], got["reasonCode"]) == ("unknown", "steroid-order-not-a-course")
     assert got["overall"] != "eligible"
-    card = next(c for c in answer["cards"] if c["summary"].startswith("Prednisolone order is"))
+    card = criterion_card(answer, "corticosteroid-plan")
     assert card["summary"] == f"Prednisolone order is {kinds}: not the label's scheduled systemic course"
     assert f"MedicationRequest/prednisolone-plan is {named}" in card["detail"]
     assert "FDA label 2.1" in card["detail"] and "DR.005.D 7" in card["detail"]
@@ -315,18 +300,18 @@ def test_an_unsigned_draft_on_record_is_not_the_course_but_one_of_this_session_i
         return answer
 
     answer = _answer(client, resources, tamper=on_record)
-    got = _criterion(answer, "corticosteroid-plan")
+    got = criterion_outcome(answer, "corticosteroid-plan")
     assert (got["status"], got["reasonCode"]) == ("unknown", "steroid-order-not-a-course")
     assert "an unsigned draft on record (status draft)" in " ".join(c.get("detail", "") for c in answer["cards"])
     # the same draft signed in this ordering session (draftOrders) is the course
-    in_session = _criterion(_answer(client, resources + [draft]), "corticosteroid-plan")
+    in_session = criterion_outcome(_answer(client, resources + [draft]), "corticosteroid-plan")
     assert (in_session["status"], in_session["overall"]) == ("met", "eligible")
 
 
 @pytest.mark.parametrize("route", [{"text": "oral"}, {"text": "by mouth"}, {"text": "PO"}, {"text": "via G-tube"},
                                    {"coding": [{"system": "http://snomed.info/sct", "code": "26643006"}]}])
 def test_a_scheduled_systemic_steroid_order_stays_met(client, route):
-    got = _criterion(_answer(client, _steroid(_dosage(route=route))), "corticosteroid-plan")
+    got = criterion_outcome(_answer(client, _steroid(_dosage(route=route))), "corticosteroid-plan")
     assert (got["status"], got["overall"]) == ("met", "eligible")
 
 
@@ -334,7 +319,7 @@ def test_a_prn_order_beside_the_scheduled_course_does_not_disturb_it(client):
     prn = copy.deepcopy(next(r for r in _eligible() if r.get("id") == "prednisolone-plan"))
     prn["id"] = "prednisolone-prn"
     prn["dosageInstruction"][0]["asNeededBoolean"] = True
-    got = _criterion(_answer(client, _eligible(None, prn)), "corticosteroid-plan")
+    got = criterion_outcome(_answer(client, _eligible(None, prn)), "corticosteroid-plan")
     assert (got["status"], got["overall"]) == ("met", "eligible")
 
 
@@ -345,10 +330,10 @@ def test_a_stopped_or_unknown_zolgensma_order_is_not_no_prior_dose(client, statu
              "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "71894-128-05"}]},
              "subject": PATIENT, "authoredOn": "2026-05-20"}
     answer = _answer(client, _eligible(None, order))
-    got = _criterion(answer, "one-time-dose")
+    got = criterion_outcome(answer, "one-time-dose")
     assert (got["status"], got["reasonCode"]) == ("unknown", "source-incomplete")
     assert got["overall"] != "eligible"
-    detail = _card(answer, ONE_TIME)["detail"]
+    detail = criterion_card(answer, "one-time-dose")["detail"]
     assert f"MedicationRequest/mr1 (a Zolgensma order of 2026-05-20 with status {status}" in detail
     assert "confirm nothing was infused" in detail
 
@@ -357,4 +342,4 @@ def test_a_cancelled_zolgensma_order_is_still_no_prior_dose(client):
     order = {"resourceType": "MedicationRequest", "id": "mr1", "status": "cancelled", "intent": "order",
              "medicationCodeableConcept": {"coding": [{"system": NDC, "code": "71894-128-05"}]},
              "subject": PATIENT, "authoredOn": "2026-05-20"}
-    assert _criterion(_answer(client, _eligible(None, order)), "one-time-dose")["overall"] == "eligible"
+    assert criterion_outcome(_answer(client, _eligible(None, order)), "one-time-dose")["overall"] == "eligible"
