@@ -44,7 +44,7 @@ from .fhir_client import (
     read_page,
     truncation,
 )
-from .queries import ALTERNATIVE_TEMPLATES, FOLLOW_UP_BY_CODE, Query
+from .queries import ALTERNATIVE_TEMPLATES, FOLLOW_UP_BY_CODE, Query, lab_codes_template
 from .searches import Job, absent_by_code, combine, found, split, without_duplicates
 from .translate.observations import newest_first
 
@@ -58,6 +58,7 @@ class Source:
     templates: tuple[str, ...]  # full prefetch (CDS_PREFETCH=full): first is advertised; later ones are for
     # other user types
     default: bool = True  # False: read only by services that name it (discovery's full prefetch)
+    feeds: str | None = None  # a prefetch-only key whose results join this source's (never fetched by itself)
 
 
 # Full prefetch, for EHRs that cannot give services FHIR access: every search bounded by _count (a Bundle
@@ -68,6 +69,10 @@ VITAL_CODES = ",".join(f"http://loinc.org|{c}" for c in ("29463-7", "3141-9", "7
 SOURCES: tuple[Source, ...] = (
     Source("patient", "patient", ("Patient/{{context.patientId}}",)),
     Source("labs", "labs", LABS),
+    # The same analytes by code, whatever their category: a result filed without category=laboratory is not in
+    # `labs` and may be the newest (review 2026-11-24b L1). Joins `labs`; on the FHIR-server route the labs are
+    # searched by code anyway.
+    Source("lab-codes", "labCodes", (lab_codes_template(),), feeds="labs"),
     Source("vitals", "vitals",
            (f"Observation?patient={{{{context.patientId}}}}&code={VITAL_CODES}&_sort=-date&_count=200",)),
     Source("conditions", "conditions", ("Condition?patient={{context.patientId}}&_count=200",)),
@@ -110,7 +115,7 @@ SOURCES: tuple[Source, ...] = (
 
 def prefetch_templates(names: tuple[str, ...] = ()) -> dict[str, str]:
     """The full prefetch of `names` (all default sources when empty)."""
-    return {s.key: s.templates[0] for s in SOURCES if (s.name in names if names else s.default)}
+    return {s.key: s.templates[0] for s in SOURCES if (s.name in names or s.feeds in names if names else s.default)}
 
 
 @dataclass
@@ -221,6 +226,10 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
                 issues.append(DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored"))
             to_fetch.append(source.name)
 
+    for source in SOURCES:
+        if source.feeds in resources and source.feeds not in to_fetch:
+            _join_prefetch(source, prefetch.get(source.key), resources, gaps, jobs, issues)
+
     values: dict[str, str] = {}
     if to_fetch or follow_up:
         values = windows()
@@ -274,6 +283,24 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
 
 
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def _join_prefetch(source: Source, value, resources: dict, gaps: dict, jobs: list[Job],
+                   issues: list[DataIssue]) -> None:
+    """A prefetch-only key's Bundle joins the source it feeds, with what makes it incomplete (its `next` page is
+    continued on the server like the source's own); absent, it is simply not there (the source's own prefetch
+    and its follow-ups by code stand as before)."""
+    target = source.feeds
+    if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+        page = read_page(value)
+        resources[target] = [*resources[target], *page.resources]
+        gaps.setdefault(target, []).extend(page.gaps)
+        if page.next:
+            jobs.append(Job(target, page.next, Query(page.next), continued=page.matches))
+        elif truncation(page.total, page.matches):
+            gaps[target].append(truncation(page.total, page.matches))
+    elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
+        issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
 
 
 def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) -> tuple[list[dict], str | None]:

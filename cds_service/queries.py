@@ -136,6 +136,15 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
     }
 
 
+def lab_codes_template() -> str:
+    """A full prefetch's second lab search: the required analytes (baseline tests and SMN1 results) by their
+    standard codes, whatever their category. The labs prefetch asks for category=laboratory, and a result
+    recorded without it (an outside or point-of-care result) may be the newest (review 2026-11-24b L1)."""
+    codes = _codes([c.key for group in BASELINE_ANALYTES for a in group for c in t.ANALYTES.get(a, ())]
+                   + [c.key for c in t.GENETICS_SEARCH_CODES])
+    return f"Observation?patient={PATIENT}&code={','.join(codes)}&_sort=-date&_count={PAGE}"
+
+
 def _genetics(local: list[tuple[str, str]], fallback: Query | None) -> Query:
     """SMN1 results by the variant, test, copy-number and clinical-significance codes, read completely."""
     return _observations(("genetics",), [c.key for c in t.GENETICS_SEARCH_CODES] + local, None, fallback,
@@ -161,11 +170,19 @@ def readiness_plan(local_codes: dict[tuple[str, str], str]) -> tuple[dict[str, t
     return first, second, {**third, "appointments": (APPOINTMENTS,)}
 
 
+# The tests the boxed warning monitors (liver function, platelets, troponin-I; FDA label 5.1, 5.2, 5.4), searched
+# by code as well: a result filed without category=laboratory (an outside or point-of-care result) is not in
+# the lab history scan, and a newer ALT missed there could let a taper be suggested (review 2026-11-24b P1).
+MONITORED_ANALYTES = ("alt", "ast", "bilirubin", "pt", "inr", "platelets", "troponin-i")
+
+
 def monitoring_plan() -> dict[str, tuple[Query, ...]]:
-    """The monitoring service trends every lab against the pre-infusion baseline: the whole lab history."""
+    """The monitoring service trends every lab against the pre-infusion baseline: the whole lab history, and
+    every result of the monitored tests by code (read completely)."""
+    monitored = [c.key for a in MONITORED_ANALYTES for c in t.ANALYTES.get(a, ())]
     return {
         "patient": (Query(f"Patient/{PATIENT}"),),
-        "labs": (LAB_HISTORY_SCAN,),
+        "labs": (LAB_HISTORY_SCAN, _observations(MONITORED_ANALYTES, monitored, latest=False)),
         "medication-requests": (Query(f"MedicationRequest?patient={PATIENT}&_count={PAGE}"),),
         "medication-administrations": (Query(f"MedicationAdministration?patient={PATIENT}&_count={PAGE}"),),
         "procedures": (Query(f"Procedure?patient={PATIENT}&_count={PAGE}"),),

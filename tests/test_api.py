@@ -23,8 +23,9 @@ def test_discovery_lists_both_services_with_prefetch(mode):
     assert entries == [("zolgensma-order-select", "order-select"), ("zolgensma-order-sign", "order-sign"),
                        ("zolgensma-monitoring", "patient-view"), ("zolgensma-monitoring-lab-orders", "order-select"),
                        ("zolgensma-readiness", "patient-view")]
-    monitoring = {"patient", "labs", "medicationRequests", "medicationAdministrations", "procedures", "conditions",
-                  "assessments"}
+    # labCodes: the lab analytes by code whatever their category, joining `labs` (data_access.SOURCES)
+    monitoring = {"patient", "labs", "labCodes", "medicationRequests", "medicationAdministrations", "procedures",
+                  "conditions", "assessments"}
     for s in response.json["services"]:
         assert s["title"] and s["description"]
         if s["id"] == "zolgensma-readiness":  # patient-view on every chart open: lean, the Patient only

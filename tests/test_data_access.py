@@ -30,7 +30,7 @@ def _issues(response) -> list[dict]:
 
 def test_null_prefetch_means_no_data_and_is_not_requeried(client, rsps):
     body = hook_request("eligible-infant")
-    body["prefetch"]["labs"] = None
+    body["prefetch"]["labs"] = body["prefetch"]["labCodes"] = None
     statuses = _statuses(client.post(URL, json=body))
     assert not rsps.calls
     assert statuses["aav9-titer"] == "unknown"

@@ -67,7 +67,10 @@ def test_a_child_without_a_dose_costs_the_patient_and_the_dose_searches_only(rsp
 def test_a_child_with_a_dose_reads_everything(rsps):
     cards, calls = _served(rsps, DAY_45, prefetched=("patient",))
     assert cards[0]["extension"]["org.example.zolgensma-cds.monitoring"]["day"] == 45
-    assert _kinds(calls) == ["Condition", *DOSE_SEARCHES[:2], "Observation", "Observation", "Procedure"]
+    # Observations: the lab history, the monitored tests by code (a result without the laboratory category), the
+    # assessments
+    assert _kinds(calls) == ["Condition", *DOSE_SEARCHES[:2], "Observation", "Observation", "Observation",
+                             "Procedure"]
 
 
 @pytest.mark.parametrize("name", monitoring_names())
@@ -171,8 +174,8 @@ def test_discovery_prefetches_the_patient_only_when_lean(mode):
         assert monitoring["prefetch"] == {"patient": "Patient/{{context.patientId}}"}
         assert "prefetch" not in lab_orders  # an order that is not a lab order needs nothing
     else:
-        keys = {"patient", "labs", "medicationRequests", "medicationAdministrations", "procedures", "conditions",
-                "assessments"}
+        keys = {"patient", "labs", "labCodes", "medicationRequests", "medicationAdministrations", "procedures",
+                "conditions", "assessments"}
         assert set(monitoring["prefetch"]) == set(lab_orders["prefetch"]) == keys
 
 

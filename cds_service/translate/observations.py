@@ -247,7 +247,8 @@ class ObservationReader:
     def _finish_genetics(self) -> None:
         """After every Observation is read: significances from implication Observations, empty results out."""
         before = {g.reference for g in self.facts.genetics}
-        self.facts.genetics = finish(self.facts.genetics, self._implications)
+        # by reference: the same results from searches that answer in another order give the same evidence
+        self.facts.genetics = sorted(finish(self.facts.genetics, self._implications), key=lambda g: g.reference)
         for ref in sorted(before - {g.reference for g in self.facts.genetics}):
             reason = "SMN1 result without a readable copy number, pathogenic variant or report text"
             self.facts.issues.append(DataIssue(ref, reason))
