@@ -48,7 +48,10 @@ LOCAL_CODES = {"http://lab.example-reference.com/tests|1181": "aav9-titer"}  # t
 
 
 def prefetched_resources(body: dict) -> int:
-    return sum(len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1 for v in body["prefetch"].values())
+    """Distinct resources in the prefetch (a lab result is in both `labs` and `labCodes`)."""
+    resources = [e["resource"] for v in body["prefetch"].values()
+                 for e in (v.get("entry", []) if v.get("resourceType") == "Bundle" else [{"resource": v}])]
+    return len({(r["resourceType"], r["id"]) for r in resources})
 
 
 def full_request() -> tuple[dict, list[dict]]:

@@ -126,8 +126,9 @@ def test_monitoring_without_planned_date_gives_no_dated_orders(client):
 
 def test_label_baseline_creatinine_suggested_when_missing(client):
     body = hook_request("eligible-infant")
-    entries = body["prefetch"]["labs"]["entry"]
-    body["prefetch"]["labs"]["entry"] = [e for e in entries if e["resource"]["id"] != "creatinine"]
+    for key in ("labs", "labCodes"):
+        entries = body["prefetch"][key]["entry"]
+        body["prefetch"][key]["entry"] = [e for e in entries if e["resource"]["id"] != "creatinine"]
     monitoring = next(c for c in _cards(client, None, body) if c["summary"].startswith("Zolgensma monitoring"))
     labels = [s["label"] for s in monitoring["suggestions"]]
     assert any("Serum creatinine" in label for label in labels)
