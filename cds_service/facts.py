@@ -306,10 +306,12 @@ class SpecialistFact:
     reference: str
     description: str
     coded: bool = True  # False: the specialty is named only in text (at most `review`)
+    period: Period = ALWAYS  # PractitionerRole.period: when the role is held
 
     @property
     def evidence(self) -> Evidence:
-        return Evidence(self.reference, self.description)
+        shown = f"{self.description}; role period {self.period.stated}" if self.period.stated else self.description
+        return Evidence(self.reference, shown)
 
 
 @dataclass

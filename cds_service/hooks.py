@@ -122,7 +122,8 @@ class _Handler:
 
     def translator(self, context: dict, latest_only: bool = True, medications: dict | None = None) -> Translator:
         return Translator(context["patientId"], self.local_codes, self.config["STRICT_VALIDATION"], latest_only,
-                          now=self.now(), medications=medications, policy_payers=self.policy_payers)
+                          now=self.now(), medications=medications, policy_payers=self.policy_payers,
+                          user=context.get("userId"))
 
     def gather_in_steps(self, context: dict, body: dict, steps, concerns: Callable[[int, PatientFacts], bool],
                         today: date, windows: Callable[[], dict[str, str]] = dict) -> tuple[Gathered, dict] | None:

@@ -80,15 +80,26 @@ def evaluate(facts: PatientFacts, today: date, target: date | None = None) -> Ev
 # --- criterion 1 ------------------------------------------------------------------------------
 def specialist_prescriber(ctx: RuleContext) -> Finding:
     c = "specialist-prescriber"
-    coded = [s for s in ctx.facts.specialists if s.coded]
+    # A role counts only while held: when the order is signed (today) and on the evaluation date.
+    held = [s for s in ctx.facts.specialists if s.period.holds_on(ctx.today) and s.period.holds_on(ctx.as_of)]
+    coded = [s for s in held if s.coded]
     if coded:
         return ctx.finding(c, MET, "specialist-documented", [s.evidence for s in coded])
-    if ctx.facts.specialists:  # free text never makes a criterion met
-        return ctx.finding(c, REVIEW, "specialty-text-only", [s.evidence for s in ctx.facts.specialists])
+    if held:  # free text never makes a criterion met
+        return ctx.finding(c, REVIEW, "specialty-text-only", [s.evidence for s in held])
+    if ctx.facts.specialists:
+        lapsed = ctx.facts.specialists
+        return ctx.finding(c, UNKNOWN, "specialist-role-not-current", [s.evidence for s in lapsed],
+                           missing=("specialist",), why=_role_not_held(lapsed[0].period, ctx))
     # The specialties on record that are not SMA specialties (a psychiatrist) are the evidence the card shows.
     return (ctx.unavailable(c, "practitioner-roles", "care-teams")
             or ctx.finding(c, UNKNOWN, "specialist-not-documented", ctx.facts.other_specialties,
                            missing=("specialist",)))
+
+
+def _role_not_held(period, ctx: RuleContext) -> str:
+    """Why a role does not count: "ended 2025-01-01" (before today, or before the evaluation date)."""
+    return period.why_not(ctx.today) if period.holds_on(ctx.today) is not True else period.why_not(ctx.as_of)
 
 
 # --- criterion 2 ------------------------------------------------------------------------------

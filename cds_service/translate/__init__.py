@@ -44,8 +44,12 @@ log = logging.getLogger("cds_service.translate")
 class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageReader, SchedulingReader):
     def __init__(self, patient_id: str, local_codes: LocalCodes | None = None, strict: bool = False,
                  latest_only: bool = True, now: datetime | None = None,
-                 medications: dict[str, dict] | None = None, policy_payers: tuple[str, ...] = ()):
+                 medications: dict[str, dict] | None = None, policy_payers: tuple[str, ...] = (),
+                 user: str | None = None):
         self.facts = PatientFacts(patient_reference=f"Patient/{patient_id}")
+        # The hook's context.userId ("Practitioner/x" or "PractitionerRole/y"): only its roles are the
+        # prescriber's (criterion 1); None: a caller that names no user.
+        self.user = user.strip().strip("/") if isinstance(user, str) else None
         # Names of the plan whose policy is applied, beside terminology.POLICY_PAYER (people.payer_key form).
         self.policy_payers = tuple(payer_key(n) for n in (t.POLICY_PAYER, *policy_payers) if payer_key(n))
         self.patient_id = patient_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import terminology as t
-from ..facts import CoverageFact, Evidence, SiteOfCare, SpecialistFact
+from ..facts import CoverageFact, DataIssue, Evidence, SiteOfCare, SpecialistFact
 from .common import _NONE, _all_text, _code_keys, _codings, _concept_text, _ref, read_period
 
 
@@ -28,18 +28,37 @@ class CoverageReader:
 
     def _practitioner_role(self, resource: dict) -> None:
         role = self._valid(resource, "specialist")
-        if role is None or role.get("active") is False:
+        if role is None:
+            return
+        who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
+        if not self._users_role(role):  # a server ignoring `practitioner=`, or extra roles in a prefetch
+            self.facts.issues.append(DataIssue(_ref(role), f"not counted: a role of {who}, not of the ordering "
+                                                           f"user {self.user}"))
+            return
+        if role.get("active") is False:
+            self.facts.issues.append(DataIssue(_ref(role), "not counted: the role is marked inactive"))
             return
         found = [(s, self._sma_specialty(s)) for s in role.get("specialty") or []]
         found = sorted((f for f in found if f[1]), key=lambda f: f[1] != "coded")
-        who = (role.get("practitioner") or _NONE).get("reference") or _ref(role)
         if found:
             specialty, how = found[0]
             self.facts.specialists.append(SpecialistFact(_ref(role), f"{who}: {_specialty_text(specialty)}",
-                                                         coded=how == "coded"))
+                                                         coded=how == "coded", period=read_period(role.get("period"))))
         elif role.get("specialty"):
             shown = "; ".join(_specialty_text(s) for s in role["specialty"])
             self.facts.other_specialties.append(Evidence(_ref(role), f"{who}: {shown} (not an SMA specialty)"))
+
+    def _users_role(self, role: dict) -> bool:
+        """Is this the hook user's role: `Practitioner/x` is the role's practitioner, or the user is the role
+        itself (`PractitionerRole/y`)? Without a user (a caller that names none), every role is taken."""
+        if self.user is None:
+            return True
+        kind, _, uid = self.user.partition("/")
+        if kind == "PractitionerRole":
+            return role.get("id") == uid
+        named = (role.get("practitioner") or _NONE).get("reference") or ""
+        match = _PRACTITIONER_REFERENCE.search(named.strip())
+        return kind == "Practitioner" and match is not None and match.group(1) == uid
 
     def _care_team(self, resource: dict) -> None:
         team = self._valid(resource, "specialist")
@@ -121,6 +140,10 @@ class CoverageReader:
         if "encounter" in self.facts.sources_read:
             return None  # no encounter in this hook's context (or none found): the card says so
         return SiteOfCare("Encounter", None, "encounter not read", "the encounter could not be read (see data issues)")
+
+
+# "Practitioner/123", "https://ehr.example.org/fhir/Practitioner/123", ".../Practitioner/123/_history/2"
+_PRACTITIONER_REFERENCE = re.compile(r"(?:^|/)Practitioner/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
 
 
 def _pos_code(concepts) -> str | None:
