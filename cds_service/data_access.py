@@ -371,7 +371,7 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
          gaps: dict[str, list[str]], context: dict, values: dict[str, str], ends: float) -> None:
     """Run the searches in parallel, all started at once, until they are done or the deadline passes. A
     search whose answer is needed to form another starts it as soon as it arrives: a code search that found
-    nothing its fallback, a combined search the analytes it could not answer (searches.split), the encounter
+    nothing its fallback, a combined search that was not complete every analyte's own (searches.split), the encounter
     the Locations it names. A source with a search failed or unfinished is unread (None); the unread rest of a
     prefetch page being continued is a gap (that page stays evidence)."""
     deadline = config["GATHER_DEADLINE_SECONDS"]
@@ -384,7 +384,7 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
         if (job.source, job.url) not in started:
             started.add((job.source, job.url))
             latest = newest_first if job.query.latest else None
-            pending[pool.submit(_fetch, client, job.url, job.continued or 0, latest)] = job
+            pending[pool.submit(_fetch, client, job.url, job.continued or 0, latest, job.query.one_page)] = job
 
     def failed(job: Job, problem: str) -> None:
         if job.optional:
@@ -420,7 +420,7 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
                     for part in job.parts:
                         failed(part, problem)
                 elif job.parts:
-                    parts, alone, others = split(job, got.resources, got.gaps, got.cut, problem is not None, values)
+                    parts, alone, others = split(job, got.resources, got.gaps, problem is not None)
                     for part, mine in parts:
                         answered(part, mine)
                     for part in alone:
@@ -450,12 +450,13 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             resources[name] = without_duplicates(read)
 
 
-def _fetch(client: FhirClient | None, url: str, already: int, latest=None) -> tuple[Read, str | None]:
+def _fetch(client: FhirClient | None, url: str, already: int, latest=None,
+           one_page: bool = False) -> tuple[Read, str | None]:
     """(what was read, None) or (an empty Read, why not; its `refused` says the server refused the query)."""
     if client is None:
         return Read([]), "no FHIR server to continue paging"
     try:
-        return client.get(url, already, latest), None
+        return client.get(url, already, latest, one_page), None
     except Refused as err:
         return Read([], refused=True), str(err)
     except FhirError as err:

@@ -44,9 +44,6 @@ class Read:
 
     resources: list[dict]
     gaps: list[str] = field(default_factory=list)
-    # A newest-first search stopped after a page the server sorted (more, older results exist): what was read
-    # is every match newer than that page's oldest result, not every match.
-    cut: bool = False
     refused: bool = False  # nothing read: the server refused the query (fhir_client.Refused)
 
 
@@ -87,7 +84,8 @@ class FhirClient:
         session.verify = self.verify
         return session
 
-    def get(self, relative: str, already: int = 0, newest_first: Callable[[list[dict]], bool] | None = None) -> Read:
+    def get(self, relative: str, already: int = 0, newest_first: Callable[[list[dict]], bool] | None = None,
+            one_page: bool = False) -> Read:
         """Resources answering a read or search, following Bundle `next` links on the same server.
         `already`: search matches received before this URL (a prefetch page being continued), so that
         Bundle.total is compared with everything received. A limit reached keeps what was read and says so.
@@ -95,7 +93,9 @@ class FhirClient:
         With `newest_first` (a search sorted `_sort=-date` where only the latest results matter), paging stops
         after a page when the server says it applied that sort (its self link) and `newest_first(page)` agrees:
         the rest is older, not a gap. A server that ignored the sort is read to the end, so an older page never
-        hides a newer result."""
+        hides a newer result.
+
+        With `one_page`, only the first page is read: a `next` link makes the answer incomplete (a gap)."""
         session = self._session()
         url = self.within_base(urljoin(self.base, relative.lstrip("/")))
         if url is None:
@@ -119,8 +119,10 @@ class FhirClient:
                 read.gaps.extend([gap] if gap else [])
                 return read
             if newest_first is not None and _sorted_newest_first(body) and newest_first(page.resources):
-                read.cut = True
                 return read  # the rest is older than what the rules read
+            if one_page:
+                read.gaps.append("more results on a next page, not read (one page asked for)")
+                return read
             url = self.within_base(page.next)
             if url is None:
                 # Never send the token elsewhere; an incomplete list is not a complete one.

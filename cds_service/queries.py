@@ -12,10 +12,9 @@ page is read (fhir_client.FhirClient.get). A code search that finds nothing is f
 search without the code (`fallback`): results under unconfigured local codes or only a name are still found.
 
 Round trips: the Observation searches by code of one call are sent as ONE search (`combined`, FHIR R4 search:
-a comma-separated token list is an OR) when the server is asked for several. Its answer stands for each
-analyte's own search only where it provably holds at least what that search would have returned (see
-data_access._split_combined); any other analyte is searched on its own, so a long history of one analyte
-never hides another's result.
+a comma-separated token list is an OR) when the server is asked for several, unsorted, one page. Its answer
+stands for every analyte's own search only when that page is provably the whole answer (searches.split);
+otherwise every analyte is searched on its own, sorted, so a long history never hides a result.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ LATEST_FEW = 10  # "the latest few": enough to skip a few unusable results and s
 PAGE = 200  # page size asked for when every result must be read
 
 
-COMBINED_PAGE = 200  # page size of the combined Observation search
+COMBINED_PAGE = 200  # page size of the combined Observation search (its only page)
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,7 @@ class Query:
     template: str  # relative URL; {{context.*}}, {{userXId}} and {{window.*}} tokens
     latest: bool = False  # sorted newest first: the first page is enough when the server honoured the sort
     fallback: Query | None = None  # run when this search finds nothing
+    one_page: bool = False  # only the first page is read: a `next` link is a gap, not followed
     by_code: ByCode | None = None  # an Observation search by code that may be merged with others
 
 
@@ -68,13 +68,14 @@ def _observations(analytes: tuple[str, ...], codes, window: str | None = None, f
 
 
 def combined(parts: list[Query]) -> Query:
-    """One Observation search for the codes of `parts` (each a `by_code` search), newest first, one page of
-    COMBINED_PAGE. Date-bounded only when every part has the same window."""
+    """One Observation search for the codes of `parts` (each a `by_code` search), one page of COMBINED_PAGE,
+    date-bounded only when every part has the same window. Unsorted: it is used only when that page is the
+    whole answer, where order does not matter, and sorting is what costs a search engine most (Medplum 4.5.2's
+    in-memory server: 33-37 ms sorted, 14.5 ms unsorted, for the eligible infant, 2026-11-24)."""
     codes = tuple(dict.fromkeys(c for p in parts for c in p.by_code.codes))
     windows = {p.by_code.window for p in parts}
     bound = f"&date=ge{{{{{windows.pop()}}}}}" if len(windows) == 1 and None not in windows else ""
-    return Query(f"Observation?patient={PATIENT}&code={','.join(codes)}{bound}&_sort=-date&_count={COMBINED_PAGE}",
-                 latest=True)
+    return Query(f"Observation?patient={PATIENT}&code={','.join(codes)}{bound}&_count={COMBINED_PAGE}", one_page=True)
 
 
 # Bounded fallbacks: every lab result of the baseline window (which contains the titer's 14 days), every

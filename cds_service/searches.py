@@ -1,19 +1,15 @@
 """The searches of one hook call as jobs (for data_access.py): fewer round trips, never less evidence.
 
 The Observation searches by code (queries.ByCode) that one call sends to the FHIR server go as ONE search
-for all their codes (FHIR R4 search: a comma-separated token list is an OR), sorted newest first, one page.
-Its answer then stands for each analyte's own search only where it provably holds at least what that search
-would have returned; every other analyte is searched on its own (its own query, with its own fallback):
-
-- the server read to the end (no `next` link, or every page read because it did not confirm the sort):
-  the answer holds every result of every analyte;
-- the server confirmed `_sort=-date` and the first page ended with a `next` link (a "cut" at the date of
-  that page's oldest result): the page holds every result newer than that date. An analyte whose whole
-  window is newer is answered; one that needs every result (genetics, temperatures) is not; one read as
-  "the latest few" is answered when at least queries.LATEST_FEW of its results are newer than that date
-  (what its own search, `_count=LATEST_FEW` newest first, would have returned), else it is starved by the
-  others' long history and searched on its own;
-- the combined search failed, or its answer has a gap (a limit reached, truncation): every analyte on its own.
+for all their codes (FHIR R4 search: a comma-separated token list is an OR), unsorted, one page
+(queries.combined). Its answer stands for every analyte's own search only when that page is provably the
+whole answer: no `next` link, no Bundle.total above what was read, no OperationOutcome entry, no entry
+unreadable, no limit reached. Then it holds every result of every analyte, whatever their order, and each
+analyte's newest result is found by date when translated (never by position). Otherwise an unsorted page
+proves nothing about any analyte's latest results, so every analyte is searched on its own (its own query:
+newest first, a few, windowed, with its own fallback), as it would be without the combined search; a long
+history of one analyte never hides another's result. A server that sorts anyway changes nothing: order is
+not read. A combined search the server refuses is likewise replaced by every analyte's own search.
 """
 
 from __future__ import annotations
@@ -22,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from .queries import LATEST_FEW, Query, combined
-from .translate.observations import effective_date, newest_first, search_codes
+from .queries import Query, combined
+from .translate.observations import effective_date, search_codes
 
 
 @dataclass(frozen=True)
@@ -81,27 +77,19 @@ def _found_in(query: Query, read: list[tuple], values: dict[str, str]) -> bool:
                and (start is None or (when or date.min) >= start) for tokens, analyte, when in read)
 
 
-def split(job: Job, resources: list[dict], gaps: list[str], cut: bool, failed: bool,
-          values: dict[str, str]) -> tuple[list[tuple[Job, list[dict]]], list[Job], list[dict]]:
+def split(job: Job, resources: list[dict], gaps: list[str],
+          failed: bool) -> tuple[list[tuple[Job, list[dict]]], list[Job], list[dict]]:
     """A combined search's answer -> (the parts it answered, each with its results; the parts to search on
-    their own; results that match no part's codes, e.g. from a server that ignored `code`)."""
-    if failed or gaps or (cut and not newest_first(resources)):
+    their own; results that match no part's codes, e.g. from a server that ignored `code`). Answered only
+    when the answer is complete (`gaps` empty: see the module doc): then all of them, else none."""
+    if failed or gaps:
         return [], list(job.parts), []
-    cutoff = min((effective_date(r) for r in resources), default=None) if cut else None
-    answered, alone, matched = [], [], set()
+    answered, matched = [], set()
     for part in job.parts:
         mine = _mine(part.query, resources)
         matched.update(id(r) for r in mine)
-        start = _window_start(part.query, values)
-        if cutoff is None or (start is not None and start > cutoff):
-            answered.append((part, mine))
-        elif part.query.by_code.every:
-            alone.append(part)
-        elif sum(1 for r in mine if effective_date(r) > cutoff) >= LATEST_FEW:
-            answered.append((part, mine))
-        else:
-            alone.append(part)
-    return answered, alone, [r for r in resources if id(r) not in matched]
+        answered.append((part, mine))
+    return answered, [], [r for r in resources if id(r) not in matched]
 
 
 def absent_by_code(queries: tuple[Query, ...], resources: list[dict] | None, values: dict[str, str],

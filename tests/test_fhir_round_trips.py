@@ -1,19 +1,21 @@
-"""Round trips of a Zolgensma order without prefetch: the Observation searches by code go as one, everything
-independent starts at once, and the combined answer never hides a result (starvation, a server that ignores
-_sort or _count, a combined search the server refuses); lab results without a category are found on both
-routes. Behaviour only (request counts, overlap, outcomes), never timings."""
+"""Round trips of a Zolgensma order without prefetch: the Observation searches by code go as one (unsorted, one
+page), everything independent starts at once, and the combined answer never hides a result (it stands for the
+analytes' own searches only when complete; an incomplete page, a long history, a server that ignores _sort or
+_count, returns the page in any order or refuses the combined search); lab results without a category are
+found on both routes. Behaviour only (request counts, overlap, outcomes), never timings."""
 
 from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 import threading
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import responses
-from conftest import make_app
+from conftest import LOCAL_CODES, make_app
 from fhir_fake import FHIR_BASE, FakeFhir, hook_request, load, long_history
 
 from cds_service.queries import LATEST_FEW
@@ -79,14 +81,104 @@ def test_a_zolgensma_order_without_prefetch_makes_15_requests_14_of_them_at_once
     assert _outcome(response)["overall"] == "eligible"
     assert len(fake.calls) == 15 and server.peak == 14
     by_code = _by_code(fake.calls)
-    assert len(by_code) == 1  # every analyte's codes in one search, newest first, one bounded page
+    assert len(by_code) == 1  # every analyte's codes in one search, one bounded page
     query = parse_qs(urlsplit(by_code[0]).query)
-    assert query["_sort"] == ["-date"] and query["_count"] == ["200"]
+    assert "_sort" not in query and query["_count"] == ["200"]  # unsorted: order is never read from it
     assert {ALT, GA, GENETICS, "http://lab.example-hospital.org/codes|L-9071"} <= set(_codes(by_code[0]))
     # the titer is not under the configured local code: the window's lab results, once the combined search said so
     assert [c for c in fake.calls if "category=" in c] == [
         "Observation?patient=eligible-infant&category=laboratory&date=ge2026-10-24&_sort=-date&_count=200"]
     assert all("_count=" in c for c in fake.calls if "?" in c)
+
+
+TITER = "http://lab.example-reference.com/tests|1181"  # the fixtures' AAV9 titer code, when a site configures it
+
+
+def _observation_searches(calls: list[str]) -> list[str]:
+    return [c for c in calls if c.startswith("Observation?")]
+
+
+def test_a_complete_unsorted_combined_page_answers_every_analyte_with_no_further_observation_search(rsps):
+    """With the titer's code configured, the one combined page (no next link, total = what was read) answers
+    labs, titer, genetics, weight, gestational age and temperatures: no other Observation search at all."""
+    fake = FakeFhir(load("eligible-infant"))
+    fake.register(rsps)
+    client = make_app(LOCAL_CODES={**LOCAL_CODES, TITER: "aav9-titer"}).test_client()
+    response = client.post(SIGN, json=hook_request("eligible-infant", mode="server"))
+    assert _outcome(response)["overall"] == "eligible"
+    observations = _observation_searches(fake.calls)
+    assert len(observations) == 1 and "_sort" not in observations[0] and TITER in _codes(observations[0])
+    assert len(fake.calls) == 14
+
+
+def _shuffled(query: str, answer: dict, seed: int) -> dict:
+    """The combined search's page in an arbitrary order (a server that sorts some other way, or not at all)."""
+    if query.startswith("Observation?") and "_sort" not in query and isinstance(answer.get("entry"), list):
+        entries = list(answer["entry"])
+        random.Random(seed).shuffle(entries)
+        answer = {**answer, "entry": entries}
+    return answer
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("newest_high", [False, True])
+def test_a_combined_page_in_any_order_still_gives_each_analyte_s_newest_result(seed, newest_high, rsps):
+    """15 older copies of each analyte's result (all in one complete page): the newest ALT decides, wherever it
+    stands in the page. Newest normal and older ones 5 x ULN: met; newest 5 x ULN and older ones normal: review."""
+    history = long_history(load("eligible-infant"), 15 * 9, 0)
+    for r in history:
+        if r.get("id") == "alt" or (r.get("id", "").startswith("history-") and r["code"]["coding"][0]["code"]
+                                    == "1742-6"):
+            is_newest = r["id"] == "alt"
+            r["valueQuantity"]["value"] = 250 if is_newest == newest_high else 20
+    fake = FakeFhir(history, tamper=lambda q, a: _shuffled(q, a, seed))
+    fake.register(rsps)
+    client = make_app(LOCAL_CODES={**LOCAL_CODES, TITER: "aav9-titer"}).test_client()
+    statuses = _statuses(client.post(SIGN, json=hook_request("eligible-infant", mode="server")))
+    assert statuses["baseline-liver-function"] == ("review" if newest_high else "met")
+    assert len(_observation_searches(fake.calls)) == 1  # the page was complete: answered from it
+
+
+def _incomplete(kind: str):
+    """A combined page that lacks the newest ALT (5 x ULN) and says it is incomplete (`kind`): a next link, a
+    Bundle.total above what was sent, or an OperationOutcome entry; the analytes' own searches are answered."""
+
+    def tamper(query: str, answer: dict) -> dict:
+        if not (query.startswith("Observation?") and "_sort" not in query and "_offset" not in query):
+            return answer
+        entries = [e for e in answer["entry"] if e["resource"].get("id") != "alt"]
+        answer = {**answer, "entry": entries, "total": len(entries)}
+        if kind == "next":
+            answer["link"] = [*answer["link"], {"relation": "next", "url": f"{FHIR_BASE}/Observation?page=2"}]
+        elif kind == "total":
+            answer["total"] = len(entries) + 1
+        else:
+            answer["entry"] = [*entries, {"search": {"mode": "outcome"}, "resource": {
+                "resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "too-costly",
+                                                                "diagnostics": "results limited"}]}}]
+        return answer
+
+    return tamper
+
+
+@pytest.mark.parametrize("kind", ["next", "total", "outcome"])
+def test_an_incomplete_combined_page_leads_to_each_analyte_s_own_sorted_search(kind, rsps):
+    history = long_history(load("eligible-infant"), 18, 0)  # an older, normal ALT besides the newest
+    next(r for r in history if r.get("id") == "alt")["valueQuantity"]["value"] = 250
+    fake = FakeFhir(history, tamper=_incomplete(kind))
+    fake.register(rsps)
+    client = make_app(LOCAL_CODES={**LOCAL_CODES, TITER: "aav9-titer"}).test_client()
+    statuses = _statuses(client.post(SIGN, json=hook_request("eligible-infant", mode="server")))
+    # Read from the combined page alone, the older normal ALT would have been taken as the latest: met.
+    assert statuses["baseline-liver-function"] == "review"
+    assert statuses["smn1-biallelic"] == "met" and statuses["gestational-age"] == "met"
+    assert statuses["aav9-titer"] == "met" and statuses["no-active-infection"] == "met"
+    by_code = _by_code(fake.calls)
+    combined, alone = by_code[0], by_code[1:]
+    assert "_sort" not in combined and not any("page=2" in c for c in fake.calls)  # its next link is not read
+    assert len(alone) == 13 and all("_sort=-date" in c for c in alone)  # every analyte, newest first
+    assert any(_codes(c) == [ALT, "http://lab.example-hospital.org/codes|L-ALT"] and "_count=10" in c
+               for c in alone)
 
 
 def _alt_burst(resources: list[dict], count: int, high: bool = False) -> list[dict]:
@@ -105,7 +197,9 @@ def _alt_burst(resources: list[dict], count: int, high: bool = False) -> list[di
     return out
 
 
-def test_an_analyte_starved_by_another_s_long_history_is_searched_on_its_own(client, rsps):
+def test_a_long_history_of_one_analyte_leads_to_each_analyte_s_own_search(client, rsps):
+    """300 ALT results newer than everything else: the combined page (200) ends with a next link, so it says
+    nothing about any analyte's latest results; every analyte is searched on its own, newest first, windowed."""
     fake = FakeFhir(_alt_burst(load("eligible-infant"), 300))
     fake.register(rsps)
     response = client.post(SIGN, json=hook_request("eligible-infant", mode="server"))
@@ -113,9 +207,8 @@ def test_an_analyte_starved_by_another_s_long_history_is_searched_on_its_own(cli
     by_code = _by_code(fake.calls)
     combined = [c for c in by_code if len(_codes(c)) > 10]
     alone = [c for c in by_code if c not in combined]
-    assert len(combined) == 1
-    # ALT filled the page (at least LATEST_FEW newer than its oldest date): answered; the others searched alone.
-    assert not any(ALT in _codes(c) for c in alone)
+    assert len(combined) == 1 and "_offset" not in "".join(combined)  # one page, its next link not followed
+    assert any(_codes(c)[0] == ALT and "_count=10" in c and "_sort=-date" in c for c in alone)
     assert any(_codes(c) == [GA] and "_count=10" in c for c in alone)
     assert any(GENETICS in _codes(c) and "_count=200" in c for c in alone)  # genetics: every result
     assert any("date=ge2026-10-24" in c for c in alone if "http://loinc.org|1920-8" in _codes(c))  # AST: windowed
@@ -132,10 +225,10 @@ def test_a_starved_analyte_s_abnormal_result_is_still_read(client, rsps):
     assert "Troponin-I 5 ng/mL is above the lab's upper limit" in criterion["reason"]
 
 
-@pytest.mark.parametrize("ignore", [(), ("_sort",), ("_count",), ("_sort", "_count"), ("_sort", "_count", "date")])
+@pytest.mark.parametrize("ignore", [(), ("_count",), ("_sort", "_count"), ("_sort", "_count", "date")])
 def test_a_server_ignoring_sort_or_count_still_gives_the_latest_result(ignore, rsps):
     """The newest ALT (5 x ULN) is among 300: found whether or not the server sorts or honours _count (it pages
-    50 at a time); the starved analytes are still read."""
+    50 at a time); the other analytes are still read. A server that ignores _sort but honours _count: below."""
     fake = FakeFhir(_alt_burst(load("eligible-infant"), 300, high=True), page_size=50, ignore=ignore)
     fake.register(rsps)
     client = make_app(GATHER_DEADLINE_SECONDS=60).test_client()
@@ -143,6 +236,18 @@ def test_a_server_ignoring_sort_or_count_still_gives_the_latest_result(ignore, r
     assert statuses["baseline-liver-function"] == "review"
     assert statuses["baseline-platelets-troponin"] == "met" and statuses["smn1-biallelic"] == "met"
     assert statuses["gestational-age"] == "met" and statuses["weight-in-label-range"] == "met"
+
+
+def test_a_server_ignoring_sort_with_a_long_history_and_small_pages_is_unknown_never_met(rsps):
+    """The combined page is incomplete, so ALT is searched on its own, `_count=10` newest first: a server that
+    ignores the sort but honours the count is read 10 at a time, 31 pages, beyond the page and request limits.
+    The liver criterion is then `unknown`, saying why, never met on an older result."""
+    fake = FakeFhir(_alt_burst(load("eligible-infant"), 300, high=True), page_size=50, ignore=("_sort",))
+    fake.register(rsps)
+    response = make_app(GATHER_DEADLINE_SECONDS=60).test_client().post(
+        SIGN, json=hook_request("eligible-infant", mode="server"))
+    assert _statuses(response)["baseline-liver-function"] == "unknown"
+    assert any("limit of FHIR requests" in i["problem"] for i in _outcome(response)["dataIssues"])
 
 
 def test_a_combined_search_the_server_refuses_is_replaced_by_each_analyte_s_own(client, rsps):
@@ -207,10 +312,12 @@ def test_a_lab_result_without_category_and_no_fhir_server_leaves_the_criterion_u
 
 
 def test_the_long_histories_of_benchmark_c_need_few_requests(rsps):
-    """2,500 history Observations and 600 administrations: eligible, and far fewer requests than the 50 allowed."""
+    """2,500 history Observations and 600 administrations: eligible, within the 50 requests allowed: the combined
+    page (incomplete), the 13 other sources and 2 more administration pages, each analyte's own search (13), and
+    the titer's fallback (2 pages of the window's lab results): 31."""
     fake = FakeFhir(long_history(load("eligible-infant"), 2500, 600))
     fake.register(rsps)
     response = make_app(GATHER_DEADLINE_SECONDS=120).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) <= 30
+    assert len(fake.calls) <= 31
