@@ -4,7 +4,8 @@
   into a cache directory on first use; `benchmarks/medplum_server.cjs`) seeded with the eligible infant: the call
   against one labs search made the way the service makes it (ALT by code, newest first, a few), interleaved (a
   search, a call, a search...) so that the machine's background load hits both alike; the ratio of the medians,
-  and where the call's time goes (FHIR requests, the longest one, the time after the last answer);
+  and where the call's time goes (FHIR requests, the longest one, the time after the last answer); with the
+  default settings (parallel GETs) and with CDS_FHIR_BATCH (one FHIR batch);
 - a paging stand-in (own process: 50 per page unless _count, at most 1,000, Bundle.total, absolute next and self
   links, PAGE_DELAY per page) seeded with the eligible infant plus 0, 2,500 and 10,000 history Observations and
   600 MedicationAdministrations: outcome, requests and time against the gathering deadline.
@@ -132,23 +133,23 @@ class Recorder:
 
     def __init__(self):
         self.requests: list[tuple[float, float, str]] = []
-        self._original = FhirClient._get_json
+        self._original = FhirClient._request_json
 
     def __enter__(self):
         original, requests = self._original, self.requests
 
-        def recorded(client, session, url):
+        def recorded(client, session, url, payload=None, requests_taken=1):
             start = time.perf_counter()
             try:
-                return original(client, session, url)
+                return original(client, session, url, payload, requests_taken)
             finally:
-                requests.append((start, time.perf_counter(), url))
+                requests.append((start, time.perf_counter(), url if payload is None else f"{url}/ (batch)"))
 
-        FhirClient._get_json = recorded
+        FhirClient._request_json = recorded
         return self
 
     def __exit__(self, *exc):
-        FhirClient._get_json = self._original
+        FhirClient._request_json = self._original
 
 
 def labs_search(base: str, context: dict) -> float:
@@ -205,7 +206,7 @@ def one_at_a_time(base: str, urls: list[str], rounds: int = 3) -> list[tuple[flo
         for url in urls:
             start = time.perf_counter()
             try:
-                FhirClient(base, "token", 10, 1, 5000)._get_json(requests_session(), url)
+                FhirClient(base, "token", 10, 1, 5000)._request_json(requests_session(), url)
             except Exception:  # noqa: BLE001 - a failed request still took its time
                 pass
             times[url].append(time.perf_counter() - start)
@@ -218,12 +219,18 @@ def requests_session():
     return requests.Session()
 
 
-def report(label: str, proc, base: str, n: int = 15) -> None:
+def report(label: str, proc, base: str, n: int = 15, configs: tuple[dict, ...] = ({},)) -> None:
+    """Each of `configs` (service settings) against the server, then the server stopped."""
     try:
-        times, searches, outcome, issues, count, (requests, elapsed) = _calls(base, n, with_searches=True)
-        alone = one_at_a_time(base, [url for _, _, url in requests])
+        for config in configs:
+            _report(label + "".join(f", CDS_{k}={str(v).lower()}" for k, v in config.items()), base, n, config)
     finally:
         _stop(proc)
+
+
+def _report(label: str, base: str, n: int, config: dict) -> None:
+    times, searches, outcome, issues, count, (requests, elapsed) = _calls(base, n, with_searches=True, **config)
+    alone = one_at_a_time(base, [url for _, _, url in requests if not url.endswith("(batch)")])
     median, trip = statistics.median(times), statistics.median(searches)
     deadline = DEFAULTS["GATHER_DEADLINE_SECONDS"]
     print(f"    {label}: outcome {outcome}, {count} FHIR requests per call; call median {median * 1000:.1f} ms "
@@ -258,7 +265,8 @@ def main() -> None:
     if proc is None:
         print(f"    Medplum in-memory server: not run ({base})")
     else:
-        report("Medplum in-memory R4 (4.5.2), eligible infant", proc, base)
+        # the default (parallel GETs) and CDS_FHIR_BATCH (one batch), on the same server
+        report("Medplum in-memory R4 (4.5.2), eligible infant", proc, base, configs=({}, {"FHIR_BATCH": True}))
     for observations, administrations in ((0, 0), (2500, 600), (10000, 600)):
         proc, base = stand_in(long_history(infant, observations, administrations))
         report(f"paging stand-in, eligible infant + {observations} Observations + {administrations} "

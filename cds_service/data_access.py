@@ -40,6 +40,7 @@ from .fhir_client import (
     Refused,
     as_list,
     canonical_base,
+    next_link,
     outcome_text,
     read_page,
     truncation,
@@ -373,18 +374,25 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
     search whose answer is needed to form another starts it as soon as it arrives: a code search that found
     nothing its fallback, a combined search that was not complete every analyte's own (searches.split), the encounter
     the Locations it names. A source with a search failed or unfinished is unread (None); the unread rest of a
-    prefetch page being continued is a gap (that page stays evidence)."""
+    prefetch page being continued is a gap (that page stays evidence).
+
+    With CDS_FHIR_BATCH, the searches that start at once go as one FHIR batch (fhir_client.FhirClient.batch);
+    each entry's answer is read as its own GET's would be (its next pages are fetched one by one), and a server
+    that does not answer the batch gets the searches one by one."""
     deadline = config["GATHER_DEADLINE_SECONDS"]
     problems: dict[str, list[str]] = {}
     started: set[tuple[str, str]] = set()
-    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 4, config["FHIR_MAX_PARALLEL"])))
+    batched = [job for job in jobs if job.continued is None] if client is not None and config["FHIR_BATCH"] else []
+    batched = batched if len(batched) > 1 else []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) - len(batched) + 4, config["FHIR_MAX_PARALLEL"])))
     pending: dict = {}
 
-    def submit(job: Job) -> None:
+    def submit(job: Job, first: dict | None = None) -> None:
         if (job.source, job.url) not in started:
             started.add((job.source, job.url))
             latest = newest_first if job.query.latest else None
-            pending[pool.submit(_fetch, client, job.url, job.continued or 0, latest, job.query.one_page)] = job
+            pending[pool.submit(_fetch, client, job.url, job.continued or 0, latest, job.query.one_page,
+                                first)] = job
 
     def failed(job: Job, problem: str) -> None:
         if job.optional:
@@ -406,6 +414,44 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
                 query = f"Location?_id={','.join(quote(i, safe='') for i in ids)}&_count={len(ids)}"
                 submit(Job("encounter", query, Query(query), optional=LOCATION_PROBLEM))
 
+    def settle(job: Job, got: Read, problem: str | None) -> None:
+        if job.parts and problem and not got.refused:  # unreachable, too slow, a limit: so are the parts
+            for part in job.parts:
+                failed(part, problem)
+        elif job.parts:
+            parts, alone, others = split(job, got.resources, got.gaps, problem is not None)
+            for part, mine in parts:
+                answered(part, mine)
+            for part in alone:
+                submit(part)
+            resources[job.source] = (resources.get(job.source) or []) + others
+        elif problem:
+            failed(job, problem)
+        elif job.optional:  # only what was asked for (a server may ignore `_id`)
+            rtype = job.url.partition("?")[0]
+            resources[job.source] = (resources.get(job.source) or []) + [
+                r for r in got.resources if r.get("resourceType") == rtype]
+            issues.extend(DataIssue(job.source, job.optional + gap) for gap in got.gaps)
+        else:
+            answered(job, got.resources)
+            gaps.setdefault(job.source, []).extend(got.gaps)
+
+    def unbatch(answers: list | None) -> None:
+        """Each batched search's answer read as its own GET's; all of them one by one when there is none."""
+        for job, first in zip(batched, answers or [None] * len(batched), strict=True):
+            if first is None or (isinstance(first, dict) and next_link(first) is not None):
+                started.discard((job.source, job.url))
+                submit(job, first)  # fetched (or its next pages fetched) in the pool
+            elif isinstance(first, FhirError):
+                settle(job, Read([], refused=isinstance(first, Refused)), str(first))
+            else:  # the whole answer is here: read it without a thread
+                settle(job, *_fetch(client, job.url, 0, newest_first if job.query.latest else None,
+                                    job.query.one_page, first))
+
+    batch = Job("batch", "", Query(""), parts=tuple(batched))  # stands for the batched searches while pending
+    if batched:
+        started.update((job.source, job.url) for job in batched)
+        pending[pool.submit(_batch, client, [job.url for job in batched])] = batch
     for job in jobs:
         submit(job)
     try:
@@ -415,32 +461,16 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
                 break
             for future in done:
                 job = pending.pop(future)
-                got, problem = future.result()
-                if job.parts and problem and not got.refused:  # unreachable, too slow, a limit: so are the parts
-                    for part in job.parts:
-                        failed(part, problem)
-                elif job.parts:
-                    parts, alone, others = split(job, got.resources, got.gaps, problem is not None)
-                    for part, mine in parts:
-                        answered(part, mine)
-                    for part in alone:
-                        submit(part)
-                    resources[job.source] = (resources.get(job.source) or []) + others
-                elif problem:
-                    failed(job, problem)
-                elif job.optional:  # only what was asked for (a server may ignore `_id`)
-                    rtype = job.url.partition("?")[0]
-                    resources[job.source] = (resources.get(job.source) or []) + [
-                        r for r in got.resources if r.get("resourceType") == rtype]
-                    issues.extend(DataIssue(job.source, job.optional + gap) for gap in got.gaps)
+                if job is batch:
+                    unbatch(future.result())
                 else:
-                    answered(job, got.resources)
-                    gaps.setdefault(job.source, []).extend(got.gaps)
+                    settle(job, *future.result())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # never wait for a search still running
     for job in pending.values():
-        for unanswered in job.parts or (job,):  # a combined search left every source it stood for unread
-            failed(unanswered, f"not answered within the {deadline:g} s deadline")
+        for search in job.parts if job is batch else (job,):
+            for unanswered in search.parts or (search,):  # a combined search left every source it stood for unread
+                failed(unanswered, f"not answered within the {deadline:g} s deadline")
     for name, texts in problems.items():
         resources[name] = None
         gaps.pop(name, None)
@@ -450,13 +480,22 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             resources[name] = without_duplicates(read)
 
 
-def _fetch(client: FhirClient | None, url: str, already: int, latest=None,
-           one_page: bool = False) -> tuple[Read, str | None]:
-    """(what was read, None) or (an empty Read, why not; its `refused` says the server refused the query)."""
+def _batch(client: FhirClient, urls: list[str]) -> list[dict | FhirError] | None:
+    try:
+        return client.batch(urls)
+    except Exception as err:  # noqa: BLE001 - any failure of the batch: its searches are sent one by one
+        log.warning("FHIR batch failed: %s", type(err).__name__)
+        return None
+
+
+def _fetch(client: FhirClient | None, url: str, already: int, latest=None, one_page: bool = False,
+           first: dict | None = None) -> tuple[Read, str | None]:
+    """(what was read, None) or (an empty Read, why not; its `refused` says the server refused the query).
+    `first`: the answer to `url` already received in a batch."""
     if client is None:
         return Read([]), "no FHIR server to continue paging"
     try:
-        return client.get(url, already, latest, one_page), None
+        return client.get(url, already, latest, one_page, first), None
     except Refused as err:
         return Read([], refused=True), str(err)
     except FhirError as err:

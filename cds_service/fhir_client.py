@@ -6,12 +6,17 @@ and port and under the base path. One client serves one hook call and makes at m
 It stops at the call's deadline (no request starts after it, and a body still arriving is abandoned), and
 reads at most `max_response_bytes` of each answer after decompression (a small gzip body can expand to
 gigabytes).
+
+Optionally (`batch`, CDS_FHIR_BATCH) the first requests of a call go as ONE FHIR batch (POST [base], a Bundle
+of type batch of GETs): one round trip instead of many; each entry's answer is then read exactly as the answer
+to its own GET would be (same completeness checks, paging on the same server, limits and deadline).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +28,7 @@ import requests
 from requests.utils import get_environ_proxies
 from urllib3.exceptions import ReadTimeoutError
 
-from .jsonio import loads
+from .jsonio import dumps_bytes, loads
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +90,7 @@ class FhirClient:
         return session
 
     def get(self, relative: str, already: int = 0, newest_first: Callable[[list[dict]], bool] | None = None,
-            one_page: bool = False) -> Read:
+            one_page: bool = False, first: dict | None = None) -> Read:
         """Resources answering a read or search, following Bundle `next` links on the same server.
         `already`: search matches received before this URL (a prefetch page being continued), so that
         Bundle.total is compared with everything received. A limit reached keeps what was read and says so.
@@ -95,15 +100,20 @@ class FhirClient:
         the rest is older, not a gap. A server that ignored the sort is read to the end, so an older page never
         hides a newer result.
 
-        With `one_page`, only the first page is read: a `next` link makes the answer incomplete (a gap)."""
-        session = self._session()
+        With `one_page`, only the first page is read: a `next` link makes the answer incomplete (a gap).
+        `first`: the answer to `relative` already received (an entry of a batch), read as if just fetched."""
+        session = None
         url = self.within_base(urljoin(self.base, relative.lstrip("/")))
         if url is None:
             raise FhirError("link leaves the FHIR server; not followed")
         read = Read([])
         matches = already
         for _ in range(self.max_pages):
-            body = self._get_json(session, url)
+            if first is not None:
+                body, first = first, None
+            else:
+                session = session or self._session()
+                body = self._request_json(session, url)
             if body.get("resourceType") != "Bundle":
                 read.resources.append(body)
                 return read
@@ -135,11 +145,33 @@ class FhirClient:
         """`url` with its dot segments removed when it stays under the base URL (see the module doc), else None."""
         return within_base(self.base, url)
 
-    def _take_request(self) -> None:
+    def batch(self, relatives: list[str]) -> list[dict | FhirError] | None:
+        """The answers to `relatives` (reads or searches relative to the base) from ONE FHIR batch: per request
+        the resource its GET would have returned, or the FhirError it would have raised (Refused for a 4xx other
+        than 401/403, or an OperationOutcome). None when the server did not answer the batch as such (any HTTP
+        error, no batch-response with one entry per request, a limit or the deadline): the caller then sends the
+        requests one by one. Each entry counts as one request against the call's limit (it is one search for
+        the server). Bare ids in `patient=`/`practitioner=` are written as typed references (`Patient/<id>`,
+        the same search in FHIR R4): some servers expand the bare form only in a URL's own query string."""
+        payload = dumps_bytes({"resourceType": "Bundle", "type": "batch", "entry": [
+            {"request": {"method": "GET", "url": _typed_references(r.lstrip("/"))}} for r in relatives]})
+        try:
+            body = self._request_json(self._session(), self.base.rstrip("/"), payload, len(relatives))
+        except FhirError as err:
+            LOG.info("FHIR batch not answered (%s); sending its requests one by one", err)
+            return None
+        entries = body.get("entry")
+        if body.get("type") != "batch-response" or type(entries) is not list or len(entries) != len(relatives):
+            LOG.info("FHIR batch answered with no batch-response of %d entries; sending its requests one by one",
+                     len(relatives))
+            return None
+        return [_batch_entry(entry) for entry in entries]
+
+    def _take_request(self, count: int = 1) -> None:
         with self._count_lock:
-            if self.requests_left <= 0:
+            if self.requests_left < count:
                 raise FhirError("the limit of FHIR requests for one call was reached; not read completely")
-            self.requests_left -= 1
+            self.requests_left -= count
 
     def _remaining(self) -> float:
         """Seconds this request may take: the read timeout, cut short by the call's deadline."""
@@ -150,12 +182,20 @@ class FhirClient:
             raise FhirError("the deadline for gathering data passed; not read")
         return min(self.timeout, left)
 
-    def _get_json(self, session: requests.Session, url: str) -> dict:
-        self._take_request()
+    def _request_json(self, session: requests.Session, url: str, payload: bytes | None = None,
+                      requests_taken: int = 1) -> dict:
+        """GET `url`, or POST `payload` (a FHIR batch) to it: the FHIR resource answered."""
+        self._take_request(requests_taken)
         timeout = self._remaining()
         try:
             # A redirect is an answer like any other non-200: the token never follows it anywhere.
-            response = session.get(url, headers=self.headers, timeout=timeout, allow_redirects=False, stream=True)
+            if payload is None:
+                response = session.get(url, headers=self.headers, timeout=timeout, allow_redirects=False,
+                                       stream=True)
+            else:
+                response = session.post(url, data=payload, headers={
+                    **self.headers, "Content-Type": "application/fhir+json"}, timeout=timeout,
+                    allow_redirects=False, stream=True)
             try:
                 if response.is_redirect:
                     raise FhirError(f"FHIR server answered HTTP {response.status_code} (a redirect; not followed)")
@@ -206,6 +246,33 @@ class FhirClient:
             chunks.append(chunk)
             if self.deadline is not None and time.monotonic() > self.deadline:
                 raise FhirError("the deadline for gathering data passed while the answer was arriving; not read")
+
+
+_BARE_REFERENCE = re.compile(r"([?&])(patient|practitioner)=([A-Za-z0-9\-.]{1,64})(?=&|$)")
+
+
+def _typed_references(relative: str) -> str:
+    return _BARE_REFERENCE.sub(lambda m: f"{m[1]}{m[2]}={m[2].capitalize()}/{m[3]}", relative)
+
+
+def _batch_entry(entry) -> dict | FhirError:
+    """One batch-response entry as its own GET would have been answered (FHIR R4 Bundle.entry.response)."""
+    response = entry.get("response") if type(entry) is dict else None
+    status = response.get("status") if type(response) is dict else None
+    code = status.split(" ", 1)[0] if isinstance(status, str) else ""
+    resource = entry.get("resource") if type(entry) is dict else None
+    if not code.isdigit():
+        return FhirError("FHIR batch entry without a response status")
+    if code != "200":
+        outcome = response.get("outcome")
+        detail = ": " + outcome_text(outcome) if isinstance(outcome, dict) else ""
+        refused = code.startswith("4") and code not in ("401", "403")
+        return (Refused if refused else FhirError)(f"FHIR server answered HTTP {code} (in a batch){detail}")
+    if type(resource) is not dict or not isinstance(resource.get("resourceType"), str):
+        return FhirError("FHIR server answered with something that is not a FHIR resource")
+    if resource["resourceType"] == "OperationOutcome":
+        return Refused("FHIR server answered with an OperationOutcome: " + outcome_text(resource))
+    return resource
 
 
 def _sorted_newest_first(bundle: dict) -> bool:

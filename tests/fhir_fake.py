@@ -85,7 +85,9 @@ class FakeFhir:
             bundle["link"].append({"relation": "next", "url": f"{FHIR_BASE}/{path}?{query}&_offset={offset + size}"})
         return bundle
 
-    def register(self, rsps: responses.RequestsMock, require_token: bool = True) -> None:
+    def register(self, rsps: responses.RequestsMock, require_token: bool = True, batch: bool = False) -> None:
+        """Answers GETs; with `batch`, also a FHIR batch of GETs (POST [base]), each entry answered as its GET
+        (recorded in `calls` with a "batch:" prefix)."""
         def callback(request):
             if require_token and request.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return 401, {}, json.dumps({"resourceType": "OperationOutcome", "issue": []})
@@ -95,7 +97,22 @@ class FakeFhir:
             status = 404 if body["resourceType"] == "OperationOutcome" else 200
             return status, {"Content-Type": "application/fhir+json"}, json.dumps(body)
 
+        def batch_callback(request):
+            if require_token and request.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return 401, {}, json.dumps({"resourceType": "OperationOutcome", "issue": []})
+            entries = []
+            for entry in json.loads(request.body)["entry"]:
+                relative = entry["request"]["url"]
+                self.calls.append("batch:" + relative)
+                body = self.answer(relative)
+                status = "404 Not Found" if body["resourceType"] == "OperationOutcome" else "200 OK"
+                entries.append({"resource": body, "response": {"status": status}})
+            return 200, {"Content-Type": "application/fhir+json"}, json.dumps(
+                {"resourceType": "Bundle", "type": "batch-response", "entry": entries})
+
         rsps.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/.*"), callback=callback)
+        if batch:
+            rsps.add_callback(responses.POST, FHIR_BASE, callback=batch_callback)
 
 
 HISTORY_ANALYTES = ("alt", "ast", "tbili", "pt", "platelets", "troponin", "creatinine", "hgb", "weight")
@@ -137,14 +154,15 @@ def _effective(resource: dict) -> str | None:
 
 def _matches(resource: dict, params: dict) -> bool:
     patient = params.get("patient") or params.get("beneficiary")
-    if patient:
+    if patient:  # a bare id or a typed reference (FHIR R4 reference search: the same search)
         refs = [(resource.get(k) or {}).get("reference") for k in ("subject", "patient", "beneficiary")]
         refs += [(p.get("actor") or {}).get("reference") for p in resource.get("participant") or []
                  if resource["resourceType"] == "Appointment"]
-        if f"Patient/{patient}" not in refs:
+        if (patient if "/" in patient else f"Patient/{patient}") not in refs:
             return False
-    if "practitioner" in params and (resource.get("practitioner") or {}).get("reference") != \
-            f"Practitioner/{params['practitioner']}":
+    practitioner = params.get("practitioner")
+    if practitioner and (resource.get("practitioner") or {}).get("reference") != \
+            (practitioner if "/" in practitioner else f"Practitioner/{practitioner}"):
         return False
     if "_id" in params and resource.get("id") not in params["_id"].split(","):
         return False
