@@ -246,6 +246,14 @@ TRACHEOSTOMY_STATUS = Code(ICD10CM, "Z93.0", "Tracheostomy status", verified=Fal
 VENTILATOR_DEPENDENCE_SCT = Code(SNOMED, "444932008", "Dependence on ventilator (finding)", verified=False)
 ADVANCED_SMA_CODES = frozenset(c.key for c in (VENTILATOR_DEPENDENCE, TRACHEOSTOMY_STATUS,
                                                 VENTILATOR_DEPENDENCE_SCT))
+# Complete paralysis of the limbs (DR.005.D 3 "complete limb paralysis"; FDA label 1 limitations of use "complete
+# paralysis of limbs"): ICD-10-CM G82.5 "Quadriplegia" (G82.50 unspecified, G82.51-G82.54 C1-C4 / C5-C7 complete
+# or incomplete), G82.21 "Paraplegia, complete" and G83.9 "Paralytic syndrome, unspecified" (block G80-G83
+# "Cerebral palsy and other paralytic syndromes"; checked 2026-11-24 against published ICD-10-CM tables).
+# Matched as prefixes of the dotless code; recognition only. Each sends the request to review, never decides it.
+PARALYSIS_ICD10_PREFIXES = ("G82.5", "G82.21", "G83.9")
+PARALYSIS_TEXT = ("quadriplegi", "tetraplegi", "paralytic syndrome", "paralysis of all four limbs",
+                  "paralysis of both upper and lower limbs")
 # Advanced-SMA procedures (evidence for review). SNOMED CT 48387007 "Tracheotomy" (FHIR R4 Procedure example
 # f201) and 1258985005 "Invasive mechanical ventilation (regime/therapy)" (German and HL7 ventilation
 # profiles); ICD-10-PCS 5A1935Z/5A1945Z/5A1955Z "Respiratory Ventilation, <24 / 24-96 / >96 consecutive
@@ -274,8 +282,7 @@ ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen
                      "ventilator", "ventilation", "bipap", "bi-pap", "bilevel", "bi-level", "cpap",
                      "dependent on respirat", "dependence on respirat")
 
-# Infection (policy criterion 10). SNOMED 40733004 is MEMORY; ICD-10-CM chapters A/B
-# (certain infectious and parasitic diseases) and J00-J22 (acute respiratory infections).
+# Infection (policy criterion 10). SNOMED 40733004 is MEMORY.
 INFECTIOUS_DISEASE = Code(SNOMED, "40733004", "Infectious disease (disorder)", verified=False)
 # Without a terminology server the service cannot test SNOMED CT subsumption (descendants of 40733004), so
 # common paediatric infection concepts are listed, and the display/text words below catch the rest.
@@ -288,16 +295,82 @@ SNOMED_INFECTIONS = {
     "25374005": "Gastroenteritis", "128045006": "Cellulitis", "7180009": "Meningitis",
 }
 INFECTION_SNOMED_CODES = frozenset({(SNOMED, code) for code in SNOMED_INFECTIONS} | {INFECTIOUS_DISEASE.key})
-INFECTION_ICD10_PREFIXES = ("A", "B", "J0", "J1", "J20", "J21", "J22", "N39.0", "H66", "L03")
-# Negated infection words, removed from the text before INFECTION_TEXT is matched; ICD-10-CM K52 is
-# "Other and unspecified noninfective gastroenteritis and colitis".
-NONINFECTIVE_TEXT = ("noninfective", "non-infective", "noninfectious", "non-infectious", "non infective")
-NONINFECTIVE_ICD10_PREFIXES = ("K52",)
-INFECTION_TEXT = ("infection", "infectious", "sepsis", "septic", "pneumonia", "bronchiolitis", "otitis media",
-                  "viral illness", "febrile", "fever", "covid", "rsv", "influenza", "cellulitis",
+# ICD-10-CM infections, matched as prefixes of the code without its dot ("U07.1", "U071" and "u07.1" alike).
+# ICD-10-CM classifies infections by body system as well as in chapter 1, so the chapter alone misses most of
+# them (review 2026-11-24b D2). Chapter, block and category titles checked 2026-11-24 against published
+# ICD-10-CM tables (FY2024-2026 code pages and the CMS tabular as quoted there); "unverified": from memory,
+# recognised in incoming data only (nothing here is ever emitted).
+INFECTION_ICD10_PREFIXES = (
+    # Chapter 1, A00-B99 "Certain infectious and parasitic diseases" (its B90-B94 sequelae are excluded below).
+    "A", "B",
+    "U07.1",  # COVID-19 (ICD-10-CM emergency code; HL7 COVID-19 ICD diagnosis value set)
+    # G00-G09 "Inflammatory diseases of the central nervous system": meningitis (G00-G03), encephalitis, myelitis
+    # and encephalomyelitis (G04-G05), intracranial and intraspinal abscess (G06-G07). G08 (phlebitis) and G09
+    # (sequelae: "not an active infection") are left out.
+    "G00", "G01", "G02", "G03", "G04", "G05", "G06", "G07",
+    # Ear and eye: H60.0-H60.3 abscess / cellulitis / malignant / other infective otitis externa; H65.0-H65.1
+    # acute nonsuppurative otitis media; H66 suppurative and unspecified otitis media; H67 otitis media in
+    # diseases classified elsewhere; H70 mastoiditis and related conditions; H05.0 acute inflammation of orbit
+    # (orbital cellulitis); H10.0 mucopurulent conjunctivitis and H44.0 purulent endophthalmitis (unverified).
+    "H60.0", "H60.1", "H60.2", "H60.3", "H65.0", "H65.1", "H66", "H67", "H70", "H05.0", "H10.0", "H44.0",
+    # Heart: I33 acute and subacute endocarditis (I33.0 infective); I30.1 infective pericarditis and I40.0
+    # infective myocarditis (unverified).
+    "I33", "I30.1", "I40.0",
+    # Respiratory: J00-J22 acute respiratory infections, influenza and pneumonia; J32 chronic sinusitis; J34.0
+    # abscess of nose (unverified); J36 peritonsillar abscess; J39.0 retropharyngeal and parapharyngeal abscess;
+    # J39.1 other abscess of pharynx; J69 pneumonitis due to solids and liquids ("aspiration pneumonia NOS", common
+    # in SMA); J85 abscess of lung and mediastinum; J86 pyothorax; J95.02 infection of tracheostomy stoma; J95.851
+    # ventilator associated pneumonia.
+    "J0", "J1", "J20", "J21", "J22", "J32", "J34.0", "J36", "J39.0", "J39.1", "J69", "J85", "J86", "J95.02",
+    "J95.851",
+    # Digestive: K12.2 cellulitis and abscess of mouth; K35 acute appendicitis; K61 abscess of anal and rectal
+    # regions; K65 peritonitis (K65.4 sclerosing mesenteritis excluded below); K94.02 / K94.12 / K94.22
+    # colostomy / enterostomy / gastrostomy infection (gastrostomies are common in SMA); K94.32 esophagostomy
+    # infection (unverified).
+    "K12.2", "K35", "K61", "K65", "K94.02", "K94.12", "K94.22", "K94.32",
+    # Skin: L00-L08 "Infections of the skin and subcutaneous tissue" (L05 pilonidal cyst only with abscess:
+    # L05.01, L05.91); L30.3 infective dermatitis.
+    "L00", "L01", "L02", "L03", "L04", "L05.01", "L05.91", "L08", "L30.3",
+    # Bone and joint: M86 osteomyelitis; M46.2 osteomyelitis of vertebra; M00 pyogenic arthritis and M72.6
+    # necrotizing fasciitis (unverified).
+    "M86", "M46.2", "M00", "M72.6",
+    # Urinary: N10 acute pyelonephritis; N12 tubulo-interstitial nephritis not specified as acute or chronic
+    # ("pyelonephritis NOS"); N30.0 acute cystitis (unverified); N39.0 urinary tract infection, site not specified;
+    # N48.2 / N49 / N76.4 genital abscess (listed under L02's excludes).
+    "N10", "N12", "N30.0", "N39.0", "N48.2", "N49", "N76.4",
+    # Perinatal: P23 congenital pneumonia ("infective pneumonia acquired in utero or during birth"); P35-P39
+    # "Infections specific to the perinatal period" (congenital viral diseases, sepsis of newborn, omphalitis, ...).
+    "P23", "P35", "P36", "P37", "P38", "P39",
+    # Symptoms: R50 fever of other and unknown origin (any fever: the label asks for a clinically stable child);
+    # R56.0 febrile convulsions; R65.2 severe sepsis; R78.81 bacteremia.
+    "R50", "R56.0", "R65.2", "R78.81",
+    # Complications of care: T80.2 infections following infusion, transfusion and therapeutic injection (central
+    # line infections); T81.4 infection following a procedure; T82.6-T82.7, T83.5-T83.6, T84.5-T84.7, T85.7
+    # infections due to prosthetic devices, implants and grafts (T80.2's excludes note); T88.0 infection following
+    # immunization. A seventh character "S" (sequela) is not an active infection (see below).
+    "T80.2", "T81.4", "T82.6", "T82.7", "T83.5", "T83.6", "T84.5", "T84.6", "T84.7", "T85.7", "T88.0",
+)
+# Not infections, although under a prefix above or named with an infection word: K52 "Other and unspecified
+# noninfective gastroenteritis and colitis"; B90-B94 "Sequelae of infectious and parasitic diseases" ("not to be
+# used for chronic infections": the disease itself is no longer present); K65.4 sclerosing mesenteritis (aseptic).
+NONINFECTIVE_ICD10_PREFIXES = ("K52", "B90", "B91", "B92", "B93", "B94", "K65.4")
+# Words (matched on the normalised display/text: lower case, punctuation as spaces, padded with one space, so
+# " uti " is a whole word). Negated phrases are removed first.
+NONINFECTIVE_TEXT = ("noninfective", "non infective", "noninfectious", "non infectious", "afebrile",
+                     "without fever", "no fever", "hay fever")
+INFECTION_TEXT = ("infection", "infectious", "infective", "infected", "sepsis", "septic", "pneumonia",
+                  "pneumonitis", "bronchiolitis", "bronchitis", "tracheitis", "epiglottitis", "laryngitis",
+                  "otitis media", "otitis externa", "mastoiditis", "viral illness", "febrile", "fever", "pyrexia",
+                  "covid", "sars cov", "coronavirus", " rsv ", "respiratory syncytial", "influenza", "rhinovirus",
+                  "enterovirus", "adenovirus", "metapneumovirus", "norovirus", "rotavirus", "cellulitis",
                   "gastroenteritis", "croup", "laryngotracheitis", "bacteremia", "bacteraemia", "viremia",
-                  "viraemia", "cytomegalovirus", "cmv", "meningitis", "pharyngitis", "tonsillitis", "sinusitis",
-                  "abscess", "varicella", "herpes", "osteomyelitis", "pyelonephritis", "urinary tract infection")
+                  "viraemia", "cytomegalovirus", " cmv ", "meningitis", "encephalitis", "encephalomyelitis",
+                  "ventriculitis", "pharyngitis", "tonsillitis", "sinusitis", "abscess", "empyema", "pyothorax",
+                  "peritonitis", "appendicitis", "endocarditis", "omphalitis", "impetigo", "lymphadenitis",
+                  "mastitis", "varicella", "chickenpox", "measles", "pertussis", "whooping cough",
+                  "tuberculosis", "herpes", "osteomyelitis", "septic arthritis", "necrotizing fasciitis",
+                  "pyelonephritis", "pyelitis", "cystitis", "urinary tract infection", " uti ", " urti ", " lrti ",
+                  " vap ", " clabsi ", "candidiasis", " thrush ")
 # Fever: >= 38.0 degC (the common paediatric definition, e.g. AAP/NICE; the label names no number) on any
 # temperature taken in the last 2 days, not only the latest: a fever last night counts even if this morning's
 # reading is normal. The window is counted back from today (infection is about now, not the planned date).

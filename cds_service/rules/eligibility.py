@@ -15,19 +15,8 @@ from datetime import date, timedelta
 
 from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts
 from ..quantities import add_years, age_in_months, bound_holds, plain_list, titer_at_most, with_unit
-from ..terminology import (
-    ADVANCED_SMA_CODES,
-    ADVANCED_SMA_TEXT,
-    FEVER_THRESHOLD_C,
-    FEVER_WINDOW_DAYS,
-    INFECTION_ICD10_PREFIXES,
-    INFECTION_SNOMED_CODES,
-    INFECTION_TEXT,
-    NONINFECTIVE_ICD10_PREFIXES,
-    NONINFECTIVE_TEXT,
-    NOT_SMA_EVIDENCE,
-    SMA_DIAGNOSES,
-)
+from ..terminology import FEVER_THRESHOLD_C, FEVER_WINDOW_DAYS, NOT_SMA_EVIDENCE, SMA_DIAGNOSES
+from .conditions import is_advanced_sma, is_infection
 from .context import (  # noqa: F401  (the windows are re-exported: orders, queries and readiness read them here)
     AGE_WARNING_DAYS,
     BASELINE_LAB_MAX_AGE_DAYS,
@@ -162,8 +151,7 @@ def smn1_biallelic(ctx: RuleContext) -> Finding:
 # --- criterion 3 ------------------------------------------------------------------------------
 def no_advanced_sma(ctx: RuleContext) -> Finding:
     c = "no-advanced-sma"
-    advanced = [f for f in ctx.facts.conditions if f.active and (
-        f.codes & ADVANCED_SMA_CODES or any(t in f.text.lower() for t in ADVANCED_SMA_TEXT))]
+    advanced = [f for f in ctx.facts.conditions if f.active and is_advanced_sma(f)]
     # Procedures (tracheostomy, invasive ventilation) and a home ventilator (Device, DeviceUseStatement) are
     # evidence too: DR.005.D refers such requests to the Medical Director.
     if advanced or ctx.facts.advanced_sma:
@@ -407,7 +395,7 @@ def no_active_infection(ctx: RuleContext) -> Finding:
     c = "no-active-infection"
     # Any active infection counts whatever its onset: a CMV infection that began 45 days ago and is still
     # active is an infection now.
-    infections = [f for f in ctx.facts.conditions if f.active and _is_infection(f)]
+    infections = [f for f in ctx.facts.conditions if f.active and is_infection(f)]
     since = ctx.today - timedelta(days=FEVER_WINDOW_DAYS)
     fevers = [m for m in ctx.facts.measurements if m.analyte == "temperature" and m.when is not None
               and since <= m.when <= ctx.today and m.value >= FEVER_THRESHOLD_C]
@@ -420,20 +408,6 @@ def no_active_infection(ctx: RuleContext) -> Finding:
     return ctx.unavailable(c, "conditions", "vitals") or ctx.finding(
         c, MET, "no-infection-recorded", count=len(ctx.facts.conditions), **window)
 
-
-def _is_infection(f) -> bool:
-    # "Noninfective gastroenteritis" (ICD-10-CM K52.x) contains "gastroenteritis" but is no infection: the negated
-    # words are removed before the text is matched, and K52 codes are never read as infections.
-    if any(system.endswith("icd-10-cm") and code.startswith(NONINFECTIVE_ICD10_PREFIXES) for system, code in f.codes):
-        return False
-    if f.codes & INFECTION_SNOMED_CODES:
-        return True
-    if any(system.endswith("icd-10-cm") and code.startswith(INFECTION_ICD10_PREFIXES) for system, code in f.codes):
-        return True
-    text = f.text.lower()
-    for negated in NONINFECTIVE_TEXT:
-        text = text.replace(negated, " ")
-    return any(t in text for t in INFECTION_TEXT)
 
 # --- renewal and product line -------------------------------------------------------------------
 def one_time_dose(ctx: RuleContext) -> Finding:

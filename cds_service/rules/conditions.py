@@ -1,0 +1,77 @@
+"""What an active Condition is evidence of: an infection (criterion 10) or advanced SMA (criterion 3).
+
+Pure: a ConditionFact's codes and text in, a yes/no out. ICD-10-CM codes are compared without their dot and
+case ("U07.1", "U071", "u07.1"), by prefix, because ICD-10-CM is a hierarchy whose categories are prefixes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..facts import ConditionFact
+from ..terminology import (
+    ADVANCED_SMA_CODES,
+    ADVANCED_SMA_TEXT,
+    INFECTION_ICD10_PREFIXES,
+    INFECTION_SNOMED_CODES,
+    INFECTION_TEXT,
+    NONINFECTIVE_ICD10_PREFIXES,
+    NONINFECTIVE_TEXT,
+    PARALYSIS_ICD10_PREFIXES,
+    PARALYSIS_TEXT,
+)
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def _dotless(code: str) -> str:
+    return code.replace(".", "").replace(" ", "").upper()
+
+
+def _prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_dotless(p) for p in prefixes)
+
+
+# A negated word and the word it qualifies ("noninfective gastroenteritis", "afebrile seizure") are removed.
+_NEGATED = re.compile(rf" (?:{'|'.join(re.escape(n) for n in NONINFECTIVE_TEXT)})(?: [a-z0-9]+)?(?= )")
+_INFECTION = _prefixes(INFECTION_ICD10_PREFIXES)
+_NONINFECTIVE = _prefixes(NONINFECTIVE_ICD10_PREFIXES)
+_PARALYSIS = _prefixes(PARALYSIS_ICD10_PREFIXES)
+
+
+def icd10cm_codes(f: ConditionFact) -> list[str]:
+    """The condition's ICD-10-CM codes, dotless and upper case."""
+    return [_dotless(code) for system, code in f.codes if system.endswith("icd-10-cm")]
+
+
+def words(text: str) -> str:
+    """Lower case, punctuation as spaces, padded with one space: " uti " matches the whole word only."""
+    return f" {' '.join(_NOT_ALNUM.sub(' ', text.lower()).split())} "
+
+
+def is_infection(f: ConditionFact) -> bool:
+    """An infection (or fever) by ICD-10-CM code, SNOMED CT concept, or a word of its display/text.
+
+    A code that is not an infection (K52 noninfective gastroenteritis, B90-B94 sequelae, K65.4, a T-code for a
+    sequela) is never one, whatever its words; negated words ("noninfective", "afebrile") are removed first,
+    with the word they qualify."""
+    icd = icd10cm_codes(f)
+    if any(c.startswith(_NONINFECTIVE) or _sequela(c) for c in icd):
+        return False
+    if f.codes & INFECTION_SNOMED_CODES or any(c.startswith(_INFECTION) for c in icd):
+        return True
+    text = _NEGATED.sub(" ", words(f.text))
+    return any(w in text for w in INFECTION_TEXT)
+
+
+def _sequela(code: str) -> bool:
+    """ICD-10-CM injury codes (chapter 19, S/T) take a seventh character; "S" is the sequela, a late effect."""
+    return code[:1] in ("S", "T") and len(code) == 7 and code.endswith("S")
+
+
+def is_advanced_sma(f: ConditionFact) -> bool:
+    """Ventilator dependence, tracheostomy or complete limb paralysis (DR.005.D 3 refers these to review)."""
+    if f.codes & ADVANCED_SMA_CODES or any(c.startswith(_PARALYSIS) for c in icd10cm_codes(f)):
+        return True
+    low = f.text.lower()
+    return any(t in low for t in ADVANCED_SMA_TEXT) or any(t in low for t in PARALYSIS_TEXT)
