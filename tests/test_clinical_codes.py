@@ -93,7 +93,8 @@ def test_an_infection_named_only_in_text_is_not_met(client, display):
     ("Z93.1", "Gastrostomy status"), ("R13.12", "Dysphagia, oropharyngeal phase"),
     ("K52.9", "Noninfective gastroenteritis and colitis, unspecified"), ("J96.10", "Chronic respiratory failure"),
     ("L22", "Diaper dermatitis"), ("B91", "Sequelae of poliomyelitis"), ("R56.9", "Afebrile seizure"),
-    ("K94.23", "Gastrostomy malfunction"), ("T80.211S", "Bloodstream infection due to central venous catheter, sequela"),
+    ("K94.23", "Gastrostomy malfunction"),
+    ("T80.211S", "Bloodstream infection due to central venous catheter, sequela"),
 ])
 def test_non_infectious_infant_conditions_do_not_trip_the_gate(code, display):
     fact = ConditionFact("Condition/c", frozenset({(ICD, code)}), f"{display} [{code}]", True, None)
