@@ -47,6 +47,7 @@ from .fhir_client import (
 )
 from .queries import ALTERNATIVE_TEMPLATES, FOLLOW_UP_BY_CODE, Query, lab_codes_template
 from .searches import Job, absent_by_code, combine, found, split, without_duplicates
+from .terminology import ANALYTES
 from .translate.observations import newest_first
 
 log = logging.getLogger("cds_service.data_access")
@@ -65,7 +66,9 @@ class Source:
 # Full prefetch, for EHRs that cannot give services FHIR access: every search bounded by _count (a Bundle
 # with a `next` link is continued on the FHIR server when there is one).
 LABS = ("Observation?patient={{context.patientId}}&category=laboratory&_sort=-date&_count=1000",)
-VITAL_CODES = ",".join(f"http://loinc.org|{c}" for c in ("29463-7", "3141-9", "76516-4", "11884-4", "8310-5"))
+# The vital signs the rules read (weight, GA, every body-temperature code: terminology.ANALYTES).
+VITAL_CODES = ",".join(f"{c.system}|{c.code}" for a in ("weight", "gestational-age", "gestational-age-estimated",
+                                                       "temperature") for c in ANALYTES[a])
 
 SOURCES: tuple[Source, ...] = (
     Source("patient", "patient", ("Patient/{{context.patientId}}",)),

@@ -67,7 +67,19 @@ BODY_WEIGHT = Code(LOINC, "29463-7", "Body weight")  # FHIR vital-signs profile 
 BODY_WEIGHT_MEASURED = Code(LOINC, "3141-9", "Body weight Measured", verified=False)
 GA_AT_BIRTH = Code(LOINC, "76516-4", "Gestational age--at birth")
 GA_ESTIMATED = Code(LOINC, "11884-4", "Gestational age Estimated")
-BODY_TEMPERATURE = Code(LOINC, "8310-5", "Body temperature", verified=False)
+# Body temperature: the FHIR vital-signs code, and the site-specific codes EHR feeds send instead of it (review
+# 2026-11-24b D4). All seen in the Medizininformatik-Initiative ICU module profiles (gematik ISiK backport,
+# SD_MII_ICU_Koerpertemperatur_*, checked 2026-11-24), each with its LOINC display. Rectal is 8332-9 and
+# tympanic 8333-7 (not 8332-8 / 8333-6).
+BODY_TEMPERATURE = Code(LOINC, "8310-5", "Body temperature")
+CORE_TEMPERATURE = Code(LOINC, "8329-5", "Body temperature - Core")
+ORAL_TEMPERATURE = Code(LOINC, "8331-1", "Oral temperature")
+RECTAL_TEMPERATURE = Code(LOINC, "8332-9", "Rectal temperature")
+AXILLARY_TEMPERATURE = Code(LOINC, "8328-7", "Axillary temperature")
+TYMPANIC_TEMPERATURE = Code(LOINC, "8333-7", "Tympanic membrane temperature")
+NASAL_TEMPERATURE = Code(LOINC, "76010-8", "Nasal temperature")
+TEMPERATURES = (BODY_TEMPERATURE, CORE_TEMPERATURE, ORAL_TEMPERATURE, RECTAL_TEMPERATURE, AXILLARY_TEMPERATURE,
+                TYMPANIC_TEMPERATURE, NASAL_TEMPERATURE)
 COPY_NUMBER = Code(LOINC, "82155-3", "Genomic structural variant copy number")
 GENE_STUDIED = Code(LOINC, "48018-6", "Gene studied [ID]", verified=False)
 CLINICAL_SIGNIFICANCE = Code(LOINC, "53037-8", "Genetic variation clinical significance [Imp]")
@@ -109,7 +121,7 @@ ANALYTES: dict[str, tuple[Code, ...]] = {
     # GA at birth is only the at-birth observation; any other GA (estimated, corrected) is GA on its own date.
     "gestational-age": (GA_AT_BIRTH,),
     "gestational-age-estimated": (GA_ESTIMATED,),
-    "temperature": (BODY_TEMPERATURE,),
+    "temperature": TEMPERATURES,
     "aav9-titer": (),
 }
 
@@ -127,7 +139,10 @@ ANALYTE_NAMES: dict[str, tuple[str, ...]] = {
     "gestational-age": ("gestational age at birth", "gestational age at delivery", "birth gestational age"),
     "gestational-age-estimated": ("gestational age", "gestational age estimated", "estimated gestational age",
                                   "corrected gestational age", "postmenstrual age"),
-    "temperature": ("temperature", "body temperature"),
+    "temperature": ("temperature", "body temperature", "temp", "core temperature", "body temperature core",
+                    "core body temperature", "oral temperature", "rectal temperature", "axillary temperature",
+                    "tympanic temperature", "tympanic membrane temperature", "ear temperature", "nasal temperature",
+                    "temporal artery temperature", "temporal temperature"),
     "aav9-titer": (),
     # Outcomes milestone assessments (rules/milestones.py). No LOINC or SNOMED CT code for CHOP-INTEND, HFMSE,
     # RHS or a developmental-milestone assessment could be verified (searched 2026-11-23), so none is emitted or

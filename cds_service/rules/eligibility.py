@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts
 from ..quantities import add_years, age_in_months, bound_holds, plain_list, titer_at_most, with_unit
-from ..terminology import FEVER_THRESHOLD_C, FEVER_WINDOW_DAYS, NOT_SMA_EVIDENCE, SMA_DIAGNOSES
+from ..terminology import FEVER_THRESHOLD_C, FEVER_WINDOW_DAYS, NOT_SMA_EVIDENCE, SMA_DIAGNOSES, TEMPERATURES
 from .conditions import is_advanced_sma, is_infection
 from .context import (  # noqa: F401  (the windows are re-exported: orders, queries and readiness read them here)
     AGE_WARNING_DAYS,
@@ -397,10 +397,15 @@ def no_active_infection(ctx: RuleContext) -> Finding:
     # active is an infection now.
     infections = [f for f in ctx.facts.conditions if f.active and is_infection(f)]
     since = ctx.today - timedelta(days=FEVER_WINDOW_DAYS)
-    fevers = [m for m in ctx.facts.measurements if m.analyte == "temperature" and m.when is not None
-              and since <= m.when <= ctx.today and m.value >= FEVER_THRESHOLD_C]
+    readings = [m for m in ctx.facts.measurements if m.analyte == "temperature" and m.when is not None
+                and since <= m.when <= ctx.today]
+    fevers = [m for m in readings if m.value >= FEVER_THRESHOLD_C]
+    # The card says what was searched: every body-temperature code the service reads, and how many readings
+    # fell in the window ("no fever" from no reading at all is worded as such).
     window = dict(threshold=f"{FEVER_THRESHOLD_C:.1f}", window=FEVER_WINDOW_DAYS, since=since.isoformat(),
-                  today=ctx.today.isoformat())
+                  today=ctx.today.isoformat(), temperature_codes=", ".join(c.code for c in TEMPERATURES),
+                  readings=f"{len(readings)} temperature reading{'' if len(readings) == 1 else 's'}"
+                  if readings else "no temperature reading")
     if infections or fevers:
         ev = [f.evidence for f in infections] + [m.evidence for m in sorted(fevers, key=lambda m: m.when)]
         return ctx.finding(c, NOT_MET, "infection-present", ev, **window)

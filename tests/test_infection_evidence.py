@@ -1,0 +1,80 @@
+"""Review 2026-11-24b, D4 and D3: criterion 10 (no signs of infection) beyond Conditions.
+
+D4: a temperature coded with a site-specific LOINC (core, oral, rectal, axillary, tympanic, nasal) is a
+temperature; the card says which codes were searched and how many readings the window held.
+D3: an open antimicrobial order (clinical-facts 5.1 row 10) is named, with its dates, and the criterion is
+`review`. Each case through prefetch and through the FHIR server, identical answers."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import responses
+from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+
+SIGN = "/cds-services/zolgensma-order-sign"
+EXT = "org.example.zolgensma-cds.eligibility"
+PATIENT = {"reference": "Patient/eligible-infant"}
+VITAL = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}
+
+
+def _with(*added: dict) -> list[dict]:
+    return copy.deepcopy(load("eligible-infant")) + [copy.deepcopy(a) for a in added]
+
+
+def _answer(client, resources: list[dict]) -> dict:
+    answers = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeFhir(resources).register(rsps)
+        for mode in ("prefetch", "server"):
+            response = client.post(SIGN, json=hook_request("eligible-infant", mode=mode, resources=resources))
+            assert response.status_code == 200, response.get_data(as_text=True)
+            answers.append(response.json)
+    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
+    return answers[0]
+
+
+def _infection(answer: dict) -> dict:
+    outcome = answer["cards"][0]["extension"][EXT]
+    return next(c for c in outcome["criteria"] if c["id"] == "no-active-infection") | {"overall": outcome["overall"]}
+
+
+def _card(answer: dict, start: str) -> dict:
+    return next(c for c in answer["cards"] if c["summary"].startswith(start))
+
+
+def _temperature(code: str, display: str, value: float, when: str = "2026-11-22T21:00:00Z") -> dict:
+    return {"resourceType": "Observation", "id": "temp-1", "status": "final", "category": [VITAL],
+            "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]},
+            "subject": PATIENT, "effectiveDateTime": when,
+            "valueQuantity": {"value": value, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}}
+
+
+SITE_CODES = [("8329-5", "Body temperature - Core"), ("8331-1", "Oral temperature"), ("8332-9", "Rectal temperature"),
+              ("8328-7", "Axillary temperature"), ("8333-7", "Tympanic membrane temperature"),
+              ("76010-8", "Nasal temperature")]
+
+
+@pytest.mark.parametrize("code,display", SITE_CODES)
+def test_a_fever_coded_by_its_site_is_a_fever(client, code, display):
+    answer = _answer(client, _with(_temperature(code, display, 38.5)))
+    got = _infection(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("not-met", "infection-present", "not-eligible")
+    card = _card(answer, "Active infection or fever on record")
+    assert "Observation/temp-1" in card["detail"] and "38.5" in card["detail"] and "2026-11-22" in card["detail"]
+
+
+def test_the_no_fever_wording_names_the_readings_and_the_codes_searched(client):
+    got = _infection(_answer(client, _with(_temperature("8331-1", "Oral temperature", 36.8))))
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+    assert "1 temperature reading from 2026-11-21 to 2026-11-23" in got["reason"]
+    for code, _ in SITE_CODES:
+        assert code in got["reason"]
+    assert "8310-5" in got["reason"]
+
+
+def test_with_no_temperature_in_the_window_the_card_says_so(client):
+    got = _infection(_answer(client, _with()))
+    assert got["status"] == "met"
+    assert "no temperature reading from 2026-11-21 to 2026-11-23" in got["reason"]
