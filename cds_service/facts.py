@@ -182,7 +182,7 @@ class Order:
     """A medication order (draft or on record) reduced to what the rules need."""
 
     reference: str
-    kind: str  # "zolgensma" | "corticosteroid"
+    kind: str  # "zolgensma" | "corticosteroid" | "antimicrobial"
     status: str
     text: str
     kit_ndc: str | None = None
@@ -383,6 +383,8 @@ class PatientFacts:
     genetics: list[GeneticResult] = field(default_factory=list)
     conditions: list[ConditionFact] = field(default_factory=list)
     steroid_orders: list[Order] = field(default_factory=list)
+    # Open antibacterial / antifungal / antiviral orders (criterion 10: an infection may be under treatment).
+    antimicrobial_orders: list[Order] = field(default_factory=list)
     prior_doses: list[PriorDose] = field(default_factory=list)
     # Open Zolgensma orders (draft, active, on hold) other than `order`: in this ordering session or on record.
     other_zolgensma_orders: list[Evidence] = field(default_factory=list)

@@ -239,6 +239,38 @@ LOCAL_PRODUCT_WORDS = ("ophthalmic", "eye drop", "eye drops", "otic", "ear drops
                        "topical", "inhaler", "inhalation", "nasal spray", "enema", "suppository", "rectal foam",
                        "mouthwash")
 
+# Antimicrobials (policy criterion 10: clinical-facts 5.1 row 10 counts an active antimicrobial MedicationRequest as
+# evidence of infection). A course being given now means an infection is being treated, or prevented: the
+# criterion goes to review with the order named, never decided by it. Recognised by:
+# - WHO ATC class (J01 antibacterials, J02 antimycotics, J04 antimycobacterials, J05 antivirals, all "for
+#   systemic use"; J06 immune sera and J07 vaccines are not antimicrobials). Verified: openFDA substance record
+#   of amoxicillin, ATC J01CA04 "ANTIINFECTIVES FOR SYSTEMIC USE|ANTIBACTERIALS FOR SYSTEMIC USE|...".
+ATC = "http://www.whocc.no/atc"
+ANTIMICROBIAL_ATC_PREFIXES = ("J01", "J02", "J04", "J05")
+# - RxNorm ingredient RxCUIs. Verified in the CPIC drug table (cpicpgx/cpic-schema drug.sql, 2026-11-24):
+#   2348 chloramphenicol, 2551 ciprofloxacin, 4053 erythromycin, 6038 isoniazid, 7240 nalidixic acid,
+#   7454 nitrofurantoin, 7517 norfloxacin, 10171 sulfadiazine, 10207 sulfisoxazole, 10831 sulfamethoxazole /
+#   trimethoprim, 37801 terbinafine, 82122 levofloxacin, 121243 voriconazole, 139462 moxifloxacin.
+#   Unverified (memory; recognition only): 723 amoxicillin, 733 ampicillin, 2193 ceftriaxone, 2231 cephalexin,
+#   2582 clindamycin, 10829 trimethoprim, 11124 vancomycin, 18631 azithromycin, 25037 cefdinir.
+#   Orders are usually coded at the product level (SCD/SBD), whose display names the ingredient: the names below.
+ANTIMICROBIAL_RXNORM = frozenset({(RXNORM, c) for c in (
+    "2348", "2551", "4053", "6038", "7240", "7454", "7517", "10171", "10207", "10831", "37801", "82122", "121243",
+    "139462", "723", "733", "2193", "2231", "2582", "10829", "11124", "18631", "25037")})
+# - Names (normalised words of the code's text or display; a name alone gives at most `review`, as a code does).
+#   Monoclonal RSV prophylaxis (palivizumab, nirsevimab) is not an antimicrobial and is not listed.
+ANTIMICROBIAL_TEXT = (
+    "amoxicillin", "augmentin", "ampicillin", "penicillin", "nafcillin", "oxacillin", "dicloxacillin",
+    "flucloxacillin", "piperacillin", "azithromycin", "clarithromycin", "erythromycin", "cephalexin", "cefalexin",
+    "cefadroxil", "cefazolin", "cefuroxime", "cefprozil", "cefdinir", "cefpodoxime", "cefixime", "ceftriaxone",
+    "cefotaxime", "ceftazidime", "cefepime", "ceftaroline", "meropenem", "imipenem", "ertapenem", "aztreonam",
+    "gentamicin", "tobramycin", "amikacin", "vancomycin", "clindamycin", "linezolid", "metronidazole",
+    "trimethoprim", "sulfamethoxazole", "bactrim", "nitrofurantoin", "ciprofloxacin", "levofloxacin",
+    "moxifloxacin", "doxycycline", "minocycline", "rifampin", "rifampicin", "isoniazid", "colistin",
+    "chloramphenicol", "fluconazole", "itraconazole", "voriconazole", "posaconazole", "micafungin", "caspofungin",
+    "amphotericin", "nystatin", "acyclovir", "aciclovir", "valacyclovir", "ganciclovir", "valganciclovir",
+    "oseltamivir", "zanamivir", "baloxavir", "remdesivir", "nirmatrelvir", "antibiotic", "antimicrobial")
+
 # --- Conditions -----------------------------------------------------------------------------
 SMA_SNOMED = Code(SNOMED, "5262007", "Spinal muscular atrophy (disorder)")
 SMA_TYPE_1 = Code(ICD10CM, "G12.0", "Infantile spinal muscular atrophy, type I [Werdnig-Hoffman]")

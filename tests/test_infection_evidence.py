@@ -78,3 +78,75 @@ def test_with_no_temperature_in_the_window_the_card_says_so(client):
     got = _infection(_answer(client, _with()))
     assert got["status"] == "met"
     assert "no temperature reading from 2026-11-21 to 2026-11-23" in got["reason"]
+
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def _antimicrobial(concept: dict, status: str = "active", **more) -> dict:
+    return {"resourceType": "MedicationRequest", "id": "amox", "status": status, "intent": "order",
+            "medicationCodeableConcept": concept, "subject": PATIENT, "authoredOn": "2026-11-21",
+            "dosageInstruction": [{"text": "90 mg/kg/day in 2 doses for 10 days"}]} | more
+
+
+AMOXICILLIN = {"coding": [{"system": RXNORM, "code": "723", "display": "amoxicillin"}]}
+
+
+@pytest.mark.parametrize("concept,named", [
+    (AMOXICILLIN, "amoxicillin"),
+    ({"text": "Amoxicillin 400 mg/5 mL oral suspension"}, "Amoxicillin 400 mg/5 mL oral suspension"),
+    ({"coding": [{"system": "http://www.whocc.no/atc", "code": "J01CA04"}]}, "J01CA04"),
+    ({"coding": [{"system": RXNORM, "code": "2551", "display": "ciprofloxacin"}]}, "ciprofloxacin"),
+])
+def test_an_open_antimicrobial_order_sends_the_infection_criterion_to_review(client, concept, named):
+    answer = _answer(client, _with(_antimicrobial(concept)))
+    got = _infection(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "antimicrobial-order-open", "needs-review")
+    summary = answer["cards"][0]["summary"]
+    assert summary.startswith("Zolgensma needs Medical Director review: on ") and "since 2026-11-21" in summary
+    card = _card(answer, "Antimicrobial order open: confirm the infection has resolved")
+    assert "MedicationRequest/amox" in card["detail"] and named in card["detail"]
+    assert "start 2026-11-21" in card["detail"] and "status active" in card["detail"]
+    assert "DR.005.D initial criterion 10" in card["detail"] and "prophylaxis" in card["detail"]
+
+
+def test_a_course_with_its_dates_names_them(client):
+    repeat = {"boundsPeriod": {"start": "2026-11-21", "end": "2026-11-30"}, "frequency": 2, "period": 1,
+              "periodUnit": "d"}
+    dated = _antimicrobial(AMOXICILLIN, dosageInstruction=[{"timing": {"repeat": repeat}}])
+    card = _card(_answer(client, _with(dated)), "Antimicrobial order open")
+    assert "amoxicillin, status active, start 2026-11-21, through 2026-11-30 (MedicationRequest/amox)" in card["detail"]
+
+
+@pytest.mark.parametrize("status,bounds", [("completed", None), ("stopped", None), ("active", "2026-11-10")])
+def test_a_finished_course_does_not_count(client, status, bounds):
+    more = {"dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {"start": "2026-11-01", "end": bounds}}}}]} \
+        if bounds else {}
+    got = _infection(_answer(client, _with(_antimicrobial(AMOXICILLIN, status, **more))))
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+
+
+def test_an_infection_with_an_antimicrobial_course_is_not_met_and_names_both(client):
+    condition = {"resourceType": "Condition", "id": "otitis", "subject": PATIENT,
+                 "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "H66.90"}]},
+                 "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                                "code": "active"}]}}
+    answer = _answer(client, _with(condition, _antimicrobial(AMOXICILLIN)))
+    assert _infection(answer)["status"] == "not-met"
+    detail = _card(answer, "Active infection or fever on record")["detail"]
+    assert "Condition/otitis" in detail and "MedicationRequest/amox" in detail
+
+
+def test_rsv_antibody_prophylaxis_is_not_an_antimicrobial(client):
+    nirsevimab = _antimicrobial({"text": "nirsevimab-alip 50 mg IM"})
+    assert _infection(_answer(client, _with(nirsevimab)))["status"] == "met"
+
+
+def test_readiness_lists_the_infection_check_as_to_do_while_an_antimicrobial_order_is_open(client):
+    from test_clinical_codes import READY
+    from test_clinical_codes import _answer as answer_on
+
+    from cds_service.hooks import READINESS, SERVICES
+    resources = [r for r in _with(_antimicrobial(AMOXICILLIN)) if r.get("id") != "zolgensma-order"]
+    summary = answer_on(client, resources, READY, "patient-view", SERVICES[READINESS].sources)["cards"][0]["summary"]
+    assert summary.startswith("Zolgensma readiness for 2026-12-01: to do: infection")

@@ -403,15 +403,26 @@ def no_active_infection(ctx: RuleContext) -> Finding:
     # The card says what was searched: every body-temperature code the service reads, and how many readings
     # fell in the window ("no fever" from no reading at all is worded as such).
     window = dict(threshold=f"{FEVER_THRESHOLD_C:.1f}", window=FEVER_WINDOW_DAYS, since=since.isoformat(),
-                  today=ctx.today.isoformat(), temperature_codes=", ".join(c.code for c in TEMPERATURES),
+                  today=ctx.today.isoformat(), temperature_codes=", ".join(code.code for code in TEMPERATURES),
                   readings=f"{len(readings)} temperature reading{'' if len(readings) == 1 else 's'}"
                   if readings else "no temperature reading")
+    # An open antimicrobial order (clinical-facts 5.1 row 10) whose course has not ended before the fever window:
+    # an infection may be under treatment (or prevented). It cannot show the infection has resolved, nor that one
+    # is present (prophylaxis is common in SMA): the criterion goes to review, naming the order and its dates.
+    courses = [o for o in ctx.facts.antimicrobial_orders if o.end is None or o.end >= since]
     if infections or fevers:
         ev = [f.evidence for f in infections] + [m.evidence for m in sorted(fevers, key=lambda m: m.when)]
-        return ctx.finding(c, NOT_MET, "infection-present", ev, **window)
-    # "No recent fever" is read from the temperatures: with vitals unread it cannot be said.
-    return ctx.unavailable(c, "conditions", "vitals") or ctx.finding(
-        c, MET, "no-infection-recorded", count=len(ctx.facts.conditions), **window)
+        return ctx.finding(c, NOT_MET, "infection-present", ev + [o.evidence for o in courses], **window)
+    # "No recent fever" is read from the temperatures: with vitals unread it cannot be said; "no antimicrobial
+    # course" from the medication orders.
+    lost = ctx.unavailable(c, "conditions", "vitals", "medication-requests")
+    if courses and not lost:
+        first = min(courses, key=lambda o: o.start or date.max)
+        return ctx.finding(c, REVIEW, "antimicrobial-order-open", [o.evidence for o in courses], **window,
+                           medication=first.text or "an antimicrobial",
+                           started=first.start.isoformat() if first.start else "an unstated date",
+                           orders=f"{len(courses)} open order{'' if len(courses) == 1 else 's'}")
+    return lost or ctx.finding(c, MET, "no-infection-recorded", count=len(ctx.facts.conditions), **window)
 
 
 # --- renewal and product line -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from .common import (
     _code_keys,
     _codings,
     _concept_text,
+    _norm,
     _ref,
     _s,
     _start,
@@ -61,6 +62,9 @@ class MedicationReader:
         if mr is None:
             return
         text = _medication_text(resource, self.medications)
+        if kind == "antimicrobial":
+            self._antimicrobial_order(mr, text)
+            return
         if kind == "zolgensma":
             if mr["status"] in t.OPEN_REQUEST_STATUSES:  # an Appointment may be for this order
                 self._zolgensma_orders.add(_ref(mr))
@@ -82,17 +86,21 @@ class MedicationReader:
                 self._skip(mr, f"a Zolgensma order {written} with status {mr['status']} ({text}): it may have been "
                                "infused in part or in full; confirm nothing was infused", "zolgensma", when)
             return
-        timing = _first_timing(mr)
-        repeat = (timing or _NONE).get("repeat") or _NONE
-        bounds = repeat.get("boundsPeriod")
-        start = _to_date(_start(bounds)) or _to_date(_start((mr.get("dispenseRequest") or _NONE).get("validityPeriod")))
-        per_day = _per_day(timing)
-        end = _to_date((bounds or _NONE).get("end")) or _course_end(start, repeat, per_day)
+        start, end, per_day = _course(mr)
         self.facts.steroid_orders.append(Order(
             _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=per_day, start=start, end=end,
             not_a_course=_not_a_course(mr, text, on_record=self._source != "draft-orders")))
         if dose_unit_problem(self.facts.steroid_orders[-1].dose):
             self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(self.facts.steroid_orders[-1].dose)))
+
+    def _antimicrobial_order(self, mr: dict, text: str) -> None:
+        """An open (draft, active, on-hold) antibacterial, antifungal or antiviral order: evidence for criterion 10
+        (clinical-facts 5.1 row 10), named with its dates (started, if nothing else says, when it was written)."""
+        if mr["status"] not in t.OPEN_REQUEST_STATUSES:
+            return
+        start, end, _ = _course(mr, _to_date(mr.get("authoredOn")))
+        self.facts.antimicrobial_orders.append(Order(_ref(mr), "antimicrobial", mr["status"], text, start=start,
+                                                     end=end))
 
     def _medication_administration(self, resource: dict) -> None:
         kind = self._kind(resource)
@@ -339,7 +347,21 @@ def medication_kind(resource: dict, medications: dict | None = None, codes: dict
         return LABELER_PRODUCT
     if any(s in text.lower() for s in t.CORTICOSTEROID_TEXT):
         return "corticosteroid"
+    if _is_antimicrobial(codings, text):
+        return "antimicrobial"
     return None
+
+
+def _is_antimicrobial(codings: list[dict], text: str) -> bool:
+    """An antibacterial, antifungal or antiviral (terminology.ANTIMICROBIAL_*): by RxNorm ingredient, WHO ATC class
+    or name."""
+    for c in codings:
+        system, code = _s(c.get("system")), _s(c.get("code")).strip()
+        if (system, code) in t.ANTIMICROBIAL_RXNORM or system == t.ATC and code.upper().startswith(
+                t.ANTIMICROBIAL_ATC_PREFIXES):
+            return True
+    low = f" {_norm(text)} "
+    return any(f" {name}" in low for name in t.ANTIMICROBIAL_TEXT)
 
 
 def _ndc_parts(code: str | None) -> tuple[str, int, int | None] | None:
@@ -445,6 +467,19 @@ def _course_end(start: date | None, repeat: dict, per_day: float | None) -> date
         days = math.ceil(float(repeat["count"]) / per_day)
         return start + timedelta(days=days - 1) if days > 0 else None
     return None
+
+
+def _course(mr: dict, fallback_start: date | None = None) -> tuple[date | None, date | None, float | None]:
+    """(start, last day covered, administrations per day) of an order: the start from the dosage's boundsPeriod,
+    else the dispense validity period, else `fallback_start`; the end from boundsPeriod.end, else from
+    boundsDuration or count."""
+    timing = _first_timing(mr)
+    repeat = (timing or _NONE).get("repeat") or _NONE
+    bounds = repeat.get("boundsPeriod")
+    start = (_to_date(_start(bounds)) or _to_date(_start((mr.get("dispenseRequest") or _NONE).get("validityPeriod")))
+             or fallback_start)
+    per_day = _per_day(timing)
+    return start, _to_date((bounds or _NONE).get("end")) or _course_end(start, repeat, per_day), per_day
 
 
 def _first_timing(mr: dict) -> dict | None:
