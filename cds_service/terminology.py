@@ -320,6 +320,18 @@ NOT_INVASIVE_TEXT = ("non-invasive", "noninvasive", "non invasive", "decannulati
 # examples; recognition only). Words: ventilators of any kind, bi-level devices, tracheostomy tubes.
 VENTILATOR_DEVICES = frozenset({(SNOMED, "706172005")})
 VENTILATOR_TEXT = ("ventilator", "bipap", "bi-level", "bilevel", "tracheostomy tube", "trach tube")
+# Home ventilators named only by model (Device.deviceName, no type; review 2026-11-24b K1b). Models from published
+# bench evaluations of home-care ventilators (Respir Care 2011;56:1791: LTV 1000/1200, Puritan Bennett 540,
+# Trilogy, Vela, iVent 101, HT50; Respir Care 2021;66:1531: Monnal T50, EOVE EO-150, Puritan Bennett 560,
+# PrismaVent 50, Trilogy Evo, Astral 150, Vivo 60); VOCSN (Ventec) from memory. Matched on normalised words; a
+# name alone gives at most review, like every advanced-SMA marker.
+VENTILATOR_MODEL_TEXT = (" trilogy", " astral", " ltv 1", " ltv 9", " ltv1", " ltv9", "puritan bennett", " monnal",
+                         " eove", " prismavent", " vivo 45", " vivo 50", " vivo 60", " vivo 65", " ivent",
+                         " newport ht", " vocsn", " vela ")
+# Procedure.status values under which a procedure may still be going on: respiratory support recorded as such a
+# Procedure (BiPAP 16 h/day, in progress) counts by the same words as a Condition (ADVANCED_SMA_TEXT); a finished
+# one counts only if invasive (ADVANCED_SMA_PROCEDURE_TEXT).
+PROCEDURE_ONGOING = ("in-progress", "on-hold", "unknown")
 DEVICE_USE_CURRENT = ("active", "on-hold", "intended")  # R4 DeviceUseStatement statuses: in use or planned
 PROCEDURE_NOT_DONE = ("preparation", "not-done", "entered-in-error")  # anything else may have been done
 ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen", "invasive ventilation",

@@ -153,3 +153,46 @@ def test_readiness_blocks_on_a_coded_infection_and_asks_review_for_quadriplegia(
     assert "advanced SMA" in quad["cards"][0]["summary"]
     assert not quad["cards"][0]["summary"].startswith("Zolgensma readiness: every gate met")
 
+
+
+# Review 2026-11-24b, K1: respiratory support recorded as a Procedure, and a home ventilator named only by model.
+def _procedure(text: str, status: str, **when) -> dict:
+    return {"resourceType": "Procedure", "id": "niv", "status": status, "subject": PATIENT, "code": {"text": text},
+            **when}
+
+
+def _device(name: str) -> dict:
+    return {"resourceType": "Device", "id": "vent", "status": "active", "patient": PATIENT,
+            "deviceName": [{"name": name, "type": "manufacturer-name"}]}
+
+
+@pytest.mark.parametrize("procedure", [
+    _procedure("BiPAP 16 hours/day", "in-progress", performedPeriod={"start": "2026-09-01"}),
+    _procedure("Non-invasive ventilation, 18 h/day", "completed", performedPeriod={"start": "2026-09-01"}),
+])
+def test_ongoing_respiratory_support_recorded_as_a_procedure_is_referred_for_review(client, procedure):
+    answer = _answer(client, _with(procedure))
+    got = _criterion(answer, "no-advanced-sma")
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "advanced-sma-recorded", "needs-review")
+    detail = _card(answer, "Advanced SMA marker on record")["detail"]
+    assert "Procedure/niv" in detail and procedure["code"]["text"] in detail and "2026-09-01" in detail
+
+
+def test_a_finished_non_invasive_support_episode_is_not_an_advanced_sma_marker(client):
+    episode = _procedure("BiPAP during RSV admission", "completed",
+                         performedPeriod={"start": "2026-04-01", "end": "2026-04-06"})
+    assert _criterion(_answer(client, _with(episode)), "no-advanced-sma")["status"] == "met"
+
+
+@pytest.mark.parametrize("name", ["Philips Trilogy 100", "ResMed Astral 150", "Breas Vivo 50", "LTV 1200"])
+def test_a_home_ventilator_named_only_by_model_is_referred_for_review(client, name):
+    answer = _answer(client, _with(_device(name)))
+    got = _criterion(answer, "no-advanced-sma")
+    assert (got["status"], got["reasonCode"]) == ("review", "advanced-sma-recorded")
+    detail = _card(answer, "Advanced SMA marker on record")["detail"]
+    assert "Device/vent" in detail and name in detail
+
+
+def test_a_feeding_pump_is_not_a_ventilator(client):
+    pump = _device("Kangaroo Joey enteral feeding pump")
+    assert _criterion(_answer(client, _with(pump)), "no-advanced-sma")["status"] == "met"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import terminology as t
 from ..facts import ClinicalEvidence, ConditionFact, PendingOrder, PriorDose
 from ..fhir_client import as_list
-from .common import _code_keys, _codings, _concept_text, _ref, _s, _start, _to_date, unreadable_concept
+from .common import _code_keys, _codings, _concept_text, _norm, _ref, _s, _start, _to_date, unreadable_concept
 from .medications import (
     LABELER_PRODUCT,
     _medication_text,
@@ -85,7 +85,9 @@ class ClinicalReader:
             self._skip(resource, "skipped: Procedure.usedCode names a product of Zolgensma's labeler "
                                  f"{t.ZOLGENSMA_LABELER} (Novartis Gene Therapies) that is not a Zolgensma kit or vial "
                                  "NDC known to this service: it may have been a Zolgensma infusion", "zolgensma")
-        advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or _advanced_sma_text(words)
+        ongoing = status in t.PROCEDURE_ONGOING or (isinstance(resource.get("performedPeriod"), dict)
+                                                    and not resource["performedPeriod"].get("end"))
+        advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or _advanced_sma_text(words, ongoing)
         if not (infusion or advanced):
             if unreadable_concept(resource.get("code")) and not used:
                 self._skip(resource, "skipped: Procedure.code not readable, so what was done is unknown")
@@ -148,8 +150,12 @@ def _code_text(concept: dict) -> str:
     return f"{text} [{shown}]" if shown and text else text or shown
 
 
-def _advanced_sma_text(text: str) -> bool:
+def _advanced_sma_text(text: str, ongoing: bool) -> bool:
+    """Invasive ventilation or a tracheostomy named in the text; while the procedure is going on, also any
+    respiratory support the Condition text recognises (BiPAP, CPAP, ventilation: ADVANCED_SMA_TEXT)."""
     low = text.lower()
+    if ongoing and any(w in low for w in t.ADVANCED_SMA_TEXT):
+        return True
     return any(w in low for w in t.ADVANCED_SMA_PROCEDURE_TEXT) and not any(w in low for w in t.NOT_INVASIVE_TEXT)
 
 
@@ -164,7 +170,7 @@ def _is_ventilator(device: dict) -> bool:
 
 def _ventilator_words(text: str) -> bool:
     low = f" {text.lower()} "
-    return any(w in low for w in t.VENTILATOR_TEXT)
+    return any(w in low for w in t.VENTILATOR_TEXT) or any(m in f" {_norm(text)} " for m in t.VENTILATOR_MODEL_TEXT)
 
 
 
