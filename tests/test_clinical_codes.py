@@ -10,8 +10,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-import responses
-from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+from fhir_fake import answer_both_routes, load
 
 from cds_service.facts import ConditionFact
 from cds_service.hooks import READINESS, SERVICES
@@ -39,17 +38,7 @@ def _with(*added: dict) -> list[dict]:
 
 
 def _answer(client, resources: list[dict], url: str = SIGN, hook: str = "order-sign", sources=()) -> dict:
-    """The answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
-    answers = []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        FakeFhir(resources).register(rsps)
-        for mode in ("prefetch", "server"):
-            body = hook_request("eligible-infant", hook, mode, resources=resources, sources=sources)
-            response = client.post(url, json=body)
-            assert response.status_code == 200, response.get_data(as_text=True)
-            answers.append(response.json)
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    return answers[0]
+    return answer_both_routes(client, resources, url, hook, tuple(sources))
 
 
 def _criterion(answer: dict, cid: str) -> dict:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-import responses
-from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+from fhir_fake import answer_both_routes as _answer
+from fhir_fake import load
 
-SIGN = "/cds-services/zolgensma-order-sign"
 EXT = "org.example.zolgensma-cds.eligibility"
 PATIENT = {"reference": "Patient/eligible-infant"}
 VITAL = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}
@@ -21,18 +20,6 @@ VITAL = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observatio
 
 def _with(*added: dict) -> list[dict]:
     return copy.deepcopy(load("eligible-infant")) + [copy.deepcopy(a) for a in added]
-
-
-def _answer(client, resources: list[dict]) -> dict:
-    answers = []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        FakeFhir(resources).register(rsps)
-        for mode in ("prefetch", "server"):
-            response = client.post(SIGN, json=hook_request("eligible-infant", mode=mode, resources=resources))
-            assert response.status_code == 200, response.get_data(as_text=True)
-            answers.append(response.json)
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    return answers[0]
 
 
 def _infection(answer: dict) -> dict:
