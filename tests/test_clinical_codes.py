@@ -38,7 +38,7 @@ def _with(*added: dict) -> list[dict]:
 
 
 def _answer(client, resources: list[dict], url: str = SIGN, hook: str = "order-sign", sources=()) -> dict:
-    return answer_both_routes(client, resources, url, hook, tuple(sources))
+    return answer_both_routes(client, resources, url, hook=hook, sources=tuple(sources))
 
 
 def _criterion(answer: dict, cid: str) -> dict:
