@@ -370,8 +370,11 @@ INFECTION_ICD10_PREFIXES = (
     # Ear and eye: H60.0-H60.3 abscess / cellulitis / malignant / other infective otitis externa; H65.0-H65.1
     # acute nonsuppurative otitis media; H66 suppurative and unspecified otitis media; H67 otitis media in
     # diseases classified elsewhere; H70 mastoiditis and related conditions; H05.0 acute inflammation of orbit
-    # (orbital cellulitis); H10.0 mucopurulent conjunctivitis and H44.0 purulent endophthalmitis (unverified).
-    "H60.0", "H60.1", "H60.2", "H60.3", "H65.0", "H65.1", "H66", "H67", "H70", "H05.0", "H10.0", "H44.0",
+    # (orbital cellulitis); H10.0 mucopurulent, H10.3 unspecified acute and H10.9 unspecified conjunctivitis (in an
+    # infant mostly infective; H10.1 acute atopic and the other specified kinds are not listed); H44.0 purulent
+    # endophthalmitis (unverified).
+    "H60.0", "H60.1", "H60.2", "H60.3", "H65.0", "H65.1", "H66", "H67", "H70", "H05.0", "H10.0", "H10.3", "H10.9",
+    "H44.0",
     # Heart: I33 acute and subacute endocarditis (I33.0 infective); I30.1 infective pericarditis and I40.0
     # infective myocarditis (unverified).
     "I33", "I30.1", "I40.0",
@@ -416,7 +419,7 @@ NONINFECTIVE_ICD10_PREFIXES = ("K52", "B90", "B91", "B92", "B93", "B94", "K65.4"
 # Words (matched on the normalised display/text: lower case, punctuation as spaces, padded with one space, so
 # " uti " is a whole word). Negated phrases are removed first.
 NONINFECTIVE_TEXT = ("noninfective", "non infective", "noninfectious", "non infectious", "afebrile",
-                     "without fever", "no fever", "hay fever")
+                     "without fever", "no fever", "hay fever", "allergic", "atopic")
 INFECTION_TEXT = ("infection", "infectious", "infective", "infected", "sepsis", "septic", "pneumonia",
                   "pneumonitis", "bronchiolitis", "bronchitis", "tracheitis", "epiglottitis", "laryngitis",
                   "otitis media", "otitis externa", "mastoiditis", "viral illness", "febrile", "fever", "pyrexia",
@@ -426,7 +429,7 @@ INFECTION_TEXT = ("infection", "infectious", "infective", "infected", "sepsis", 
                   "viraemia", "cytomegalovirus", " cmv ", "meningitis", "encephalitis", "encephalomyelitis",
                   "ventriculitis", "pharyngitis", "tonsillitis", "sinusitis", "abscess", "empyema", "pyothorax",
                   "peritonitis", "appendicitis", "endocarditis", "omphalitis", "impetigo", "lymphadenitis",
-                  "mastitis", "varicella", "chickenpox", "measles", "pertussis", "whooping cough",
+                  "mastitis", "conjunctivitis", "varicella", "chickenpox", "measles", "pertussis", "whooping cough",
                   "tuberculosis", "herpes", "osteomyelitis", "septic arthritis", "necrotizing fasciitis",
                   "pyelonephritis", "pyelitis", "cystitis", "urinary tract infection", " uti ", " urti ", " lrti ",
                   " vap ", " clabsi ", "candidiasis", " thrush ")

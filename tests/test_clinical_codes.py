@@ -52,7 +52,7 @@ def _card(answer: dict, summary_start: str) -> dict:
 
 # Code only (no display, no text): the reviewer's list, and one of each further group.
 INFECTION_CODES = ["U07.1", "G03.9", "G04.90", "N10", "K94.22", "J95.851", "J32.9", "P39.1", "K65.9", "I33.0",
-                   "R65.21", "R50.9", "H70.90", "J69.0", "L03.90", "M86.9", "T80.211A", "P36.9", "U071"]
+                   "R65.21", "R50.9", "H70.90", "J69.0", "L03.90", "M86.9", "T80.211A", "P36.9", "U071", "H10.9"]
 
 
 @pytest.mark.parametrize("code", INFECTION_CODES)
@@ -82,7 +82,8 @@ def test_an_infection_named_only_in_text_is_not_met(client, display):
     ("Z93.1", "Gastrostomy status"), ("R13.12", "Dysphagia, oropharyngeal phase"),
     ("K52.9", "Noninfective gastroenteritis and colitis, unspecified"), ("J96.10", "Chronic respiratory failure"),
     ("L22", "Diaper dermatitis"), ("B91", "Sequelae of poliomyelitis"), ("R56.9", "Afebrile seizure"),
-    ("K94.23", "Gastrostomy malfunction"),
+    ("K94.23", "Gastrostomy malfunction"), ("H10.13", "Acute atopic conjunctivitis, bilateral"),
+    ("H10.45", "Other chronic allergic conjunctivitis"),
     ("T80.211S", "Bloodstream infection due to central venous catheter, sequela"),
 ])
 def test_non_infectious_infant_conditions_do_not_trip_the_gate(code, display):
