@@ -355,7 +355,12 @@ class Unread:
     reference: str
     reason: str
     kind: str | None = None
+    # Its date when readable; for a partial date ("2026-11") the last day it may stand for (it may be newer than
+    # any result before that day); None when it has no date (it may be the newest of all).
     when: date | None = None
+    # A result that is not final yet (R4 status registered, preliminary or unknown): not evidence
+    # (clinical-facts 5), but a newer one shows that a newer answer is on its way. "" for anything else.
+    not_final: str = ""
 
 
 @dataclass

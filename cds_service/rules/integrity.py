@@ -6,7 +6,9 @@ relevant was left unread. So, after the rules, one guard turns a `met` into `unk
 rests on was truncated (Bundle.total above the entries received, an OperationOutcome entry, a limit
 reached) or holds an entry of the relevant kind, or of unknown kind, that could not be used (unreadable,
 invalid, another patient's, future-dated). An unread result of a measured kind dated before the newest
-usable one does not matter: the rules read only the newest. Pure: facts in, findings out.
+usable one does not matter: the rules read only the newest. A result not final yet (preliminary, registered)
+is never evidence, but one that may be newer than the result used stops the `met` the same way
+("result-not-final": wait for the final result). Pure: facts in, findings out.
 """
 
 from __future__ import annotations
@@ -57,9 +59,12 @@ def guard(finding: Finding, facts: PatientFacts, make) -> Finding:
         return finding
     reasons: list[str] = []
     kinds_unread: set[str] = set()
+    not_final = True  # every reason is a result still on its way (registered, preliminary)
     for sources, kinds in DEPENDS[finding.criterion]:
         for source in sources:
-            reasons += [f"{source}: {gap}" for gap in facts.source_gaps.get(source, ())]
+            gaps = [f"{source}: {gap}" for gap in facts.source_gaps.get(source, ())]
+            reasons += gaps
+            not_final = not_final and not gaps
         for u in facts.unread:
             if u.kind is None and u.source not in sources or u.kind is not None and u.kind not in kinds:
                 continue
@@ -67,9 +72,12 @@ def guard(finding: Finding, facts: PatientFacts, make) -> Finding:
                 continue
             reasons.append(f"{u.reference} ({u.reason})")
             kinds_unread.add(u.kind or "")
+            not_final = not_final and bool(u.not_final)
     if not reasons:
         return finding
     shown = "; ".join(reasons[:_SHOWN]) + (f"; and {len(reasons) - _SHOWN} more" if len(reasons) > _SHOWN else "")
+    if not_final:  # nothing to correct or re-order: a newer result is on its way (clinical-facts 5)
+        return make(finding.criterion, UNKNOWN, "result-not-final", finding.evidence, (), pending=shown)
     return make(finding.criterion, UNKNOWN, "source-incomplete", finding.evidence,
                 tuple(sorted(kinds_unread & _ORDERABLE)), unread=shown)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..facts import Evidence, Measurement, PatientFacts
+from ..facts import Evidence, Measurement, PatientFacts, Unread
 from ..quantities import add_years, bound_holds
 from .treatment import current_steroid_plans
 
@@ -32,6 +32,7 @@ LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
 PLATELET_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
 TROPONIN_DAYS = (7, 14, 21, 28, 56, 84)
 LFT_ANALYTES = ("alt", "ast", "bilirubin", "pt")
+LIVER_KINDS = frozenset(LFT_ANALYTES) | {"inr"}
 WINDOW_DAYS = 2  # clinical-facts 5.2: allow +/- 2 days per draw (later: done late)
 OVERDUE_AFTER_DAYS = 3  # clinical-facts 5.2: overdue by more than 3 days -> warning
 STEROID_COURSE_END_DAY = 28  # day -1 through day 28 = 30 doses (label 2.1)
@@ -147,6 +148,11 @@ def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluatio
     lft_days, plt_days, trop_days = list(LFT_DAYS), list(PLATELET_DAYS), list(TROPONIN_DAYS)
 
     lft_state = ctx.lft_state(ctx.latest_lft())
+    waiting = ctx.liver_not_in()
+    if lft_state == "unremarkable" and waiting:
+        # "Unremarkable" rests on the latest final results; a newer one still on its way (or unreadable) may say
+        # otherwise: no taper, no end of liver monitoring until it is in (FDA label 2.1; review 2026-11-24b P1).
+        lft_state = "newer-result-pending"
     if day > LFT_DAYS[-1] and lft_state != "unremarkable":
         continuing.append("lft")
         lft_days += _extend(LFT_DAYS[-1], 14, day)
@@ -167,7 +173,7 @@ def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluatio
         alerts.append(Alert("continue-past-month-3", "info", params={"test": test, "why": why}))
 
     injury = ctx.liver_injury_alert()
-    steroid = ctx.steroid_alerts(day, lft_state)
+    steroid = ctx.steroid_alerts(day, lft_state, waiting)
     bili_pt = ctx.bilirubin_pt_alert()
     if injury:  # the same liver, more urgent: the 2 x ULN cards would only repeat "consult"
         steroid = [a for a in steroid if a.code not in ("alt-ast-2x", "alt-ast-2x-after-course")]
@@ -286,9 +292,25 @@ class _Ctx:
             out["pt"] = self.latest("inr")
         return out
 
+    def liver_not_in(self) -> tuple[Unread, ...]:
+        """Liver results after day 0 that are not evidence but may be newer than the result used: not final yet
+        (preliminary, registered; clinical-facts 5) or not readable with a full date. Each may hold the abnormal
+        value that forbids a taper (FDA label 2.1), so the taper waits for it."""
+        waiting = []
+        for u in self.facts.unread:
+            if u.kind not in LIVER_KINDS or u.when is not None and u.when <= self.day0:
+                continue
+            used = self.latest(u.kind)
+            if u.when is not None and used is not None and used.when > u.when:
+                continue  # a final result of that test is newer: this one could not have decided
+            waiting.append(u)
+        return tuple(waiting)
+
     def lft_state(self, lft: dict[str, Measurement | None]) -> str:
         """'unremarkable', 'abnormal', 'alt-ast-2x' (ALT or AST >= 2 x ULN), 'uln-unknown', 'bound-unsettled'
-        (a result reported as a bound, "<100", that allows values on both sides of its limit) or 'no-results'."""
+        (a result reported as a bound, "<100", that allows values on both sides of its limit) or 'no-results' (and,
+        in evaluate_monitoring, 'newer-result-pending' for an unremarkable state a newer result still on its way
+        may overturn)."""
         if any(m is None for m in lft.values()):
             return "no-results"
         if any(m.ref_high is None for m in lft.values()):
@@ -338,7 +360,7 @@ class _Ctx:
         return Alert("bilirubin-pt-above-uln", "warning", tuple(m.evidence for m in above),
                      {"found": ", ".join(_above_uln(m) for m in above)})
 
-    def steroid_alerts(self, day: int, state: str) -> list[Alert]:
+    def steroid_alerts(self, day: int, state: str, waiting: tuple[Unread, ...] = ()) -> list[Alert]:
         lft = self.latest_lft()
         evidence = tuple(m.evidence for m in lft.values() if m)
         no_uln = ", ".join(a for a, m in lft.items() if m and m.ref_high is None)
@@ -373,6 +395,10 @@ class _Ctx:
             alerts.append(Alert("taper-bound-unsettled", "warning", evidence, {**params, "bounded": bounded}))
         elif state == "unremarkable":
             alerts.append(Alert("taper-now", "info", evidence, params))
+        elif state == "newer-result-pending":
+            pending = "; ".join(f"{u.reference} ({u.reason})" for u in waiting)
+            alerts.append(Alert("taper-wait-newer-result", "warning", evidence + self.steroid_evidence(),
+                                dict(params, pending=pending)))
         elif not high:
             alerts.append(Alert("continue-steroid", "warning", evidence + self.steroid_evidence(), params))
         return alerts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 
 from .. import terminology as t
@@ -58,8 +58,17 @@ _STANDARD_CODES = {code.key: analyte for analyte, codes in t.ANALYTES.items() fo
 _NAMES = {name: analyte for analyte, names in t.ANALYTE_NAMES.items() for name in names}
 
 
-# R4 ObservationStatus codes that are not results (yet, or any more): left out without a word.
+# R4 ObservationStatus codes that are not results (yet, or any more): never evidence (clinical-facts 5: only
+# final, amended and corrected results count). Cancelled and entered-in-error ones are left out without a word.
 OTHER_OBSERVATION_STATUSES = frozenset({"registered", "preliminary", "cancelled", "entered-in-error", "unknown"})
+# Results still on their way (R4: registered = no result yet, preliminary = early results, unknown = the source
+# does not know which status applies): remembered as not final, so that a `met` resting on an older result
+# waits for them (review 2026-11-24b A2, P1; rules/integrity.py and rules/monitoring.py).
+NOT_FINAL_STATUSES = frozenset({"registered", "preliminary", "unknown"})
+# How a result's analyte is named where the record's own name is not shown (reasons on the cards).
+_SHOWN_NAMES = {"aav9-titer": "AAV9 titer", "alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin", "pt": "PT",
+                "inr": "INR", "platelets": "platelet count", "troponin-i": "troponin-I",
+                "gestational-age": "gestational age at birth", "gestational-age-estimated": "gestational age"}
 _AAV9_MARKERS = tuple(_norm(m) for m in t.AAV9_TEXT_MARKERS)
 
 
@@ -102,7 +111,9 @@ class ObservationReader:
                 self._skip(resource, "skipped: Observation.code not readable, so what it measures is unknown")
             return
         if status not in FINAL_OBSERVATION:
-            if status not in OTHER_OBSERVATION_STATUSES:
+            if status in NOT_FINAL_STATUSES:
+                self._not_final(resource, analyte, status)
+            elif status not in OTHER_OBSERVATION_STATUSES:
                 self._skip(resource, f"skipped: status {str(status)[:40]!r} is not an Observation status",
                            analyte, _raw_date(resource))
             return
@@ -112,20 +123,31 @@ class ObservationReader:
             return
         self._read_observation(resource, analyte)
 
+    def _not_final(self, resource: dict, analyte: str, status: str) -> None:
+        """A result not final yet: not evidence, but remembered (not reported as a data issue: nothing is wrong
+        with it) so that a conclusion resting on an older result waits for it (rules/integrity.guard)."""
+        stated = _stated_date(resource)
+        name = _SHOWN_NAMES.get(analyte, analyte)
+        reason = f"{name} of {stated or 'no date'} is {status} ({_shown_value(resource)}): wait for the final result"
+        self.facts.unread.append(Unread(self._source, _ref(resource), reason, analyte, _latest_possible(resource),
+                                        status))
+
     def _resolve_pending(self, horizon: date) -> None:
         """Per analyte, newest first: read results after the horizon (the rules ignore them, cheaply) and
-        the first usable one on or before it, with every other result of that same date (two that disagree
-        must both be seen: rules/integrity.py); older results are not needed."""
+        the first usable one on or before it, with every other result that may be of that same date or newer
+        (two that disagree must both be seen: rules/integrity.py); older results are not needed. A result with a
+        partial date ("2026-11") sorts by the last day it may stand for, one with no date first: either may be
+        newer than the one used, so it is read (and, unusable, remembered as unread: the guard then acts)."""
         for analyte, resources in self._pending.items():
             if len(resources) == 1:
                 self._source = resources[0][0]
                 self._safely(self._read_observation, resources[0][1], analyte)
                 continue
-            candidates = sorted(((_raw_date(r), source, r) for source, r in resources),
-                                key=lambda c: c[0] or date.min, reverse=True)
+            candidates = sorted(((_latest_possible(r) or date.max, _to_date(_stated_date(r)), source, r)
+                                 for source, r in resources), key=lambda c: c[0], reverse=True)
             newest = None  # the date of the first usable result on or before the horizon
-            for when, source, resource in candidates:
-                if newest is not None and when != newest:
+            for latest, when, source, resource in candidates:
+                if newest is not None and latest < newest:
                     break
                 before = len(self.facts.measurements) + len(self.facts.titers)
                 self._source = source
@@ -177,7 +199,10 @@ class ObservationReader:
             self._skip(obs, f"{analyte}: no numeric valueQuantity", analyte, when)
             return
         if when is None:
-            self._skip(obs, f"{analyte}: no usable effective date", analyte)
+            stated = _stated_date(obs)
+            self._skip(obs, f"{_SHOWN_NAMES.get(analyte, analyte)} {_shown_value(obs)} "
+                            f"{_date_problem(stated)}: it may be newer than the result used", analyte,
+                       _latest_possible(obs))
             return
         code = q.get("code")
         unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
@@ -231,8 +256,9 @@ class ObservationReader:
             return
         method, kind, where = _titer_method(obs)
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
-        if when is None:  # shown on the card, but it may be the newest titer: no other can be taken as latest
-            self.facts.unread.append(Unread(self._source, _ref(obs), "titer without a full date", "aav9-titer"))
+        if when is None:  # shown on the card, but it may be the newest titer: no older one can be taken as latest
+            reason = f"titer {reported} {_date_problem(_stated_date(obs))}: it may be newer than the titer used"
+            self.facts.unread.append(Unread(self._source, _ref(obs), reason, "aav9-titer", _latest_possible(obs)))
 
     def _genetics(self, obs: dict, when: date | None) -> None:
         try:
@@ -307,6 +333,49 @@ def search_codes(resource: dict) -> set[str]:
 def effective_date(resource: dict) -> date | None:
     """The effective date of an unvalidated Observation, for ordering and search windows only."""
     return _raw_date(resource) if type(resource) is dict else None
+
+
+def _stated_date(resource: dict) -> str:
+    """The effective date as written (the element _read_observation reads), for the cards; "" when none."""
+    period = resource.get("effectivePeriod")
+    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
+                  resource.get("issued")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:40]
+    return ""
+
+
+def _date_problem(stated: str) -> str:
+    return f"dated {stated!r}, not a full date" if stated else "with no date"
+
+
+def _latest_possible(resource: dict) -> date | None:
+    """The last day a result may have been taken: its date; for a partial date (YYYY or YYYY-MM) the end of that
+    year or month; None when no date can be read at all (it may be newer than any other)."""
+    stated = _stated_date(resource)
+    full = _to_date(stated)
+    if full is not None:
+        return full
+    try:
+        if len(stated) == 7 and stated[4] == "-":  # YYYY-MM
+            year, month = int(stated[:4]), int(stated[5:7])
+            return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        if len(stated) == 4:  # YYYY
+            return date(int(stated), 12, 31)
+    except ValueError:
+        return None
+    return None
+
+
+def _shown_value(resource: dict) -> str:
+    """A result's value as written, for a card's reason (escaped where rendered); read defensively (unvalidated)."""
+    q = resource.get("valueQuantity")
+    if isinstance(q, dict) and isinstance(q.get("value"), (int, float)) and not isinstance(q.get("value"), bool):
+        unit = _s(q.get("unit")) or _s(q.get("code"))
+        return f"{_s(q.get('comparator'))}{q['value']:g}" + (f" {unit[:20]}" if unit else "")
+    text = _s(resource.get("valueString")).strip() or _concept_text(resource.get("valueCodeableConcept")
+                                                                    if isinstance(resource.get("valueCodeableConcept"), dict) else None)
+    return _s(text)[:40] or "no value yet"
 
 
 def _raw_date(resource: dict) -> date | None:

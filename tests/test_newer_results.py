@@ -1,0 +1,192 @@
+"""A result that may be newer than the one a conclusion rests on, and is not evidence (a partial or absent date, not
+final yet, another assay), never leaves an older result to decide in silence (review 2026-11-24b A1, A2, A3, P1;
+and the contradictions I2, O1). Each case through prefetch and through the FHIR server, with identical answers."""
+
+from __future__ import annotations
+
+import copy
+
+import responses
+from conftest import make_app
+from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+
+from cds_service.hooks import MONITORING, SERVICES
+
+SIGN = "/cds-services/zolgensma-order-sign"
+EXT = "org.example.zolgensma-cds.eligibility"
+UCUM = "http://unitsofmeasure.org"
+
+
+def _record(name: str = "eligible-infant") -> list[dict]:
+    return copy.deepcopy(load(name))
+
+
+def _get(resources: list[dict], rid: str) -> dict:
+    return next(r for r in resources if r.get("id") == rid)
+
+
+def _add_copy(resources: list[dict], rid: str, new_id: str, drop: tuple[str, ...] = (), **changes) -> list[dict]:
+    """A second result: a copy of `rid` under `new_id`, with `changes` and without `drop`."""
+    copied = copy.deepcopy(_get(resources, rid))
+    copied["id"] = new_id
+    copied.update(changes)
+    for key in drop:
+        copied.pop(key, None)
+    resources.append(copied)
+    return resources
+
+
+def _answer(resources: list[dict], url: str = SIGN, name: str = "eligible-infant", hook: str = "order-sign",
+            sources: tuple[str, ...] = ()) -> dict:
+    """The answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
+    client = make_app().test_client()
+    answers = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeFhir(resources).register(rsps)
+        for mode in ("prefetch", "server"):
+            body = hook_request(name, hook, mode, resources=resources, sources=sources)
+            response = client.post(url, json=body)
+            assert response.status_code == 200, response.get_data(as_text=True)
+            answers.append(response.json)
+    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
+    return answers[0]
+
+
+def _criterion(answer: dict, cid: str) -> dict:
+    outcome = answer["cards"][0]["extension"][EXT]
+    return next(c for c in outcome["criteria"] if c["id"] == cid) | {"overall": outcome["overall"]}
+
+
+def _card(answer: dict, starts: str) -> dict:
+    return next(c for c in answer["cards"] if c["summary"].startswith(starts))
+
+
+TITER_CARD = "Baseline anti-AAV9 antibody titer"
+LIVER_CARD = "Baseline liver function"
+DOSE_CARD = "Dose within the FDA labeled"
+
+
+# --- A1: a newer result with a partial or no date ---------------------------------------------------------
+def test_a_titer_with_a_partial_date_that_may_be_newer_stops_the_met():
+    answer = _answer(_add_copy(_record(), "aav9", "aav9-b", effectiveDateTime="2026-11", valueString="1:200"))
+    got = _criterion(answer, "aav9-titer")
+    assert got["status"] == "unknown" and got["reasonCode"] == "source-incomplete"
+    assert got["overall"] != "eligible"
+    detail = _card(answer, TITER_CARD)["detail"]
+    assert "Observation/aav9-b (titer 1:200 dated '2026-11', not a full date" in detail
+    assert "Observation/aav9" in detail  # the older titer stays as evidence
+
+
+def test_a_partial_date_that_must_be_older_does_not_block():
+    """'2026-10' ends before the dated titer of 2026-11-20: it cannot be the newer one."""
+    answer = _answer(_add_copy(_record(), "aav9", "aav9-b", effectiveDateTime="2026-10", valueString="1:200"))
+    got = _criterion(answer, "aav9-titer")
+    assert got["status"] == "met" and got["overall"] == "eligible"
+
+
+def test_an_alt_with_a_partial_date_or_no_date_stops_the_met():
+    quantity = {"value": 300, "unit": "U/L", "system": UCUM, "code": "U/L"}
+    for changes, shown in (({"effectiveDateTime": "2026-11"}, "ALT 300 U/L dated '2026-11', not a full date"),
+                           ({}, "ALT 300 U/L with no date")):
+        drop = () if changes else ("effectiveDateTime", "issued")
+        answer = _answer(_add_copy(_record(), "alt", "alt-b", drop, valueQuantity=quantity, **changes))
+        got = _criterion(answer, "baseline-liver-function")
+        assert got["status"] == "unknown" and got["reasonCode"] == "source-incomplete", changes
+        assert f"Observation/alt-b ({shown}: it may be newer than the result used)" in \
+            _card(answer, LIVER_CARD)["detail"]
+
+
+def test_a_weight_with_a_partial_date_stops_the_dose_and_steroid_mets():
+    quantity = {"value": 9.5, "unit": "kg", "system": UCUM, "code": "kg"}
+    answer = _answer(_add_copy(_record(), "weight", "weight-b", effectiveDateTime="2026-11", valueQuantity=quantity))
+    for cid in ("dose-within-label", "weight-in-label-range", "corticosteroid-plan"):
+        got = _criterion(answer, cid)
+        assert got["status"] == "unknown" and got["reasonCode"] == "source-incomplete", cid
+    assert "Observation/weight-b (weight 9.5 kg dated '2026-11'" in _card(answer, DOSE_CARD)["detail"]
+
+
+# --- A2: a newer result not final yet -----------------------------------------------------------------------
+def test_a_newer_preliminary_titer_stops_the_met_and_is_named():
+    answer = _answer(_add_copy(_record(), "aav9", "aav9-b", status="preliminary", valueString="1:200",
+                               effectiveDateTime="2026-11-21"))
+    got = _criterion(answer, "aav9-titer")
+    assert got["status"] == "unknown" and got["reasonCode"] == "result-not-final"
+    assert got["overall"] != "eligible"
+    card = _card(answer, TITER_CARD)
+    assert card["summary"].endswith("a newer result is not final yet")
+    assert "Observation/aav9-b (AAV9 titer of 2026-11-21 is preliminary (1:200): wait for the final result)" \
+        in card["detail"]
+    assert "newer result not final" in answer["cards"][0]["summary"]
+    assert not card.get("suggestions")  # nothing to order: the result is on its way
+
+
+def test_a_newer_registered_titer_stops_the_met():
+    answer = _answer(_add_copy(_record(), "aav9", "aav9-b", ("valueString",), status="registered",
+                               effectiveDateTime="2026-11-21"))
+    got = _criterion(answer, "aav9-titer")
+    assert got["status"] == "unknown" and got["reasonCode"] == "result-not-final"
+    assert "AAV9 titer of 2026-11-21 is registered (no value yet)" in _card(answer, TITER_CARD)["detail"]
+
+
+def test_an_older_preliminary_or_a_newer_cancelled_titer_changes_nothing():
+    for changes in ({"status": "preliminary", "effectiveDateTime": "2026-11-19"},
+                    {"status": "cancelled", "effectiveDateTime": "2026-11-21"},
+                    {"status": "entered-in-error", "effectiveDateTime": "2026-11-21"}):
+        answer = _answer(_add_copy(_record(), "aav9", "aav9-b", valueString="1:200", **changes))
+        got = _criterion(answer, "aav9-titer")
+        assert got["status"] == "met" and got["overall"] == "eligible", changes
+
+
+def test_a_newer_preliminary_alt_stops_the_baseline_liver_met():
+    answer = _answer(_add_copy(_record(), "alt", "alt-b", status="preliminary", effectiveDateTime="2026-11-21",
+                               valueQuantity={"value": 300, "unit": "U/L", "system": UCUM, "code": "U/L"}))
+    got = _criterion(answer, "baseline-liver-function")
+    assert got["status"] == "unknown" and got["reasonCode"] == "result-not-final"
+    assert "ALT of 2026-11-21 is preliminary (300 U/L)" in _card(answer, LIVER_CARD)["detail"]
+
+
+# --- P1: monitoring, no taper while a newer liver test is not final ------------------------------------------
+MONITOR_URL = f"/cds-services/{MONITORING}"
+DAY_31 = "monitoring-day-31-normal"
+
+
+def _monitoring(resources: list[dict]) -> dict:
+    return _answer(resources, MONITOR_URL, DAY_31, "patient-view", SERVICES[MONITORING].sources)
+
+
+def _newer_alt(**changes) -> list[dict]:
+    changes = {"effectiveDateTime": "2026-11-22", **changes}
+    return _add_copy(_record(DAY_31), "alt-d28", "alt-d30",
+                     valueQuantity={"value": 300, "unit": "U/L", "system": UCUM, "code": "U/L"}, **changes)
+
+
+def _suggestions(answer: dict) -> list[str]:
+    return [s["label"] for c in answer["cards"] for s in c.get("suggestions") or ()]
+
+
+def test_the_day_31_fixture_suggests_the_taper():
+    answer = _monitoring(_record(DAY_31))
+    assert any(label.startswith("Order a 28-day prednisolone taper") for label in _suggestions(answer))
+
+
+def test_a_newer_preliminary_alt_holds_the_taper():
+    answer = _monitoring(_newer_alt(status="preliminary"))
+    assert not any("taper" in label for label in _suggestions(answer))
+    card = _card(answer, "Taper on hold: a newer liver test is not final yet")
+    assert card["indicator"] == "warning"
+    assert "Observation/alt-d30 (ALT of 2026-11-22 is preliminary (300 U/L): wait for the final result)" \
+        in card["detail"]
+    assert "FDA label 2.1" in card["detail"] and "Do not taper yet" in card["detail"]
+    assert answer["cards"][0]["indicator"] == "warning"  # the first card never looks calmer
+
+
+def test_a_newer_liver_test_with_a_partial_date_holds_the_taper():
+    answer = _monitoring(_newer_alt(effectiveDateTime="2026-11"))
+    assert not any("taper" in label for label in _suggestions(answer))
+    assert "Observation/alt-d30 (ALT 300 U/L dated '2026-11', not a full date" in \
+        _card(answer, "Taper on hold")["detail"]
+
+
+def test_an_older_preliminary_alt_does_not_hold_the_taper():
+    answer = _monitoring(_newer_alt(status="preliminary", effectiveDateTime="2026-11-10"))
+    assert any(label.startswith("Order a 28-day prednisolone taper") for label in _suggestions(answer))
