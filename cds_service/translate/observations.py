@@ -373,9 +373,9 @@ def _shown_value(resource: dict) -> str:
     if isinstance(q, dict) and isinstance(q.get("value"), (int, float)) and not isinstance(q.get("value"), bool):
         unit = _s(q.get("unit")) or _s(q.get("code"))
         return f"{_s(q.get('comparator'))}{q['value']:g}" + (f" {unit[:20]}" if unit else "")
-    text = _s(resource.get("valueString")).strip() or _concept_text(resource.get("valueCodeableConcept")
-                                                                    if isinstance(resource.get("valueCodeableConcept"), dict) else None)
-    return _s(text)[:40] or "no value yet"
+    concept = resource.get("valueCodeableConcept")
+    text = _s(resource.get("valueString")).strip() or _s(_concept_text(concept if isinstance(concept, dict) else None))
+    return text[:40] or "no value yet"
 
 
 def _raw_date(resource: dict) -> date | None:
