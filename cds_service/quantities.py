@@ -109,6 +109,30 @@ def implausible(analyte: str, value: float) -> str | None:
     return f"{value:g} {CANONICAL_UNITS.get(analyte, '')} is outside the plausible range {low:g}-{high:g}"
 
 
+# Two weights that cannot both be right (review 2026-11-24b I2): their difference exceeds what a child's weight can
+# change in the days between them. Conservative, so that growth, illness and scales never trip it:
+# - growth: WHO Child Growth Standards, weight velocity (2009): the fastest gains, in the first month of life, stay
+#   under about 2 kg a month even at the top centiles; allowed 0.1 kg/day (3 kg a month);
+# - acute loss: severe dehydration is a loss of 10 % of body weight or more (WHO, "The treatment of diarrhoea",
+#   2005); allowed 15 % of the larger weight, in a day or more;
+# - scales, clothing, a full nappy: 0.3 kg.
+# 9.5 kg and 7.2 kg a day apart differ by 2.3 kg against 1.83 kg allowed; 7.2 and 7.6 kg a week apart are fine.
+WEIGHT_CHANGE_FRACTION = 0.15
+WEIGHT_CHANGE_FIXED_KG = 0.3
+WEIGHT_GROWTH_KG_PER_DAY = 0.1
+# Weights compared: those that could be the current weight (rules/context.WEIGHT_MAX_AGE_DAYS before the newest).
+WEIGHT_COMPARED_DAYS = 14
+
+
+def weight_change_allowed(heavier_kg: float, days_apart: int) -> float:
+    """The largest difference (kg) two weights `days_apart` days apart may show (bound above)."""
+    return WEIGHT_CHANGE_FRACTION * heavier_kg + WEIGHT_CHANGE_FIXED_KG + WEIGHT_GROWTH_KG_PER_DAY * abs(days_apart)
+
+
+def weights_contradict(a_kg: float, a_day: date, b_kg: float, b_day: date) -> bool:
+    return abs(a_kg - b_kg) > weight_change_allowed(max(a_kg, b_kg), (a_day - b_day).days)
+
+
 class UnitError(ValueError):
     """A unit we cannot convert with certainty."""
 

@@ -190,3 +190,87 @@ def test_a_newer_liver_test_with_a_partial_date_holds_the_taper():
 def test_an_older_preliminary_alt_does_not_hold_the_taper():
     answer = _monitoring(_newer_alt(status="preliminary", effectiveDateTime="2026-11-10"))
     assert any(label.startswith("Order a 28-day prednisolone taper") for label in _suggestions(answer))
+
+
+# --- A3: a newer titer by another assay --------------------------------------------------------------------
+NAB = {"text": "neutralizing antibody assay"}
+
+
+def test_a_newer_neutralising_antibody_titer_above_1_50_goes_to_review():
+    answer = _answer(_add_copy(_record(), "aav9", "aav9-b", effectiveDateTime="2026-11-21", valueString="1:200",
+                               method=NAB))
+    got = _criterion(answer, "aav9-titer")
+    assert got["status"] == "review" and got["reasonCode"] == "titer-newer-other-assay"
+    assert got["overall"] == "needs-review"
+    assert set(got["evidence"]) == {"Observation/aav9", "Observation/aav9-b"}
+    card = _card(answer, TITER_CARD)
+    assert "newer titer 1:200 by another assay: refer to the Medical Director" in card["summary"]
+    assert "The latest ELISA titer is \\<1:25 on 2026-11-20" in card["detail"]
+    assert "(neutralizing antibody assay) is 1:200 on 2026-11-21" in card["detail"]
+    assert "newer AAV9 titer 1:200 by another assay (2026-11-21)" in answer["cards"][0]["summary"]
+
+
+def test_a_newer_neutralising_antibody_titer_within_1_50_or_an_older_one_changes_nothing():
+    for changes in ({"effectiveDateTime": "2026-11-21", "valueString": "<1:5"},
+                    {"effectiveDateTime": "2026-11-19", "valueString": "1:200"}):
+        answer = _answer(_add_copy(_record(), "aav9", "aav9-b", method=NAB, **changes))
+        got = _criterion(answer, "aav9-titer")
+        assert got["status"] == "met" and got["overall"] == "eligible", changes
+
+
+# --- I2: weights that cannot both be right -----------------------------------------------------------------
+def _with_weight(kg: float, day: str) -> list[dict]:
+    return _add_copy(_record(), "weight", "weight-b", effectiveDateTime=day,
+                     valueQuantity={"value": kg, "unit": "kg", "system": UCUM, "code": "kg"})
+
+
+def test_weights_a_day_apart_that_cannot_both_be_right_leave_the_dose_and_steroid_unknown():
+    answer = _answer(_with_weight(9.5, "2026-11-19"))
+    for cid in ("dose-within-label", "corticosteroid-plan"):
+        got = _criterion(answer, cid)
+        assert got["status"] == "unknown" and got["reasonCode"] == "weights-contradict", cid
+        assert set(got["evidence"]) >= {"Observation/weight", "Observation/weight-b"}
+    # Both weights are within the label's 2.6-21 kg, so that check holds whichever is right (as for same-day
+    # disagreements: rules/integrity.py).
+    assert _criterion(answer, "weight-in-label-range")["status"] == "met"
+    detail = _card(answer, DOSE_CARD)["detail"]
+    assert "9.5 kg on 2026-11-19 (Observation/weight-b); 7.2 kg on 2026-11-20 (Observation/weight)" in detail
+    assert "differ by 2.3 kg in 1 day(s), more than the 1.83 kg" in detail
+    assert "recent weights contradict each other" in answer["cards"][0]["summary"]
+
+
+def test_normal_growth_and_small_differences_between_weights_never_trip_the_check():
+    for kg, day in ((7.0, "2026-11-13"), (7.4, "2026-11-19"), (6.6, "2026-11-19"), (9.5, "2026-11-01")):
+        answer = _answer(_with_weight(kg, day))
+        assert _criterion(answer, "dose-within-label")["status"] == "met", (kg, day)
+        assert answer["cards"][0]["extension"][EXT]["overall"] == "eligible", (kg, day)
+
+
+# --- O1: gestational age at birth is one fact ----------------------------------------------------------------
+def _ga_record(first: float, second: float) -> list[dict]:
+    """Born 2026-10-20 (6 weeks on the planned 2026-12-01): GA at birth `first` on 10-20, `second` on 11-01."""
+    resources = _record()
+    next(r for r in resources if r["resourceType"] == "Patient")["birthDate"] = "2026-10-20"
+    ga = _get(resources, "ga-birth")
+    ga["effectiveDateTime"] = "2026-10-20"
+    ga["valueQuantity"] = {"value": first, "unit": "wk", "system": UCUM, "code": "wk"}
+    return _add_copy(resources, "ga-birth", "ga-b", effectiveDateTime="2026-11-01",
+                     valueQuantity={"value": second, "unit": "wk", "system": UCUM, "code": "wk"})
+
+
+def test_two_ga_at_birth_values_on_different_dates_are_a_conflict_whichever_is_newer():
+    for first, second in ((28, 39), (39, 28)):
+        answer = _answer(_ga_record(first, second))
+        got = _criterion(answer, "gestational-age")
+        assert got["status"] == "unknown" and got["reasonCode"] == "ga-at-birth-conflict", (first, second)
+        assert set(got["evidence"]) == {"Observation/ga-birth", "Observation/ga-b"}
+        assert f"{first:g} wk on 2026-10-20 (Observation/ga-birth); {second:g} wk on 2026-11-01 (Observation/ga-b)" \
+            in got["reason"]
+        assert "GA at birth recorded with different values" in answer["cards"][0]["summary"]
+
+
+def test_ga_at_birth_values_that_agree_or_do_not_change_the_answer_keep_it():
+    assert _criterion(_answer(_ga_record(39, 39)), "gestational-age")["status"] == "met"
+    assert _criterion(_answer(_ga_record(39, 39.1)), "gestational-age")["status"] == "met"  # within a day
+    # Term either way (38 or 40 weeks at birth, 6 weeks old): the answer does not depend on which is right.
+    assert _criterion(_answer(_ga_record(38, 40)), "gestational-age")["status"] == "met"

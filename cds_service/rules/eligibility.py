@@ -264,6 +264,19 @@ def aav9_titer(ctx: RuleContext) -> Finding:
         # DR.005.D criterion 6 requires ELISA: a titer whose method is not stated cannot show it. Not `met`
         # (a wrong eligible is the worst outcome): `unknown` until the lab confirms the assay; no new draw needed.
         return ctx.finding(c, UNKNOWN, "titer-within-limit-method-unrecorded", ev, **params)
+    # A NEWER titer by another assay (neutralising antibodies, transduction inhibition, ECL) that is not at or below
+    # 1:50 is evidence of AAV9 immunity after the ELISA. The ELISA stays the policy's test and the scales differ,
+    # so it cannot fail the criterion, nor be missing data an order would settle: the record contradicts itself
+    # on the question the criterion asks, which is the Medical Director's call (`review`), quoting both
+    # (review 2026-11-24b A3; the same-day case is `conflicting-results`, rules/integrity.py).
+    newer = [t for t in ctx.facts.titers if t.method_kind == "other" and t.when is not None
+             and latest.when < t.when <= ctx.as_of
+             and titer_at_most(t.reciprocal, t.comparator, TITER_LIMIT) is not True]
+    if newer:
+        other = max(newer, key=lambda t: t.when)
+        return ctx.finding(c, REVIEW, "titer-newer-other-assay", ev + [t.evidence for t in newer],
+                           other_titer=other.reported, other_method=other.method or "another assay",
+                           other_date=other.when.isoformat(), **params)
     return ctx.finding(c, MET, "titer-within-limit", ev, **params)
 
 # --- criteria 8 and 9 -------------------------------------------------------------------------

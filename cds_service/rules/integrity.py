@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import date
 
 from ..facts import PatientFacts, Titer
+from ..quantities import WEIGHT_COMPARED_DAYS, weight_change_allowed, weights_contradict
 from ..terminology import SERIES_ANALYTES
 from .findings import MET, UNKNOWN, Finding
 
@@ -108,8 +109,49 @@ def _same_value(item) -> tuple:
 
 
 def disagreements(facts: PatientFacts, as_of: date) -> list[tuple[str, list]]:
-    """(analyte, the disagreeing results of its newest date on or before `as_of`), sorted so that the
-    result never depends on the order the record came in."""
+    """(analyte, the disagreeing results), sorted so that the result never depends on the order the record came
+    in: results of an analyte's newest date on or before `as_of` that differ; weights of the two latest days
+    that cannot both be right (review 2026-11-24b I2); gestational ages at birth that differ, whatever their
+    dates (one fact: review 2026-11-24b O1)."""
+    groups = dict(_same_day(facts, as_of))
+    weights = _contradicting_weights(facts, as_of)
+    if weights:
+        same_day = {id(m) for m in weights}
+        groups["weight"] = weights + [m for m in groups.get("weight", ()) if id(m) not in same_day]
+    at_birth = _differing_ga_at_birth(facts)
+    if at_birth:
+        groups["gestational-age"] = at_birth  # holds any same-day pair too
+    return sorted(groups.items())
+
+
+def _contradicting_weights(facts: PatientFacts, as_of: date) -> list:
+    """The weights of the newest day and of the day before it (within WEIGHT_COMPARED_DAYS), when one of each
+    cannot both be right (quantities.weights_contradict); else []."""
+    weights = [m for m in facts.measurements if m.analyte == "weight" and m.when is not None and m.when <= as_of]
+    if len(weights) < 2:
+        return []
+    days = sorted({m.when for m in weights}, reverse=True)
+    if len(days) < 2 or (days[0] - days[1]).days > WEIGHT_COMPARED_DAYS:
+        return []
+    newest = [m for m in weights if m.when == days[0]]
+    before = [m for m in weights if m.when == days[1]]
+    if not any(weights_contradict(a.value, a.when, b.value, b.when) for a in newest for b in before):
+        return []
+    return sorted(before + newest, key=lambda m: (m.when, m.value, m.reference))
+
+
+def _differing_ga_at_birth(facts: PatientFacts) -> list:
+    """Every gestational age at birth (LOINC 76516-4) when they do not all agree; else []. Values within a day
+    (1/7 week: weeks+days rounded to weeks) agree; any other difference goes to the variants, so it decides
+    only where it changes the answer."""
+    ga = sorted((m for m in facts.measurements if m.analyte == "gestational-age" and m.when is not None),
+                key=lambda m: (m.when, m.value, m.reference))
+    if len(ga) < 2 or max(m.value for m in ga) - min(m.value for m in ga) < 1 / 7:
+        return []
+    return ga
+
+
+def _same_day(facts: PatientFacts, as_of: date) -> list[tuple[str, list]]:
     # Fast path (every request): no two results of one analyte share a date, so nothing can disagree.
     days = {(m.analyte, m.when) for m in facts.measurements}
     titer_days = {t.when for t in facts.titers}
@@ -158,6 +200,22 @@ def merge(runs: list[tuple[Finding, ...]], groups: list[tuple[str, list]], make)
         if not cited:
             cited = [i for _, items in groups for i in items]
         results = "; ".join(f"{i.evidence.text} ({i.reference})" for i in cited)
-        merged.append(make(first.criterion, UNKNOWN, "conflicting-results", [i.evidence for i in cited],
-                           tuple(sorted({a for a, _ in groups} & _ORDERABLE)), results=results))
+        reason, params = _conflict(cited)
+        merged.append(make(first.criterion, UNKNOWN, reason, [i.evidence for i in cited],
+                           tuple(sorted({a for a, _ in groups} & _ORDERABLE)), results=results, **params))
     return tuple(merged)
+
+
+def _conflict(cited: list) -> tuple[str, dict]:
+    """The reason code (and its numbers) for results that cannot all be right: same day, or across days."""
+    analytes = {getattr(i, "analyte", "aav9-titer") for i in cited}
+    if len({i.when for i in cited}) == 1 or len(analytes) > 1:
+        return "conflicting-results", {}
+    if analytes == {"gestational-age"}:
+        return "ga-at-birth-conflict", {}
+    if analytes == {"weight"}:
+        low, high = min(cited, key=lambda m: m.value), max(cited, key=lambda m: m.value)
+        apart = abs((high.when - low.when).days)
+        return "weights-contradict", dict(change=f"{high.value - low.value:.2f}".rstrip("0").rstrip("."),
+                                          days=apart, allowed=f"{weight_change_allowed(high.value, apart):.2f}")
+    return "conflicting-results", {}

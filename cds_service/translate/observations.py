@@ -12,6 +12,7 @@ from ..fhir_client import as_list
 from ..quantities import (
     CANONICAL_UNITS,
     TITER_RECIPROCAL_RANGE,
+    WEIGHT_COMPARED_DAYS,
     UnitError,
     implausible,
     parse_titer_string,
@@ -117,8 +118,9 @@ class ObservationReader:
                 self._skip(resource, f"skipped: status {str(status)[:40]!r} is not an Observation status",
                            analyte, _raw_date(resource))
             return
-        # Genetics combine across results; every temperature in the fever window counts, not only the latest.
-        if self.latest_only and analyte not in ("genetics", "temperature"):
+        # Genetics combine across results; every temperature in the fever window counts, not only the latest; a GA
+        # at birth is one fact, so every value recorded for it counts whatever its date (review 2026-11-24b O1).
+        if self.latest_only and analyte not in ("genetics", "temperature", "gestational-age"):
             self._pending.setdefault(analyte, []).append((self._source, resource))
             return
         self._read_observation(resource, analyte)
@@ -145,9 +147,13 @@ class ObservationReader:
                 continue
             candidates = sorted(((_latest_possible(r) or date.max, _to_date(_stated_date(r)), source, r)
                                  for source, r in resources), key=lambda c: c[0], reverse=True)
-            newest = None  # the date of the first usable result on or before the horizon
+            # The dates of usable results on or before the horizon, newest first. For a weight, the weights of the
+            # day before (within WEIGHT_COMPARED_DAYS) are read too: two that cannot both be right are a
+            # contradiction the rules must see (review 2026-11-24b I2; rules/integrity.disagreements).
+            seen: list[date] = []
+            wanted, reach = (2, timedelta(days=WEIGHT_COMPARED_DAYS)) if analyte == "weight" else (1, timedelta(0))
             for latest, when, source, resource in candidates:
-                if newest is not None and latest < newest:
+                if seen and (latest < seen[0] - reach or len(seen) == wanted and latest < seen[-1]):
                     break
                 before = len(self.facts.measurements) + len(self.facts.titers)
                 self._source = source
@@ -156,8 +162,8 @@ class ObservationReader:
                 # A titer by another assay than ELISA is not the policy's test: keep looking for one that is.
                 if found and analyte == "aav9-titer" and self.facts.titers[-1].method_kind == "other":
                     continue
-                if found and when is not None and when <= horizon:
-                    newest = when
+                if found and when is not None and when <= horizon and when not in seen:
+                    seen.append(when)
 
     def _report_disagreements(self) -> None:
         """Same analyte, same date, different values: reported (the rules decide only where it cannot matter)."""
