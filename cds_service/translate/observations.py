@@ -380,7 +380,9 @@ def _shown_value(resource: dict) -> str:
         unit = _s(q.get("unit")) or _s(q.get("code"))
         return f"{_s(q.get('comparator'))}{q['value']:g}" + (f" {unit[:20]}" if unit else "")
     concept = resource.get("valueCodeableConcept")
-    text = _s(resource.get("valueString")).strip() or _s(_concept_text(concept if isinstance(concept, dict) else None))
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    text = _s(resource.get("valueString")).strip() or (_s(concept.get("text")) if isinstance(concept, dict) else "") \
+        or next((_s(c.get("display")) for c in as_list(codings) if isinstance(c, dict) and _s(c.get("display"))), "")
     return text[:40] or "no value yet"
 
 
