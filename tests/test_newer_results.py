@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import copy
 
-import responses
 from conftest import make_app
-from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+from fhir_fake import answer_both_routes, load
 
 from cds_service.hooks import MONITORING, SERVICES
 
@@ -39,17 +38,7 @@ def _add_copy(resources: list[dict], rid: str, new_id: str, drop: tuple[str, ...
 def _answer(resources: list[dict], url: str = SIGN, name: str = "eligible-infant", hook: str = "order-sign",
             sources: tuple[str, ...] = ()) -> dict:
     """The answer through prefetch, checked equal (ids aside) to the FHIR-server route's."""
-    client = make_app().test_client()
-    answers = []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        FakeFhir(resources).register(rsps)
-        for mode in ("prefetch", "server"):
-            body = hook_request(name, hook, mode, resources=resources, sources=sources)
-            response = client.post(url, json=body)
-            assert response.status_code == 200, response.get_data(as_text=True)
-            answers.append(response.json)
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    return answers[0]
+    return answer_both_routes(make_app().test_client(), resources, url, name, hook, sources=sources)
 
 
 def _criterion(answer: dict, cid: str) -> dict:
