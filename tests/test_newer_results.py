@@ -7,12 +7,11 @@ from __future__ import annotations
 import copy
 
 from conftest import make_app
-from fhir_fake import answer_both_routes, load
+from fhir_fake import answer_both_routes, criterion_card, criterion_outcome, load
 
 from cds_service.hooks import MONITORING, SERVICES
 
 SIGN = "/cds-services/zolgensma-order-sign"
-EXT = "org.example.zolgensma-cds.eligibility"
 UCUM = "http://unitsofmeasure.org"
 
 
@@ -41,27 +40,21 @@ def _answer(resources: list[dict], url: str = SIGN, name: str = "eligible-infant
     return answer_both_routes(make_app().test_client(), resources, url, name, hook, sources=sources)
 
 
-def _criterion(answer: dict, cid: str) -> dict:
-    outcome = answer["cards"][0]["extension"][EXT]
-    return next(c for c in outcome["criteria"] if c["id"] == cid) | {"overall": outcome["overall"]}
-
-
 def _card(answer: dict, starts: str) -> dict:
+    """A card without a criterion (monitoring), by the start of its summary."""
     return next(c for c in answer["cards"] if c["summary"].startswith(starts))
 
 
-TITER_CARD = "Baseline anti-AAV9 antibody titer"
-LIVER_CARD = "Baseline liver function"
-DOSE_CARD = "Dose within the FDA labeled"
+TITER_CARD, LIVER_CARD, DOSE_CARD = "aav9-titer", "baseline-liver-function", "dose-within-label"
 
 
 # --- A1: a newer result with a partial or no date ---------------------------------------------------------
 def test_a_titer_with_a_partial_date_that_may_be_newer_stops_the_met():
     answer = _answer(_add_copy(_record(), "aav9", "aav9-b", effectiveDateTime="2026-11", valueString="1:200"))
-    got = _criterion(answer, "aav9-titer")
+    got = criterion_outcome(answer, "aav9-titer")
     assert got["status"] == "unknown" and got["reasonCode"] == "source-incomplete"
     assert got["overall"] != "eligible"
-    detail = _card(answer, TITER_CARD)["detail"]
+    detail = criterion_card(answer, TITER_CARD)["detail"]
     assert "Observation/aav9-b (titer 1:200 dated '2026-11', not a full date" in detail
     assert "Observation/aav9" in detail  # the older titer stays as evidence
 
@@ -69,7 +62,7 @@ def test_a_titer_with_a_partial_date_that_may_be_newer_stops_the_met():
 def test_a_partial_date_that_must_be_older_does_not_block():
     """'2026-10' ends before the dated titer of 2026-11-20: it cannot be the newer one."""
     answer = _answer(_add_copy(_record(), "aav9", "aav9-b", effectiveDateTime="2026-10", valueString="1:200"))
-    got = _criterion(answer, "aav9-titer")
+    got = criterion_outcome(answer, "aav9-titer")
     assert got["status"] == "met" and got["overall"] == "eligible"
 
 
@@ -79,29 +72,29 @@ def test_an_alt_with_a_partial_date_or_no_date_stops_the_met():
                            ({}, "ALT 300 U/L with no date")):
         drop = () if changes else ("effectiveDateTime", "issued")
         answer = _answer(_add_copy(_record(), "alt", "alt-b", drop, valueQuantity=quantity, **changes))
-        got = _criterion(answer, "baseline-liver-function")
+        got = criterion_outcome(answer, "baseline-liver-function")
         assert got["status"] == "unknown" and got["reasonCode"] == "source-incomplete", changes
         assert f"Observation/alt-b ({shown}: it may be newer than the result used)" in \
-            _card(answer, LIVER_CARD)["detail"]
+            criterion_card(answer, LIVER_CARD)["detail"]
 
 
 def test_a_weight_with_a_partial_date_stops_the_dose_and_steroid_mets():
     quantity = {"value": 9.5, "unit": "kg", "system": UCUM, "code": "kg"}
     answer = _answer(_add_copy(_record(), "weight", "weight-b", effectiveDateTime="2026-11", valueQuantity=quantity))
     for cid in ("dose-within-label", "weight-in-label-range", "corticosteroid-plan"):
-        got = _criterion(answer, cid)
+        got = criterion_outcome(answer, cid)
         assert got["status"] == "unknown" and got["reasonCode"] == "source-incomplete", cid
-    assert "Observation/weight-b (weight 9.5 kg dated '2026-11'" in _card(answer, DOSE_CARD)["detail"]
+    assert "Observation/weight-b (weight 9.5 kg dated '2026-11'" in criterion_card(answer, DOSE_CARD)["detail"]
 
 
 # --- A2: a newer result not final yet -----------------------------------------------------------------------
 def test_a_newer_preliminary_titer_stops_the_met_and_is_named():
     answer = _answer(_add_copy(_record(), "aav9", "aav9-b", status="preliminary", valueString="1:200",
                                effectiveDateTime="2026-11-21"))
-    got = _criterion(answer, "aav9-titer")
+    got = criterion_outcome(answer, "aav9-titer")
     assert got["status"] == "unknown" and got["reasonCode"] == "result-not-final"
     assert got["overall"] != "eligible"
-    card = _card(answer, TITER_CARD)
+    card = criterion_card(answer, TITER_CARD)
     assert card["summary"].endswith("a newer result is not final yet")
     assert "Observation/aav9-b (AAV9 titer of 2026-11-21 is preliminary (1:200): wait for the final result)" \
         in card["detail"]
@@ -112,9 +105,9 @@ def test_a_newer_preliminary_titer_stops_the_met_and_is_named():
 def test_a_newer_registered_titer_stops_the_met():
     answer = _answer(_add_copy(_record(), "aav9", "aav9-b", ("valueString",), status="registered",
                                effectiveDateTime="2026-11-21"))
-    got = _criterion(answer, "aav9-titer")
+    got = criterion_outcome(answer, "aav9-titer")
     assert got["status"] == "unknown" and got["reasonCode"] == "result-not-final"
-    assert "AAV9 titer of 2026-11-21 is registered (no value yet)" in _card(answer, TITER_CARD)["detail"]
+    assert "AAV9 titer of 2026-11-21 is registered (no value yet)" in criterion_card(answer, TITER_CARD)["detail"]
 
 
 def test_an_older_preliminary_or_a_newer_cancelled_titer_changes_nothing():
@@ -122,16 +115,16 @@ def test_an_older_preliminary_or_a_newer_cancelled_titer_changes_nothing():
                     {"status": "cancelled", "effectiveDateTime": "2026-11-21"},
                     {"status": "entered-in-error", "effectiveDateTime": "2026-11-21"}):
         answer = _answer(_add_copy(_record(), "aav9", "aav9-b", valueString="1:200", **changes))
-        got = _criterion(answer, "aav9-titer")
+        got = criterion_outcome(answer, "aav9-titer")
         assert got["status"] == "met" and got["overall"] == "eligible", changes
 
 
 def test_a_newer_preliminary_alt_stops_the_baseline_liver_met():
     answer = _answer(_add_copy(_record(), "alt", "alt-b", status="preliminary", effectiveDateTime="2026-11-21",
                                valueQuantity={"value": 300, "unit": "U/L", "system": UCUM, "code": "U/L"}))
-    got = _criterion(answer, "baseline-liver-function")
+    got = criterion_outcome(answer, "baseline-liver-function")
     assert got["status"] == "unknown" and got["reasonCode"] == "result-not-final"
-    assert "ALT of 2026-11-21 is preliminary (300 U/L)" in _card(answer, LIVER_CARD)["detail"]
+    assert "ALT of 2026-11-21 is preliminary (300 U/L)" in criterion_card(answer, LIVER_CARD)["detail"]
 
 
 # --- P1: monitoring, no taper while a newer liver test is not final ------------------------------------------
@@ -188,11 +181,11 @@ NAB = {"text": "neutralizing antibody assay"}
 def test_a_newer_neutralising_antibody_titer_above_1_50_goes_to_review():
     answer = _answer(_add_copy(_record(), "aav9", "aav9-b", effectiveDateTime="2026-11-21", valueString="1:200",
                                method=NAB))
-    got = _criterion(answer, "aav9-titer")
+    got = criterion_outcome(answer, "aav9-titer")
     assert got["status"] == "review" and got["reasonCode"] == "titer-newer-other-assay"
     assert got["overall"] == "needs-review"
     assert set(got["evidence"]) == {"Observation/aav9", "Observation/aav9-b"}
-    card = _card(answer, TITER_CARD)
+    card = criterion_card(answer, TITER_CARD)
     assert "newer titer 1:200 by another assay: refer to the Medical Director" in card["summary"]
     assert "The latest ELISA titer is \\<1:25 on 2026-11-20" in card["detail"]
     assert "(neutralizing antibody assay) is 1:200 on 2026-11-21" in card["detail"]
@@ -203,7 +196,7 @@ def test_a_newer_neutralising_antibody_titer_within_1_50_or_an_older_one_changes
     for changes in ({"effectiveDateTime": "2026-11-21", "valueString": "<1:5"},
                     {"effectiveDateTime": "2026-11-19", "valueString": "1:200"}):
         answer = _answer(_add_copy(_record(), "aav9", "aav9-b", method=NAB, **changes))
-        got = _criterion(answer, "aav9-titer")
+        got = criterion_outcome(answer, "aav9-titer")
         assert got["status"] == "met" and got["overall"] == "eligible", changes
 
 
@@ -216,13 +209,13 @@ def _with_weight(kg: float, day: str) -> list[dict]:
 def test_weights_a_day_apart_that_cannot_both_be_right_leave_the_dose_and_steroid_unknown():
     answer = _answer(_with_weight(9.5, "2026-11-19"))
     for cid in ("dose-within-label", "corticosteroid-plan"):
-        got = _criterion(answer, cid)
+        got = criterion_outcome(answer, cid)
         assert got["status"] == "unknown" and got["reasonCode"] == "weights-contradict", cid
         assert set(got["evidence"]) >= {"Observation/weight", "Observation/weight-b"}
     # Both weights are within the label's 2.6-21 kg, so that check holds whichever is right (as for same-day
     # disagreements: rules/integrity.py).
-    assert _criterion(answer, "weight-in-label-range")["status"] == "met"
-    detail = _card(answer, DOSE_CARD)["detail"]
+    assert criterion_outcome(answer, "weight-in-label-range")["status"] == "met"
+    detail = criterion_card(answer, DOSE_CARD)["detail"]
     assert "9.5 kg on 2026-11-19 (Observation/weight-b); 7.2 kg on 2026-11-20 (Observation/weight)" in detail
     assert "differ by 2.3 kg in 1 day(s), more than the 1.83 kg" in detail
     assert "recent weights contradict each other" in answer["cards"][0]["summary"]
@@ -231,8 +224,8 @@ def test_weights_a_day_apart_that_cannot_both_be_right_leave_the_dose_and_steroi
 def test_normal_growth_and_small_differences_between_weights_never_trip_the_check():
     for kg, day in ((7.0, "2026-11-13"), (7.4, "2026-11-19"), (6.6, "2026-11-19"), (9.5, "2026-11-01")):
         answer = _answer(_with_weight(kg, day))
-        assert _criterion(answer, "dose-within-label")["status"] == "met", (kg, day)
-        assert answer["cards"][0]["extension"][EXT]["overall"] == "eligible", (kg, day)
+        got = criterion_outcome(answer, "dose-within-label")
+        assert got["status"] == "met" and got["overall"] == "eligible", (kg, day)
 
 
 # --- O1: gestational age at birth is one fact ----------------------------------------------------------------
@@ -250,7 +243,7 @@ def _ga_record(first: float, second: float) -> list[dict]:
 def test_two_ga_at_birth_values_on_different_dates_are_a_conflict_whichever_is_newer():
     for first, second in ((28, 39), (39, 28)):
         answer = _answer(_ga_record(first, second))
-        got = _criterion(answer, "gestational-age")
+        got = criterion_outcome(answer, "gestational-age")
         assert got["status"] == "unknown" and got["reasonCode"] == "ga-at-birth-conflict", (first, second)
         assert set(got["evidence"]) == {"Observation/ga-birth", "Observation/ga-b"}
         assert f"{first:g} wk on 2026-10-20 (Observation/ga-birth); {second:g} wk on 2026-11-01 (Observation/ga-b)" \
@@ -259,7 +252,7 @@ def test_two_ga_at_birth_values_on_different_dates_are_a_conflict_whichever_is_n
 
 
 def test_ga_at_birth_values_that_agree_or_do_not_change_the_answer_keep_it():
-    assert _criterion(_answer(_ga_record(39, 39)), "gestational-age")["status"] == "met"
-    assert _criterion(_answer(_ga_record(39, 39.1)), "gestational-age")["status"] == "met"  # within a day
+    assert criterion_outcome(_answer(_ga_record(39, 39)), "gestational-age")["status"] == "met"
+    assert criterion_outcome(_answer(_ga_record(39, 39.1)), "gestational-age")["status"] == "met"  # within a day
     # Term either way (38 or 40 weeks at birth, 6 weeks old): the answer does not depend on which is right.
-    assert _criterion(_answer(_ga_record(38, 40)), "gestational-age")["status"] == "met"
+    assert criterion_outcome(_answer(_ga_record(38, 40)), "gestational-age")["status"] == "met"
