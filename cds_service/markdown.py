@@ -18,6 +18,7 @@ import re
 import string
 
 _ESCAPE = {ord(c): "\\" + c for c in "\\`*_~[]<>&|"}
+_NEEDS_ESCAPE = re.compile(r"[\\`*_~\[\]<>&|]")  # str.translate with _ESCAPE is slow per character: only if needed
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _TRIGGER = re.compile(  # www. http: https: ftp: and any @
     r"(?i)(www|https?|ftp)?([.:@])")
@@ -41,10 +42,27 @@ def _break_block(m: re.Match) -> str:
     return f"{m.group(1)}\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"
 
 
+# What the two regexes need to find before they can change anything, checked first because most card strings
+# have neither (a card renders dozens): _TRIGGER changes only an "@" or a trigger after www/http/ftp (any case:
+# only the ASCII letters themselves fold to w, h, t, p, f), _BLOCK_START only a string whose first non-space
+# character (`\s` is str.isspace) is one of these.
+_BLOCK_FIRST = frozenset("#>+=-0123456789")
+
+
 def md(text: object) -> str:
     """`text` as literal markdown, on one line."""
-    escaped = _TRIGGER.sub(_break_autolink, plain(text).translate(_ESCAPE))
-    return _BLOCK_START.sub(_break_block, escaped)
+    escaped = plain(text)
+    if _NEEDS_ESCAPE.search(escaped):
+        escaped = escaped.translate(_ESCAPE)
+    if "@" in escaped or _has_scheme(escaped.lower()):
+        escaped = _TRIGGER.sub(_break_autolink, escaped)
+    if escaped.lstrip()[:1] in _BLOCK_FIRST:
+        escaped = _BLOCK_START.sub(_break_block, escaped)
+    return escaped
+
+
+def _has_scheme(lower: str) -> bool:
+    return "www" in lower or "http" in lower or "ftp" in lower
 
 
 def md_params(params: dict) -> dict:
