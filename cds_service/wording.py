@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .markdown import md_params, plain
+from .markdown import md, plain
 from .rules.findings import Finding
 
 
@@ -38,15 +38,8 @@ class Wording:
     def render(self, template: str, finding: Finding, criterion: dict | None = None, markdown: bool = True) -> str:
         """The template filled with the finding's parameters: escaped for markdown, or as one line of plain
         text (summaries, the machine-readable outcome). Parameters may carry text from the patient's data."""
-        params = md_params(finding.params) if markdown else {
-            k: plain(v) if isinstance(v, str) else v for k, v in finding.params.items()}
-        params["title"] = (criterion or self.criterion(finding.criterion))["title"]
-        params["short"] = (criterion or self.criterion(finding.criterion))["short"]
-        for key in ("months", "count"):  # "1 month", "1 condition"
-            params[f"{key}_s"] = "" if str(finding.params.get(key)) == "1" else "s"
-        if params.get("ndc_verified") is False:  # a kit NDC derived from the label's pattern
-            params["ndc"] += self.data["kit"]["derivedShort"]
-        return template.format_map(params)
+        return template.format_map(_Fill(finding.params, criterion or self.criterion(finding.criterion),
+                                         md if markdown else plain, self.data["kit"]["derivedShort"]))
 
     def reason_text(self, finding: Finding, markdown: bool = True) -> str:
         criterion = self.criterion(finding.criterion)
@@ -69,3 +62,28 @@ class Wording:
         """The criterion card's status, worded by reason where the data exist but cannot confirm it
         ("unknown (titer too old)"), not a bare "data missing"."""
         return self.reason(finding).get("statusLabel") or self.data["statusLabels"][finding.status]
+
+
+class _Fill(dict):
+    """A finding's parameters as one template uses them, each made when the template names it (a template
+    uses a few of them): strings escaped (`text`: md or plain); the criterion's title and short name; the
+    plural endings months_s and count_s ("1 month", "1 condition"); a kit NDC derived from the label's
+    pattern marked so."""
+
+    __slots__ = ("params", "criterion", "text", "derived")
+
+    def __init__(self, params: dict, criterion: dict, text, derived: str):
+        super().__init__()
+        self.params, self.criterion, self.text, self.derived = params, criterion, text, derived
+
+    def __missing__(self, key: str):
+        if key in ("title", "short"):
+            return self.criterion[key]
+        if key in ("months_s", "count_s"):
+            return "" if str(self.params.get(key[:-2])) == "1" else "s"
+        value = self.params[key]
+        if isinstance(value, str):
+            value = self.text(value)
+        if key == "ndc" and self.params.get("ndc_verified") is False:
+            value += self.derived
+        return value
