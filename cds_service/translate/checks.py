@@ -11,6 +11,7 @@ is in the future only once no place on Earth has reached it (UTC+14).
 from __future__ import annotations
 
 import re
+import string
 from datetime import date, datetime, timedelta
 
 # Clock skew allowed between the EHR's clocks and ours (project choice: NTP-synchronised servers differ
@@ -43,12 +44,22 @@ def not_this_patients(resource: dict, patient_id: str) -> str | None:
         return None
     ref = resource.get(element)
     text = ref.get("reference") if type(ref) is dict else None
+    if text == "Patient/" + patient_id and _is_id(patient_id):  # the usual case: what the regex below accepts
+        return None
     if type(text) is not str:
         return f"its {element} does not name a patient, so it may not be this patient's"
     match = _PATIENT_REFERENCE.search(text.strip())
     if match is None or match.group(1) != patient_id:
         return f"its {element} is {_shown(text)}, not Patient/{patient_id}"
     return None
+
+
+_ID_CHARACTERS = string.ascii_letters + string.digits + "-."
+
+
+def _is_id(text: str) -> bool:
+    """Does `text` match _PATIENT_REFERENCE's id, [A-Za-z0-9-.]{1,64}?"""
+    return 0 < len(text) <= 64 and not text.strip(_ID_CHARACTERS)
 
 
 def _not_a_participant(appointment: dict, patient_id: str) -> str | None:

@@ -101,12 +101,21 @@ def _ref(resource: dict) -> str:
 _LOWER_CASE = frozenset({"status", "intent"})
 
 
+# R4 status and intent codes as FHIR writes them: already tidy, nothing to strip or lower-case (most values).
+_TIDY_CODES = frozenset({
+    "active", "amended", "arrived", "booked", "cancelled", "checked-in", "completed", "corrected", "directive",
+    "draft", "entered-in-error", "filler-order", "final", "finished", "fulfilled", "in-progress", "inactive",
+    "instance-order", "intended", "noshow", "not-done", "not-taken", "on-hold", "option", "order",
+    "original-order", "pending", "plan", "planned", "preliminary", "preparation", "proposal", "proposed",
+    "reflex-order", "registered", "revoked", "stopped", "suspended", "unknown", "waitlist"})
+
+
 def tidy_status(resource: dict) -> dict:
     """Cheap, always: the top-level `status` and `intent`, which the readers look at before validating."""
     fixed = None
     for key in _LOWER_CASE:
         value = resource.get(key)
-        if type(value) is str:
+        if type(value) is str and value not in _TIDY_CODES:
             clean = value.strip().lower()
             if clean != value:
                 fixed = fixed or dict(resource)
