@@ -73,10 +73,11 @@ def _stage(app, body: dict, stage: str):
     from cds_service.coverage_cards import CoverageCards
     from cds_service.crd import coverage_information
     from cds_service.data_access import gather
-    from cds_service.hooks import SERVICES, draft_resources, parse_request, zolgensma_order
+    from cds_service.hook_requests import draft_resources, parse_request, zolgensma_order
     from cds_service.orders import OrderSuggester
     from cds_service.rules.billing import billing_guidance
     from cds_service.rules.eligibility import evaluate
+    from cds_service.services import SERVICES
     from cds_service.translate import Translator
 
     handler = app.extensions["cds.handler"].eligibility

@@ -10,7 +10,7 @@ from importlib import resources
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import extensions
+from . import extensions, write_info
 from .data_access import SOURCES
 from .errors import BadRequest, CdsError, NotFound, where_it_failed
 from .feedback import parse_feedback
@@ -61,7 +61,9 @@ def call_service(service_id: str):
     gc.disable()
     try:
         call.body = body = _json_body()
-        call.result = app.extensions["cds.handler"](service_id, body, _fhir_servers(), base_url=_base_url)
+        verifier = app.extensions.get("cds.verifier")  # as _fhir_servers(), without its proxy lookups
+        servers = verifier.fhir_servers(call.claims) if verifier is not None else None
+        call.result = app.extensions["cds.handler"](service_id, body, servers, base_url=_base_url)
     finally:
         if collecting:
             gc.enable()
@@ -131,50 +133,65 @@ def openapi():
 def log_call(response):
     """One structured line per call (CRD: keep logs of invocations and responses). Never tokens, never free
     text from the request: identifiers are cut to a bounded length, unknown hooks and prefetch keys are only
-    counted. Built from the request and `g` looked up once: each lookup through Flask's context proxies costs
-    about a microsecond, and this runs on every call, most of them for orders that are not Zolgensma."""
-    req, ctx = request._get_current_object(), vars(g._get_current_object())  # what this call set on `g`
+    counted. Built from the request and `g` looked up once (each lookup through Flask's context proxies costs
+    about a microsecond) and written without logging's record machinery when only the service's own handler
+    would write it (cds_service.write_info): this runs on every call, most of them for orders that are not
+    Zolgensma, where it was the largest part of the service's own work."""
+    req = request._get_current_object()
     if req.method == "OPTIONS" or not calls.isEnabledFor(logging.INFO):
         return response
+    ctx = vars(g._get_current_object())  # what this call set on `g`
     # A stored packet's id is its credential (packet/links.py): never logged, like tokens.
     path = "/packets/<key>" if req.endpoint == "cds.stored_packet" else _ident(req.path)
-    now = time.perf_counter()
     status = response.status_code
+    started = ctx.get("started")
     event = {"method": req.method, "path": path, "status": status,
-             "ms": round((now - ctx.get("started", now)) * 1000, 1)}
+             "ms": 0.0 if started is None else round((time.perf_counter() - started) * 1000, 1)}
     claims = ctx.get("claims")
     if claims:
         event["client"] = {"iss": claims.get("iss"), "jti": _ident(claims.get("jti"))}
     body = ctx.get("body")
     if isinstance(body, dict):
-        context = body.get("context") if isinstance(body.get("context"), dict) else {}
-        keys = body["prefetch"] if isinstance(body.get("prefetch"), dict) else {}
-        hook = body.get("hook")
-        event.update(hook=hook if isinstance(hook, str) and hook in KNOWN_HOOKS else "other",
-                     hookInstance=_ident(body.get("hookInstance")), patientId=_ident(context.get("patientId")),
-                     userId=_ident(context.get("userId")), prefetchKeys=sorted(k for k in keys if k in KNOWN_KEYS))
-        if len(event["prefetchKeys"]) < len(keys):
-            event["otherPrefetchKeys"] = len(keys) - len(event["prefetchKeys"])
+        _request_fields(event, body)
     payload = ctx.get("result")
     if payload is None and status >= 400 and response.is_json:
         payload = response.get_json(silent=True) or {}  # small error bodies only
     if isinstance(payload, dict):
-        cards = payload.get("cards")
-        if isinstance(cards, list):
-            event["cards"] = [{"summary": c.get("summary"), "indicator": c.get("indicator")} for c in cards]
-            outcome = (cards[0].get("extension") or {}).get(extensions.ELIGIBILITY) if cards else None
-            if outcome:
-                event["overall"] = outcome["overall"]
-                event["criteria"] = {c["id"]: c["status"] for c in outcome["criteria"]}
-            event["systemActions"] = len(payload.get("systemActions") or [])
-        elif payload.get("resourceType") == "OperationOutcome":
-            event["error"] = payload["issue"][0].get("diagnostics")
+        _answer_fields(event, payload)
     overall = ctx.get("overall")
     if overall:
         event["overall"] = overall
-    # Logger.info less its search of the stack for the caller's file and line, which no handler here writes.
-    calls.handle(calls.makeRecord(calls.name, logging.INFO, __file__, 0, dumps_bytes(event).decode(), None, None))
+    write_info(calls, dumps_bytes(event).decode())
     return response
+
+
+def _request_fields(event: dict, body: dict) -> None:
+    """The call log's fields from a CDS Hooks request body: known names and bounded identifiers only."""
+    context = body.get("context")
+    context = context if isinstance(context, dict) else {}
+    keys = body.get("prefetch")
+    keys = keys if isinstance(keys, dict) else {}
+    hook = body.get("hook")
+    known = sorted(keys.keys() & KNOWN_KEYS) if keys else []
+    event.update(hook=hook if isinstance(hook, str) and hook in KNOWN_HOOKS else "other",
+                 hookInstance=_ident(body.get("hookInstance")), patientId=_ident(context.get("patientId")),
+                 userId=_ident(context.get("userId")), prefetchKeys=known)
+    if len(known) < len(keys):
+        event["otherPrefetchKeys"] = len(keys) - len(known)
+
+
+def _answer_fields(event: dict, payload: dict) -> None:
+    """The call log's fields from an answer: cards' summaries and indicators, the outcome, or the error."""
+    cards = payload.get("cards")
+    if isinstance(cards, list):
+        event["cards"] = [{"summary": c.get("summary"), "indicator": c.get("indicator")} for c in cards]
+        outcome = (cards[0].get("extension") or {}).get(extensions.ELIGIBILITY) if cards else None
+        if outcome:
+            event["overall"] = outcome["overall"]
+            event["criteria"] = {c["id"]: c["status"] for c in outcome["criteria"]}
+        event["systemActions"] = len(payload.get("systemActions") or [])
+    elif payload.get("resourceType") == "OperationOutcome":
+        event["error"] = payload["issue"][0].get("diagnostics")
 
 
 KNOWN_HOOKS = {hook for service in SERVICES.values() for hook in service.hooks}

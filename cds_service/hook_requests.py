@@ -77,7 +77,12 @@ def draft_resources(context: dict) -> list[dict]:
 def zolgensma_order(context: dict, hook: str, drafts: list[dict], medications: dict | None = None) -> dict | None:
     """The Zolgensma MedicationRequest this hook is about (order-select: only among the selections). The
     product may be named by reference: `medications` are the Medications known to this request."""
-    for resource in candidate_orders(context, hook, drafts):
+    return first_zolgensma(candidate_orders(context, hook, drafts), context, medications)
+
+
+def first_zolgensma(candidates: list[dict], context: dict, medications: dict | None = None) -> dict | None:
+    """The first of `candidates` (candidate_orders) that orders Zolgensma, its subject checked; else None."""
+    for resource in candidates:
         if medication_kind(resource, medications) == "zolgensma":
             check_subject(resource, context)
             return resource

@@ -24,10 +24,10 @@ from .facts import DataIssue, PatientFacts
 from .hook_requests import (
     candidate_orders,
     draft_resources,
+    first_zolgensma,
     medications_by_reference,
     parse_request,
     stamped_with_another_hook,
-    zolgensma_order,
 )
 from .monitoring_cards import MonitoringCards
 from .orders import OrderSuggester, sign_orders
@@ -162,14 +162,13 @@ class EligibilityHandler(_Handler):
 
     def find_order(self, context: dict, body: dict) -> tuple[dict | None, list[dict], dict]:
         """The Zolgensma order this call is about (or None), the draft orders, and the Medications known."""
-        hook = body["hook"]
         drafts = draft_resources(context)
+        candidates = candidate_orders(context, body["hook"], drafts)  # found once: most calls end here
         medications = medication_index(drafts)  # Medications sent with the draft orders
-        order = zolgensma_order(context, hook, drafts, medications)
-        candidates = candidate_orders(context, hook, drafts) if order is None else []
-        if unresolved_medication_ids(candidates, medications):  # a draft names its Medication on the server only
+        order = first_zolgensma(candidates, context, medications)
+        if order is None and unresolved_medication_ids(candidates, medications):  # named on the server only
             medications_by_reference(body, self.config, candidates, medications)
-            order = zolgensma_order(context, hook, drafts, medications)
+            order = first_zolgensma(candidates, context, medications)
         return order, drafts, medications
 
     def assess(self, context: dict, body: dict, order: dict, drafts: list[dict], medications: dict,

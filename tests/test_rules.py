@@ -16,7 +16,7 @@ from cds_service.cards import CardBuilder, cards_for
 from cds_service.coverage_cards import CoverageCards
 from cds_service.data_access import SOURCES, gather
 from cds_service.facts import Dose, GeneticResult, Measurement, Order, PatientFacts, SequenceVariant, Titer
-from cds_service.hooks import draft_resources, zolgensma_order
+from cds_service.hook_requests import draft_resources, zolgensma_order
 from cds_service.orders import OrderSuggester
 from cds_service.quantities import UnitError, parse_titer_string, titer_at_most, to_canonical
 from cds_service.queries import eligibility_plan
