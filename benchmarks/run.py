@@ -12,11 +12,13 @@
   (d) cost per prefetched resource, 250 to 10,000 resources (in-process).
 
 wrk is the Debian package `wrk`; without it (b) and (a) fall back to a Python driver and say so. The machine is
-shared and noisy: compare the ratios of one run, not the absolute numbers. Usage: make bench
+shared and noisy: compare the ratios of one run, not the absolute numbers. Usage: make bench (part (a) alone:
+python benchmarks/run.py --only a)
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import http.client
 import json
@@ -283,12 +285,17 @@ def quiet_production_log() -> None:
     logger.propagate = False
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["a"], help="run only this part (the others take most of the run)")
+    args = parser.parse_args(argv)
     quiet_production_log()
     print("One run on this machine (shared, noisy: compare ratios).")
 
     other = hook_request("no-zolgensma", mode="server")
     compare("(a) non-Zolgensma order-sign, lean prefetch (none)", json.dumps(other).encode())
+    if args.only == "a":
+        return
 
     body, resources = full_request()
     payload = json.dumps(body).encode()

@@ -25,8 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .store import Store
 
     settings = config_module.load(config)
-    app = Flask(__name__)
-    app.json = OrjsonProvider(app)
+    app = CdsFlask(__name__)
     app.config.update(settings)
     # Werkzeug answers a larger body with 413 (an OperationOutcome from api.py) before it is read.
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_REQUEST_BYTES"]
@@ -64,6 +63,28 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 log = logging.getLogger("cds_service")
+
+
+class CdsFlask(Flask):
+    """Flask with the orjson provider, and `ensure_sync` answered once per function: Flask asks it of every
+    hook and view on every call (is it a coroutine function? inspect: about a microsecond each, four times in a
+    call here), and a function's answer never changes. The benchmarks' JSON-only ceiling runs on this class too,
+    so that it measures the service's own work."""
+
+    json_provider_class = OrjsonProvider
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync: dict = {}
+
+    def ensure_sync(self, func):
+        try:
+            return self._sync[func]
+        except KeyError:
+            sync = self._sync[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # not hashable: asked each time
+            return super().ensure_sync(func)
 
 
 def _cors_only_with_origin(app: Flask) -> None:
@@ -125,16 +146,13 @@ def write_info(logger: logging.Logger, message: str) -> None:
     if handler is None:
         logger.handle(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, None, None))
         return
-    created = time.time()
-    line = f"{handler.formatter.asctime(created)} {logger.name} INFO {message}{handler.terminator}"
-    handler.acquire()
-    try:
-        handler.stream.write(line)
-        handler.stream.flush()
-    except Exception:  # as StreamHandler.emit: a failed write is reported on stderr, never raised to the call
-        handler.handleError(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, None, None))
-    finally:
-        handler.release()
+    line = f"{handler.formatter.asctime(time.time())} {logger.name} INFO {message}\n"
+    with handler.lock:  # as Handler.handle
+        try:
+            handler.stream.write(line)
+            handler.stream.flush()
+        except Exception:  # as StreamHandler.emit: a failed write is reported on stderr, never raised to the call
+            handler.handleError(logger.makeRecord(logger.name, logging.INFO, __file__, 0, message, None, None))
 
 
 def _sole_handler(logger: logging.Logger) -> logging.StreamHandler | None:
@@ -145,9 +163,9 @@ def _sole_handler(logger: logging.Logger) -> logging.StreamHandler | None:
             or len(parent.handlers) != 1):
         return None
     handler = parent.handlers[0]
-    if (type(handler) is not logging.StreamHandler or type(handler.formatter) is not _Formatter
-            or handler.formatter._fmt != LOG_FORMAT or handler.formatter.datefmt or handler.filters
-            or handler.level > logging.INFO or parent.name != "cds_service"
-            or (parent.propagate and logging.root.handlers)):
+    formatter = handler.formatter
+    if (type(handler) is not logging.StreamHandler or handler.terminator != "\n" or handler.filters
+            or handler.level > logging.INFO or type(formatter) is not _Formatter or formatter._fmt != LOG_FORMAT
+            or formatter.datefmt or parent.name != "cds_service" or (parent.propagate and logging.root.handlers)):
         return None
     return handler

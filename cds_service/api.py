@@ -26,8 +26,7 @@ calls = logging.getLogger("cds_service.calls")
 @bp.before_request
 def authenticate():
     call = g._get_current_object()  # one lookup through Flask's context proxy, not one per attribute
-    call.started = time.perf_counter()
-    call.claims = None
+    vars(call).update(started=time.perf_counter(), claims=None)  # as `call.x = ...`, without a Python call each
     verifier = current_app.extensions.get("cds.verifier")
     # A stored packet is opened from a card link by the clinician's browser: its unguessable, expiring id is
     # the credential (packet/links.py).
@@ -133,31 +132,55 @@ def openapi():
 def log_call(response):
     """One structured line per call (CRD: keep logs of invocations and responses). Never tokens, never free
     text from the request: identifiers are cut to a bounded length, unknown hooks and prefetch keys are only
-    counted. Built from the request and `g` looked up once (each lookup through Flask's context proxies costs
-    about a microsecond) and written without logging's record machinery when only the service's own handler
-    would write it (cds_service.write_info): this runs on every call, most of them for orders that are not
-    Zolgensma, where it was the largest part of the service's own work."""
+    counted. This runs on every call, most of them for orders that are not Zolgensma, where it was the largest
+    part of the service's own work: the request and `g` are looked up once (each lookup through Flask's context
+    proxies costs about a microsecond), the common fields are read inline, and the line is written without
+    logging's record machinery when only the service's own handler would write it (cds_service.write_info)."""
     req = request._get_current_object()
     if req.method == "OPTIONS" or not calls.isEnabledFor(logging.INFO):
         return response
     ctx = vars(g._get_current_object())  # what this call set on `g`
-    # A stored packet's id is its credential (packet/links.py): never logged, like tokens.
-    path = "/packets/<key>" if req.endpoint == "cds.stored_packet" else _ident(req.path)
-    status = response.status_code
-    started = ctx.get("started")
-    event = {"method": req.method, "path": path, "status": status,
-             "ms": 0.0 if started is None else round((time.perf_counter() - started) * 1000, 1)}
+    started, status = ctx.get("started"), response.status_code
+    rule = req.url_rule
+    event = {"method": req.method,
+             # A stored packet's id is its credential (packet/links.py): never logged, like tokens.
+             "path": "/packets/<key>" if rule is not None and rule.endpoint == "cds.stored_packet"
+             else req.path[:MAX_LOGGED_ID],
+             "status": status,
+             # Milliseconds to one decimal; round(x, 1) would go through decimal text, several times the cost.
+             "ms": 0.0 if started is None else int((time.perf_counter() - started) * 10000 + 0.5) / 10}
     claims = ctx.get("claims")
     if claims:
         event["client"] = {"iss": claims.get("iss"), "jti": _ident(claims.get("jti"))}
     body = ctx.get("body")
     if isinstance(body, dict):
-        _request_fields(event, body)
+        context, keys, hook = body.get("context"), body.get("prefetch"), body.get("hook")
+        context = context if isinstance(context, dict) else _EMPTY
+        keys = keys if isinstance(keys, dict) else _EMPTY
+        known = sorted(keys.keys() & KNOWN_KEYS) if keys else []
+        event["hook"] = hook if isinstance(hook, str) and hook in KNOWN_HOOKS else "other"
+        event["hookInstance"] = _ident(body.get("hookInstance"))
+        event["patientId"] = _ident(context.get("patientId"))
+        event["userId"] = _ident(context.get("userId"))
+        event["prefetchKeys"] = known
+        if len(known) < len(keys):
+            event["otherPrefetchKeys"] = len(keys) - len(known)
     payload = ctx.get("result")
     if payload is None and status >= 400 and response.is_json:
         payload = response.get_json(silent=True) or {}  # small error bodies only
     if isinstance(payload, dict):
-        _answer_fields(event, payload)
+        cards = payload.get("cards")
+        if isinstance(cards, list):
+            event["cards"] = [{"summary": c.get("summary"), "indicator": c.get("indicator")} for c in cards] \
+                if cards else []
+            outcome = (cards[0].get("extension") or {}).get(extensions.ELIGIBILITY) if cards else None
+            if outcome:
+                event["overall"] = outcome["overall"]
+                event["criteria"] = {c["id"]: c["status"] for c in outcome["criteria"]}
+            actions = payload.get("systemActions")
+            event["systemActions"] = len(actions) if actions else 0
+        elif payload.get("resourceType") == "OperationOutcome":
+            event["error"] = payload["issue"][0].get("diagnostics")
     overall = ctx.get("overall")
     if overall:
         event["overall"] = overall
@@ -165,35 +188,7 @@ def log_call(response):
     return response
 
 
-def _request_fields(event: dict, body: dict) -> None:
-    """The call log's fields from a CDS Hooks request body: known names and bounded identifiers only."""
-    context = body.get("context")
-    context = context if isinstance(context, dict) else {}
-    keys = body.get("prefetch")
-    keys = keys if isinstance(keys, dict) else {}
-    hook = body.get("hook")
-    known = sorted(keys.keys() & KNOWN_KEYS) if keys else []
-    event.update(hook=hook if isinstance(hook, str) and hook in KNOWN_HOOKS else "other",
-                 hookInstance=_ident(body.get("hookInstance")), patientId=_ident(context.get("patientId")),
-                 userId=_ident(context.get("userId")), prefetchKeys=known)
-    if len(known) < len(keys):
-        event["otherPrefetchKeys"] = len(keys) - len(known)
-
-
-def _answer_fields(event: dict, payload: dict) -> None:
-    """The call log's fields from an answer: cards' summaries and indicators, the outcome, or the error."""
-    cards = payload.get("cards")
-    if isinstance(cards, list):
-        event["cards"] = [{"summary": c.get("summary"), "indicator": c.get("indicator")} for c in cards]
-        outcome = (cards[0].get("extension") or {}).get(extensions.ELIGIBILITY) if cards else None
-        if outcome:
-            event["overall"] = outcome["overall"]
-            event["criteria"] = {c["id"]: c["status"] for c in outcome["criteria"]}
-        event["systemActions"] = len(payload.get("systemActions") or [])
-    elif payload.get("resourceType") == "OperationOutcome":
-        event["error"] = payload["issue"][0].get("diagnostics")
-
-
+_EMPTY: dict = {}
 KNOWN_HOOKS = {hook for service in SERVICES.values() for hook in service.hooks}
 KNOWN_KEYS = {source.key for source in SOURCES}
 MAX_LOGGED_ID = 128

@@ -44,3 +44,22 @@ def test_values_orjson_cannot_write_are_still_checked():
     assert nested_deeper(shallow, 64) is False
     assert nested_deeper(deep, 64) is True
     assert nested_deeper("text", 0) is False and nested_deeper({}, 0) is True
+
+
+def test_flask_asks_each_function_once_whether_it_is_a_coroutine():
+    from flask import Flask
+
+    from cds_service import CdsFlask
+
+    app = CdsFlask(__name__)
+
+    def hook():
+        return None
+
+    async def coroutine():
+        return None
+
+    assert app.ensure_sync(hook) is hook and app.ensure_sync(hook) is hook
+    for flask_app in (app, Flask(__name__)):  # an async view is handled as Flask handles it
+        with pytest.raises(RuntimeError, match="async"):
+            flask_app.ensure_sync(coroutine)
