@@ -55,18 +55,18 @@ def call_service(service_id: str):
     # No cyclic garbage collection during one call: parsing a large prefetch creates hundreds of thousands of
     # objects, and each full collection the allocations trigger walks all of them (a 10,000-resource prefetch
     # cost 3x more per resource). The call's cycles are collected after it, by the next collection.
-    app, call = current_app._get_current_object(), g._get_current_object()  # each proxy looked up once
+    app, call = current_app._get_current_object(), vars(g._get_current_object())  # each proxy looked up once
     collecting = gc.isenabled()
     gc.disable()
     try:
-        call.body = body = _json_body()
+        call["body"] = body = _json_body()  # on `g` for the call log
         verifier = app.extensions.get("cds.verifier")  # as _fhir_servers(), without its proxy lookups
-        servers = verifier.fhir_servers(call.claims) if verifier is not None else None
-        call.result = app.extensions["cds.handler"](service_id, body, servers, base_url=_base_url)
+        servers = verifier.fhir_servers(call["claims"]) if verifier is not None else None
+        call["result"] = result = app.extensions["cds.handler"](service_id, body, servers, base_url=_base_url)
     finally:
         if collecting:
             gc.enable()
-    return app.json.response(call.result)
+    return app.json.response(result)
 
 
 @bp.post("/packets")
