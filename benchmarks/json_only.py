@@ -1,15 +1,15 @@
 """The ceiling: a Flask endpoint that only parses the same JSON body and answers no cards.
 
-Same stack as the service (its Flask class with the orjson provider and the cached `ensure_sync`, gunicorn with
-gunicorn.conf.py), so the ratio measures the service's own work: a ceiling on the standard library's slower json,
-or on a Flask the service has tuned, would flatter the ratio.
+Same stack as the service (Flask, the service's orjson provider, gunicorn with gunicorn.conf.py), so the ratio
+measures the service's own work: a ceiling on the standard library's slower json would flatter the ratio.
 """
 
-from flask import jsonify, request
+from flask import Flask, jsonify, request
 
-from cds_service import CdsFlask
+from cds_service.jsonio import OrjsonProvider
 
-app = CdsFlask(__name__)
+app = Flask(__name__)
+app.json = OrjsonProvider(app)
 
 
 @app.post("/cds-services/<service_id>")
