@@ -209,13 +209,7 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
         if source.key in prefetch and value is None:
             resources[source.name] = []
         elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
-            page = read_page(value)
-            resources[source.name] = page.resources
-            gaps[source.name] = list(page.gaps)
-            if page.next:
-                jobs.append(Job(source.name, page.next, Query(page.next), continued=page.matches))
-            elif truncation(page.total, page.matches):
-                gaps[source.name].append(truncation(page.total, page.matches))
+            _take_page(source.name, value, resources, gaps, jobs)
             if source.name in FOLLOW_UP_BY_CODE:
                 follow_up.append(source.name)
         elif isinstance(value, dict) and isinstance(value.get("resourceType"), str) \
@@ -289,20 +283,25 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
+def _take_page(name: str, bundle: dict, resources: dict, gaps: dict, jobs: list[Job]) -> None:
+    """A prefetched searchset page joins source `name`'s resources, with what makes it incomplete: its `next` page
+    is continued on the server, a Bundle.total above what it holds with no `next` is truncation."""
+    page = read_page(bundle)
+    resources[name] = [*resources.get(name, ()), *page.resources]
+    gaps.setdefault(name, []).extend(page.gaps)
+    if page.next:
+        jobs.append(Job(name, page.next, Query(page.next), continued=page.matches))
+    elif truncation(page.total, page.matches):
+        gaps[name].append(truncation(page.total, page.matches))
+
+
 def _join_prefetch(source: Source, value, resources: dict, gaps: dict, jobs: list[Job],
                    issues: list[DataIssue]) -> None:
     """A prefetch-only key's Bundle joins the source it feeds, with what makes it incomplete (its `next` page is
     continued on the server like the source's own); absent, it is simply not there (the source's own prefetch
     and its follow-ups by code stand as before)."""
-    target = source.feeds
     if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-        page = read_page(value)
-        resources[target] = [*resources[target], *page.resources]
-        gaps.setdefault(target, []).extend(page.gaps)
-        if page.next:
-            jobs.append(Job(target, page.next, Query(page.next), continued=page.matches))
-        elif truncation(page.total, page.matches):
-            gaps[target].append(truncation(page.total, page.matches))
+        _take_page(source.feeds, value, resources, gaps, jobs)
     elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
         issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
 

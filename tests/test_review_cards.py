@@ -136,34 +136,35 @@ def test_titer_above_limit_offers_a_repeat_titer_order(client, rsps, mode):
 # Review item 9: the label's baseline creatinine (LOINC 2160-0) missing is a warning, not blocking.
 @pytest.mark.parametrize("mode", MODES)
 def test_missing_baseline_creatinine_is_a_warning_with_its_order(client, rsps, mode):
-    resources = [r for r in load("eligible-infant") if r.get("id") != "creatinine"]
-    FakeFhir(resources).register(rsps)
-    body = hook_request("eligible-infant", "order-sign", mode, resources=resources)
-    cards = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
+    cards = _cards_without_creatinine(client, rsps, "eligible-infant", mode)
     outcome = cards[0]["extension"]["org.example.zolgensma-cds.eligibility"]
     assert outcome["overall"] == "eligible"  # criterion 9 is platelets and troponin-I: not blocking
     assert cards[0]["summary"].startswith("Zolgensma can go ahead after 1 check: baseline Serum creatinine")
     assert cards[0]["indicator"] == "warning"
     monitoring = next(c for c in cards if c["summary"].startswith("Zolgensma monitoring"))
     assert monitoring["indicator"] == "warning"
-    codes = [coding["code"] for s in monitoring["suggestions"] for a in s["actions"]
-             for coding in a["resource"]["code"].get("coding", [])]
-    assert "2160-0" in codes
+    assert "2160-0" in _suggested_codes(monitoring)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_baseline_panel_orders_creatinine_with_platelets_and_troponin(client, rsps, mode):
-    resources = [r for r in load("missing-labs") if r.get("id") != "creatinine"]
-    FakeFhir(resources).register(rsps)
-    body = hook_request("missing-labs", "order-sign", mode, resources=resources)
-    cards = client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
-
-    def codes(card):
-        return [coding["code"] for s in card.get("suggestions", []) for a in s["actions"]
-                for coding in a["resource"]["code"].get("coding", [])]
-    assert "2160-0" in codes(_criterion_card(cards, "baseline-platelets-troponin"))
+    cards = _cards_without_creatinine(client, rsps, "missing-labs", mode)
+    assert "2160-0" in _suggested_codes(_criterion_card(cards, "baseline-platelets-troponin"))
     monitoring = next(c for c in cards if c["summary"].startswith("Zolgensma monitoring"))
-    assert "2160-0" not in codes(monitoring)  # ordered once, on the baseline panel
+    assert "2160-0" not in _suggested_codes(monitoring)  # ordered once, on the baseline panel
+
+
+def _cards_without_creatinine(client, rsps, name: str, mode: str) -> list[dict]:
+    """Order-sign cards for scenario `name` with its creatinine result removed from the record (both routes)."""
+    resources = [r for r in load(name) if r.get("id") != "creatinine"]
+    FakeFhir(resources).register(rsps)
+    body = hook_request(name, "order-sign", mode, resources=resources)
+    return client.post("/cds-services/zolgensma-order-sign", json=body).json["cards"]
+
+
+def _suggested_codes(card: dict) -> list[str]:
+    return [coding["code"] for s in card.get("suggestions", []) for a in s["actions"]
+            for coding in a["resource"]["code"].get("coding", [])]
 
 
 @pytest.mark.parametrize("mode", MODES)

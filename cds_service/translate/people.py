@@ -192,8 +192,8 @@ def _policy_payer(payors: list[dict], names: tuple[str, ...]) -> bool | None:
         display = payer_key(payor.get("display") or "")
         if display and any(name in display for name in names):
             return True
-        kind = (payor.get("reference") or "").split("/")[-2:-1]
-        named = named or bool(display) or kind in (["Patient"], ["RelatedPerson"])
+        payer_type = (payor.get("reference") or "").rpartition("/")[0].rpartition("/")[2]
+        named = named or bool(display) or payer_type in ("Patient", "RelatedPerson")
     return False if named else None
 
 
