@@ -21,6 +21,7 @@ from .crd import (
 from .data_access import SOURCES, Gathered, effective_request, gather
 from .errors import BadRequest, NotFound, Unprocessable
 from .facts import DataIssue, PatientFacts
+from .follow_ups import lab_follow_ups
 from .hook_requests import (
     candidate_orders,
     draft_resources,
@@ -181,8 +182,11 @@ class EligibilityHandler(_Handler):
             planned = self.translator(context).zolgensma_order(order)
             return windows((planned and planned.planned_date) or today, today)
 
-        gathered = gather(body, self.config, self.plan, search_windows,
-                          classify=self.translator(context).classify)
+        ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
+        classify = self.translator(context).classify
+        gathered = gather(body, self.config, self.plan, search_windows, ends, classify=classify)
+        # What the first answer calls for (server route): a report on the SMN1 results' day, an undated titer.
+        gathered = lab_follow_ups(body, self.config, gathered, classify, ends)
         _read_medications(body, self.config, gathered, medications)
         facts = self.translator(context, medications=medications).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)

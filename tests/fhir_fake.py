@@ -182,6 +182,9 @@ def _matches(resource: dict, params: dict) -> bool:
         value, when = params["date"], (_effective(resource) or resource.get("start") or "")[:10]
         if not when or (value.startswith("ge") and when < value[2:]) or (value.startswith("le") and when > value[2:]):
             return False
+        day = value.removeprefix("eq")
+        if day[:1].isdigit() and not when.startswith(day):  # no prefix: equal at the value's precision (a day)
+            return False
     return True
 
 

@@ -41,18 +41,20 @@ def test_every_scenario_gives_the_same_answer_with_and_without_batch(name, hook)
 def test_the_eligible_infant_takes_one_batch_and_the_location_read(rsps):
     """The 14 searches that start together in one POST, with typed references (`patient=Patient/<id>`: the same
     search; some servers expand a bare id only in a URL's own query string); then the titer's fallback (its
-    code is not the configured local one) and the Location the Encounter names, not included by this server."""
+    code is not the configured local one) and the Location the Encounter names, not included by this server; then
+    the lab results of the SMN1 result's day (follow_ups.py, review 2026-11-24b C2)."""
     fake = FakeFhir(load("eligible-infant"))
     fake.register(rsps, batch=True)
     response = make_app(FHIR_BATCH=True).test_client().post(SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
     batched = _batched(fake.calls)
-    assert len(batched) == 14 and len(fake.calls) == 15
+    assert len(batched) == 14 and len(fake.calls) == 16
     assert "Patient/eligible-infant" in batched
     assert "Condition?patient=Patient/eligible-infant&_count=200" in batched
     assert "PractitionerRole?practitioner=Practitioner/neuro-1&_count=50" in batched
     assert [c for c in fake.calls if not c.startswith("batch:")] == [
-        "Observation?patient=eligible-infant&category=laboratory&date=ge2026-10-24&_sort=-date&_count=200"]
+        "Observation?patient=eligible-infant&category=laboratory&date=ge2026-10-24&_sort=-date&_count=200",
+        "Observation?patient=eligible-infant&category=laboratory&date=2026-03-20&_sort=-date&_count=200"]
 
 
 @pytest.mark.parametrize("refusal", [
@@ -68,7 +70,7 @@ def test_a_server_that_does_not_answer_the_batch_gets_the_searches_one_by_one(re
     rsps.add(responses.POST, FHIR_BASE, status=status, json=body)
     response = make_app(FHIR_BATCH=True).test_client().post(SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) == 15 and not _batched(fake.calls)
+    assert len(fake.calls) == 16 and not _batched(fake.calls)
 
 
 def _batch_with_entry(fake: FakeFhir, resource_type: str, entry: dict):

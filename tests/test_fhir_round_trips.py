@@ -69,17 +69,18 @@ class Overlapping:
         rsps.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/.*"), callback=callback)
 
 
-def test_a_zolgensma_order_without_prefetch_makes_15_requests_14_of_them_at_once(rsps):
+def test_a_zolgensma_order_without_prefetch_makes_16_requests_14_of_them_at_once(rsps):
     """Was 25 (one search per analyte, partly after one another). Now: one Observation search for every code,
     the other 13 sources' searches beside it, all in flight together; then the one search whose query needs
-    that answer (the titer is not found under the configured local code: the window's lab results)."""
+    that answer (the titer is not found under the configured local code: the window's lab results); then the
+    lab results of the SMN1 result's day (a report filed under a name only: follow_ups.py, review 2026-11-24b C2)."""
     fake = FakeFhir(load("eligible-infant"))
     server = Overlapping(fake, expected=14)
     server.register(rsps)
     response = make_app(GATHER_DEADLINE_SECONDS=60).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) == 15 and server.peak == 14
+    assert len(fake.calls) == 16 and server.peak == 14
     by_code = _by_code(fake.calls)
     assert len(by_code) == 1  # every analyte's codes in one search, one bounded page
     query = parse_qs(urlsplit(by_code[0]).query)
@@ -87,11 +88,13 @@ def test_a_zolgensma_order_without_prefetch_makes_15_requests_14_of_them_at_once
     assert {ALT, GA, GENETICS, "http://lab.example-hospital.org/codes|L-9071"} <= set(_codes(by_code[0]))
     # the titer is not under the configured local code: the window's lab results, once the combined search said so
     assert [c for c in fake.calls if "category=" in c] == [
-        "Observation?patient=eligible-infant&category=laboratory&date=ge2026-10-24&_sort=-date&_count=200"]
+        "Observation?patient=eligible-infant&category=laboratory&date=ge2026-10-24&_sort=-date&_count=200", REPORT_DAY]
     assert all("_count=" in c for c in fake.calls if "?" in c)
 
 
 TITER = "http://lab.example-reference.com/tests|1181"  # the fixtures' AAV9 titer code, when a site configures it
+# The lab results of the day of the SMN1 result (follow_ups.py): a report filed beside it under a name only.
+REPORT_DAY = "Observation?patient=eligible-infant&category=laboratory&date=2026-03-20&_sort=-date&_count=200"
 
 
 def _observation_searches(calls: list[str]) -> list[str]:
@@ -100,15 +103,17 @@ def _observation_searches(calls: list[str]) -> list[str]:
 
 def test_a_complete_unsorted_combined_page_answers_every_analyte_with_no_further_observation_search(rsps):
     """With the titer's code configured, the one combined page (no next link, total = what was read) answers
-    labs, titer, genetics, weight, gestational age and temperatures: no other Observation search at all."""
+    labs, titer, genetics, weight, gestational age and temperatures: no other Observation search by code (one of
+    the lab results of the SMN1 result's day follows, for a report filed under a name only)."""
     fake = FakeFhir(load("eligible-infant"))
     fake.register(rsps)
     client = make_app(LOCAL_CODES={**LOCAL_CODES, TITER: "aav9-titer"}).test_client()
     response = client.post(SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
     observations = _observation_searches(fake.calls)
-    assert len(observations) == 1 and "_sort" not in observations[0] and TITER in _codes(observations[0])
-    assert len(fake.calls) == 14
+    assert observations[1:] == [REPORT_DAY]
+    assert "_sort" not in observations[0] and TITER in _codes(observations[0])
+    assert len(fake.calls) == 15
 
 
 def _shuffled(query: str, answer: dict, seed: int) -> dict:
@@ -136,7 +141,7 @@ def test_a_combined_page_in_any_order_still_gives_each_analyte_s_newest_result(s
     client = make_app(LOCAL_CODES={**LOCAL_CODES, TITER: "aav9-titer"}).test_client()
     statuses = _statuses(client.post(SIGN, json=hook_request("eligible-infant", mode="server")))
     assert statuses["baseline-liver-function"] == ("review" if newest_high else "met")
-    assert len(_observation_searches(fake.calls)) == 1  # the page was complete: answered from it
+    assert len(_by_code(fake.calls)) == 1  # the page was complete: answered from it
 
 
 def _incomplete(kind: str):
@@ -314,10 +319,10 @@ def test_a_lab_result_without_category_and_no_fhir_server_leaves_the_criterion_u
 def test_the_long_histories_of_benchmark_c_need_few_requests(rsps):
     """2,500 history Observations and 600 administrations: eligible, within the 50 requests allowed: the combined
     page (incomplete), the 13 other sources and 2 more administration pages, each analyte's own search (13), and
-    the titer's fallback (2 pages of the window's lab results): 31."""
+    the titer's fallback (2 pages of the window's lab results), and the lab results of the SMN1 result's day: 32."""
     fake = FakeFhir(long_history(load("eligible-infant"), 2500, 600))
     fake.register(rsps)
     response = make_app(GATHER_DEADLINE_SECONDS=120).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) <= 31
+    assert len(fake.calls) <= 32

@@ -136,3 +136,45 @@ def test_a_separate_smn2_result_stays_informational(client):
     smn2.update(id="smn2", component=[SMN2, copy_number(4)])
     got = _criterion(answer_both_routes(client, resources + [smn2]))
     assert (got["status"], got["overall"]) == ("met", "eligible")
+
+
+# --- review 2026-11-24b item C2: a report that contradicts the structured result ---------------------------------
+def _with_report(text: str) -> list[dict]:
+    resources = copy.deepcopy(load("eligible-infant"))
+    resources.append({"resourceType": "Observation", "id": "smn1-text", "status": "final",
+                      "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                                "code": "laboratory"}]}],
+                      "code": {"text": "SMN1 deletion analysis"}, "subject": {"reference": "Patient/eligible-infant"},
+                      "effectiveDateTime": "2026-03-20", "valueString": text})
+    return resources
+
+
+@pytest.mark.parametrize("text", [
+    "One copy of SMN1 detected: carrier.",  # the reviewer's case
+    "Homozygous deletion of SMN1 exon 7 was not detected.",
+    "SMN1: 2 copies (normal).",
+])
+def test_a_report_contradicting_the_structured_result_is_review(client, text):
+    answer = answer_both_routes(client, _with_report(text))
+    got = _criterion(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "genetics-conflict", "needs-review")
+    card = _card(answer)
+    assert card["summary"] == "SMN1 genetic results conflict: refer to Medical Director"
+    assert "SMN1 copy number 0 (2026-03-20) (Observation/smn1-variant)" in card["detail"]
+    assert "(Observation/smn1-text)" in card["detail"]
+    assert f'report text: "{text}"' in card["detail"].replace("\\", "")  # quoted (escaped markdown)
+    assert answer["cards"][0]["summary"].startswith("Zolgensma needs Medical Director review")
+
+
+@pytest.mark.parametrize("text", [
+    "Homozygous deletion of SMN1 exon 7 detected (0 copies). Consistent with SMA.",
+    "SMN2: 3 copies.",  # about SMN2 only
+])
+def test_a_report_that_agrees_keeps_the_structured_met(client, text):
+    got = _criterion(answer_both_routes(client, _with_report(text)))
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+
+
+def test_the_contradicting_report_is_escaped(client):
+    card = _card(answer_both_routes(client, _with_report("**Carrier**: one copy of SMN1 [see](http://x.example)")))
+    assert r"\*\*Carrier\*\*" in card["detail"] and "[see](http" not in card["detail"]

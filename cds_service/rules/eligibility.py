@@ -107,22 +107,25 @@ def smn1_biallelic(ctx: RuleContext) -> Finding:
     both_alleles = any(v.zygosity in ("homozygous", "hemizygous") for vs in variants.values() for v in vs)
     structured = [g for g in genetics if g.smn1_copies is not None or g.variants]
     affirming = [g for g in genetics if g.text_claim == "biallelic"]
+    negative = [g for g in genetics if g.text_claim == "not-biallelic"]
     ev = [g.evidence for g in structured]
-    text_ev = [g.evidence for g in affirming if g not in structured]
     biallelic = 0 in copies or len(variants) >= 2 or both_alleles or (1 in copies and len(variants) >= 1)
-    conflict = biallelic and len(copies) > 1  # results disagree on the copy number the decision rests on
     smn1_present = bool(copies) and min(copies) >= 2 and not variants
-    if conflict or (smn1_present and affirming):
-        return ctx.finding(c, REVIEW, "genetics-conflict", ev + text_ev)
+    # Results that disagree on the copy number the decision rests on, or a report whose text contradicts the
+    # structured result (a carrier / normal / "not detected" report beside bi-allelic loss, or the reverse):
+    # free text cannot decide, but it stops a `met` (HELPER_GUIDE: evidence "not contradicted").
+    against = negative if biallelic else affirming if smn1_present else []
+    reports = [g.evidence for g in (against or affirming) if g not in structured]  # text-only results, quoted
+    if (biallelic and len(copies) > 1) or against:
+        return ctx.finding(c, REVIEW, "genetics-conflict", ev + reports)
     if biallelic:
         return ctx.finding(c, MET, "biallelic-confirmed", ev)
     if smn1_present:
         return ctx.finding(c, NOT_MET, "smn1-present", ev)
     if affirming:  # free text never makes it met: the reviewer reads the report
-        return ctx.finding(c, REVIEW, "biallelic-text-only", ev + text_ev)
+        return ctx.finding(c, REVIEW, "biallelic-text-only", ev + reports)
     if structured:  # one allele shown (1 copy, or one heterozygous variant): a carrier is never bi-allelic
         return ctx.finding(c, UNKNOWN, "one-allele-only", ev, missing=("genetics",))
-    negative = [g for g in genetics if g.text_claim == "not-biallelic"]
     if negative:
         # A report whose text is negative (deletion not detected, normal copy number, carrier) is a result, not
         # missing data: it speaks against the indication (clinical-facts.md 5.1 row 2). Free text cannot make

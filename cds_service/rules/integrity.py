@@ -22,6 +22,8 @@ from ..terminology import SERIES_ANALYTES
 from .findings import MET, UNKNOWN, Finding
 
 LABS, VITALS = ("labs",), ("vitals",)
+# The FHIR-server route's follow-up lab searches (follow_ups.py): each stops only the criterion it serves.
+GENETICS_READ, TITER_READ = LABS + ("genetics-reports", "lab-history"), LABS + ("lab-history",)
 LIVER = frozenset({"ast", "alt", "bilirubin", "pt", "inr"})
 PLATELETS_TROPONIN = frozenset({"platelets", "troponin-i"})
 
@@ -29,13 +31,13 @@ PLATELETS_TROPONIN = frozenset({"platelets", "troponin-i"})
 # Unread entries of one of the kinds matter from any source (a weight may come with the labs).
 DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
     # Criterion 1 is met by a specialist found: no "none on record" conclusion, nothing to guard.
-    "smn1-biallelic": ((LABS, frozenset({"genetics"})),),
+    "smn1-biallelic": ((GENETICS_READ, frozenset({"genetics"})),),
     "no-advanced-sma": ((("conditions",), frozenset({"condition"})),
                         (("procedures", "devices", "device-use"), frozenset({"advanced-sma"}))),
     "gestational-age": ((("patient",), frozenset({"patient"})),
                         (VITALS, frozenset({"gestational-age", "gestational-age-estimated"}))),
     "age-under-2": ((("patient",), frozenset({"patient"})),),
-    "aav9-titer": ((LABS, frozenset({"aav9-titer"})),),
+    "aav9-titer": ((TITER_READ, frozenset({"aav9-titer"})),),
     "corticosteroid-plan": ((("medication-requests",), frozenset({"corticosteroid"})),
                             (VITALS, frozenset({"weight"}))),
     "baseline-liver-function": ((LABS, LIVER),),

@@ -482,3 +482,18 @@ def _is_implication(resource: dict) -> bool:
                for c in codings):
             return True
     return False
+
+
+def analyte_days(resources: list[dict] | None, classify) -> dict[str, set[date | None]]:
+    """Per analyte recognised by `classify(Observation.code)` (standard code, local code or name), the effective
+    dates of the Observations among `resources` (None: no usable date). Says what a first search found, to
+    decide what to read next; never evidence (nothing here is validated)."""
+    found: dict[str, set[date | None]] = {}
+    for r in resources or ():
+        if type(r) is dict and r.get("resourceType") == "Observation":
+            analyte = classify(r.get("code"))
+            if analyte is None and (_mentions_smn1_component(r) or _is_implication(r)):
+                analyte = "genetics"  # as _observation reads it
+            if analyte is not None:
+                found.setdefault(analyte, set()).add(effective_date(r))
+    return found
