@@ -34,7 +34,11 @@ class CoverageCards:
         if g.diagnoses:
             lines += [f"- {md(code)} {md(text)} ({md(ref)})" for code, text, ref in g.diagnoses]
         else:
-            lines.append(b["noDiagnosis"])
+            lines.append(b["noConfirmedDiagnosis" if g.uncertain else "noDiagnosis"])
+        if g.uncertain:  # shown with its status, never as the code to bill
+            lines += ["", b["uncertainHeader"]]
+            lines += [b["uncertainLine"].format(**md_params(dict(code=code, text=text, reference=ref, status=status)))
+                      for code, text, ref, status in g.uncertain]
         if g.misleading:
             lines += ["", b["misleadingHeader"]]
             lines += [f"- {md(code)}: {md(title)} ({md(ref)})" for code, title, ref in g.misleading]

@@ -136,6 +136,9 @@ class ConditionFact:
     active: bool
     onset: date | None
     recorded: date | None = None
+    # Condition.verificationStatus as recorded ("confirmed", "unconfirmed", "provisional", "differential", "refuted";
+    # "" when not stated). Entered-in-error Conditions are never read.
+    verification: str = ""
 
     @property
     def evidence(self) -> Evidence:
@@ -387,6 +390,9 @@ class PatientFacts:
     titers: list[Titer] = field(default_factory=list)
     genetics: list[GeneticResult] = field(default_factory=list)
     conditions: list[ConditionFact] = field(default_factory=list)
+    # Conditions a clinician marked refuted: never evidence of what they name, but a refuted SMA diagnosis
+    # contradicts a bi-allelic genetic result (criterion 2 review; review 2026-11-24b Q1).
+    refuted_conditions: list[ConditionFact] = field(default_factory=list)
     steroid_orders: list[Order] = field(default_factory=list)
     # Open antibacterial / antifungal / antiviral orders (criterion 10: an infection may be under treatment).
     antimicrobial_orders: list[Order] = field(default_factory=list)

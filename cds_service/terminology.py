@@ -277,6 +277,14 @@ SMA_TYPE_1 = Code(ICD10CM, "G12.0", "Infantile spinal muscular atrophy, type I [
 SMA_OTHER_INHERITED = Code(ICD10CM, "G12.1", "Other inherited spinal muscular atrophy")
 SMA_UNSPECIFIED = Code(ICD10CM, "G12.9", "Spinal muscular atrophy, unspecified")
 SMA_DIAGNOSES = frozenset(c.key for c in (SMA_SNOMED, SMA_TYPE_1, SMA_OTHER_INHERITED, SMA_UNSPECIFIED))
+# Condition.verificationStatus (FHIR R4 code system http://terminology.hl7.org/CodeSystem/condition-ver-status:
+# unconfirmed, provisional and differential are kinds of unconfirmed; confirmed; refuted; entered-in-error). With
+# several codings, the first of this order counts (the most cautious reading).
+CONDITION_VERIFICATION_ORDER = ("refuted", "differential", "provisional", "unconfirmed", "confirmed")
+# Uncertain diagnoses: not coded for outpatient services (ICD-10-CM Official Guidelines for Coding and Reporting,
+# Section IV.H "Uncertain diagnosis"; checked 2026-11-24 against secondary sources quoting it, AAPC and others,
+# not against the CDC/CMS PDF itself).
+UNCERTAIN_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential"})
 # Codes the billing guide glosses as SMA evidence but which are not (clinical-facts.md 2.4).
 NOT_SMA_EVIDENCE = {
     "Z13.228": "Encounter for screening for other metabolic disorders",

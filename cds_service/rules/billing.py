@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..facts import PatientFacts, SiteOfCare
-from ..terminology import ICD10CM, NOT_SMA_EVIDENCE, POS_ACCEPTED, POS_NOT_ACCEPTED, SMA_ICD10
+from ..terminology import ICD10CM, NOT_SMA_EVIDENCE, POS_ACCEPTED, POS_NOT_ACCEPTED, SMA_ICD10, UNCERTAIN_VERIFICATION
 from .dosing import MAX_WEIGHT_KG
 from .findings import MET, NOT_MET, Evaluation
 
@@ -22,6 +22,9 @@ LFT_BASELINE_MISSING = frozenset({"baseline-labs-missing"})
 @dataclass(frozen=True)
 class BillingGuidance:
     diagnoses: tuple[tuple[str, str, str], ...]  # (ICD-10-CM code, official description, Condition reference)
+    # SMA diagnoses recorded as unconfirmed, provisional or differential: (code, description, reference, status).
+    # Not coded for outpatient services (ICD-10-CM Official Guidelines IV.H; terminology.UNCERTAIN_VERIFICATION).
+    uncertain: tuple[tuple[str, str, str, str], ...]
     misleading: tuple[tuple[str, str, str], ...]  # codes the guide glosses as SMA but that are not
     denials: tuple[str, ...]  # guide's top denials this patient's data would trigger
     site_status: str  # "accepted" | "not-accepted" | "other" | "unknown"
@@ -30,10 +33,12 @@ class BillingGuidance:
 
 
 def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuidance:
-    diagnoses, misleading = [], []
+    diagnoses, uncertain, misleading = [], [], []
     for condition in facts.conditions:
         for system, code in sorted(condition.codes):
-            if system == ICD10CM and code in SMA_DESCRIPTIONS:
+            if system == ICD10CM and code in SMA_DESCRIPTIONS and condition.verification in UNCERTAIN_VERIFICATION:
+                uncertain.append((code, SMA_DESCRIPTIONS[code], condition.reference, condition.verification))
+            elif system == ICD10CM and code in SMA_DESCRIPTIONS:
                 diagnoses.append((code, SMA_DESCRIPTIONS[code], condition.reference))
             elif system == ICD10CM and code in NOT_SMA_EVIDENCE:
                 misleading.append((code, NOT_SMA_EVIDENCE[code], condition.reference))
@@ -64,4 +69,5 @@ def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuid
         site_status = "other"
 
     alternatives = "age" if status["age-under-2"].status == NOT_MET else ("weight" if over_weight else None)
-    return BillingGuidance(tuple(diagnoses), tuple(misleading), denials, site_status, site, alternatives)
+    return BillingGuidance(tuple(diagnoses), tuple(uncertain), tuple(misleading), denials, site_status, site,
+                           alternatives)

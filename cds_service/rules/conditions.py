@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..facts import ConditionFact
+from ..facts import ConditionFact, Evidence
 from ..terminology import (
     ADVANCED_SMA_CODES,
     ADVANCED_SMA_TEXT,
@@ -19,6 +19,7 @@ from ..terminology import (
     NONINFECTIVE_TEXT,
     PARALYSIS_ICD10_PREFIXES,
     PARALYSIS_TEXT,
+    SMA_DIAGNOSES,
 )
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -75,3 +76,15 @@ def is_advanced_sma(f: ConditionFact) -> bool:
         return True
     low = f.text.lower()
     return any(t in low for t in ADVANCED_SMA_TEXT) or any(t in low for t in PARALYSIS_TEXT)
+
+
+def refuted_sma(conditions: list[ConditionFact], refuted: list[ConditionFact]) -> list[Evidence]:
+    """The SMA diagnoses a clinician marked refuted, when no SMA diagnosis on record stands (confirmed, or no
+    verification status stated): that refutation contradicts a bi-allelic genetic result (DR.005.D 2, "a documented
+    diagnosis of SMA"). A refuted SMA type beside a standing one (G12.1 refuted, G12.0 confirmed) refines the type:
+    no contradiction. An unconfirmed, provisional or differential diagnosis does not stand against a refutation."""
+    standing = [f for f in conditions if f.codes & SMA_DIAGNOSES and f.verification in ("", "confirmed")]
+    if standing:
+        return []
+    return [Evidence(f.reference, f"{f.evidence.text}; verification status refuted")
+            for f in refuted if f.codes & SMA_DIAGNOSES]

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts
 from ..quantities import add_years, age_in_months, bound_holds, plain_list, titer_at_most, with_unit
 from ..terminology import FEVER_THRESHOLD_C, FEVER_WINDOW_DAYS, NOT_SMA_EVIDENCE, SMA_DIAGNOSES, TEMPERATURES
-from .conditions import is_advanced_sma, is_infection
+from .conditions import is_advanced_sma, is_infection, refuted_sma
 from .context import (  # noqa: F401  (the windows are re-exported: orders, queries and readiness read them here)
     AGE_WARNING_DAYS,
     BASELINE_LAB_MAX_AGE_DAYS,
@@ -119,7 +119,11 @@ def smn1_biallelic(ctx: RuleContext) -> Finding:
     if (biallelic and len(copies) > 1) or against:
         return ctx.finding(c, REVIEW, "genetics-conflict", ev + reports)
     if biallelic:
-        return ctx.finding(c, MET, "biallelic-confirmed", ev)
+        # The genetic result is the diagnosis (DR.005.D: bi-allelic SMN1 loss is diagnostic of SMA), so a coded SMA
+        # diagnosis is not required; a clinician's refuted one contradicts it (review 2026-11-24b Q1).
+        refuted = refuted_sma(ctx.facts.conditions, ctx.facts.refuted_conditions)
+        return ctx.finding(c, REVIEW, "diagnosis-refuted", ev + refuted) if refuted else \
+            ctx.finding(c, MET, "biallelic-confirmed", ev)
     if smn1_present:
         return ctx.finding(c, NOT_MET, "smn1-present", ev)
     if affirming:  # free text never makes it met: the reviewer reads the report

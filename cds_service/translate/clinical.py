@@ -22,8 +22,9 @@ class ClinicalReader:
         if c is None:
             return
         verification = {(x.get("code") or "").lower() for x in _codings(c.get("verificationStatus"))}
-        if verification & {"entered-in-error", "refuted"}:
-            return
+        if "entered-in-error" in verification:
+            return  # recorded by mistake: not evidence of anything
+        status = next((v for v in t.CONDITION_VERIFICATION_ORDER if v in verification), "")
         clinical = {(x.get("code") or "").lower() for x in _codings(c.get("clinicalStatus"))}
         # Active: clinicalStatus active, recurrence or relapse; with no status, active unless abated. An
         # abatement next to an active status breaks FHIR invariant con-4: read as active (the safe side).
@@ -32,10 +33,12 @@ class ClinicalReader:
         text = _concept_text(c.get("code"))
         codes = _code_keys(c.get("code"))
         shown = ", ".join(f"{code}" for _, code in sorted(codes))
-        self.facts.conditions.append(ConditionFact(
+        fact = ConditionFact(
             _ref(c), codes, f"{text} [{shown}]".strip() if shown else text, active,
             _to_date(c.get("onsetDateTime")) or _to_date(_start(c.get("onsetPeriod"))),
-            _to_date(c.get("recordedDate"))))
+            _to_date(c.get("recordedDate")), status)
+        # A refuted condition is never evidence of what it names (no infection, no advanced SMA from it).
+        (self.facts.refuted_conditions if status == "refuted" else self.facts.conditions).append(fact)
 
     # Orders already placed ----------------------------------------------------------------------
     def _service_request(self, resource: dict) -> None:
