@@ -306,11 +306,14 @@ class ReadinessHandler(_Handler):
         # (drafted, active or on hold) gives the target date. The Medications records name by reference are
         # read as the order-time services read them.
         today = self.today()
+        ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
         read = self.gather_in_steps(context, body, self.steps, lambda step, facts: under_two(
             facts, today) if step == 0 else concerns(facts, today), today, lambda: windows(today, today))
         if read is None:
             return {"cards": []}  # quiet for children the plan does not concern, nothing more read
         gathered, medications = read
+        # As at order time: a report on the SMN1 results' day, a titer with no usable date (follow_ups.py).
+        gathered = lab_follow_ups(body, self.config, gathered, self.translator(context).classify, ends)
         # A Zolgensma order on record that is not yet given (draft, active, on hold): its date is the target.
         order = next(iter(zolgensma_orders(gathered.resources.get("medication-requests") or [], medications)), None)
         facts = self.translator(context, latest_only=False, medications=medications).build(

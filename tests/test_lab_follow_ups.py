@@ -125,3 +125,18 @@ def test_no_titer_on_record_is_still_missing_on_both_routes(client):
     answer = answer_both_routes(client, _with(drop="aav9"))
     got = criterion_outcome(answer, "aav9-titer")
     assert (got["status"], got["reasonCode"]) == ("unknown", "titer-missing")
+
+
+def test_the_readiness_service_reads_the_report_too_and_both_routes_agree(client):
+    """The patient-view readiness plan: a carrier report beside copy number 0 is a gate under review on both
+    routes (the server route said "every gate met")."""
+    from cds_service.services import READINESS, SERVICES
+
+    resources = copy.deepcopy(load("readiness-all-done")) + [
+        {**CARRIER_REPORT, "subject": {"reference": "Patient/readiness-all-done"}}]
+    answer = answer_both_routes(client, resources, url="/cds-services/zolgensma-readiness",
+                                name="readiness-all-done", hook="patient-view", sources=SERVICES[READINESS].sources)
+    card = answer["cards"][0]
+    assert card["summary"].startswith("Zolgensma readiness for 2026-12-01: to do: SMN1 genetics")
+    row = "| Bi-allelic SMN1 confirmation | Genetically confirmed bi-allelic SMN1 deletions or variants | **review** |"
+    assert row in card["detail"]
