@@ -42,15 +42,15 @@ def lab_follow_ups(body: dict, config: dict, gathered: Gathered, classify: Calla
     found = analyte_days(gathered.resources["labs"], classify)
     plan: dict[str, tuple[Query, ...]] = {}
     issues: list[DataIssue] = []
+    # The days are searched even when the lab history is read: within its limits, the history may stop before
+    # them (newest first), and the genetics criterion must not depend on how long the history is.
+    days = sorted(d for d in found.get("genetics", ()) if d is not None)
+    plan[GENETICS_REPORTS] = tuple(report_day_search(d) for d in days[-GENETICS_DAYS_MAX:])
+    if len(days) > GENETICS_DAYS_MAX:
+        issues.append(DataIssue(GENETICS_REPORTS, "SMN1 results on more days than searched for a report: "
+                                + ", ".join(d.isoformat() for d in days[:-GENETICS_DAYS_MAX]) + " not searched"))
     if "aav9-titer" not in found:
-        plan[LAB_HISTORY] = (LAB_HISTORY_SCAN,)  # holds the SMN1 results' days too
-    else:
-        days = sorted(d for d in found.get("genetics", ()) if d is not None)
-        plan[GENETICS_REPORTS] = tuple(report_day_search(d) for d in days[-GENETICS_DAYS_MAX:])
-        if len(days) > GENETICS_DAYS_MAX:
-            issues.append(DataIssue(GENETICS_REPORTS, "SMN1 results on more days than searched for a report: "
-                                    + ", ".join(d.isoformat() for d in days[:-GENETICS_DAYS_MAX])
-                                    + " not searched"))
+        plan[LAB_HISTORY] = (LAB_HISTORY_SCAN,)
     plan = {name: queries for name, queries in plan.items() if queries}
     resources, gaps = dict(gathered.resources), dict(gathered.gaps)
     for name, queries in plan.items():

@@ -140,3 +140,16 @@ def test_the_readiness_service_reads_the_report_too_and_both_routes_agree(client
     assert card["summary"].startswith("Zolgensma readiness for 2026-12-01: to do: SMN1 genetics")
     row = "| Bi-allelic SMN1 confirmation | Genetically confirmed bi-allelic SMN1 deletions or variants | **review** |"
     assert row in card["detail"]
+
+
+def test_a_lab_history_read_incompletely_leaves_the_titer_unknown_and_the_genetics_met():
+    """No titer in the window: the lab history is read (within the limits: one page here, of 300 results), and the
+    SMN1 result's day is searched on its own, so criterion 2 does not depend on how long the history is."""
+    from fhir_fake import long_history
+
+    answer, calls = _server_calls(long_history(_with(drop="aav9"), 300, 0), FHIR_MAX_PAGES=1)
+    assert HISTORY in calls and REPORT_DAY in calls
+    assert criterion_outcome(answer, "smn1-biallelic")["status"] == "met"
+    assert criterion_outcome(answer, "aav9-titer")["status"] == "unknown"
+    issues = answer["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["dataIssues"]
+    assert any(i["source"] == "lab-history" and i["problem"].startswith("not read completely") for i in issues)

@@ -23,7 +23,7 @@ from .findings import MET, UNKNOWN, Finding
 
 LABS, VITALS = ("labs",), ("vitals",)
 # The FHIR-server route's follow-up lab searches (follow_ups.py): each stops only the criterion it serves.
-GENETICS_READ, TITER_READ = LABS + ("genetics-reports", "lab-history"), LABS + ("lab-history",)
+GENETICS_READ, TITER_READ = LABS + ("genetics-reports",), LABS + ("lab-history",)
 LIVER = frozenset({"ast", "alt", "bilirubin", "pt", "inr"})
 PLATELETS_TROPONIN = frozenset({"platelets", "troponin-i"})
 
