@@ -5,7 +5,7 @@
   against one labs search made the way the service makes it (ALT by code, newest first, a few), interleaved (a
   search, a call, a search...) so that the machine's background load hits both alike; the ratio of the medians,
   and where the call's time goes (FHIR requests, the longest one, the time after the last answer); with the
-  default settings (parallel GETs) and with CDS_FHIR_BATCH (one FHIR batch);
+  default settings (CDS_FHIR_BATCH=auto: one FHIR batch) and with CDS_FHIR_BATCH=false (parallel GETs);
 - a paging stand-in (own process: 50 per page unless _count, at most 1,000, Bundle.total, absolute next and self
   links, PAGE_DELAY per page) seeded with the eligible infant plus 0, 2,500 and 10,000 history Observations and
   600 MedicationAdministrations: outcome, requests and time against the gathering deadline.
@@ -265,8 +265,8 @@ def main() -> None:
     if proc is None:
         print(f"    Medplum in-memory server: not run ({base})")
     else:
-        # the default (parallel GETs) and CDS_FHIR_BATCH (one batch), on the same server
-        report("Medplum in-memory R4 (4.5.2), eligible infant", proc, base, configs=({}, {"FHIR_BATCH": True}))
+        # the default (CDS_FHIR_BATCH=auto: one batch) and GETs only (false, parallel GETs), on the same server
+        report("Medplum in-memory R4 (4.5.2), eligible infant", proc, base, configs=({}, {"FHIR_BATCH": False}))
     for observations, administrations in ((0, 0), (2500, 600), (10000, 600)):
         proc, base = stand_in(long_history(infant, observations, administrations))
         report(f"paging stand-in, eligible infant + {observations} Observations + {administrations} "

@@ -21,10 +21,13 @@ def create_app(config: dict | None = None) -> Flask:
     deterministic and offline."""
     from .api import bp, register_error_handlers
     from .auth import SANDBOX_ENTRY, SANDBOX_ISSUER, JwtVerifier
+    from .fhir_batch import ServerMemory, batch_mode
     from .hooks import Services
     from .store import Store
 
     settings = config_module.load(config)
+    batch_mode(settings["FHIR_BATCH"])  # a misspelt CDS_FHIR_BATCH stops the start, not a call
+    settings["FHIR_SERVER_MEMORY"] = ServerMemory()  # what one call learns of a FHIR server, for the next (per app)
     app = CdsFlask(__name__)
     app.config.update(settings)
     # Werkzeug answers a larger body with 413 (an OperationOutcome from api.py) before it is read.

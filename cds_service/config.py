@@ -15,8 +15,10 @@ DEFAULTS = {
     "FHIR_MAX_RESPONSE_BYTES": 32 << 20,  # per FHIR answer, after decompression; beyond: that source unread
     "FHIR_MAX_PARALLEL": 16,  # searches in flight at once per hook call
     # Send the searches that start together as ONE FHIR batch (POST [base], Bundle type batch of GETs): one
-    # round trip instead of ~15 for a Zolgensma order; a server that does not answer it gets them one by one.
-    "FHIR_BATCH": False,
+    # round trip instead of ~15 for a Zolgensma order. "auto": try it; a server that refuses it gets the searches
+    # one by one, and is remembered for 10 minutes (its next calls go straight to GETs). "true": always try it,
+    # "false": never (fhir_batch.py).
+    "FHIR_BATCH": "auto",
     # Overall deadline for gathering data from the FHIR server in one hook call: sources not read by then
     # are unread (their criteria `unknown`) and the call answers. Gunicorn's timeout (gunicorn.conf.py) is
     # derived from it and stays above it.

@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
+from .fhir_batch import BatchRefused, ServerMemory, batch_mode, refuses_batches, send, worth_a_get
 from .fhir_client import (
     FhirClient,
     FhirError,
@@ -327,15 +328,31 @@ def _locations_by_reference(request: dict, config: dict, resources: dict, issues
     prefetch may leave the Location out. The Locations an Encounter names that did not come with it are read
     by id; what cannot be read is reported, and the card says the place of service is undetermined and why.
     (When the encounter itself is read from the server, _run starts this read as soon as it arrives.)"""
-    ids = _missing_locations(resources.get("encounter"))
+    server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
+    memory = config.get("FHIR_SERVER_MEMORY") if server else None
+    base = server.rstrip("/") + "/" if server else ""
+    ids = _known_locations(memory, base, resources.get("encounter"), resources)
     if ids:
         got, problem = read_by_id(request, config, "Location", ids)
         resources["encounter"] = resources["encounter"] + got
         if problem:
             issues.append(DataIssue("encounter", LOCATION_PROBLEM + problem))
+        elif memory is not None:
+            for location in got:
+                memory.remember_location(base, location)
 
 
 LOCATION_PROBLEM = "Location not included with the encounter: "
+
+
+def _known_locations(memory: ServerMemory | None, base: str, read: list[dict] | None, resources: dict) -> list[str]:
+    """Ids of the Locations the Encounters of `read` name that did not come with them and that `memory` does not
+    hold from an earlier call on this server (those it holds join the encounter's resources: no round trip)."""
+    ids = _missing_locations(read)
+    known = [memory.location(base, i) for i in ids] if memory is not None else [None] * len(ids)
+    if any(known):
+        resources["encounter"] = (resources.get("encounter") or []) + [loc for loc in known if loc is not None]
+    return [i for i, loc in zip(ids, known, strict=True) if loc is None]
 
 
 def _missing_locations(read: list[dict] | None) -> list[str]:
@@ -378,15 +395,20 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
     the Locations it names. A source with a search failed or unfinished is unread (None); the unread rest of a
     prefetch page being continued is a gap (that page stays evidence).
 
-    With CDS_FHIR_BATCH, the searches that start at once go as one FHIR batch (fhir_client.FhirClient.batch);
-    each entry's answer is read as its own GET's would be (its next pages are fetched one by one), and a server
-    that does not answer the batch gets the searches one by one."""
+    Per CDS_FHIR_BATCH (fhir_batch.py), the searches that start at once go as one FHIR batch; each entry's answer
+    is read as its own GET's would be (its next pages are fetched one by one), a failed entry is sent again as its
+    own GET, and a server that does not answer the batch gets the searches one by one (in `auto`, remembered)."""
     deadline = config["GATHER_DEADLINE_SECONDS"]
     problems: dict[str, list[str]] = {}
     started: set[tuple[str, str]] = set()
-    batched = [job for job in jobs if job.continued is None] if client is not None and config["FHIR_BATCH"] else []
+    memory: ServerMemory | None = config.get("FHIR_SERVER_MEMORY")
+    mode = batch_mode(config["FHIR_BATCH"])
+    batching = client is not None and (mode == "always" or mode == "auto" and not (
+        memory is not None and memory.batch_refused(client.base)))
+    batched = [job for job in jobs if job.continued is None] if batching else []
     batched = batched if len(batched) > 1 else []
-    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) - len(batched) + 4, config["FHIR_MAX_PARALLEL"])))
+    # Sized for every search (threads start only as work is submitted): a batch not answered sends them all.
+    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 4, config["FHIR_MAX_PARALLEL"])))
     pending: dict = {}
 
     def submit(job: Job, first: dict | None = None) -> None:
@@ -411,7 +433,7 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             if url is not None:
                 submit(Job(job.source, url, job.query.fallback))
         if job.source == "encounter" and not job.optional and client is not None:
-            ids = _missing_locations(got)
+            ids = _known_locations(memory, client.base, got, resources)
             if ids:
                 query = f"Location?_id={','.join(quote(i, safe='') for i in ids)}&_count={len(ids)}"
                 submit(Job("encounter", query, Query(query), optional=LOCATION_PROBLEM))
@@ -431,9 +453,12 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             failed(job, problem)
         elif job.optional:  # only what was asked for (a server may ignore `_id`)
             rtype = job.url.partition("?")[0]
-            resources[job.source] = (resources.get(job.source) or []) + [
-                r for r in got.resources if r.get("resourceType") == rtype]
+            mine = [r for r in got.resources if r.get("resourceType") == rtype]
+            resources[job.source] = (resources.get(job.source) or []) + mine
             issues.extend(DataIssue(job.source, job.optional + gap) for gap in got.gaps)
+            if job.optional == LOCATION_PROBLEM and memory is not None and not got.gaps:
+                for location in mine:
+                    memory.remember_location(client.base, location)
         else:
             answered(job, got.resources)
             gaps.setdefault(job.source, []).extend(got.gaps)
@@ -441,10 +466,10 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
     def unbatch(answers: list | None) -> None:
         """Each batched search's answer read as its own GET's; all of them one by one when there is none."""
         for job, first in zip(batched, answers or [None] * len(batched), strict=True):
-            if first is None or (isinstance(first, dict) and next_link(first) is not None):
+            if first is None or worth_a_get(first) or (isinstance(first, dict) and next_link(first) is not None):
                 started.discard((job.source, job.url))
-                submit(job, first)  # fetched (or its next pages fetched) in the pool
-            elif isinstance(first, FhirError):
+                submit(job, first if isinstance(first, dict) else None)  # fetched (or its next pages) in the pool
+            elif isinstance(first, FhirError):  # a refused token: its own GET would carry the same
                 settle(job, Read([], refused=isinstance(first, Refused)), str(first))
             else:  # the whole answer is here: read it without a thread
                 settle(job, *_fetch(client, job.url, 0, newest_first if job.query.latest else None,
@@ -453,7 +478,7 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
     batch = Job("batch", "", Query(""), parts=tuple(batched))  # stands for the batched searches while pending
     if batched:
         started.update((job.source, job.url) for job in batched)
-        pending[pool.submit(_batch, client, [job.url for job in batched])] = batch
+        pending[pool.submit(_batch, client, [job.url for job in batched], memory if mode == "auto" else None)] = batch
     for job in jobs:
         submit(job)
     try:
@@ -482,12 +507,22 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             resources[name] = without_duplicates(read)
 
 
-def _batch(client: FhirClient, urls: list[str]) -> list[dict | FhirError] | None:
+def _batch(client: FhirClient, urls: list[str], memory: ServerMemory | None) -> list[dict | FhirError] | None:
+    """The batch's answers, or None: its searches are then sent one by one. A server that refused the batch, or
+    every search in it, is remembered in `memory` (auto mode) so that its next calls skip the batch."""
     try:
-        return client.batch(urls)
+        answers = send(client, urls)
+    except FhirError as err:
+        if isinstance(err, BatchRefused) and memory is not None:
+            memory.remember_batch_refused(client.base)
+        log.info("FHIR batch not answered (%s); sending its requests one by one", err)
+        return None
     except Exception as err:  # noqa: BLE001 - any failure of the batch: its searches are sent one by one
         log.warning("FHIR batch failed: %s", type(err).__name__)
         return None
+    if memory is not None and all(isinstance(a, FhirError) and refuses_batches(a) for a in answers):
+        memory.remember_batch_refused(client.base)
+    return answers
 
 
 def _fetch(client: FhirClient | None, url: str, already: int, latest=None, one_page: bool = False,

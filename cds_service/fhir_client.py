@@ -7,16 +7,15 @@ It stops at the call's deadline (no request starts after it, and a body still ar
 reads at most `max_response_bytes` of each answer after decompression (a small gzip body can expand to
 gigabytes).
 
-Optionally (`batch`, CDS_FHIR_BATCH) the first requests of a call go as ONE FHIR batch (POST [base], a Bundle
-of type batch of GETs): one round trip instead of many; each entry's answer is then read exactly as the answer
-to its own GET would be (same completeness checks, paging on the same server, limits and deadline).
+A FHIR batch (fhir_batch.py, CDS_FHIR_BATCH) is POSTed through `post`; each entry's answer is then read here
+exactly as the answer to its own GET would be (`first`: same completeness checks, paging on the same server,
+limits and deadline).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -34,12 +33,21 @@ LOG = logging.getLogger(__name__)
 
 
 class FhirError(Exception):
-    """The FHIR server could not give a usable answer (message is safe to show: no token)."""
+    """The FHIR server could not give a usable answer (message is safe to show: no token). `status`: the HTTP
+    status it answered, when that was the problem."""
+
+    def __init__(self, message: str = "", status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class Refused(FhirError):
     """The server answered this query with a client error (HTTP 4xx other than 401/403, or an OperationOutcome):
     it may not support its form (too many values, a parameter), so another form of it may be answered."""
+
+
+class RequestLimit(FhirError):
+    """The call's limit of FHIR requests left too few for this one: it was not sent (and nothing was counted)."""
 
 
 @dataclass
@@ -145,32 +153,21 @@ class FhirClient:
         """`url` with its dot segments removed when it stays under the base URL (see the module doc), else None."""
         return within_base(self.base, url)
 
-    def batch(self, relatives: list[str]) -> list[dict | FhirError] | None:
-        """The answers to `relatives` (reads or searches relative to the base) from ONE FHIR batch: per request
-        the resource its GET would have returned, or the FhirError it would have raised (Refused for a 4xx other
-        than 401/403, or an OperationOutcome). None when the server did not answer the batch as such (any HTTP
-        error, no batch-response with one entry per request, a limit or the deadline): the caller then sends the
-        requests one by one. Each entry counts as one request against the call's limit (it is one search for
-        the server). Bare ids in `patient=`/`practitioner=` are written as typed references (`Patient/<id>`,
-        the same search in FHIR R4): some servers expand the bare form only in a URL's own query string."""
-        payload = dumps_bytes({"resourceType": "Bundle", "type": "batch", "entry": [
-            {"request": {"method": "GET", "url": _typed_references(r.lstrip("/"))}} for r in relatives]})
-        try:
-            body = self._request_json(self._session(), self.base.rstrip("/"), payload, len(relatives))
-        except FhirError as err:
-            LOG.info("FHIR batch not answered (%s); sending its requests one by one", err)
-            return None
-        entries = body.get("entry")
-        if body.get("type") != "batch-response" or type(entries) is not list or len(entries) != len(relatives):
-            LOG.info("FHIR batch answered with no batch-response of %d entries; sending its requests one by one",
-                     len(relatives))
-            return None
-        return [_batch_entry(entry) for entry in entries]
+    def post(self, payload: dict, requests_taken: int) -> dict:
+        """POST `payload` (a FHIR batch) to the base: the FHIR resource answered (errors as for a GET). It counts
+        as `requests_taken` requests against the call's limit (a batch entry is one search for the server)."""
+        return self._request_json(self._session(), self.base.rstrip("/"), dumps_bytes(payload), requests_taken)
+
+    def give_back(self, count: int) -> None:
+        """Requests taken that the server was never asked as such (the entries of a batch it did not answer as a
+        batch: one POST; its searches are then sent, and counted, one by one)."""
+        with self._count_lock:
+            self.requests_left += count
 
     def _take_request(self, count: int = 1) -> None:
         with self._count_lock:
             if self.requests_left < count:
-                raise FhirError("the limit of FHIR requests for one call was reached; not read completely")
+                raise RequestLimit("the limit of FHIR requests for one call was reached; not read completely")
             self.requests_left -= count
 
     def _remaining(self) -> float:
@@ -197,11 +194,12 @@ class FhirClient:
                     **self.headers, "Content-Type": "application/fhir+json"}, timeout=timeout,
                     allow_redirects=False, stream=True)
             try:
+                status = response.status_code
                 if response.is_redirect:
-                    raise FhirError(f"FHIR server answered HTTP {response.status_code} (a redirect; not followed)")
-                if response.status_code != 200:
-                    refused = 400 <= response.status_code < 500 and response.status_code not in (401, 403)
-                    raise (Refused if refused else FhirError)(f"FHIR server answered HTTP {response.status_code}")
+                    raise FhirError(f"FHIR server answered HTTP {status} (a redirect; not followed)", status)
+                if status != 200:
+                    refused = 400 <= status < 500 and status not in (401, 403)
+                    raise (Refused if refused else FhirError)(f"FHIR server answered HTTP {status}", status)
                 content = self._read_body(response)
             finally:
                 response.close()
@@ -246,33 +244,6 @@ class FhirClient:
             chunks.append(chunk)
             if self.deadline is not None and time.monotonic() > self.deadline:
                 raise FhirError("the deadline for gathering data passed while the answer was arriving; not read")
-
-
-_BARE_REFERENCE = re.compile(r"([?&])(patient|practitioner)=([A-Za-z0-9\-.]{1,64})(?=&|$)")
-
-
-def _typed_references(relative: str) -> str:
-    return _BARE_REFERENCE.sub(lambda m: f"{m[1]}{m[2]}={m[2].capitalize()}/{m[3]}", relative)
-
-
-def _batch_entry(entry) -> dict | FhirError:
-    """One batch-response entry as its own GET would have been answered (FHIR R4 Bundle.entry.response)."""
-    response = entry.get("response") if type(entry) is dict else None
-    status = response.get("status") if type(response) is dict else None
-    code = status.split(" ", 1)[0] if isinstance(status, str) else ""
-    resource = entry.get("resource") if type(entry) is dict else None
-    if not code.isdigit():
-        return FhirError("FHIR batch entry without a response status")
-    if code != "200":
-        outcome = response.get("outcome")
-        detail = ": " + outcome_text(outcome) if isinstance(outcome, dict) else ""
-        refused = code.startswith("4") and code not in ("401", "403")
-        return (Refused if refused else FhirError)(f"FHIR server answered HTTP {code} (in a batch){detail}")
-    if type(resource) is not dict or not isinstance(resource.get("resourceType"), str):
-        return FhirError("FHIR server answered with something that is not a FHIR resource")
-    if resource["resourceType"] == "OperationOutcome":
-        return Refused("FHIR server answered with an OperationOutcome: " + outcome_text(resource))
-    return resource
 
 
 def _sorted_newest_first(bundle: dict) -> bool:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+import responses
 from conftest import TODAY
-from fhir_fake import FakeFhir, hook_request, load
+from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
 
 SIGN = "/cds-services/zolgensma-order-sign"
 REVERSE_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -246,6 +247,22 @@ def test_location_left_out_of_the_encounter_search_is_read_by_reference(client, 
     site = next(c for c in cards if c["summary"].startswith("Site of care POS 11"))
     assert "Location/site-1" in site["detail"]
     assert any(c.startswith("Location?_id=site-1") for c in fake.calls)
+
+
+@pytest.mark.parametrize("mode", ["prefetch", "server"])
+def test_a_location_read_by_reference_is_remembered_for_the_next_calls_on_that_server(client, rsps, mode):
+    """Facility data named by the encounters of many orders: read once per server (for 10 minutes), the same card
+    after; another server's encounter naming the same id gets its own read."""
+    fake = FakeFhir(load("site-office"), tamper=_ignore_include)
+    fake.register(rsps)
+    answers = [_post(client, hook_request("site-office", mode=mode, tamper=_ignore_include)) for _ in range(2)]
+    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
+    assert len([c for c in fake.calls if c.startswith("Location?")]) == 1
+    other = "https://other-ehr.example.org/fhir"
+    rsps.add(responses.GET, re.compile(re.escape(other) + r"/Location\?.*"), json={
+        "resourceType": "Bundle", "type": "searchset", "entry": []})
+    _post(client, {**hook_request("site-office", tamper=_ignore_include), "fhirServer": other})
+    assert any(c.request.url.startswith(other + "/Location?_id=site-1") for c in rsps.calls)
 
 
 def test_without_fhir_server_the_card_says_why_the_place_of_service_is_unknown(client, rsps):
