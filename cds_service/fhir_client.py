@@ -111,8 +111,8 @@ class FhirClient:
         With `one_page`, only the first page is read: a `next` link makes the answer incomplete (a gap).
         `first`: the answer to `relative` already received (an entry of a batch), read as if just fetched."""
         session = None
-        url = self.within_base(urljoin(self.base, relative.lstrip("/")))
-        if url is None:
+        url = None if first is not None else self.within_base(urljoin(self.base, relative.lstrip("/")))
+        if url is None and first is None:
             raise FhirError("link leaves the FHIR server; not followed")
         read = Read([])
         matches = already

@@ -52,11 +52,6 @@ def _window_start(query: Query, values: dict[str, str]) -> date | None:
         return None
 
 
-def _mine(query: Query, resources: list[dict]) -> list[dict]:
-    codes = set(query.by_code.codes)
-    return [r for r in resources if search_codes(r) & codes]
-
-
 def found(query: Query, resources: list[dict], values: dict[str, str],
           classify: Callable[[dict], str | None] | None = None) -> bool:
     """Whether `resources` hold a result of this by-code search within its window (by its codes, or
@@ -85,8 +80,10 @@ def split(job: Job, resources: list[dict], gaps: list[str],
     if failed or gaps:
         return [], list(job.parts), []
     answered, matched = [], set()
+    read = [(r, search_codes(r)) for r in resources]  # once per resource, not once per part
     for part in job.parts:
-        mine = _mine(part.query, resources)
+        codes = set(part.query.by_code.codes)
+        mine = [r for r, tokens in read if tokens & codes]
         matched.update(id(r) for r in mine)
         answered.append((part, mine))
     return answered, [], [r for r in resources if id(r) not in matched]
