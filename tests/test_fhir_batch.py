@@ -199,7 +199,7 @@ def test_a_failed_batch_entry_is_sent_again_as_its_own_get(status, rsps):
     response = make_app().test_client().post(SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _statuses(response)["one-time-dose"] == "met" and _outcome(response)["overall"] == "eligible"
     again = [c for c in fake.calls if not c.startswith("batch:")]
-    assert "MedicationAdministration?patient=eligible-infant&_count=200" in again and len(again) == 2  # + the titer
+    assert "MedicationAdministration?patient=eligible-infant&_count=200" in again and len(again) == 3  # + titer fallback, SMN1 day
 
 
 def test_a_batch_entry_that_failed_and_whose_get_fails_leaves_only_its_own_source_unread(rsps):
