@@ -10,7 +10,7 @@ from .facts import DataIssue
 from .fhir_client import as_list
 from .jsonio import nested_deeper
 from .services import ServiceDefinition
-from .translate import medication_index, medication_kind, unresolved_medication_ids
+from .translate import is_zolgensma, medication_index, unresolved_medication_ids
 
 # The context (draft orders) is echoed in the coverage-information system action; FHIR resources nest about
 # 10 levels, and the JSON writer's own limit is 255.
@@ -83,7 +83,7 @@ def zolgensma_order(context: dict, hook: str, drafts: list[dict], medications: d
 def first_zolgensma(candidates: list[dict], context: dict, medications: dict | None = None) -> dict | None:
     """The first of `candidates` (candidate_orders) that orders Zolgensma, its subject checked; else None."""
     for resource in candidates:
-        if medication_kind(resource, medications) == "zolgensma":
+        if is_zolgensma(resource, medications):
             check_subject(resource, context)
             return resource
     return None

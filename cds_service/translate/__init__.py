@@ -23,6 +23,7 @@ from .medications import (
     MedicationReader,
     _lenient_draft,
     _medication_concept,
+    is_zolgensma,
     medication_index,
     medication_kind,
     unresolved_medication_ids,
@@ -37,7 +38,8 @@ _KIND_BY_TYPE = {"Patient": "patient", "Condition": "condition", "Coverage": "co
                  "PractitionerRole": "specialist", "Encounter": "site", "Location": "site",
                  "Procedure": None, "Device": "advanced-sma", "DeviceUseStatement": "advanced-sma",
                  "Appointment": "appointment"}
-__all__ = ["LocalCodes", "Translator", "medication_index", "medication_kind", "unresolved_medication_ids"]
+__all__ = ["LocalCodes", "Translator", "is_zolgensma", "medication_index", "medication_kind",
+           "unresolved_medication_ids"]
 log = logging.getLogger("cds_service.translate")
 
 

@@ -326,20 +326,9 @@ def medication_kind(resource: dict, medications: dict | None = None, codes: dict
         return None
     concept = _medication_concept(resource, medications)
     codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
-    labeler = False
-    for c in codings:
-        system, code = _s(c.get("system")), _s(c.get("code"))
-        if system == t.NDC:
-            found = zolgensma_ndc(code)
-            if found in ("kit", "vial"):
-                return "zolgensma"
-            labeler = labeler or found == "labeler"
-        if system in t.HCPCS_SYSTEMS and code == t.J3399.code:
-            return "zolgensma"
-        if (system, code) in t.CORTICOSTEROID_CODES:
-            return "corticosteroid"
-        if codes and codes.get((system, code)) in ("zolgensma", "corticosteroid"):
-            return codes[(system, code)]
+    kind, labeler = _kind_by_code(codings, codes)
+    if kind is not None:
+        return kind
     text = " ".join([_s(concept.get("text"))] + [_s(c.get("display")) for c in codings])
     if _names_zolgensma(text):
         return "zolgensma"
@@ -350,6 +339,39 @@ def medication_kind(resource: dict, medications: dict | None = None, codes: dict
     if _is_antimicrobial(codings, text):
         return "antimicrobial"
     return None
+
+
+def is_zolgensma(resource: dict, medications: dict | None = None) -> bool:
+    """`medication_kind(resource, medications) == "zolgensma"`, without the steps that tell the other kinds apart:
+    most orders an EHR sends are not Zolgensma, and finding out costs only this."""
+    if not isinstance(resource, dict):
+        return False
+    concept = _medication_concept(resource, medications)
+    codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    kind = _kind_by_code(codings, None)[0]
+    if kind is not None:
+        return kind == "zolgensma"
+    return _names_zolgensma(" ".join([_s(concept.get("text"))] + [_s(c.get("display")) for c in codings]))
+
+
+def _kind_by_code(codings: list[dict], codes: dict | None) -> tuple[str | None, bool]:
+    """(the kind the first deciding code gives, or None; whether a code is another product of Zolgensma's
+    labeler): a Zolgensma kit or vial NDC, HCPCS J3399, a corticosteroid code, a site code (`codes`)."""
+    labeler = False
+    for c in codings:
+        system, code = _s(c.get("system")), _s(c.get("code"))
+        if system == t.NDC:
+            found = zolgensma_ndc(code)
+            if found in ("kit", "vial"):
+                return "zolgensma", labeler
+            labeler = labeler or found == "labeler"
+        if system in t.HCPCS_SYSTEMS and code == t.J3399.code:
+            return "zolgensma", labeler
+        if (system, code) in t.CORTICOSTEROID_CODES:
+            return "corticosteroid", labeler
+        if codes and codes.get((system, code)) in ("zolgensma", "corticosteroid"):
+            return codes[(system, code)], labeler
+    return None, labeler
 
 
 def _is_antimicrobial(codings: list[dict], text: str) -> bool:

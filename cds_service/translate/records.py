@@ -8,7 +8,7 @@ import re
 from datetime import date
 
 from ..terminology import OPEN_REQUEST_STATUSES
-from .medications import medication_index, medication_kind
+from .medications import is_zolgensma, medication_index
 
 # FHIR R4 id: [A-Za-z0-9\-\.]{1,64} (also safe as part of a file name).
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -53,7 +53,7 @@ def zolgensma_orders(resources: list, medications: dict | None = None) -> list[d
     if medications is None:
         medications = medication_index(resources)
     return [r for r in resources if isinstance(r, dict) and r.get("resourceType") == "MedicationRequest"
-            and r.get("status") in OPEN_REQUEST_STATUSES and medication_kind(r, medications) == "zolgensma"]
+            and r.get("status") in OPEN_REQUEST_STATUSES and is_zolgensma(r, medications)]
 
 
 def with_planned_date(order: dict, planned: date) -> dict:
