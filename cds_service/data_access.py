@@ -303,6 +303,9 @@ def _join_prefetch(source: Source, value, resources: dict, gaps: dict, jobs: lis
     and its follow-ups by code stand as before)."""
     if isinstance(value, dict) and value.get("resourceType") == "Bundle":
         _take_page(source.feeds, value, resources, gaps, jobs)
+        # The keys overlap by design (a categorised lab result with a baseline code is in both `labs` and
+        # `labCodes`): an exact copy is read once, not translated and validated twice; a copy that differs stays.
+        resources[source.feeds] = without_duplicates(resources[source.feeds])
     elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
         issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
 

@@ -270,3 +270,33 @@ def test_unreadable_latest_falls_back_to_the_previous_result_and_says_so(client)
     statuses = _statuses(response)
     assert statuses["baseline-liver-function"] == "review"  # the older ALT 200 U/L > 2 x ULN 45
     assert any(i["source"] == "Observation/alt" for i in _issues(response))
+
+
+def _gathered_labs(body: dict) -> list[dict]:
+    handler = make_app().extensions["cds.handler"].eligibility
+    return data_access.gather(body, handler.config, handler.plan).resources["labs"]
+
+
+def test_a_lab_result_in_both_labs_and_labcodes_is_read_once_and_a_differing_copy_is_kept():
+    body = hook_request("eligible-infant")
+    del body["fhirServer"], body["fhirAuthorization"]  # the prefetch alone: no search runs after it
+    in_both = [e["resource"]["id"] for e in body["prefetch"]["labCodes"]["entry"]]
+    assert "alt" in in_both and all(
+        any(e["resource"]["id"] == i for e in body["prefetch"]["labs"]["entry"]) for i in in_both)
+    ids = [r["id"] for r in _gathered_labs(body)]
+    assert sorted(ids) == sorted({e["resource"]["id"] for e in body["prefetch"]["labs"]["entry"]})
+
+    changed = json.loads(json.dumps(body))
+    alt = next(e["resource"] for e in changed["prefetch"]["labCodes"]["entry"] if e["resource"]["id"] == "alt")
+    alt["valueQuantity"]["value"] = 300  # the same id, another content: both are kept, for the rules to see
+    values = [r["valueQuantity"]["value"] for r in _gathered_labs(changed) if r["id"] == "alt"]
+    assert sorted(values) == sorted([values[0], 300]) and len(values) == 2
+
+
+def test_the_answer_is_the_same_with_or_without_the_overlapping_labcodes_key():
+    with_key = hook_request("eligible-infant")
+    without = json.loads(json.dumps(with_key))
+    del without["prefetch"]["labCodes"]
+    answers = [make_app().test_client().post(URL, json=b).json for b in (with_key, without)]
+    assert answers[0] == answers[1]
+    assert answers[0]["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]["overall"] == "eligible"
