@@ -29,8 +29,11 @@ GENETICS_DAYS_MAX = 3  # days of SMN1 results searched for a report (the newest)
 
 
 def report_day_search(day: date) -> Query:
-    """The laboratory results of one day (FHIR date search at day precision: the whole day)."""
-    return Query(f"Observation?patient={PATIENT}&category=laboratory&date={day.isoformat()}&_sort=-date&_count={PAGE}")
+    """The laboratory results of one day (FHIR date search at day precision: the whole day). The date comes first:
+    the parameters of a search are one AND in any order, but a server that tests them in the order written and
+    stops at the first that fails (Medplum's in-memory server, whose `patient` test is its costliest: 6 against
+    15-21 ms for the eligible infant, 2026-11-24) then tests the patient only on that day's results."""
+    return Query(f"Observation?date={day.isoformat()}&patient={PATIENT}&category=laboratory&_sort=-date&_count={PAGE}")
 
 
 def lab_follow_ups(body: dict, config: dict, gathered: Gathered, classify: Callable[[dict], str | None],

@@ -67,7 +67,7 @@ def test_the_eligible_infant_takes_one_batch_and_the_titer_fallback_by_default(r
     assert "PractitionerRole?practitioner=Practitioner/neuro-1&_count=50" in batched
     assert [c for c in fake.calls if not c.startswith("batch:")] == [
         "Observation?patient=eligible-infant&category=laboratory&date=ge2026-10-24&_sort=-date&_count=200",
-        "Observation?patient=eligible-infant&category=laboratory&date=2026-03-20&_sort=-date&_count=200"]
+        "Observation?date=2026-03-20&patient=eligible-infant&category=laboratory&_sort=-date&_count=200"]
 
 
 REFUSALS = [(405, NOT_SUPPORTED), (400, NOT_SUPPORTED), (501, {}), (200, NOT_SUPPORTED),

@@ -94,7 +94,7 @@ def test_a_zolgensma_order_without_prefetch_makes_16_requests_14_of_them_at_once
 
 TITER = "http://lab.example-reference.com/tests|1181"  # the fixtures' AAV9 titer code, when a site configures it
 # The lab results of the day of the SMN1 result (follow_ups.py): a report filed beside it under a name only.
-REPORT_DAY = "Observation?patient=eligible-infant&category=laboratory&date=2026-03-20&_sort=-date&_count=200"
+REPORT_DAY = "Observation?date=2026-03-20&patient=eligible-infant&category=laboratory&_sort=-date&_count=200"
 
 
 def _observation_searches(calls: list[str]) -> list[str]:

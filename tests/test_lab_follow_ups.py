@@ -19,7 +19,7 @@ from fhir_fake import FakeFhir, answer_both_routes, criterion_card, criterion_ou
 
 SIGN = "/cds-services/zolgensma-order-sign"
 LAB = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}]
-REPORT_DAY = "Observation?patient=eligible-infant&category=laboratory&date=2026-03-20&_sort=-date&_count=200"
+REPORT_DAY = "Observation?date=2026-03-20&patient=eligible-infant&category=laboratory&_sort=-date&_count=200"
 HISTORY = "Observation?patient=eligible-infant&category=laboratory&_sort=-date&_count=200"
 
 
