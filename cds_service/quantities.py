@@ -160,6 +160,15 @@ def conversion(analyte: str, unit: str | None) -> tuple[float, float]:
     return factors[key], 0.0
 
 
+def unit_scales(analyte: str) -> dict[float, str]:
+    """The distinct scales from the units accepted for `analyte` to its canonical unit, each with one unit that
+    has it ({1.0: 'u/l', 60.0: 'ukat/l'} for ALT): what a number given without a unit could mean."""
+    scales: dict[float, str] = {}
+    for unit, scale in _FACTORS.get(analyte, {}).items():
+        scales.setdefault(scale, unit)
+    return scales
+
+
 _TITER = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*1\s*[:/]\s*(\d+(?:\.\d+)?)\s*(?:\(.*\))?\s*$")
 _COMPARATORS = {"≤": "<=", "≥": ">=", None: "=", "": "="}
 

@@ -144,7 +144,7 @@ def test_uln_unknown_is_said_plainly_and_blocks_the_taper(client):
             entry["resource"].pop("referenceRange")
     cards = _post(client, None, body=body)["cards"]
     card = next(c for c in cards if c["summary"].startswith("Taper decision blocked"))
-    assert "alt" in card["summary"] and card["indicator"] == "warning"
+    assert card["summary"].endswith("on ALT") and card["indicator"] == "warning"
     assert "does not guess a ULN" in card["detail"]
     assert not any("taper over 28 days" in c["summary"] for c in cards)
 

@@ -252,7 +252,7 @@ def test_lft_above_twice_uln_is_review_and_missing_uln_is_said():
     facts.measurements = facts.measurements[:1] + labs
     finding = _status(facts, "baseline-liver-function")
     assert (finding.status, finding.reason) == ("unknown", "baseline-lft-documented-uln-unknown")
-    assert finding.params["no_uln"] == "total bilirubin"
+    assert finding.params["no_uln"] == "total bilirubin, PT"  # R3 (review 2026-11-24c): PT without a range too
 
 
 def test_every_reason_code_in_the_rules_is_worded():

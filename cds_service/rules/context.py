@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..facts import PatientFacts
+from ..facts import Measurement, PatientFacts
 from .dosing import kit_for_weight
 from .findings import UNKNOWN, Finding
 
@@ -67,6 +67,22 @@ class RuleContext:
         if not lost:
             return None
         return self.finding(criterion, UNKNOWN, "source-unavailable", sources=", ".join(lost))
+
+
+# PT and INR are two readings of one coagulation status (clinical-facts 3: "T-bili and PT normal ... PT may also
+# be judged by INR"; FDA label 2.1 tapers only with normal PT). Review 2026-11-24c R2: both are read, and either
+# one abnormal, or without a ULN, decides. One of them is set aside only when the other test was measured more
+# than this many days later: the newer one is then the current status (as for any re-measured result).
+COAG_SUPERSEDED_DAYS = 10
+
+
+def coagulation_readings(pt: Measurement | None, inr: Measurement | None) -> list[Measurement]:
+    """The latest PT and the latest INR (dated) that both describe the current coagulation status."""
+    readings = [m for m in (pt, inr) if m is not None and m.when is not None]
+    if not readings:
+        return []
+    newest = max(m.when for m in readings)
+    return [m for m in readings if (newest - m.when).days <= COAG_SUPERSEDED_DAYS]
 
 
 def days(a: date, b: date) -> int:

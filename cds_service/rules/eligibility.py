@@ -27,6 +27,7 @@ from .context import (  # noqa: F401  (the windows are re-exported: orders, quer
     TITER_MAX_AGE_DAYS,
     WEIGHT_MAX_AGE_DAYS,
     RuleContext,
+    coagulation_readings,
     days,
 )
 from .findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding, overall
@@ -294,8 +295,10 @@ def _baseline(ctx: RuleContext, c: str, analytes: tuple[str, ...], alternatives:
     missing, stale = [], []
     for analyte in analytes:
         m = ctx.facts.latest(analyte, ctx.as_of)
-        if m is None and alternatives and analyte in alternatives:
-            m = ctx.facts.latest(alternatives[analyte], ctx.as_of)
+        other = ctx.facts.latest(alternatives[analyte], ctx.as_of) if alternatives and analyte in alternatives \
+            else None
+        if other is not None and (m is None or other.when > m.when):  # the newer of PT and INR
+            m = other
         if m is None:
             missing.append(analyte)
         elif days(ctx.as_of, m.when) > BASELINE_LAB_MAX_AGE_DAYS:
@@ -312,6 +315,7 @@ def _baseline(ctx: RuleContext, c: str, analytes: tuple[str, ...], alternatives:
 
 
 _LFT_NAMES = {"alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin"}
+_COAG_NAMES = {"pt": "PT", "inr": "INR"}
 # Analytes as a clinician names them, for the lists on the cards ("AST, ALT and total bilirubin").
 _LAB_NAMES = {**_LFT_NAMES, "pt": "PT/INR", "inr": "INR", "platelets": "platelet count", "troponin-i": "troponin-I",
               "creatinine": "creatinine", "hemoglobin": "hemoglobin"}
@@ -327,7 +331,11 @@ def baseline_liver_function(ctx: RuleContext) -> Finding:
     found, gap = _baseline(ctx, c, ("ast", "alt", "bilirubin", "pt"), {"pt": "inr"})
     if gap:
         return gap
-    ev = [m.evidence for m in found.values()]
+    # PT and INR both count (review 2026-11-24c R2): the latest of each that is current (context.coagulation_readings)
+    # and within the baseline window; `found["pt"]` is the newer of the two.
+    coags = [m for m in coagulation_readings(ctx.facts.latest("pt", ctx.as_of), ctx.facts.latest("inr", ctx.as_of))
+             if days(ctx.as_of, m.when) <= BASELINE_LAB_MAX_AGE_DAYS]
+    ev = [m.evidence for m in found.values()] + [m.evidence for m in coags if m is not found["pt"]]
     # A result reported as a bound ("<20", ">=90": Quantity.comparator) settles the 2 x ULN question only when
     # every value it allows falls on one side (quantities.bound_holds); ">=90" with ULN 45 is at least 2 x ULN.
     elevated, unsettled = [], []
@@ -341,22 +349,25 @@ def baseline_liver_function(ctx: RuleContext) -> Finding:
             elevated.append(a)
         elif above is None:
             unsettled.append(m)
-    no_uln = [a for a in ("alt", "ast", "bilirubin") if found[a].ref_high is None]
+    # A PT/INR without a reference range is as open as an ALT without one (review 2026-11-24c R3): neither the
+    # label nor DR.005.D nor clinical-facts gives a fixed normal limit for PT or INR, so none is assumed.
+    no_uln = [_LAB_NAMES[a] for a in ("alt", "ast", "bilirubin") if found[a].ref_high is None] + \
+        [_COAG_NAMES[m.analyte] for m in coags if m.ref_high is None]
     if elevated:
         return ctx.finding(c, REVIEW, "lft-above-2x-uln", ev, elevated=", ".join(_LFT_NAMES[a] for a in elevated))
-    coag = found["pt"]  # PT, or INR when no PT is on record
-    coag_high = bound_holds(coag.value, coag.comparator, ">", coag.ref_high) if coag.ref_high is not None else False
-    if coag_high:
+    high = [m for m in coags if m.ref_high is not None and bound_holds(m.value, m.comparator, ">", m.ref_high)]
+    if high:
         # A prolonged PT/INR at baseline is a sign of impaired liver synthetic function (or another
         # coagulopathy): the boxed warning asks for liver function incl. PT before infusion, and pre-existing
         # liver impairment may raise the risk of acute liver failure. Neither label nor policy sets a limit, so
         # it is the Medical Director's call (review, like ALT/AST/bilirubin > 2 x ULN), never a silent met.
+        coag = max(high, key=lambda m: m.when)
         unit = "" if coag.unit.startswith("{") else f" {coag.unit}"  # INR is a ratio ({INR}): no unit shown
         shown = f"{'' if coag.comparator == '=' else coag.comparator}{coag.value:g}"
-        return ctx.finding(c, REVIEW, "coagulation-above-uln", ev, test="INR" if coag.analyte == "inr" else "PT",
+        return ctx.finding(c, REVIEW, "coagulation-above-uln", ev, test=_COAG_NAMES[coag.analyte],
                            value=shown, unit=unit, uln=f"{coag.ref_high:g}", date=coag.when.isoformat())
-    if coag_high is None:
-        unsettled.append(coag)
+    unsettled += [m for m in coags if m.ref_high is not None
+                  and bound_holds(m.value, m.comparator, ">", m.ref_high) is None]
     if unsettled:
         # Only a bound is known, and it allows values on both sides of the limit: not a measurement (B3).
         return ctx.finding(c, UNKNOWN, "lft-bound-unsettled", ev, missing=("liver-function-value",),
@@ -366,7 +377,7 @@ def baseline_liver_function(ctx: RuleContext) -> Finding:
         # would be `review`, so `met` would be a guess (clinical-facts.md 3: "ULN unknown", never a guessed ULN).
         # Unknown until the lab gives its reference range.
         return ctx.finding(c, UNKNOWN, "baseline-lft-documented-uln-unknown", ev, missing=("liver-reference-range",),
-                           no_uln=", ".join(_LFT_NAMES[a] for a in no_uln))
+                           no_uln=", ".join(no_uln))
     return ctx.finding(c, MET, "baseline-lft-documented", ev)
 
 

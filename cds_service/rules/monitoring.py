@@ -26,6 +26,7 @@ from datetime import date, timedelta
 
 from ..facts import Evidence, Measurement, PatientFacts, Unread
 from ..quantities import add_years, bound_holds
+from .context import coagulation_readings
 from .treatment import current_steroid_plans
 
 LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
@@ -214,6 +215,7 @@ class _Ctx:
     def schedule(self, test: str, days: list[int]) -> list[ScheduleItem]:
         analytes = LFT_ANALYTES if test == "lft" else (test,)
         assigned = {a: self._assign(a, days) for a in analytes}
+        inr: dict[int, Measurement] = {}
         if "pt" in assigned:  # PT or INR
             inr = self._assign("inr", days)
             assigned["pt"] = {d: assigned["pt"].get(d) or inr.get(d) for d in days}
@@ -222,6 +224,8 @@ class _Ctx:
         for d in days:
             due = self.day0 + timedelta(days=d)
             drawn = [assigned[a][d] for a in analytes if assigned[a].get(d)]
+            if inr.get(d) is not None and all(m is not inr[d] for m in drawn):  # an INR beside the PT counts too (R2)
+                drawn.append(inr[d])
             missing = tuple(a for a in analytes if not assigned[a].get(d))
             if not missing:
                 status = "abnormal" if any(self.abnormal(m) for m in drawn) else "done"
@@ -287,9 +291,11 @@ class _Ctx:
 
     # Liver ---------------------------------------------------------------------------------------
     def latest_lft(self) -> dict[str, Measurement | None]:
-        out = {a: self.latest(a) for a in ("alt", "ast", "bilirubin", "pt")}
-        if out["pt"] is None:
-            out["pt"] = self.latest("inr")
+        """The latest ALT, AST and total bilirubin, and the current PT and INR (both when both are current:
+        context.coagulation_readings; review 2026-11-24c R2), keyed by analyte; "pt": None when neither exists."""
+        out = {a: self.latest(a) for a in ("alt", "ast", "bilirubin")}
+        coags = coagulation_readings(self.latest("pt"), self.latest("inr"))
+        out.update({m.analyte: m for m in coags} if coags else {"pt": None})
         return out
 
     def liver_not_in(self) -> tuple[Unread, ...]:
@@ -316,7 +322,7 @@ class _Ctx:
         if any(m.ref_high is None for m in lft.values()):
             return "uln-unknown"
         high = [_holds(lft[a], ">=", 2 * lft[a].ref_high) for a in ("alt", "ast")]
-        above = [_holds(lft[a], ">", lft[a].ref_high) for a in ("bilirubin", "pt")]
+        above = [_holds(m, ">", m.ref_high) for a, m in lft.items() if a in ("bilirubin", "pt", "inr")]
         if any(high):
             return "alt-ast-2x"
         if any(above):
@@ -353,8 +359,9 @@ class _Ctx:
     def bilirubin_pt_alert(self) -> Alert | None:
         """Latest total bilirubin, PT or INR above its own ULN, at any day: warning (clinical-facts 5.2).
         A result without a reference range raises nothing here (no ULN is guessed; the taper card says so)."""
-        above = [m for m in (self.latest(a) for a in ("bilirubin", "pt", "inr"))
-                 if m is not None and m.ref_high is not None and _holds(m, ">", m.ref_high)]
+        # The same bilirubin, PT and INR as the taper decision reads (latest_lft): the cards never disagree (R2).
+        above = [m for a, m in self.latest_lft().items() if a in ("bilirubin", "pt", "inr")
+                 and m is not None and m.ref_high is not None and _holds(m, ">", m.ref_high)]
         if not above:
             return None
         return Alert("bilirubin-pt-above-uln", "warning", tuple(m.evidence for m in above),
@@ -363,7 +370,7 @@ class _Ctx:
     def steroid_alerts(self, day: int, state: str, waiting: tuple[Unread, ...] = ()) -> list[Alert]:
         lft = self.latest_lft()
         evidence = tuple(m.evidence for m in lft.values() if m)
-        no_uln = ", ".join(a for a, m in lft.items() if m and m.ref_high is None)
+        no_uln = ", ".join(_NAMES[a] for a, m in lft.items() if m and m.ref_high is None)
         alerts = []
         high = [a for a in ("alt", "ast") if lft[a] and lft[a].ref_high is not None
                 and _holds(lft[a], ">=", 2 * lft[a].ref_high)]

@@ -32,7 +32,7 @@ from .common import (
     unreadable_concept,
 )
 from .genetics import UnreadableGenetics, finish, read_genetics
-from .ranges import RangeOption, pick_range
+from .ranges import RangeOption, pick_range, read_bound
 
 
 @dataclass
@@ -307,19 +307,18 @@ def _assessment_value(obs: dict) -> str | None:
 
 
 def _reference_ranges(obs: dict, analyte: str, unit: str | None) -> tuple[RangeOption, ...]:
-    """The reference ranges with a bound, converted like the result (a bound's own unit wins), with the ages
-    and populations they are for (translate/ranges.py picks the patient's)."""
-    return tuple(RangeOption(low, high, rr.get("age"), bool(rr.get("appliesTo")))
-                 for rr in obs.get("referenceRange") or ()
-                 for low, high in [(_bound(rr.get("low"), analyte, unit), _bound(rr.get("high"), analyte, unit))]
-                 if low is not None or high is not None)
-
-
-def _bound(q: dict | None, analyte: str, unit: str | None) -> float | None:
-    value = q.get("value") if q else None
-    if value is None:
-        return None
-    return round(to_canonical(analyte, float(value), q.get("code") or q.get("unit") or unit), 4)
+    """The reference ranges with a bound, converted like the result (a bound's own unit wins; one without a unit
+    only where it cannot be misread: ranges.read_bound), with the ages and populations they are for
+    (translate/ranges.py picks the patient's)."""
+    options = []
+    for rr in obs.get("referenceRange") or ():
+        if not isinstance(rr, dict):
+            continue
+        (low, low_why), (high, high_why) = (read_bound(analyte, side, rr.get(side), unit) for side in ("low", "high"))
+        refused = {side: why for side, why in (("low", low_why), ("high", high_why)) if why}
+        if low is not None or high is not None or refused:
+            options.append(RangeOption(low, high, rr.get("age"), bool(rr.get("appliesTo")), refused))
+    return tuple(options)
 
 
 def newest_first(page: list[dict]) -> bool:

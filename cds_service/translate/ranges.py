@@ -12,10 +12,11 @@ agrees on; otherwise the bound is unknown and a note says why (shown on the evid
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..quantities import scientific
+from ..facts import LOW_LIMIT_ANALYTES
+from ..quantities import CANONICAL_UNITS, display_unit, scientific, to_canonical, unit_scales
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,64 @@ class RangeOption:
     high: float | None
     age: dict | None  # FHIR Range of ages (Quantity low/high, UCUM a / mo / wk / d / h)
     applies_to: bool  # restricted by referenceRange.appliesTo
+    # "low" / "high" -> why the bound on record could not be used (read_bound): that side is then unknown
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+# Where a lab's reference LIMIT can lie, per analyte, in the canonical unit, inclusive: the limit the rules use
+# (the upper limit, the lower one for LOW_LIMIT_ANALYTES). Review 2026-11-24c R1: a limit outside is a unit or
+# entry error (45 ukat/L = 2700 U/L as an ALT ULN), never a ULN; and a bound given WITHOUT a unit is read in the
+# result's unit only when no other unit the analyte is reported in would also give a limit inside the band, so
+# it cannot be misread. Project choice, anchored on published reference intervals, each band wide enough that no
+# real limit is refused (an out-of-band limit only makes the result's limit "unknown", never a guessed one):
+# - ALT/AST: upper limits from ~19 U/L (adult ALT, Prati 2002) to ~150 U/L (newborn AST, CALIPER 2012); 10-500.
+#   U/L and ukat/L (x 60) readings of one number never both fall inside (60 > 500/10).
+# - total bilirubin: upper limits from ~0.6 mg/dL (children) to ~12-15 mg/dL (first days of life); 0.5-16. The
+#   umol/L (x 1/17.1) and mg/dL readings of 8.55-16 both fall inside: such a number without a unit stays unknown.
+# - PT: upper limits ~11-17 s (adults, neonates: Andrew 1987); 8-60. INR: ~1.1-1.6; 0.8-5 (a ratio: no unit).
+# - platelets (lower limit): ~100-200 x 10^3/uL; 10-1000 (/uL reads x 1/1000: never both inside).
+# - troponin-I: 99th percentiles ~0.01 ng/mL (hs assays) to ~0.5 ng/mL (older assays); 0.005-2 (ng/L x 1/1000).
+# - creatinine: upper limits ~0.3 mg/dL (infants) to ~1.3 mg/dL (adults); 0.1-5 (umol/L x 1/88.4).
+REFERENCE_LIMITS: dict[str, tuple[float, float]] = {
+    "alt": (10.0, 500.0), "ast": (10.0, 500.0), "bilirubin": (0.5, 16.0), "pt": (8.0, 60.0), "inr": (0.8, 5.0),
+    "platelets": (10.0, 1000.0), "troponin-i": (0.005, 2.0), "creatinine": (0.1, 5.0),
+}
+
+
+def read_bound(analyte: str, side: str, q: dict | None, result_unit: str | None) -> tuple[float | None, str]:
+    """(the bound in the canonical unit or None, why it is not used: "" when it is or when there is none).
+    A bound's own unit wins (UnitError when not recognised, as for the result); a bound without a unit is read in
+    the result's unit only where it cannot be misread (REFERENCE_LIMITS). Pure."""
+    value = q.get("value") if isinstance(q, dict) else None
+    if value is None:
+        return None, ""
+    value = float(value)
+    own = q.get("code") or q.get("unit")
+    used = side == ("low" if analyte in LOW_LIMIT_ANALYTES else "high")  # the side the rules compare with
+    band = REFERENCE_LIMITS.get(analyte)
+    canonical = CANONICAL_UNITS.get(analyte, "")
+    limit = round(to_canonical(analyte, value, own or result_unit), 4)
+    name = "upper" if side == "high" else "lower"
+    if not own and value != 0:
+        scales = unit_scales(analyte)
+        if len(scales) > 1 and (not used or band is None):
+            return None, (f"the lab's {name} limit {value:g} has no unit, and this test is reported in "
+                          "several units: it cannot be read with certainty")
+        if len(scales) > 1:
+            inside = sorted({round(value * scale, 4) for scale in scales if band[0] <= value * scale <= band[1]})
+            if inside != [limit]:
+                readings = " or ".join(f"{scientific(v)} {display_unit(canonical)}".strip() for v in inside)
+                return None, (f"the lab's {name} limit {value:g} has no unit; read in the result's unit "
+                              f"({display_unit(result_unit or '')}) it would be {scientific(limit)} "
+                              f"{display_unit(canonical)}".rstrip()
+                              + (f", and it could also mean {readings}" if inside else "")
+                              + ": ask the lab for the range with its unit")
+    if used and band is not None and limit != 0 and not band[0] <= limit <= band[1]:
+        return None, (f"the lab's {name} limit {value:g} {display_unit(own or result_unit or '')}".rstrip()
+                      + f" ({scientific(limit)} {display_unit(canonical)})".replace(" )", ")")
+                      + f" is not a plausible {name} limit (expected {band[0]:g}-{band[1]:g} "
+                      f"{display_unit(canonical)})".replace("  ", " ").replace(" )", ")"))
+    return limit, ""
 
 
 # Age units (UCUM code, or a unit text as labs write it) -> (calendar unit, multiplier).
@@ -109,6 +168,10 @@ def pick_range(options: tuple[RangeOption, ...], birth: date | None, when: date,
     found: dict[str, float | None] = {}
     notes: dict[str, str] = {}
     for side, name in (("low", "lower limit"), ("high", "upper limit")):
+        refused = [o.refused[side] for o in considered if side in o.refused]
+        if refused:  # a limit that may be the patient's could not be read: not replaced by another (R1)
+            found[side], notes[side] = None, refused[0]
+            continue
         values = sorted({getattr(o, side) for o in considered if getattr(o, side) is not None})
         found[side] = values[0] if len(values) == 1 else None
         if len(values) > 1:
