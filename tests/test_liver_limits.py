@@ -152,7 +152,8 @@ def test_baseline_inr_above_range_beside_a_normal_pt_is_review(client, when):
     assert card["summary"] == "Baseline INR 1.6 above the lab's upper limit (1.2): refer to Medical Director"
     assert f"INR 1.6 on {when} is above the upper limit of normal (1.2)" in card["detail"]
     assert f"1.6, ULN 1.2 on {when} (Observation/inr)" in card["detail"]
-    assert "12.1 s, ULN 13.5 s on 2026-11-17 (Observation/pt)" in card["detail"]
+    # Same day: the PT of that draw is evidence too; 3 days later the INR is the newer reading (the PT is superseded).
+    assert ("12.1 s, ULN 13.5 s on 2026-11-17 (Observation/pt)" in card["detail"]) == (when == "2026-11-17")
 
 
 def test_baseline_normal_inr_beside_a_normal_pt_stays_eligible(client):
@@ -203,3 +204,12 @@ def test_baseline_inr_alone_without_range_is_unknown(client):
     assert overall != "eligible"
     assert card["summary"].startswith("Baseline INR has no reference range (ULN)")
     assert "2.5 on 2026-11-17 (Observation/pt)" in card["detail"]
+
+
+def test_monitoring_an_older_abnormal_inr_re_measured_as_a_normal_pt_days_later_is_superseded(client):
+    """PT and INR read one coagulation status: an INR of day 21 (2026-11-13) is replaced by the PT of day 28; the
+    warning and the taper read the same results (no "abnormal" card beside a taper)."""
+    cards = _monitoring(client, _record("monitoring-day-31-normal", extra=(_inr("inr-d21", 1.6, "2026-11-13"),)))
+    assert any(c["summary"] == "Liver tests unremarkable after the steroid course: taper over 28 days" for c in cards)
+    assert not any(c["summary"].startswith("Bilirubin or PT/INR above normal") for c in cards)
+    assert not any(c["summary"].startswith("Liver tests not yet unremarkable") for c in cards)

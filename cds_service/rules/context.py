@@ -72,8 +72,9 @@ class RuleContext:
 # PT and INR are two readings of one coagulation status (clinical-facts 3: "T-bili and PT normal ... PT may also
 # be judged by INR"; FDA label 2.1 tapers only with normal PT). Review 2026-11-24c R2: both are read, and either
 # one abnormal, or without a ULN, decides. One of them is set aside only when the other test was measured more
-# than this many days later: the newer one is then the current status (as for any re-measured result).
-COAG_SUPERSEDED_DAYS = 10
+# than this many days later: the newer one is then the current status (as for any re-measured result). 2 days:
+# the window of one scheduled draw (clinical-facts 5.2, +/- 2 days), so the PT and INR of one draw always count.
+COAG_SUPERSEDED_DAYS = 2
 
 
 def coagulation_readings(pt: Measurement | None, inr: Measurement | None) -> list[Measurement]:
