@@ -174,6 +174,9 @@ class Dose:
     value: float
     unit: str  # canonical: "mL", "vg", "vg/kg", "mg", "mg/kg" (per administration); "mg/d", "mg/kg/d" (per day)
     stated: str = ""  # where the order states it, when not a plain doseQuantity ("low end of doseRange")
+    # Why the stated amount is not an exact dose in a known unit (a comparator: "<41.3 mL"; unit and code that
+    # disagree: "vg" shown, "mL" coded): such a dose decides nothing (review 2026-11-24c R7). Empty when usable.
+    problem: str = ""
 
     @property
     def shown(self) -> str:
@@ -203,16 +206,29 @@ class Order:
     not_a_course: tuple[str, ...] = ()
     several: tuple[str, ...] = ()
     unclear: tuple[str, ...] = ()
+    # For Zolgensma: every distinct kit NDC the order names under the NDC system (`kit_ndc` is set only when there
+    # is exactly one: two kits on one order are a finding, never the first taken, review 2026-11-24c R4); kit NDCs
+    # written under another system, as (NDC, system) (R8); the volumes (mL) its dosage text names, with the text
+    # (R5); and, when part of the order could not be read, what in plain words (R6: no criterion that reads that
+    # part is decided from the rest).
+    kit_ndcs: tuple[str, ...] = ()
+    kit_codes_elsewhere: tuple[tuple[str, str], ...] = ()
+    text_volumes: tuple[tuple[float, str], ...] = ()
+    unreadable: str = ""
 
     @property
     def evidence(self) -> Evidence:
         bits = [self.text or self.kind, f"status {self.status}"]
-        if self.kit_ndc:
+        if len(self.kit_ndcs) > 1:
+            bits.append("kit NDCs " + ", ".join(self.kit_ndcs))
+        elif self.kit_ndc:
             bits.append(f"kit NDC {self.kit_ndc}")
+        bits += [f"kit code {code} under {system}" for code, system in self.kit_codes_elsewhere]
         if len(self.doses) > 1:
             bits.append("doses " + "; ".join(d.shown for d in self.doses))
         elif self.dose:
-            bits.append(f"dose {_fmt(self.dose.value)} {self.dose.unit}")
+            bits.append(f"dose {_fmt(self.dose.value)} {self.dose.unit}"
+                        + (f" ({self.dose.problem})" if self.dose.problem else ""))
         if self.start:
             bits.append(f"start {self.start.isoformat()}")
         if self.end:

@@ -145,7 +145,37 @@ def _drop(obj, loc) -> None:
 def _explain(err: ValidationError) -> str:
     parts = []
     for e in err.errors()[:3]:
-        where = ".".join(str(p) for p in e["loc"]) or "(resource)"
-        parts.append(f"{where}: {e['msg']}")
+        parts.append(f"{_plain_path(e['loc'])}: {_plain_message(e)}")
     more = len(err.errors()) - 3
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _plain_path(loc) -> str:
+    """An error's place as a reader finds it, items counted from 1: ('dosageInstruction', 0, 'timing', 'event', 1)
+    -> "timing.event 2 in dosageInstruction 1"."""
+    segments, names = [], []
+    for part in loc:
+        if isinstance(part, int):
+            segments.append(f"{'.'.join(names) or 'item'} {part + 1}")
+            names = []
+        else:
+            names.append(str(part))
+    if names:
+        segments.append(".".join(names))
+    return " in ".join(reversed(segments)) or "(resource)"
+
+
+# A value failing the FHIR date/dateTime/instant pattern (its regex names months 01-12): said so, not as the regex
+# (review 2026-11-24c R6: a clinician read "String should match pattern '^([0-9]([0-9]...").
+_DATE_PATTERN_MARK = "(0[1-9]|1[0-2])"
+
+
+def _plain_message(e: dict) -> str:
+    if e.get("type") == "string_pattern_mismatch":
+        value = e.get("input")
+        shown = repr(value[:40]) if isinstance(value, str) else "the value"
+        pattern = str((e.get("ctx") or {}).get("pattern", ""))
+        if _DATE_PATTERN_MARK in pattern:
+            return f"{shown} is not a valid date or date-time"
+        return f"{shown} is not in the form FHIR requires for this element"
+    return str(e.get("msg", "not valid"))

@@ -67,8 +67,8 @@ class Wording:
 class _Fill(dict):
     """A finding's parameters as one template uses them, each made when the template names it (a template
     uses a few of them): strings escaped (`text`: md or plain); the criterion's title and short name; the
-    plural endings months_s and count_s ("1 month", "1 condition"); a kit NDC derived from the label's
-    pattern marked so."""
+    plural ending of a numeric parameter, months_s, count_s, days_left_s ("1 month", "1 condition", "1 day"); a
+    kit NDC derived from the label's pattern marked so."""
 
     __slots__ = ("params", "criterion", "text", "derived")
 
@@ -79,7 +79,7 @@ class _Fill(dict):
     def __missing__(self, key: str):
         if key in ("title", "short"):
             return self.criterion[key]
-        if key in ("months_s", "count_s"):
+        if key.endswith("_s") and key[:-2] in self.params:  # months_s, count_s, days_left_s
             return "" if str(self.params.get(key[:-2])) == "1" else "s"
         value = self.params[key]
         if isinstance(value, str):

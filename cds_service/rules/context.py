@@ -51,6 +51,8 @@ class RuleContext:
         self.as_of_text = as_of.isoformat()
         if basis == "planned-infusion-date":
             self.basis_text = "the planned infusion date"
+        elif facts.order is not None and facts.order.unreadable:
+            self.basis_text = "today; the order could not be read in full, so no planned date is taken from it"
         elif stated:
             self.basis_text = f"today; the order's planned date {stated.isoformat()} is in the past"
         else:

@@ -221,6 +221,12 @@ def age_under_2(ctx: RuleContext) -> Finding:
     params = dict(months=age_in_months(birth, ctx.as_of), second_birthday=second.isoformat())
     if ctx.as_of >= second:
         return ctx.finding(c, NOT_MET, "age-2-or-more", ev, **params)
+    if ctx.basis == "today" and days(second, ctx.today) <= 1:
+        # No usable planned date and the second birthday is tomorrow: only an infusion today would be under 2,
+        # and the label's prednisolone starts the day before infusion (FDA label 2.1). Judged as of today the
+        # child is under 2, but DR.005.D 5 is age at infusion and nothing shows an infusion today: unknown, never
+        # met (review 2026-11-24c R9). Not `not-met` either: a course started yesterday would allow today.
+        return ctx.finding(c, UNKNOWN, "turning-2-no-planned-date", ev, missing=("planned-date",), **params)
     if ctx.basis == "today" and days(second, ctx.as_of) <= AGE_WARNING_DAYS:
         # Met today, but with no usable planned date nothing shows the infusion will happen before the
         # second birthday: a warning card asks for the date (clinical-facts.md 5.1 row 5).
@@ -470,6 +476,8 @@ def one_time_dose(ctx: RuleContext) -> Finding:
     order = ctx.facts.order
     # FDA label 2: "for single-dose intravenous infusion only": an order giving more than one dose (or kit) fails;
     # one whose timing or dispense cannot be read is never taken for one dose.
+    if order and order.unreadable:  # its timing was never read: one dose is not shown (review 2026-11-24c R6)
+        return ctx.finding(c, UNKNOWN, "order-unreadable", [order.evidence], missing=("dose",), why=order.unreadable)
     if order and order.several:
         return ctx.finding(c, NOT_MET, "order-several-doses", [order.evidence], why="; ".join(order.several))
     if order and order.unclear:

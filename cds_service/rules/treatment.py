@@ -4,8 +4,9 @@ label's weight bands (criterion 11) and the label's weight range. Pure: see rule
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
-from ..facts import Evidence
+from ..facts import Dose, Evidence
 from ..quantities import scientific
 from ..terminology import OPEN_REQUEST_STATUSES
 from .context import (
@@ -123,7 +124,7 @@ def _overlaps(a, b) -> bool:
 
 def steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
     """mg/kg/day of prednisolone (prednisone 1:1); None when it cannot be computed with certainty."""
-    if plan.dose is None:
+    if plan.dose is None or plan.dose.problem:  # a bound, or unit and code that disagree: not a dose to compute
         return None
     if "methylpred" in plan.text.lower():
         return None  # equivalence (4 mg methylprednisolone = 5 mg prednisolone) left to the reviewer
@@ -146,6 +147,12 @@ def steroid_mg_per_kg_day(plan, weight_kg: float | None) -> float | None:
 def dose_within_label(ctx: RuleContext) -> Finding:
     c = "dose-within-label"
     order = ctx.facts.order
+    if len(order.kit_ndcs) > 1:
+        # One order, one kit (FDA label 2.1 and 16: a kit is one patient's dose for one 0.5 kg band): kits of two
+        # bands cannot both be the band's, whatever the weight, and either could be dispensed. Not met, whichever
+        # coding comes first (review 2026-11-24c R4).
+        return ctx.finding(c, NOT_MET, "kits-disagree", [order.evidence], count=len(order.kit_ndcs),
+                           kits=", ".join(order.kit_ndcs))
     if not ctx.weight_current or ctx.weight_bound:
         return _weight_missing(ctx, c)
     kit = ctx.kit
@@ -157,19 +164,31 @@ def dose_within_label(ctx: RuleContext) -> Finding:
                   vg=scientific(kit.dose_vg), ndc=kit.ndc, ndc_verified=kit.ndc_verified)
     if order.kit_ndc and order.kit_ndc != kit.ndc:
         return ctx.finding(c, NOT_MET, "kit-mismatch", ev, ordered_ndc=order.kit_ndc, **params)
+    elsewhere = [(ndc, system) for ndc, system in order.kit_codes_elsewhere if ndc != kit.ndc]
+    if elsewhere:
+        # A kit NDC written under RxNorm or a local system (R8): the kit it names is another band's, and which
+        # code the pharmacy reads cannot be told. Not a coded NDC, so not a clear failure either: unknown.
+        return ctx.finding(c, UNKNOWN, "kit-code-other-system", ev, missing=("dose",),
+                           codes="; ".join(f"{ndc} under {system}" for ndc, system in elsewhere), **params)
+    if order.unreadable:
+        return ctx.finding(c, UNKNOWN, "order-unreadable", ev, missing=("dose",), why=order.unreadable, **params)
+    unusable = [d for d in order.doses if d.problem]
+    if unusable:
+        return ctx.finding(c, UNKNOWN, "dose-unusable", ev, missing=("dose",),
+                           why="; ".join(f"{d.shown}: {d.problem}" for d in unusable), **params)
     dose = order.dose
     if dose is None:
         if order.kit_ndc:
-            return ctx.finding(c, MET, "kit-matches-band", ev, **params)
+            return _unless_text_disagrees(ctx, c, ev, kit, params,
+                                          ctx.finding(c, MET, "kit-matches-band", ev, **params))
         return ctx.finding(c, UNKNOWN, "dose-not-stated", ev, missing=("dose",), **params)
     if len(order.doses) > 1:
-        return _several_doses(ctx, c, order.doses, ev, kit, params)
+        return _unless_text_disagrees(ctx, c, ev, kit, params, _several_doses(ctx, c, order.doses, ev, kit, params))
     expected = {"mL": kit.dose_volume_ml, "vg": kit.dose_vg, "vg/kg": DOSE_VG_PER_KG}.get(dose.unit)
     if expected is None:
         return ctx.finding(c, UNKNOWN, "dose-unit-unknown", ev, missing=("dose",), unit=dose.unit, **params)
-    tolerance = VOLUME_TOLERANCE_ML if dose.unit == "mL" else expected * VG_RELATIVE_TOLERANCE
     ordered = f"{scientific(dose.value, 4)} {dose.unit}"  # "1.1 × 10^14 vg/kg", "41.3 mL"
-    if abs(dose.value - expected) > tolerance:
+    if _off_band(dose, expected):
         return ctx.finding(c, NOT_MET, "dose-off-band", ev, ordered=ordered, **params)
     if dose.unit == "vg/kg":
         # 1.1e14 vg/kg is the label's nominal dose, but the label infuses the dose of the band's upper limit, not
@@ -179,7 +198,32 @@ def dose_within_label(ctx: RuleContext) -> Finding:
         return ctx.finding(c, UNKNOWN, "dose-per-kg-needs-volume", ev, missing=("dose",), ordered=ordered,
                            weight=f"{w:g}", computed_vg=scientific(dose.value * w),
                            computed_ml=f"{dose.value * w / CONCENTRATION_VG_PER_ML:.1f}", **params)
-    return ctx.finding(c, MET, "dose-matches-band", ev, ordered=ordered, **params)
+    return _unless_text_disagrees(ctx, c, ev, kit, params,
+                                  ctx.finding(c, MET, "dose-matches-band", ev, ordered=ordered, **params))
+
+
+def _off_band(dose, expected: float) -> bool:
+    """Is the dose further from the label's than the tolerance? Volumes are compared as the decimals written
+    (review 2026-11-24c R10: in floats 41.4 - 41.3 exceeds 0.1 while 41.3 - 41.2 does not), so that the tolerance
+    is the same on both sides: 41.2 and 41.4 mL are both within 0.1 mL of 41.3, 41.19 and 41.41 are not."""
+    if dose.unit == "mL":
+        return abs(Decimal(repr(dose.value)) - Decimal(repr(expected))) > Decimal(repr(VOLUME_TOLERANCE_ML))
+    return abs(dose.value - expected) > expected * VG_RELATIVE_TOLERANCE
+
+
+def _unless_text_disagrees(ctx: RuleContext, c: str, ev, kit, params, found: Finding) -> Finding:
+    """`found` (the coded dose or kit matches the band), unless the order's dosage text names another volume:
+    the text never makes the dose met, but a text the infusion nurse reads saying another volume is an
+    order-entry error to settle before signing (review 2026-11-24c R5), as a report contradicting a coded
+    genetic result is (criterion 3). The card quotes the text (escaped, as every parameter)."""
+    if found.status != MET:
+        return found
+    other = [(ml, text) for ml, text in ctx.facts.order.text_volumes
+             if _off_band(Dose(ml, "mL"), kit.dose_volume_ml)]
+    if not other:
+        return found
+    return ctx.finding(c, REVIEW, "dose-text-disagrees", ev, text_volume=", ".join(f"{ml:g} mL" for ml, _ in other),
+                       dosage_text=" / ".join(dict.fromkeys(text for _, text in other)), **params)
 
 
 def _several_doses(ctx: RuleContext, c: str, doses, ev, kit, params) -> Finding:
@@ -194,8 +238,7 @@ def _several_doses(ctx: RuleContext, c: str, doses, ev, kit, params) -> Finding:
         if expected is None:
             unread.append(dose.shown)
             continue
-        tolerance = VOLUME_TOLERANCE_ML if dose.unit == "mL" else expected * VG_RELATIVE_TOLERANCE
-        (off if abs(dose.value - expected) > tolerance else matched).append(dose)
+        (off if _off_band(dose, expected) else matched).append(dose)
     several = dict(count=len(doses), ordered=ordered, **params)
     if off:
         return ctx.finding(c, NOT_MET, "doses-several-off", ev, off="; ".join(d.shown for d in off), **several)

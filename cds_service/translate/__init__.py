@@ -177,9 +177,10 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         self.facts.unread.append(Unread(self._source, ref, reason, kind, when))
 
     def _valid(self, resource: dict, kind: str | None = None, when: date | None = None,
-               droppable: frozenset[str] = frozenset()):
+               droppable: frozenset[str] = frozenset(), lost: list[str] | None = None):
         """The validated subset, or None (skipped, reported, remembered as unread). Invalid elements that no
-        decision needs (fhir_validation.DROPPABLE, plus `droppable`) are left out and reported instead."""
+        decision needs (fhir_validation.DROPPABLE, plus `droppable`) are left out and reported instead; with
+        `lost`, they are put there for the caller to report (it decides what their loss means)."""
         try:
             model, dropped = validate(resource, self.strict, droppable)
         except InvalidResource as err:
@@ -190,7 +191,9 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
                 return None
         if "id (invalid)" in dropped and type(resource.get("id")) is str:
             model["id"] = resource["id"][:64]  # shown as the EHR names it, so that it can be found and fixed
-        if dropped:
+        if lost is not None:
+            lost += dropped
+        elif dropped:
             self.facts.issues.append(DataIssue(_ref(resource), "ignored elements: " + ", ".join(dropped)))
         return model
 

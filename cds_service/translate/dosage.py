@@ -140,6 +140,23 @@ def _code_shown(code: dict) -> str:
     return ", ".join(coded) or f"“{_s(code.get('text'))}”"
 
 
+# A volume written in a dosage text ("41.3 mL IV over 60 minutes"): a number (decimal point, or a decimal comma
+# followed by one or two digits: "41,3 mL") and a millilitre unit, not a rate or a dose per kg ("0.7 mL/min",
+# "5.5 mL/kg", "mL per kg").
+_TEXT_VOLUME = re.compile(r"(?<![\d.,])(\d+(?:\.\d+)?|\d+,\d{1,2}(?!\d))\s*(?:ml|millilit(?:er|re)s?|cc|cm3)\b"
+                          r"(?!\s*(?:/|per\b))", re.IGNORECASE)
+
+
+def text_volumes(mr: dict) -> list[tuple[float, str]]:
+    """Every volume (mL) the order's dosage texts name, each with its text: the text the infusion nurse reads, to
+    be compared with the coded dose (it never makes a dose, review 2026-11-24c R5)."""
+    found = []
+    for dosage in as_list(mr.get("dosageInstruction")):
+        text = _s(dosage.get("text")) if isinstance(dosage, dict) else ""
+        found += [(float(m.group(1).replace(",", ".")), text) for m in _TEXT_VOLUME.finditer(text)]
+    return found
+
+
 def planned_date(events) -> tuple[date | None, int]:
     """The earliest readable date among timing.event (whatever their order), and how many there are."""
     dates = sorted({d for d in (_to_date(e) for e in as_list(events)) if d is not None})

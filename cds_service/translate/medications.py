@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from .. import terminology as t
 from ..facts import DataIssue, Dose, Evidence, Order, PriorDose
 from ..fhir_client import as_list
+from ..fhir_validation import InvalidResource, validate
 from .common import (
     _NONE,
     _all_text,
@@ -22,32 +23,55 @@ from .common import (
     _to_date,
     unreadable_concept,
 )
-from .dosage import planned_date, several_doses
+from .dosage import planned_date, several_doses, text_volumes
 
 
 class MedicationReader:
     # Medication orders and administrations -----------------------------------------------------
     def zolgensma_order(self, order: dict) -> Order | None:
+        """The order under review. When part of it cannot be read (an invalid timing.event date), what it says
+        about its dose, timing and dispense is not read from the rest: the Order carries `unreadable` (the field
+        and value in plain words) and no dose, date or count, so no criterion reading them is decided (review
+        2026-11-24c R6; before, an empty stand-in gave one-time-dose `met`)."""
         if not order:
             return None
-        mr = self._valid(_lenient_draft(order, self.facts.patient_reference))
-        if mr is None:
-            return Order(_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma")
-        return self._order(mr, order)
+        lenient = _lenient_draft(order, self.facts.patient_reference)
+        lost: list[str] = []
+        mr = self._valid(lenient, droppable=_ORDER_READ_IN_PART, lost=lost)
+        if mr is not None and not any(e.endswith(" (invalid)") and e.split(".")[0].split(" ")[0] in _ORDER_READ_IN_PART
+                                      for e in lost):
+            if lost:
+                self.facts.issues.append(DataIssue(_ref(mr), "ignored elements: " + ", ".join(lost)))
+            return self._order(mr, order)
+        why = _why_invalid(lenient)
+        if mr is None:  # skipped and reported by _valid: nothing of it is read
+            return Order(_ref(order), "zolgensma", str(order.get("status", "unknown")), "Zolgensma", unreadable=why)
+        self.facts.issues.append(DataIssue(_ref(mr), f"the Zolgensma order could not be read in full ({why}): its "
+                                                     "dose, timing and dispense are not read"))
+        return self._order(mr, order, unreadable=why)
 
-    def _order(self, mr: dict, order: dict) -> Order:
-        """A Zolgensma order from its validated subset `mr` (`order` as sent: its Medication may be contained)."""
+    def _order(self, mr: dict, order: dict, unreadable: str = "") -> Order:
+        """A Zolgensma order from its validated subset `mr` (`order` as sent: its Medication may be contained);
+        with `unreadable`, only what identifies it (status, product, kit codes)."""
         concept = _medication_concept(order, self.medications)  # a code, or a Medication by reference
-        kit = next((n for n in (_normalise_ndc(c.get("code")) for c in _codings(concept)
-                                if c.get("system") == t.NDC) if n), None)
+        kits, elsewhere = _kit_codes(concept)
+        if unreadable:
+            return Order(_ref(mr), "zolgensma", mr["status"], _concept_text(concept) or "Zolgensma",
+                         kit_ndc=kits[0] if len(kits) == 1 else None, kit_ndcs=kits, kit_codes_elsewhere=elsewhere,
+                         unreadable=unreadable)
         doses = _doses(mr)
         for problem in dict.fromkeys(dose_unit_problem(d) for d in doses if dose_unit_problem(d)):
             self.facts.issues.append(DataIssue(_ref(mr), problem))
+        for ndc, system in elsewhere:
+            self.facts.issues.append(DataIssue(_ref(mr), f"kit code {ndc} is written under {system}, not as an NDC "
+                                                         f"({t.NDC}): compared with the band's kit, never trusted"))
         planned, source = _planned_date(mr)
         several, unclear = several_doses(mr)
         return Order(_ref(mr), "zolgensma", mr["status"], _concept_text(concept) or "Zolgensma",
-                     kit_ndc=kit, dose=doses[0] if doses else None, planned_date=planned,
-                     planned_date_source=source, doses=doses, several=tuple(several), unclear=tuple(unclear))
+                     kit_ndc=kits[0] if len(kits) == 1 else None, dose=doses[0] if doses else None,
+                     planned_date=planned, planned_date_source=source, doses=doses, several=tuple(several),
+                     unclear=tuple(unclear), kit_ndcs=kits, kit_codes_elsewhere=elsewhere,
+                     text_volumes=tuple(text_volumes(order)))  # as sent: the validated subset keeps no text
 
     def _medication_request(self, resource) -> None:
         kind = self._kind(resource)
@@ -161,6 +185,18 @@ class MedicationReader:
 
 
 _PRIOR_ORDER_DROPPABLE = frozenset({"dosageInstruction", "dispenseRequest"})
+# The parts of the order under review that may be invalid while the rest (status, product, kit) is still read: what
+# they say (dose, timing, dispense) is then not read at all, never read in part.
+_ORDER_READ_IN_PART = _PRIOR_ORDER_DROPPABLE
+
+
+def _why_invalid(resource: dict) -> str:
+    """What makes a resource invalid, in plain words (fhir_validation._explain: the field, its value)."""
+    try:
+        validate(resource)
+    except InvalidResource as err:
+        return str(err)
+    return "an element could not be read"
 # MedicationRequest statuses under which a Zolgensma order is, or may become, a dose (open, completed, stopped part
 # way, unknown): a product that may be Zolgensma under one of these is reported, never passed over.
 _REQUEST_MAY_BE_A_DOSE = frozenset(t.OPEN_REQUEST_STATUSES) | {"completed", "stopped", "unknown"}
@@ -418,6 +454,24 @@ def zolgensma_ndc(code: str | None) -> str | None:
     return "vial" if parts[1] in t.ZOLGENSMA_VIAL_PRODUCT_CODES else "labeler"
 
 
+def _kit_codes(concept: dict) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(every distinct Zolgensma kit NDC coded under the NDC system, in 5-3-2 form; the kit NDCs written under
+    another system or none, with that system). Every one counts: an order naming two kits is not read as its first
+    (review 2026-11-24c R4), and an NDC under RxNorm is not passed over (R8): an RxNorm or local code is never in
+    the 5-3-2 / 5-4-2 / 10-11-digit shape of labeler 71894 by accident."""
+    kits, elsewhere = {}, {}
+    for c in _codings(concept):
+        ndc = _normalise_ndc(c.get("code"))
+        if ndc is None:
+            continue
+        system = _s(c.get("system"))
+        if system == t.NDC:
+            kits[ndc] = None
+        else:
+            elsewhere[(ndc, _system_label(system) if system else "no system")] = None
+    return tuple(kits), tuple(elsewhere)
+
+
 def _normalise_ndc(code: str | None) -> str | None:
     """A Zolgensma kit NDC in 5-3-2 form ('71894-120-02'), from 5-3-2, 5-4-2 or 10/11-digit forms."""
     parts = _ndc_parts(code)
@@ -455,10 +509,10 @@ def _doses(mr: dict) -> tuple[Dose, ...]:
             doses.append(_quantity_dose(dr.get("doseQuantity")))
             dose_range = dr.get("doseRange") or _NONE
             doses += [_quantity_dose(dose_range.get(end), f"{end} end of doseRange") for end in ("low", "high")]
-    unique: dict[tuple[float, str], Dose] = {}
+    unique: dict[tuple[float, str, str], Dose] = {}
     for dose in doses:
         if dose is not None:
-            unique.setdefault((dose.value, dose.unit), dose)
+            unique.setdefault((dose.value, dose.unit, dose.problem), dose)
     return tuple(unique.values())
 
 
@@ -467,7 +521,24 @@ def _quantity_dose(q: dict | None, stated: str = "") -> Dose | None:
         return None
     unit = (q.get("code") or q.get("unit") or "").strip()
     # An unrecognised unit is kept as stated: no rule knows it, so none can decide on it.
-    return Dose(float(q["value"]), _DOSE_UNITS.get(unit.lower()) or unit or "(no unit)", stated)
+    value = float(q["value"])
+    return Dose(value, _DOSE_UNITS.get(unit.lower()) or unit or "(no unit)", stated, _dose_problem(q, value))
+
+
+def _dose_problem(q: dict, value: float) -> str:
+    """Why a dose quantity is not an exact amount in one unit (review 2026-11-24c R7), as for weight (review b I1,
+    I3): a comparator ("<41.3 mL" is a bound; FHIR SimpleQuantity, the type of doseQuantity, forbids it), or a
+    unit and code naming two different dose units ("vg" shown, "mL" coded: which one the EHR meant cannot be
+    told). A unit text the service does not know beside a known code (a display) is not a disagreement."""
+    comparator = _s(q.get("comparator")).strip()
+    shown_unit = _s(q.get("unit")).strip() or _s(q.get("code")).strip()
+    if comparator and comparator != "=":
+        return f"stated as a bound, {comparator}{value:g} {shown_unit}: not an exact dose"
+    unit, code = _s(q.get("unit")).strip(), _s(q.get("code")).strip()
+    by_unit, by_code = _DOSE_UNITS.get(unit.lower()), _DOSE_UNITS.get(code.lower())
+    if by_unit and by_code and by_unit != by_code:
+        return f"unit {unit!r} and code {code!r} disagree: which one the order means cannot be told"
+    return ""
 
 
 def dose_unit_problem(dose: Dose | None) -> str | None:
