@@ -217,3 +217,14 @@ def test_turning_2_in_two_days_with_no_planned_date_stays_met_with_a_warning(cli
     assert (got["status"], got["reasonCode"]) == ("met", "under-2-turning-2-soon")
     card = criterion_card(answer, "age-under-2")
     assert "(2 days)" in card["summary"]
+
+
+def test_a_steroid_dose_with_a_comparator_is_not_computed_and_is_reported(client):
+    resources = copy.deepcopy(load("eligible-infant"))
+    plan = next(r for r in resources if r.get("id") == "prednisolone-plan")
+    plan["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["comparator"] = "<"
+    answer = answer_both_routes(client, resources)
+    got = criterion_outcome(answer, "corticosteroid-plan")
+    assert (got["status"], got["reasonCode"]) == ("unknown", "steroid-dose-unverifiable")
+    every = " ".join(c.get("detail", "") for c in answer["cards"])
+    assert "stated as a bound, <7 mg" in every.replace("\\", "") and "MedicationRequest/prednisolone-plan" in every

@@ -114,8 +114,12 @@ class MedicationReader:
         self.facts.steroid_orders.append(Order(
             _ref(mr), "corticosteroid", mr["status"], text, dose=_dose(mr), per_day=per_day, start=start, end=end,
             not_a_course=_not_a_course(mr, text, on_record=self._source != "draft-orders")))
-        if dose_unit_problem(self.facts.steroid_orders[-1].dose):
-            self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(self.facts.steroid_orders[-1].dose)))
+        dose = self.facts.steroid_orders[-1].dose
+        if dose_unit_problem(dose):
+            self.facts.issues.append(DataIssue(_ref(mr), dose_unit_problem(dose)))
+        elif dose is not None and dose.problem:  # a bound, or unit and code that disagree (review 2026-11-24c R7)
+            self.facts.issues.append(DataIssue(_ref(mr), f"dose {dose.shown}: {dose.problem}; its mg/kg/day is "
+                                                         "not computed"))
 
     def _antimicrobial_order(self, mr: dict, text: str) -> None:
         """An open (draft, active, on-hold) antibacterial, antifungal or antiviral order: evidence for criterion 10
