@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
-from .fhir_batch import BatchRefused, ServerMemory, batch_mode, refuses_batches, send, worth_a_get
+from .fhir_batch import ServerMemory, batch_mode, send_batch, worth_a_get
 from .fhir_client import (
     FhirClient,
     FhirError,
@@ -47,11 +47,12 @@ from .fhir_client import (
     truncation,
 )
 from .queries import ALTERNATIVE_TEMPLATES, FOLLOW_UP_BY_CODE, Query, lab_codes_template
-from .searches import Job, absent_by_code, combine, found, split, without_duplicates
+from .searches import Job, Then, absent_by_code, combine, found, leaves, split, without_duplicates
 from .terminology import ANALYTES
 from .translate.observations import newest_first
 
 log = logging.getLogger("cds_service.data_access")
+_BATCH = "batch"  # the source of the job standing for a FHIR batch while it is pending (its parts: its searches)
 
 
 @dataclass(frozen=True)
@@ -185,12 +186,13 @@ def effective_request(request: dict, allowed_servers: frozenset[str] | None) -> 
 
 def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
            windows: Callable[[], dict[str, str]] = dict, ends: float | None = None,
-           classify: Callable[[dict], str | None] | None = None) -> Gathered:
+           classify: Callable[[dict], str | None] | None = None, then: Then | None = None) -> Gathered:
     """Resources per source of `plan` (source name -> the searches that read it when prefetch did not).
     `windows` gives the dates that bound the searches; it is called only when something must be fetched.
     `ends`: the call's deadline (time.monotonic()) when it gathers in several steps; default: the deadline
     from now. `classify(Observation.code) -> analyte`: a prefetched result recognised by name or local code
-    counts as present (no search by code follows it up)."""
+    counts as present (no search by code follows it up). `then`: searches formed from a source's answer when
+    that source is searched on the server (not prefetched), started as soon as it is read (searches.Then)."""
     ends = ends if ends is not None else time.monotonic() + config["GATHER_DEADLINE_SECONDS"]
     prefetch = request.get("prefetch") if isinstance(request.get("prefetch"), dict) else {}
     context = request["context"]
@@ -272,7 +274,7 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
         jobs = combine(jobs, lambda template: resolve(template, context, values))
     if jobs:  # the FHIR client is set up only when there is something to ask
         _run(jobs, _client(request, config, server, ends) if server else None, config, resources, issues, gaps,
-             context, values, ends)
+             context, values, ends, then if then is not None and then.after in to_fetch and server else None)
     if not any(job.source == "encounter" for job in jobs):  # read from the server: its Locations were too
         _locations_by_reference(request, config, resources, issues)
     gaps = {name: reasons for name, reasons in gaps.items() if reasons}
@@ -391,12 +393,13 @@ def _client(request: dict, config: dict, server: str, ends: float | None = None)
 
 
 def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: dict, issues: list[DataIssue],
-         gaps: dict[str, list[str]], context: dict, values: dict[str, str], ends: float) -> None:
+         gaps: dict[str, list[str]], context: dict, values: dict[str, str], ends: float, then: Then | None) -> None:
     """Run the searches in parallel, all started at once, until they are done or the deadline passes. A
     search whose answer is needed to form another starts it as soon as it arrives: a code search that found
     nothing its fallback, a combined search that was not complete every analyte's own (searches.split), the encounter
-    the Locations it names. A source with a search failed or unfinished is unread (None); the unread rest of a
-    prefetch page being continued is a gap (that page stays evidence).
+    the Locations it names, a source read the searches `then` forms from it (while the other sources are still
+    being read: a batch's answers that feed it are read first). A source with a search failed or unfinished is
+    unread (None); the unread rest of a prefetch page being continued is a gap (that page stays evidence).
 
     Per CDS_FHIR_BATCH (fhir_batch.py), the searches that start at once go as one FHIR batch; each entry's answer
     is read as its own GET's would be (its next pages are fetched one by one), a failed entry is sent again as its
@@ -408,11 +411,34 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
     mode = batch_mode(config["FHIR_BATCH"])
     batching = client is not None and (mode == "always" or mode == "auto" and not (
         memory is not None and memory.batch_refused(client.base)))
-    batched = [job for job in jobs if job.continued is None] if batching else []
-    batched = batched if len(batched) > 1 else []
     # Sized for every search (threads start only as work is submitted): a batch not answered sends them all.
     pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 4, config["FHIR_MAX_PARALLEL"])))
     pending: dict = {}
+    unread: list[tuple[Job, dict]] = []  # a batch's complete answers not read yet
+
+    def start(new: list[Job]) -> None:
+        """`new` all at once: as one FHIR batch (a job whose parts are its searches) when batching and more than
+        one, else each its own GET."""
+        batched = [job for job in new if job.continued is None] if batching else []
+        if len(batched) > 1:
+            started.update((job.source, job.url) for job in batched)
+            pending[pool.submit(send_batch, client, [job.url for job in batched], memory if mode == "auto" else None)
+                    ] = Job(_BATCH, "", Query(""), parts=tuple(batched))
+        for job in new:
+            submit(job)
+
+    def follow_up() -> None:
+        """`then`'s searches, once its source is read: none of its searches pending or unread, none failed."""
+        nonlocal then
+        waiting = (*pending.values(), *(job for job, _ in unread))
+        if then is None or then.after in problems or any(leaf.source == then.after for job in waiting
+                                                           for leaf in leaves(job)):
+            return
+        plan, more = then.plan(resources.get(then.after) or [])
+        then = None
+        issues.extend(more)
+        resources.update({name: [] for name in plan})
+        start([job for name, queries in plan.items() for job in _jobs_for(name, queries, context, values)])
 
     def submit(job: Job, first: dict | None = None) -> None:
         if (job.source, job.url) not in started:
@@ -466,7 +492,7 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             answered(job, got.resources)
             gaps.setdefault(job.source, []).extend(got.gaps)
 
-    def unbatch(answers: list | None) -> None:
+    def unbatch(batched: tuple[Job, ...], answers: list | None) -> None:
         """Each batched search's answer read as its own GET's; all of them one by one when there is none."""
         for job, first in zip(batched, answers or [None] * len(batched), strict=True):
             if first is None or worth_a_get(first) or (isinstance(first, dict) and next_link(first) is not None):
@@ -474,16 +500,16 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
                 submit(job, first if isinstance(first, dict) else None)  # fetched (or its next pages) in the pool
             elif isinstance(first, FhirError):  # a refused token: its own GET would carry the same
                 settle(job, Read([], refused=isinstance(first, Refused)), str(first))
-            else:  # the whole answer is here: read it without a thread
-                settle(job, *_fetch(client, job.url, 0, newest_first if job.query.latest else None,
-                                    job.query.one_page, first))
+            else:  # the whole answer is here: read without a thread, what `then` waits for first
+                unread.append((job, first))
+        unread.sort(key=lambda item: then is None or all(leaf.source != then.after for leaf in leaves(item[0])))
+        while unread:
+            job, first = unread.pop(0)
+            settle(job, *_fetch(client, job.url, 0, newest_first if job.query.latest else None, job.query.one_page,
+                                first))
+            follow_up()
 
-    batch = Job("batch", "", Query(""), parts=tuple(batched))  # stands for the batched searches while pending
-    if batched:
-        started.update((job.source, job.url) for job in batched)
-        pending[pool.submit(_batch, client, [job.url for job in batched], memory if mode == "auto" else None)] = batch
-    for job in jobs:
-        submit(job)
+    start(jobs)
     try:
         while pending:
             done, _ = wait(pending, timeout=max(0.0, ends - time.monotonic()), return_when=FIRST_COMPLETED)
@@ -491,16 +517,16 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
                 break
             for future in done:
                 job = pending.pop(future)
-                if job is batch:
-                    unbatch(future.result())
+                if job.source == _BATCH:
+                    unbatch(job.parts, future.result())
                 else:
                     settle(job, *future.result())
+                follow_up()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # never wait for a search still running
     for job in pending.values():
-        for search in job.parts if job is batch else (job,):
-            for unanswered in search.parts or (search,):  # a combined search left every source it stood for unread
-                failed(unanswered, f"not answered within the {deadline:g} s deadline")
+        for unanswered in leaves(job):  # a combined search or a batch left every source it stood for unread
+            failed(unanswered, f"not answered within the {deadline:g} s deadline")
     for name, texts in problems.items():
         resources[name] = None
         gaps.pop(name, None)
@@ -508,24 +534,6 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
     for name, read in resources.items():
         if read:
             resources[name] = without_duplicates(read)
-
-
-def _batch(client: FhirClient, urls: list[str], memory: ServerMemory | None) -> list[dict | FhirError] | None:
-    """The batch's answers, or None: its searches are then sent one by one. A server that refused the batch, or
-    every search in it, is remembered in `memory` (auto mode) so that its next calls skip the batch."""
-    try:
-        answers = send(client, urls)
-    except FhirError as err:
-        if isinstance(err, BatchRefused) and memory is not None:
-            memory.remember_batch_refused(client.base)
-        log.info("FHIR batch not answered (%s); sending its requests one by one", err)
-        return None
-    except Exception as err:  # noqa: BLE001 - any failure of the batch: its searches are sent one by one
-        log.warning("FHIR batch failed: %s", type(err).__name__)
-        return None
-    if memory is not None and all(isinstance(a, FhirError) and refuses_batches(a) for a in answers):
-        memory.remember_batch_refused(client.base)
-    return answers
 
 
 def _fetch(client: FhirClient | None, url: str, already: int, latest=None, one_page: bool = False,

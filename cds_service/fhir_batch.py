@@ -15,6 +15,7 @@ The one exception is 401: the GET would carry the same refused token.
 from __future__ import annotations
 
 import copy
+import logging
 import re
 import threading
 import time
@@ -22,6 +23,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from .fhir_client import FhirClient, FhirError, Refused, RequestLimit, outcome_text
+
+LOG = logging.getLogger("cds_service.data_access")  # as before this moved here
 
 MODES = {"auto": "auto", "true": "always", "false": "never"}
 _WORDS = {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}
@@ -160,3 +163,21 @@ def send(client: FhirClient, relatives: list[str]) -> list[dict | FhirError]:
         client.give_back(len(relatives) - 1)
         raise BatchRefused(f"the FHIR server answered a batch with no batch-response of {len(relatives)} entries")
     return [batch_entry(entry) for entry in entries]
+
+
+def send_batch(client: FhirClient, urls: list[str], memory: ServerMemory | None) -> list[dict | FhirError] | None:
+    """The batch's answers (for data_access), or None: its searches are then sent one by one. A server that refused
+    the batch, or every search in it, is remembered in `memory` (auto mode) so that its next calls skip the batch."""
+    try:
+        answers = send(client, urls)
+    except FhirError as err:
+        if isinstance(err, BatchRefused) and memory is not None:
+            memory.remember_batch_refused(client.base)
+        LOG.info("FHIR batch not answered (%s); sending its requests one by one", err)
+        return None
+    except Exception as err:  # noqa: BLE001 - any failure of the batch: its searches are sent one by one
+        LOG.warning("FHIR batch failed: %s", type(err).__name__)
+        return None
+    if memory is not None and all(isinstance(a, FhirError) and refuses_batches(a) for a in answers):
+        memory.remember_batch_refused(client.base)
+    return answers

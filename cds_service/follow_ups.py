@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from .data_access import Gathered, gather
+from .data_access import Gathered
 from .facts import DataIssue
 from .queries import LAB_HISTORY_SCAN, PAGE, PATIENT, Query
-from .searches import without_duplicates
+from .searches import Then
 from .translate.observations import analyte_days
 
 GENETICS_REPORTS, LAB_HISTORY = "genetics-reports", "lab-history"  # the follow-ups' source names
+FOLLOW_UPS = (GENETICS_REPORTS, LAB_HISTORY)
+MORE_DAYS = "SMN1 results on more days than searched for a report: "
 GENETICS_DAYS_MAX = 3  # days of SMN1 results searched for a report (the newest); more are reported, not searched
 
 
@@ -36,13 +38,17 @@ def report_day_search(day: date) -> Query:
     return Query(f"Observation?date={day.isoformat()}&patient={PATIENT}&category=laboratory&_sort=-date&_count={PAGE}")
 
 
-def lab_follow_ups(body: dict, config: dict, gathered: Gathered, classify: Callable[[dict], str | None],
-                   ends: float) -> Gathered:
-    """`gathered` with the follow-up searches' answers as their own sources, when the labs were searched on the
-    FHIR server (not prefetched) and something calls for them; else `gathered` as it is."""
-    if not _labs_searched_on_server(body) or gathered.resources.get("labs") is None:
-        return gathered
-    found = analyte_days(gathered.resources["labs"], classify)
+def lab_follow_ups(classify: Callable[[dict], str | None]) -> Then:
+    """For data_access.gather: the follow-up searches, formed from the labs' answer and started as soon as it is
+    in (the other sources may still be on their way), when the labs are searched on the FHIR server (not
+    prefetched). Their sources are then as `settled` gives them."""
+    return Then("labs", lambda labs: _plan(labs, classify))
+
+
+def _plan(labs: list[dict], classify: Callable[[dict], str | None]) -> tuple[dict[str, tuple[Query, ...]],
+                                                                            list[DataIssue]]:
+    """What the labs read call for: {follow-up source: its searches} (only those with searches), and issues."""
+    found = analyte_days(labs, classify)
     plan: dict[str, tuple[Query, ...]] = {}
     issues: list[DataIssue] = []
     # The days are searched even when the lab history is read: within its limits, the history may stop before
@@ -50,32 +56,22 @@ def lab_follow_ups(body: dict, config: dict, gathered: Gathered, classify: Calla
     days = sorted(d for d in found.get("genetics", ()) if d is not None)
     plan[GENETICS_REPORTS] = tuple(report_day_search(d) for d in days[-GENETICS_DAYS_MAX:])
     if len(days) > GENETICS_DAYS_MAX:
-        issues.append(DataIssue(GENETICS_REPORTS, "SMN1 results on more days than searched for a report: "
-                                + ", ".join(d.isoformat() for d in days[:-GENETICS_DAYS_MAX]) + " not searched"))
+        unsearched = ", ".join(d.isoformat() for d in days[:-GENETICS_DAYS_MAX])
+        issues.append(DataIssue(GENETICS_REPORTS, f"{MORE_DAYS}{unsearched} not searched"))
     if "aav9-titer" not in found:
         plan[LAB_HISTORY] = (LAB_HISTORY_SCAN,)
-    plan = {name: queries for name, queries in plan.items() if queries}
+    return {name: queries for name, queries in plan.items() if queries}, issues
+
+
+def settled(gathered: Gathered) -> Gathered:
+    """`gathered` with each follow-up that could not be read (failed, not answered by the deadline) as read but
+    with its problems as gaps: the integrity guard then stops the criterion it serves (rules/integrity.py DEPENDS)
+    and only it; the follow-ups' issues come last, after those of the sources they follow."""
     resources, gaps = dict(gathered.resources), dict(gathered.gaps)
-    for name, queries in plan.items():
-        # Read as the labs are (the data-access seam's own rules), without the prefetch: it had no labs.
-        got = gather({**body, "prefetch": {}}, config, {"labs": queries}, dict, ends, classify)
-        read = got.resources.get("labs")
-        resources[name] = without_duplicates(read) if read else []
-        if read is None:  # failed: what it was for cannot be known, a gap of its own source
-            gaps[name] = [i.problem for i in got.issues if i.source == "labs"] or ["not read"]
-        elif got.gaps.get("labs"):
-            gaps[name] = got.gaps["labs"]
-        issues += [DataIssue(name, i.problem) if i.source == "labs" else i for i in got.issues]
-    return Gathered(resources, gathered.issues + issues, gaps)
-
-
-def _labs_searched_on_server(body: dict) -> bool:
-    """The labs were not taken from the prefetch (key absent, or the EHR's fetch failed or was unusable) and
-    there is a FHIR server: data_access.gather then searched them there."""
-    if not isinstance(body.get("fhirServer"), str):
-        return False
-    prefetch = body.get("prefetch") if isinstance(body.get("prefetch"), dict) else {}
-    value = prefetch.get("labs")
-    if "labs" in prefetch and value is None:
-        return False  # CDS Hooks: null is "no data", never re-queried
-    return not (isinstance(value, dict) and value.get("resourceType") == "Bundle")
+    for name in FOLLOW_UPS:
+        if name in resources and resources[name] is None:
+            resources[name] = []
+            gaps[name] = list(dict.fromkeys(i.problem for i in gathered.issues if i.source == name
+                                            and not i.problem.startswith(MORE_DAYS))) or ["not read"]
+    issues = sorted(gathered.issues, key=lambda i: FOLLOW_UPS.index(i.source) + 1 if i.source in FOLLOW_UPS else 0)
+    return Gathered(resources, issues, gaps)

@@ -21,7 +21,7 @@ from .crd import (
 from .data_access import SOURCES, Gathered, effective_request, gather
 from .errors import BadRequest, NotFound, Unprocessable
 from .facts import DataIssue, PatientFacts
-from .follow_ups import lab_follow_ups
+from .follow_ups import lab_follow_ups, settled
 from .hook_requests import (
     candidate_orders,
     draft_resources,
@@ -43,6 +43,7 @@ from .rules.findings import NOT_ELIGIBLE, NOT_MET, Evaluation
 from .rules.milestones import evaluate_milestones
 from .rules.monitoring import evaluate_monitoring, may_concern_by_age, nothing_to_monitor, why_no_day_zero
 from .rules.readiness import assess, concerns, under_two
+from .searches import Then
 from .services import (
     MONITORING,
     MONITORING_LAB_ORDERS,
@@ -127,15 +128,17 @@ class _Handler:
                           user=context.get("userId"))
 
     def gather_in_steps(self, context: dict, body: dict, steps, concerns: Callable[[int, PatientFacts], bool],
-                        today: date, windows: Callable[[], dict[str, str]] = dict) -> tuple[Gathered, dict] | None:
+                        today: date, windows: Callable[[], dict[str, str]] = dict,
+                        then: Then | None = None) -> tuple[Gathered, dict] | None:
         """A patient-view service's lean reading: each step of `steps` in turn, within the call's one deadline,
         with the Medications its records name by reference; after each step but the last, `concerns(step number,
         facts so far)` says whether the patient may concern the service. None: it does not (quiet, nothing more
-        read). Otherwise everything gathered and the Medications known."""
+        read). Otherwise everything gathered and the Medications known. `then`: for the last step (searches.Then)."""
         ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
         gathered, medications, unread_medications = None, {}, []
         for number, step in enumerate(steps):
-            got = gather(body, self.config, step, windows, ends, classify=self.translator(context).classify)
+            got = gather(body, self.config, step, windows, ends, classify=self.translator(context).classify,
+                         then=then if number == len(steps) - 1 else None)
             unread_medications += _medications_named(body, self.config, got, medications)
             gathered = got if gathered is None else _merged(gathered, got)
             if number < len(steps) - 1:
@@ -184,9 +187,10 @@ class EligibilityHandler(_Handler):
 
         ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
         classify = self.translator(context).classify
-        gathered = gather(body, self.config, self.plan, search_windows, ends, classify=classify)
-        # What the first answer calls for (server route): a report on the SMN1 results' day, an undated titer.
-        gathered = lab_follow_ups(body, self.config, gathered, classify, ends)
+        # What the labs' answer calls for (server route): a report on the SMN1 results' day, an undated titer;
+        # started as soon as the labs are in, beside the other sources still on their way (follow_ups.py).
+        gathered = settled(gather(body, self.config, self.plan, search_windows, ends, classify=classify,
+                                  then=lab_follow_ups(classify)))
         _read_medications(body, self.config, gathered, medications)
         facts = self.translator(context, medications=medications).build(
             gathered.resources, order, drafts, gathered.issues, today, gathered.gaps)
@@ -306,14 +310,14 @@ class ReadinessHandler(_Handler):
         # (drafted, active or on hold) gives the target date. The Medications records name by reference are
         # read as the order-time services read them.
         today = self.today()
-        ends = time.monotonic() + self.config["GATHER_DEADLINE_SECONDS"]
+        # As at order time, the last step's labs call for a report on the SMN1 results' day, a titer with no usable
+        # date (follow_ups.py).
         read = self.gather_in_steps(context, body, self.steps, lambda step, facts: under_two(
-            facts, today) if step == 0 else concerns(facts, today), today, lambda: windows(today, today))
+            facts, today) if step == 0 else concerns(facts, today), today, lambda: windows(today, today),
+            lab_follow_ups(self.translator(context).classify))
         if read is None:
             return {"cards": []}  # quiet for children the plan does not concern, nothing more read
-        gathered, medications = read
-        # As at order time: a report on the SMN1 results' day, a titer with no usable date (follow_ups.py).
-        gathered = lab_follow_ups(body, self.config, gathered, self.translator(context).classify, ends)
+        gathered, medications = settled(read[0]), read[1]
         # A Zolgensma order on record that is not yet given (draft, active, on hold): its date is the target.
         order = next(iter(zolgensma_orders(gathered.resources.get("medication-requests") or [], medications)), None)
         facts = self.translator(context, latest_only=False, medications=medications).build(

@@ -32,6 +32,21 @@ class Job:
     optional: str | None = None  # a follow-up whose failure is reported with this prefix, the source stays read
 
 
+@dataclass(frozen=True)
+class Then:
+    """Searches formed from one source's whole answer (follow_ups.py): data_access starts them as soon as source
+    `after` is read (none of its searches pending, none failed), within the same gathering (its client, request
+    limit, deadline, batch mode), each under a source name of its own. `plan(after's resources)` -> ({source:
+    its searches}, data issues)."""
+    after: str
+    plan: Callable[[list[dict]], tuple[dict[str, tuple[Query, ...]], list]]
+
+
+def leaves(job: Job) -> tuple[Job, ...]:
+    """The searches `job` stands for: itself, or those of its parts (a combined search, a batch)."""
+    return tuple(leaf for part in job.parts for leaf in leaves(part)) if job.parts else (job,)
+
+
 def combine(jobs: list[Job], resolve: Callable[[str], str | None]) -> list[Job]:
     """`jobs` with their Observation searches by code merged into one (first, as it is the slowest)."""
     by_code = [j for j in jobs if j.query.by_code is not None and j.continued is None]
