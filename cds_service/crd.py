@@ -20,7 +20,7 @@ from .facts import CoverageFact, PatientFacts
 from .fhir_client import as_list
 from .markdown import plain
 from .rules.findings import ELIGIBLE, MET, NOT_MET, UNKNOWN, Evaluation
-from .terminology import J3399
+from .terminology import J3399, POS_ACCEPTED, POS_NAMES
 
 COVERAGE_INFORMATION_URL = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information"
 
@@ -101,10 +101,15 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
         parts.append({"url": "covered", "valueCode": "not-covered"})  # q2: no pa-needed
         reason = reasons["excluded"]
     else:
-        # The billing guide accepts only POS 21, 22 or 19: with no place of service known, coverage depends on
-        # where the infusion happens (CRD cards.md: 'conditional' with info-needed `location`).
-        site_known = facts.site_of_care is not None and facts.site_of_care.pos_code is not None
-        covered = "covered" if evaluation.overall == ELIGIBLE and site_known else "conditional"
+        # The billing guide accepts only POS 21, 22 or 19 ("SITE OF CARE": POS 11 / 49 / 12 "NOT eligible",
+        # certified specialty center only). With no place of service known, or one the guide does not accept,
+        # coverage depends on where the infusion happens: 'conditional' with info-needed `location` (CRD
+        # coverageInfo: "cannot be made without more information (... service rendering information)"), never
+        # `covered` (review 2026-11-24d S2). Not `not-covered` ("no possibility of coverage"): the same order
+        # is covered at a certified center, and the order's encounter need not be where the infusion happens.
+        pos = facts.site_of_care.pos_code if facts.site_of_care is not None else None
+        site_accepted = pos in POS_ACCEPTED
+        covered = "covered" if evaluation.overall == ELIGIBLE and site_accepted else "conditional"
         parts.append({"url": "covered", "valueCode": covered})
         parts.append({"url": "pa-needed", "valueCode": "auth-needed"})  # DR.005.D: prior authorization
         if hook == "order-sign" and unknown:
@@ -115,11 +120,15 @@ def coverage_information(evaluation: Evaluation, facts: PatientFacts, order: dic
             # Whenever conditional (CRD 2.2.1 crd-ci-q3, also valid under 2.0.1's q3); OTH points to `reason` (q6).
             for code in _info_needed(evaluation, facts) or ["OTH"]:
                 parts.append({"url": "info-needed", "valueCode": code})
-        key = "siteUnknown" if evaluation.overall == ELIGIBLE and not site_known else evaluation.overall
+        key = evaluation.overall
+        if evaluation.overall == ELIGIBLE and not site_accepted:
+            key = "siteUnknown" if pos is None else "siteNotAccepted"
         if benefit.reason in ("not-in-force", "period-unclear"):  # never `covered`: the plan itself is in doubt
             key = "notInForce"
         reason = reasons[key].format(as_of=evaluation.as_of.isoformat(), ids=", ".join(problems),
-                                     coverage=coverage, why=benefit.params.get("why", ""))
+                                     coverage=coverage, why=benefit.params.get("why", ""), pos=plain(str(pos)),
+                                     name=plain(POS_NAMES.get(pos, "place of service")),
+                                     reference=plain(facts.site_of_care.reference if facts.site_of_care else ""))
     # Code only: the J3399 descriptor is the billing guide publisher's, not confirmed against the CMS HCPCS
     # file (clinical-facts.md 2.5), so it is not sent as if authoritative.
     parts.append({"url": "billingCode", "valueCoding": {"system": J3399.system, "code": J3399.code}})
@@ -172,8 +181,8 @@ def _info_needed(evaluation: Evaluation, facts: PatientFacts) -> list[str]:
     codes = []
     if evaluation.finding("specialist-prescriber").status == UNKNOWN:
         codes.append("performer")
-    if facts.site_of_care is None or facts.site_of_care.pos_code is None:
-        codes.append("location")
+    if facts.site_of_care is None or facts.site_of_care.pos_code not in POS_ACCEPTED:
+        codes.append("location")  # unknown, or not a site the billing guide accepts
     if evaluation.as_of_basis == "today":
         codes.append("timeframe")
     return codes

@@ -65,3 +65,28 @@ def test_a_cancelled_encounter_is_not_the_site(client):
     answer = answer_both_routes(client, _record(status="cancelled"))
     assert _covered(answer) == "conditional"
     assert "Encounter/enc-1 is cancelled" in _billing(answer)
+
+
+def _coverage_parts(answer: dict) -> list[tuple[str, object]]:
+    order = answer["systemActions"][0]["resource"]
+    parts = next(e for e in order["extension"] if e["url"] == COVERAGE_INFORMATION)["extension"]
+    return [(p["url"], p.get("valueCode") or (p.get("valueCodeableConcept") or {}).get("text")) for p in parts]
+
+
+def test_a_known_site_the_guide_does_not_accept_is_never_covered(client):
+    """Review 2026-11-24d S2: POS 11 (Office) or 12 (Home) known from the encounter gave `covered=covered` while
+    the cards said "not accepted". The billing guide ("SITE OF CARE": POS 11 / 49 / 12 NOT eligible) makes coverage
+    depend on where the infusion happens: `conditional` with info-needed `location`, the reason naming the site."""
+    for pos, name in (("11", "Office"), ("12", "Home")):
+        answer = answer_both_routes(client, _record([("site-1", pos, "Clinic room")]))
+        parts = _coverage_parts(answer)
+        assert ("covered", "conditional") in parts
+        assert ("covered", "covered") not in parts
+        assert ("pa-needed", "auth-needed") in parts
+        assert ("info-needed", "location") in parts
+        reason = next(v for k, v in parts if k == "reason")
+        assert f"site of care POS {pos} ({name}) at Location/site-1 is not accepted" in reason
+        assert "POS 21, 22 or 19" in reason
+        summaries = [c["summary"] for c in answer["cards"]]
+        assert f"Site of care POS {pos} ({name}) not accepted for Zolgensma: use a certified center " \
+               "(POS 21/22/19)" in summaries
