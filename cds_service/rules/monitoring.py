@@ -104,6 +104,21 @@ def infusion_date(facts: PatientFacts) -> tuple[date, Evidence] | None:
     return latest.when, latest.evidence
 
 
+def several_dose_records(facts: PatientFacts, day0: date, used: Evidence) -> Alert | None:
+    """Zolgensma is a single dose (FDA label 2.1): more than one record of it being given is a duplicate entry or
+    a second dose, to confirm, never silently passed over (review 2026-11-24d S4). The schedule keeps day 0 from
+    the latest dated record (infusion_date; the card says which), so the steroid course and the draws never end
+    early. Completed orders are left out: an order is dated when written or planned, not when given. One
+    administration and one Procedure (or statement) on the same day are one infusion recorded twice over."""
+    given = [d for d in facts.prior_doses if not d.reference.startswith("MedicationRequest/")]
+    kinds = [d.reference.split("/")[0] for d in given]
+    dates = {d.when for d in given}
+    if len(given) < 2 or (len(dates) == 1 and None not in dates and len(set(kinds)) == len(kinds)):
+        return None
+    return Alert("several-dose-records", "warning", tuple(d.evidence for d in given),
+                 {"count": len(given), "day0": day0.isoformat(), "day0_reference": used.reference})
+
+
 # Where a Zolgensma infusion (day 0) can be recorded.
 INFUSION_SOURCES = ("medication-administrations", "procedures", "medication-requests")
 
@@ -183,6 +198,7 @@ def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluatio
         alerts.append(bili_pt)
     alerts += steroid
     alerts += ctx.hematology_alerts()
+    alerts += [a for a in [several_dose_records(facts, day0, evidence)] if a]
     alerts.sort(key=lambda a: SEVERITY_ORDER[a.severity])  # worst first (stable otherwise)
     overdue = tuple(dict.fromkeys(i.test for i in items if i.status == "overdue"))
     return MonitoringEvaluation(day0, evidence, today, day, tuple(items), tuple(alerts), tuple(continuing), overdue)
