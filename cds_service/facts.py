@@ -413,6 +413,9 @@ class PatientFacts:
     # Open antibacterial / antifungal / antiviral orders (criterion 10: an infection may be under treatment).
     antimicrobial_orders: list[Order] = field(default_factory=list)
     prior_doses: list[PriorDose] = field(default_factory=list)
+    # Corticosteroid administrations (given, in progress or on hold): the monitoring service's evidence that the
+    # label's prednisolone course is being given (review 2026-11-24d S5).
+    steroid_administrations: list[ClinicalEvidence] = field(default_factory=list)
     # Open Zolgensma orders (draft, active, on hold) other than `order`: in this ordering session or on record.
     other_zolgensma_orders: list[Evidence] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)  # motor scales, developmental milestones

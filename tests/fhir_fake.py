@@ -341,3 +341,18 @@ def criterion_card(answer: dict, criterion: str) -> dict:
     """The card of one criterion (the one whose criterion extension names it)."""
     return next(c for c in answer["cards"]
                 if c.get("extension", {}).get(CRITERION_EXTENSION, {}).get("id") == criterion)
+
+
+def with_prednisolone(resources: list[dict], patient: str, start: str = "2026-11-01", end: str = "2026-12-31",
+                      status: str = "active") -> list[dict]:
+    """`resources` plus a prednisolone order (the label's course, FDA label 2.1) for Patient/`patient`."""
+    return resources + [{
+        "resourceType": "MedicationRequest", "id": "prednisolone-course", "status": status, "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                  "code": "8638", "display": "prednisolone"}],
+                                      "text": "prednisolone 15 mg/5 mL oral solution"},
+        "subject": {"reference": f"Patient/{patient}"}, "authoredOn": start,
+        "dosageInstruction": [{"text": "6 mg by mouth once daily", "timing": {"repeat": {
+            "boundsPeriod": {"start": start, "end": end}, "frequency": 1, "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": {"value": 6, "unit": "mg", "system": "http://unitsofmeasure.org",
+                                              "code": "mg"}}]}]}]

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from conftest import TODAY
-from fhir_fake import FakeFhir, both_routes, hook_request, load, monitoring_names
+from fhir_fake import FakeFhir, both_routes, hook_request, load, monitoring_names, with_prednisolone
 
 from cds_service.extensions import MONITORING as EXT_MONITORING
 from cds_service.facts import Evidence, Measurement, PatientFacts, PriorDose
@@ -18,18 +18,21 @@ from cds_service.rules.monitoring import evaluate_monitoring
 URL = "/cds-services/zolgensma-monitoring"
 SOURCES = SERVICES[MONITORING].sources
 
-# scenario -> (day, overdue tests, alert codes, {(test, day): status} that must hold)
+# scenario -> (day, overdue tests, alert codes, {(test, day): status} that must hold). The fixtures of days 0-27
+# hold no corticosteroid order or administration: "steroid-course-none" (review 2026-11-24d S5).
 EXPECTED = {
-    "monitoring-day-3": (3, [], [], {("lft", 7): "upcoming"}),
-    "monitoring-day-20": (20, [], [], {("lft", 14): "done", ("lft", 21): "due", ("troponin-i", 21): "due"}),
+    "monitoring-day-3": (3, [], ["steroid-course-none"], {("lft", 7): "upcoming"}),
+    "monitoring-day-20": (20, [], ["steroid-course-none"],
+                          {("lft", 14): "done", ("lft", 21): "due", ("troponin-i", 21): "due"}),
     "monitoring-day-31-normal": (31, [], ["taper-now"], {("lft", 28): "done", ("lft", 42): "upcoming"}),
     "monitoring-day-31-abnormal": (31, [], ["alt-ast-2x-after-course"], {("lft", 28): "abnormal"}),
     "monitoring-day-45-overdue": (45, ["lft", "platelets", "troponin-i"], ["taper-needs-lft"],
                                   {("lft", 21): "overdue", ("lft", 28): "overdue", ("lft", 42): "due"}),
     "monitoring-day-100-abnormal": (100, [], ["continue-past-month-3", "alt-ast-2x-after-course"],
                                     {("lft", 98): "abnormal", ("lft", 112): "upcoming", ("platelets", 84): "done"}),
-    "monitoring-tma": (10, [], ["tma-signs"], {("platelets", 7): "abnormal"}),
-    "monitoring-day-14-liver-injury": (15, [], ["acute-liver-injury"], {("lft", 14): "abnormal"}),
+    "monitoring-tma": (10, [], ["tma-signs", "steroid-course-none"], {("platelets", 7): "abnormal"}),
+    "monitoring-day-14-liver-injury": (15, [], ["acute-liver-injury", "steroid-course-none"],
+                                       {("lft", 14): "abnormal"}),
     "monitoring-day-35-unscheduled": (35, [], ["alt-ast-2x-after-course"],
                                       {("lft", 28): "done", ("lft", 35): "abnormal", ("lft", 42): "upcoming"}),
     # Issue 17 part 2: past month 3 with every draw done and normal, the outcomes milestones.
@@ -261,7 +264,8 @@ def test_platelet_fall_alone_and_troponin_rise():
           _m("troponin-i", 0.01, date(2025, 12, 28), high=0.04), _m("troponin-i", 0.2, date(2026, 1, 8), high=0.04)]
     ev = evaluate_monitoring(_facts(day0, ms), date(2026, 1, 9))
     codes = {a.code: a.severity for a in ev.alerts}
-    assert codes == {"platelet-fall": "critical", "troponin-rise": "warning"}
+    # day 8, no medication source read in these facts: the prednisolone course cannot be confirmed (S5)
+    assert codes == {"platelet-fall": "critical", "troponin-rise": "warning", "steroid-course-unread": "warning"}
 
 
 def test_latest_administration_is_day_0():
@@ -360,7 +364,8 @@ def _drawn_today(name, day, tests):
 @pytest.mark.parametrize("lab_id, value, shown", [("tbili-d14", 3.0, "total bilirubin 3 mg/dL (ULN 1.2 mg/dL)"),
                                                   ("pt-d14", 20, "PT 20 s (ULN 13.5 s)")])
 def test_bilirubin_or_pt_above_uln_alone_is_a_warning(lab_id, value, shown, client, rsps):
-    cards = _both(client, rsps, "monitoring-day-20", _changed("monitoring-day-20", {lab_id: value}))
+    resources = with_prednisolone(_changed("monitoring-day-20", {lab_id: value}), "monitoring-day-20")
+    cards = _both(client, rsps, "monitoring-day-20", resources)
     alerts = _outcome({"cards": cards})["alerts"]
     assert [(a["code"], a["severity"]) for a in alerts] == [("bilirubin-pt-above-uln", "warning")]
     assert alerts[0]["evidence"] == [f"Observation/{lab_id}"]
@@ -370,7 +375,8 @@ def test_bilirubin_or_pt_above_uln_alone_is_a_warning(lab_id, value, shown, clie
 
 
 def test_bilirubin_without_reference_range_raises_no_guessed_alert(client, rsps):
-    resources = _changed("monitoring-day-20", {"tbili-d14": 3.0}, drop_range=("tbili-d14",))
+    resources = with_prednisolone(_changed("monitoring-day-20", {"tbili-d14": 3.0}, drop_range=("tbili-d14",)),
+                                  "monitoring-day-20")
     cards = _both(client, rsps, "monitoring-day-20", resources)
     assert not _outcome({"cards": cards}).get("alerts")
 

@@ -38,6 +38,8 @@ WINDOW_DAYS = 2  # clinical-facts 5.2: allow +/- 2 days per draw (later: done la
 OVERDUE_AFTER_DAYS = 3  # clinical-facts 5.2: overdue by more than 3 days -> warning
 STEROID_COURSE_END_DAY = 28  # day -1 through day 28 = 30 doses (label 2.1)
 TAPER_DAYS = 28
+# A corticosteroid given today or yesterday shows the daily course runs (label 2.1: once daily); our choice.
+STEROID_GIVEN_RECENT_DAYS = 1
 TAPER_DECISION_LAST_DAY = 60  # after this the taper decision is past; no taper card
 LFT_RECENT_DAYS = 10  # an LFT this recent (or newer) may decide the taper
 # "Back to baseline" is not defined numerically by the label; project choice, shown on the card:
@@ -198,7 +200,7 @@ def evaluate_monitoring(facts: PatientFacts, today: date) -> MonitoringEvaluatio
         alerts.append(bili_pt)
     alerts += steroid
     alerts += ctx.hematology_alerts()
-    alerts += [a for a in [several_dose_records(facts, day0, evidence)] if a]
+    alerts += [a for a in [several_dose_records(facts, day0, evidence), ctx.steroid_course_alert(day)] if a]
     alerts.sort(key=lambda a: SEVERITY_ORDER[a.severity])  # worst first (stable otherwise)
     overdue = tuple(dict.fromkeys(i.test for i in items if i.status == "overdue"))
     return MonitoringEvaluation(day0, evidence, today, day, tuple(items), tuple(alerts), tuple(continuing), overdue)
@@ -439,6 +441,31 @@ class _Ctx:
             return {"steroid_record": "unread"}
         ended = [o.end for o in facts.steroid_orders if o.end and o.status != "entered-in-error"]
         return {"steroid_record": "none", "steroid_ended": max(ended).isoformat() if ended else ""}
+
+    def steroid_course_alert(self, day: int) -> Alert | None:
+        """Days 0 to 27 (the course runs day -1 to day 28, FDA label 2.1; from day 28 the taper cards speak): a
+        warning when no corticosteroid order is active and none was given today or yesterday (review 2026-11-24d
+        S5). "None on record" only when the medication orders and administrations were read completely; else
+        "not all read". No dose is suggested: that needs a current weight, which this service does not read."""
+        facts = self.facts
+        if not 0 <= day < STEROID_COURSE_END_DAY:
+            return None
+        since = max(self.today - timedelta(days=STEROID_GIVEN_RECENT_DAYS), self.day0 - timedelta(days=1))
+        if any(since <= a.when <= self.today for a in facts.steroid_administrations):
+            return None
+        record = self.steroid_record()
+        if record["steroid_record"] == "active":
+            return None
+        source = "medication-administrations"
+        unread = [f"{s} could not be read" for s in ("medication-requests", source) if s not in facts.sources_read]
+        unread += [f"{s}: {gap}" for s in ("medication-requests", source) for gap in facts.source_gaps.get(s, ())]
+        unread += [f"{u.reference}: {u.reason}" for u in facts.unread
+                   if u.source in ("medication-requests", source) and u.kind in ("corticosteroid", None)]
+        state = "unread" if unread or record["steroid_record"] == "unread" else "none"
+        evidence = self.steroid_evidence() + tuple(a.evidence for a in facts.steroid_administrations)
+        return Alert(f"steroid-course-{state}", "warning", evidence,
+                     dict(record, day=day, course_end=(self.day0 + timedelta(days=STEROID_COURSE_END_DAY)).isoformat(),
+                          unread="; ".join(dict.fromkeys(unread)) or "the corticosteroid orders"))
 
     def steroid_evidence(self) -> tuple[Evidence, ...]:
         return tuple(o.evidence for o in self.facts.steroid_orders if o.status != "entered-in-error")

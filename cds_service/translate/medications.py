@@ -7,7 +7,7 @@ import re
 from datetime import date, timedelta
 
 from .. import terminology as t
-from ..facts import DataIssue, Dose, Evidence, Order, PriorDose
+from ..facts import ClinicalEvidence, DataIssue, Dose, Evidence, Order, PriorDose
 from ..fhir_client import as_list
 from ..fhir_validation import InvalidResource, validate
 from .common import (
@@ -132,6 +132,9 @@ class MedicationReader:
 
     def _medication_administration(self, resource: dict) -> None:
         kind = self._kind(resource)
+        if kind == "corticosteroid" and resource.get("status") not in ("not-done", "entered-in-error", "stopped"):
+            self._steroid_administration(resource)
+            return
         if kind not in ("zolgensma", LABELER_PRODUCT) or resource.get("status") in ("not-done", "entered-in-error"):
             return
         if kind == LABELER_PRODUCT:
@@ -147,6 +150,21 @@ class MedicationReader:
         when = _to_date(stated)
         self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']}, "
                                                                 f"{_medication_text(resource, self.medications)})"))
+
+    def _steroid_administration(self, resource: dict) -> None:
+        """A corticosteroid given: evidence that the label's course runs (monitoring, FDA label 2.1). Undated or
+        future-dated ones are skipped and reported (they cannot show the course runs today)."""
+        ma = self._valid(resource, "corticosteroid")
+        if ma is None:
+            return
+        stated = ma.get("effectiveDateTime") or _start(ma.get("effectivePeriod"))
+        when = _to_date(stated)
+        if self._future(stated) or when is None:
+            self._skip(ma, f"skipped: corticosteroid administration dated {stated or 'nowhere'}: not evidence",
+                       "corticosteroid")
+            return
+        self.facts.steroid_administrations.append(ClinicalEvidence(
+            _ref(ma), f"corticosteroid given ({ma['status']}, {_medication_text(resource, self.medications)})", when))
 
     def _medication_statement(self, resource: dict) -> None:
         """Another provider's record (an outside hospital's infusion): a dose unless not taken or only intended."""
