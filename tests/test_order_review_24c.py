@@ -97,6 +97,10 @@ def test_dosage_text_naming_another_volume_goes_to_review_quoting_the_text(clien
     assert (got["status"], got["reasonCode"]) == ("review", "dose-text-disagrees")
     assert got["overall"] != "eligible"
     assert "60.5 mL" in card["summary"] and "41.3 mL" in card["summary"]
+    # an order-entry error the prescriber corrects, not a referral to the payer's Medical Director
+    first = answer["cards"][0]["summary"]
+    assert first.startswith("Zolgensma not ready, fix the orders: dosage text says 60.5 mL")
+    assert "Medical Director" not in first
     assert "60.5 mL IV over 60 minutes \\*once\\*" in card["detail"]  # quoted, markdown escaped
     assert "FDA label 2.1" in card["detail"]
 
