@@ -331,33 +331,18 @@ def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) 
 def _locations_by_reference(request: dict, config: dict, resources: dict, issues: list[DataIssue]) -> None:
     """Site of care: a FHIR server may ignore `_include=Encounter:location` (a real one did), and an EHR's
     prefetch may leave the Location out. The Locations an Encounter names that did not come with it are read
-    by id; what cannot be read is reported, and the card says the place of service is undetermined and why.
-    (When the encounter itself is read from the server, _run starts this read as soon as it arrives.)"""
-    server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
-    memory = config.get("FHIR_SERVER_MEMORY") if server else None
-    base = server.rstrip("/") + "/" if server else ""
-    ids = _known_locations(memory, base, resources.get("encounter"), resources)
+    by id, on every call (never remembered from an earlier call: the server's Location may have changed, review
+    2026-11-24d S3); what cannot be read is reported, and the card says the place of service is undetermined and
+    why. (When the encounter itself is read from the server, _run starts this read as soon as it arrives.)"""
+    ids = _missing_locations(resources.get("encounter"))
     if ids:
         got, problem = read_by_id(request, config, "Location", ids)
         resources["encounter"] = resources["encounter"] + got
         if problem:
             issues.append(DataIssue("encounter", LOCATION_PROBLEM + problem))
-        elif memory is not None:
-            for location in got:
-                memory.remember_location(base, location)
 
 
 LOCATION_PROBLEM = "Location not included with the encounter: "
-
-
-def _known_locations(memory: ServerMemory | None, base: str, read: list[dict] | None, resources: dict) -> list[str]:
-    """Ids of the Locations the Encounters of `read` name that did not come with them and that `memory` does not
-    hold from an earlier call on this server (those it holds join the encounter's resources: no round trip)."""
-    ids = _missing_locations(read)
-    known = [memory.location(base, i) for i in ids] if memory is not None else [None] * len(ids)
-    if any(known):
-        resources["encounter"] = (resources.get("encounter") or []) + [loc for loc in known if loc is not None]
-    return [i for i, loc in zip(ids, known, strict=True) if loc is None]
 
 
 def _missing_locations(read: list[dict] | None) -> list[str]:
@@ -462,7 +447,7 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             if url is not None:
                 submit(Job(job.source, url, job.query.fallback))
         if job.source == "encounter" and not job.optional and client is not None:
-            ids = _known_locations(memory, client.base, got, resources)
+            ids = _missing_locations(got)  # within the call: the Locations that did not come with it, once
             if ids:
                 query = f"Location?_id={','.join(quote(i, safe='') for i in ids)}&_count={len(ids)}"
                 submit(Job("encounter", query, Query(query), optional=LOCATION_PROBLEM))
@@ -485,9 +470,6 @@ def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: di
             mine = [r for r in got.resources if r.get("resourceType") == rtype]
             resources[job.source] = (resources.get(job.source) or []) + mine
             issues.extend(DataIssue(job.source, job.optional + gap) for gap in got.gaps)
-            if job.optional == LOCATION_PROBLEM and memory is not None and not got.gaps:
-                for location in mine:
-                    memory.remember_location(client.base, location)
         else:
             answered(job, got.resources)
             gaps.setdefault(job.source, []).extend(got.gaps)

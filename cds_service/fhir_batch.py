@@ -14,15 +14,25 @@ The one exception is 401: the GET would carry the same refused token.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
 
-from .fhir_client import FhirClient, FhirError, Refused, RequestLimit, outcome_text
+from .fhir_client import (
+    FhirClient,
+    FhirError,
+    Refused,
+    RequestLimit,
+    as_list,
+    next_link,
+    outcome_text,
+    read_page,
+    truncation,
+)
 
 LOG = logging.getLogger("cds_service.data_access")  # as before this moved here
 
@@ -60,10 +70,10 @@ def refuses_batches(err: FhirError) -> bool:
 
 
 class ServerMemory:
-    """Per FHIR server base URL, what a call learned that the next calls use: whether it refused a batch, and the
-    Locations read from it (facility data, not a patient's, named by the encounters of many orders). Each fact
-    expires after `ttl` seconds; at most `size` per kind are kept (the oldest forgotten first). Shared by the
-    threads of a worker; one per app."""
+    """Per FHIR server base URL, what a call learned that the next calls use: whether it refused a batch. No
+    record data is kept between calls (a Location remembered across calls kept deciding the site of care after the
+    server's Location changed, review 2026-11-24d S3). Each fact expires after `ttl` seconds; at most `size` per
+    kind are kept (the oldest forgotten first). Shared by the threads of a worker; one per app."""
 
     def __init__(self, ttl: float = 600.0, size: int = 256, clock: Callable[[], float] = time.monotonic):
         self.ttl, self.size, self.clock = ttl, size, clock
@@ -75,14 +85,6 @@ class ServerMemory:
 
     def remember_batch_refused(self, base: str) -> None:
         self._put(("batch-refused", base), True)
-
-    def location(self, base: str, location_id: str) -> dict | None:
-        held = self._get(("location", base, location_id))
-        return copy.deepcopy(held) if held is not None else None  # never shared with a call that may change it
-
-    def remember_location(self, base: str, location: dict) -> None:
-        if location.get("resourceType") == "Location" and isinstance(location.get("id"), str):
-            self._put(("location", base, location["id"]), copy.deepcopy(location))
 
     def _get(self, key: tuple):
         with self._lock:
@@ -136,7 +138,19 @@ def batch_entry(entry) -> dict | FhirError:
         return FhirError("FHIR server answered with something that is not a FHIR resource")
     if resource["resourceType"] == "OperationOutcome":
         return Refused("FHIR server answered with an OperationOutcome: " + outcome_text(resource))
+    outcome = response.get("outcome")
+    if _warns(outcome):  # "hints and warnings" about this entry (R4 Bundle.entry.response.outcome), e.g. results cut
+        if resource["resourceType"] != "Bundle":  # a read has nowhere to carry it: its own GET is asked instead
+            return FhirError("FHIR server warned about a batch entry: " + outcome_text(outcome))
+        # Read as the GET route reads the same warning inside the searchset: a gap of that search (read_page).
+        entries = resource.get("entry") if type(resource.get("entry")) is list else []
+        resource = {**resource, "entry": [*entries, {"resource": outcome, "search": {"mode": "outcome"}}]}
     return resource
+
+
+def _warns(outcome) -> bool:
+    return type(outcome) is dict and any(isinstance(i, dict) and i.get("severity") != "information"
+                                         for i in as_list(outcome.get("issue")))
 
 
 def worth_a_get(answer: dict | FhirError) -> bool:
@@ -162,7 +176,124 @@ def send(client: FhirClient, relatives: list[str]) -> list[dict | FhirError]:
     if body.get("type") != "batch-response" or type(entries) is not list or len(entries) != len(relatives):
         client.give_back(len(relatives) - 1)
         raise BatchRefused(f"the FHIR server answered a batch with no batch-response of {len(relatives)} entries")
-    return [batch_entry(entry) for entry in entries]
+    try:
+        return placed(relatives, [batch_entry(entry) for entry in entries])
+    except BatchRefused:
+        client.give_back(len(relatives) - 1)  # as for any batch not answered as one: its searches go one by one
+        raise
+
+
+# Review 2026-11-24d S1: FHIR R4 requires a batch-response in request order, but an entry is used only once it is
+# shown to answer ITS request: a server that reorders entries must never file one search's answer, failure or
+# truncation under another (an empty Condition answer in place of a failed one: "no infection recorded").
+PROVEN, UNPROVEN, MISPLACED = "proven", "unproven", "misplaced"
+_UNPLACED = "a FHIR batch entry that could not be shown to answer this request; sent as its own GET"
+
+
+def placed(relatives: list[str], answers: list[dict | FhirError]) -> list[dict | FhirError]:
+    """`answers` (in request order) with each entry checked against its request (`belongs`). One entry shown to
+    answer another request: the batch's order cannot be trusted, BatchRefused (every search sent as its own GET).
+    Entries that carry no proof (a searchset with no self or next link, as Medplum 4.5.2 answers; a failed entry)
+    are interchangeable only when all of them are complete and alike: when one of them failed or is incomplete,
+    each of them is asked again as its own GET, so a failure or a truncation is never read as another search's
+    (and the failed search is always re-sent as itself)."""
+    verdicts = [belongs(relative, answer) for relative, answer in zip(relatives, answers, strict=True)]
+    if MISPLACED in verdicts:
+        raise BatchRefused("the FHIR server's batch-response entries do not answer the requests in order")
+    loose = [i for i, verdict in enumerate(verdicts) if verdict == UNPROVEN]
+    if any(isinstance(answers[i], FhirError) or not _complete(answers[i]) for i in loose):
+        # A failed entry keeps its own error (sent again as a GET, worth_a_get); an answer with no proof is not read.
+        answers = [FhirError(_UNPLACED) if i in loose and isinstance(answers[i], dict) else answers[i]
+                   for i in range(len(answers))]
+    return answers
+
+
+def _complete(answer: dict) -> bool:
+    """A searchset read entirely from this entry: no gap, no truncation, no further page."""
+    if answer.get("resourceType") != "Bundle":
+        return True
+    page = read_page(answer)
+    return not page.gaps and page.next is None and truncation(page.total, page.matches) is None
+
+
+def belongs(relative: str, answer: dict | FhirError) -> str:
+    """Whether `answer` is shown to answer `relative` (PROVEN), shown to answer something else (MISPLACED), or
+    neither (UNPROVEN: a failure, or a searchset with no link naming its search and no match to check).
+    A read: the resource of that type and id. A search: a Bundle whose self (else next) link names the same
+    resource type and no other value of a parameter both carry, nor a search parameter the request lacks (a
+    parameter the server ignored is left out of its link, as it would be for the GET); with no link, every match
+    entry of the searched type (or of a type it `_include`s) proves nothing about an empty answer."""
+    if isinstance(answer, FhirError):
+        return UNPROVEN
+    path, _, query = relative.lstrip("/").partition("?")
+    rtype, _, rid = path.partition("/")
+    if rid:
+        same = answer.get("resourceType") == rtype and answer.get("id") == rid
+        return PROVEN if same else MISPLACED
+    if answer.get("resourceType") != "Bundle":
+        return MISPLACED
+    link = _link(answer, "self") or next_link(answer)
+    if link is not None:
+        return PROVEN if _same_search(rtype, _parameters(query), link) else MISPLACED
+    allowed = {rtype, *_included_types(query)}
+    matches = [e.get("resource") for e in as_list(answer.get("entry")) if type(e) is dict and not (
+        type(e.get("search")) is dict and e["search"].get("mode") in ("include", "outcome"))]
+    types = {r.get("resourceType") for r in matches if type(r) is dict} - {"OperationOutcome"}
+    if types - allowed:
+        return MISPLACED
+    return UNPROVEN
+
+
+def _link(bundle: dict, relation: str) -> str | None:
+    for link in as_list(bundle.get("link")):
+        if isinstance(link, dict) and link.get("relation") == relation and isinstance(link.get("url"), str):
+            return link["url"]
+    return None
+
+
+_PAGING = frozenset({"_count", "_offset", "_page", "_getpages", "_getpagesoffset", "_pretty", "_format", "_total",
+                     "_bundletype", "_sort", "_elements", "_summary", "page", "__page", "_cursor", "ct"})
+
+
+def _parameters(query: str) -> dict[str, frozenset[str]]:
+    """Search parameters as name -> values (a comma list as a set; bare `patient=`/`subject=`/`practitioner=` ids
+    as typed references, as FHIR R4 reads them)."""
+    params: dict[str, set[str]] = {}
+    for name, values in parse_qs(query, keep_blank_values=True).items():
+        base = name.split(":", 1)[0]
+        for value in values:
+            for one in value.split(","):
+                one = one.strip()
+                if base in ("patient", "subject", "practitioner", "beneficiary") and "/" not in one and one:
+                    one = ("Practitioner/" if base == "practitioner" else "Patient/") + one
+                params.setdefault(name, set()).add(one)
+    return {name: frozenset(values) for name, values in params.items()}
+
+
+def _same_search(rtype: str, asked: dict[str, frozenset[str]], link: str) -> bool:
+    parts = urlsplit(link)
+    if parts.path.rstrip("/").rsplit("/", 1)[-1] != rtype:
+        return False
+    echoed = _parameters(parts.query)
+    for name, values in echoed.items():
+        if name in _PAGING:
+            continue
+        if name not in asked or asked[name] != values:
+            return False
+    return True
+
+
+def _included_types(query: str) -> set[str]:
+    """The types a search's `_include`/`_revinclude` may add (`Type:param[:Target]`: Target, else the
+    parameter's name as a type, `location` -> Location)."""
+    types = set()
+    for name, values in parse_qs(query).items():
+        if name.split(":", 1)[0] in ("_include", "_revinclude"):
+            for value in values:
+                parts = value.split(":")
+                types.add(parts[2] if len(parts) > 2 else parts[-1][:1].upper() + parts[-1][1:])
+                types.add(parts[0])
+    return types
 
 
 def send_batch(client: FhirClient, urls: list[str], memory: ServerMemory | None) -> list[dict | FhirError] | None:

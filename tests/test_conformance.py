@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import responses
 from conftest import TODAY
-from fhir_fake import FakeFhir, hook_request, load, without_generated_ids
+from fhir_fake import FakeFhir, hook_request, load
 
 SIGN = "/cds-services/zolgensma-order-sign"
 REVERSE_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
@@ -250,19 +249,21 @@ def test_location_left_out_of_the_encounter_search_is_read_by_reference(client, 
 
 
 @pytest.mark.parametrize("mode", ["prefetch", "server"])
-def test_a_location_read_by_reference_is_remembered_for_the_next_calls_on_that_server(client, rsps, mode):
-    """Facility data named by the encounters of many orders: read once per server (for 10 minutes), the same card
-    after; another server's encounter naming the same id gets its own read."""
-    fake = FakeFhir(load("site-office"), tamper=_ignore_include)
+def test_a_location_is_read_on_every_call_and_a_change_on_the_server_is_seen(client, rsps, mode):
+    """Review 2026-11-24d S3: no Location is remembered between calls. Call 1 reads Location/site-1 as POS 22 (can
+    go ahead); the server then holds it as POS 12 Home: call 2, same app and server, reads it again and warns."""
+    resources = load("eligible-infant")
+    location = next(r for r in resources if r["resourceType"] == "Location")
+    fake = FakeFhir(resources, tamper=_ignore_include)
     fake.register(rsps)
-    answers = [_post(client, hook_request("site-office", mode=mode, tamper=_ignore_include)) for _ in range(2)]
-    assert without_generated_ids(answers[0]) == without_generated_ids(answers[1])
-    assert len([c for c in fake.calls if c.startswith("Location?")]) == 1
-    other = "https://other-ehr.example.org/fhir"
-    rsps.add(responses.GET, re.compile(re.escape(other) + r"/Location\?.*"), json={
-        "resourceType": "Bundle", "type": "searchset", "entry": []})
-    _post(client, {**hook_request("site-office", tamper=_ignore_include), "fhirServer": other})
-    assert any(c.request.url.startswith(other + "/Location?_id=site-1") for c in rsps.calls)
+    first = _post(client, hook_request("eligible-infant", mode=mode, resources=resources, tamper=_ignore_include))
+    assert first["cards"][0]["summary"].startswith("Zolgensma can go ahead: all")
+    location["type"][0]["coding"][0].update(code="12", display="Home")
+    second = _post(client, hook_request("eligible-infant", mode=mode, resources=resources, tamper=_ignore_include))
+    assert len([c for c in fake.calls if c.startswith("Location?_id=site-1")]) == 2
+    assert not second["cards"][0]["summary"].startswith("Zolgensma can go ahead: all")
+    site = next(c for c in second["cards"] if c["summary"].startswith("Site of care POS 12"))
+    assert "Location/site-1" in site["detail"]
 
 
 def test_without_fhir_server_the_card_says_why_the_place_of_service_is_unknown(client, rsps):

@@ -290,14 +290,9 @@ def test_the_deadline_holds_for_a_batch_that_never_answers(rsps):
 def test_server_memory_expires_and_is_bounded():
     now = [0.0]
     memory = ServerMemory(ttl=60, size=2, clock=lambda: now[0])
-    memory.remember_batch_refused("https://a/fhir/")
-    for i in range(3):
-        memory.remember_location("https://a/fhir/", {"resourceType": "Location", "id": f"site-{i}"})
-    assert memory.batch_refused("https://a/fhir/") and not memory.batch_refused("https://b/fhir/")
-    assert memory.location("https://a/fhir/", "site-0") is None  # the oldest of three, beyond the bound of two
-    assert memory.location("https://a/fhir/", "site-2") == {"resourceType": "Location", "id": "site-2"}
-    assert memory.location("https://b/fhir/", "site-2") is None  # per server
-    memory.location("https://a/fhir/", "site-2")["name"] = "changed by a call"
-    assert "name" not in memory.location("https://a/fhir/", "site-2")  # each call gets its own copy
+    for base in ("https://a/fhir/", "https://b/fhir/", "https://c/fhir/"):
+        memory.remember_batch_refused(base)
+    assert not memory.batch_refused("https://a/fhir/")  # the oldest of three, beyond the bound of two
+    assert memory.batch_refused("https://c/fhir/") and not memory.batch_refused("https://d/fhir/")  # per server
     now[0] = 60.0
-    assert not memory.batch_refused("https://a/fhir/") and memory.location("https://a/fhir/", "site-2") is None
+    assert not memory.batch_refused("https://c/fhir/")
