@@ -272,7 +272,7 @@ def _parameters(query: str) -> dict[str, frozenset[str]]:
 
 def _same_search(rtype: str, asked: dict[str, frozenset[str]], link: str) -> bool:
     parts = urlsplit(link)
-    if parts.path.rstrip("/").rsplit("/", 1)[-1] != rtype:
+    if parts.path.rstrip("/").removesuffix("/_search").rsplit("/", 1)[-1] != rtype:
         return False
     echoed = _parameters(parts.query)
     for name, values in echoed.items():

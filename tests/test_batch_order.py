@@ -211,6 +211,7 @@ def test_an_entry_is_checked_against_its_own_request():
     assert belongs(asked, _searchset(f"{FHIR_BASE}/Condition?patient=Patient/p&_count=200", condition)) == PROVEN
     assert belongs(asked, _searchset(f"{FHIR_BASE}/Condition?patient=p&_count=100")) == PROVEN  # bare id, capped
     assert belongs(asked, _searchset(f"{FHIR_BASE}/Condition")) == PROVEN  # a server that ignored `patient`
+    assert belongs(asked, _searchset(f"{FHIR_BASE}/Condition/_search?patient=Patient/p")) == PROVEN
     assert belongs(asked, _searchset(f"{FHIR_BASE}/CareTeam?patient=Patient/p&status=active")) == MISPLACED
     assert belongs(asked, _searchset(f"{FHIR_BASE}/Condition?patient=Patient/q")) == MISPLACED
     assert belongs(asked, _searchset(f"{FHIR_BASE}/Condition?patient=Patient/p&category=x")) == MISPLACED
