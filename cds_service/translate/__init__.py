@@ -18,18 +18,17 @@ from ..fhir_validation import InvalidResource, validate
 from .checks import after_now, not_this_patients
 from .clinical import ClinicalReader
 from .common import _ref, _to_date, tidy, tidy_status, unreadable_concept
-from .medications import (
+from .medications import MedicationReader, _lenient_draft
+from .observations import LocalCodes, ObservationReader
+from .people import CoverageReader, payer_key
+from .products import (
     LABELER_PRODUCT,
-    MedicationReader,
-    _lenient_draft,
     _medication_concept,
     is_zolgensma,
     medication_index,
     medication_kind,
     unresolved_medication_ids,
 )
-from .observations import LocalCodes, ObservationReader
-from .people import CoverageReader, payer_key
 from .scheduling import SchedulingReader
 
 # A resource of these types that is not read is evidence of this kind unread. A Procedure or a device could be

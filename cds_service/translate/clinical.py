@@ -6,7 +6,7 @@ from .. import terminology as t
 from ..facts import ClinicalEvidence, ConditionFact, PendingOrder, PriorDose
 from ..fhir_client import as_list
 from .common import _code_keys, _codings, _concept_text, _norm, _ref, _s, _start, _to_date, unreadable_concept
-from .medications import (
+from .products import (
     LABELER_PRODUCT,
     _medication_text,
     _names_zolgensma,

@@ -8,7 +8,7 @@ import re
 from datetime import date
 
 from ..terminology import OPEN_REQUEST_STATUSES
-from .medications import is_zolgensma, medication_index
+from .products import is_zolgensma, medication_index
 
 # FHIR R4 id: [A-Za-z0-9\-\.]{1,64} (also safe as part of a file name).
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")

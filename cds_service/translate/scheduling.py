@@ -20,7 +20,7 @@ import re
 
 from ..facts import DataIssue, PlannedInfusion
 from .common import _codings, _concept_text, _ref, _s, _start, _to_date
-from .medications import _names_zolgensma, medication_kind
+from .products import _names_zolgensma, medication_kind
 
 # FHIR R4 appointmentstatus: the ones that still plan a visit. Arrived/checked-in/fulfilled are under way or
 # over; cancelled, noshow, entered-in-error and waitlist plan nothing.
