@@ -93,9 +93,10 @@ SOURCES: tuple[Source, ...] = (
     Source("practitioner-roles", "practitionerRoles",
            ("PractitionerRole?practitioner={{userPractitionerId}}&_count=50",
             "PractitionerRole/{{userPractitionerRoleId}}")),
-    # Lab orders already drafted or active: a test on order is not suggested again (recognised by code).
+    # Lab orders already drafted or active: a test on order is not suggested again (recognised by code). Completed
+    # ones too: a completed Zolgensma infusion request is a prior dose (review 2026-11-24e T2).
     Source("service-requests", "serviceRequests",
-           ("ServiceRequest?patient={{context.patientId}}&status=draft,active,on-hold&_count=50",)),
+           ("ServiceRequest?patient={{context.patientId}}&status=draft,active,on-hold,completed&_count=50",)),
     Source("care-teams", "careTeams", ("CareTeam?patient={{context.patientId}}&status=active&_count=50",)),
     # Site of care: the encounter and its Location in one search (_include, as Da Vinci CRD does).
     Source("encounter", "encounter",

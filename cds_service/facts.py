@@ -413,6 +413,9 @@ class PatientFacts:
     # Open antibacterial / antifungal / antiviral orders (criterion 10: an infection may be under treatment).
     antimicrobial_orders: list[Order] = field(default_factory=list)
     prior_doses: list[PriorDose] = field(default_factory=list)
+    # Records that may be a prior dose but cannot be read as one for certain (one-time-dose `review`): a completed
+    # infusion ServiceRequest named only in text (review 2026-11-24e T2), a prior Itvisma / AVXS-101 dose (T4).
+    possible_prior_doses: list[PriorDose] = field(default_factory=list)
     # Corticosteroid administrations (given, in progress or on hold): the monitoring service's evidence that the
     # label's prednisolone course is being given (review 2026-11-24d S5).
     steroid_administrations: list[ClinicalEvidence] = field(default_factory=list)

@@ -128,7 +128,9 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
         "practitioner-roles": (Query("PractitionerRole?practitioner={{userPractitionerId}}&_count=50"),
                                Query("PractitionerRole/{{userPractitionerRoleId}}")),
         # Lab orders already drafted/active (issue 15): recognised by code in translation, not suggested again.
-        "service-requests": (Query(f"ServiceRequest?patient={PATIENT}&status=draft,active,on-hold&_count=50"),),
+        # Completed ones too: a completed Zolgensma infusion request is a prior dose (review 2026-11-24e T2).
+        "service-requests": (
+            Query(f"ServiceRequest?patient={PATIENT}&status=draft,active,on-hold,completed&_count=50"),),
         "care-teams": (Query(f"CareTeam?patient={PATIENT}&status=active&_count=50"),),
         "encounter": (Query("Encounter?_id={{context.encounterId}}&_include=Encounter:location&_count=10"),),
         "medication-statements": (Query(f"MedicationStatement?patient={PATIENT}&_count={PAGE}"),),

@@ -208,6 +208,14 @@ J3399 = Code(HCPCS, "J3399",
 ZOLGENSMA_TEXT = ("zolgensma", "abeparvovec-xioi", "onasemnogene abeparvovec", "onasemnogene")
 # Itvisma (onasemnogene abeparvovec-brve) is a different, intrathecal product (clinical-facts 1.7).
 NOT_ZOLGENSMA_TEXT = ("itvisma", "abeparvovec-brve", "intrathecal")
+# A prior dose of the same AAV9-SMN1 vector under another name: Itvisma (onasemnogene abeparvovec-brve, intrathecal;
+# clinical-facts 1.7), "AVXS-101" (Zolgensma's development code in its published trials, e.g. STR1VE; not in our
+# reference files: recognised in incoming text only, never emitted), or
+# onasemnogene with any suffix. NOT_ZOLGENSMA_TEXT sets these apart when matching the product ORDERED; for the
+# one-time-dose criterion they are an earlier dose of the same gene therapy (DR.005.D renewal: one-time-only
+# treatment; repeat administration not evaluated): `review`, never `met` (review 2026-11-24e item T4).
+# Matched as words, hyphens and spaces alike ("avxs 101", "avxs101").
+SAME_VECTOR_TEXT = ("itvisma", "onasemnogene", "abeparvovec", "avxs 101", "avxs101")
 # Resources that name a medication (medication[x]) and may record a dose or an order.
 MEDICATION_RESOURCES = ("MedicationRequest", "MedicationAdministration", "MedicationStatement")
 # MedicationStatement statuses that are not a dose given (FHIR R4 medication-statement-status).

@@ -199,7 +199,7 @@ def test_an_active_lab_order_on_record_is_not_suggested_again(client, rsps, mode
     assert _suggested_codes(platelets) == {"58410-2", "10839-9"}  # completed / another patient's: not pending
     assert "Already on order" not in platelets["detail"]
     if mode == "server":
-        assert "ServiceRequest?patient=missing-labs&status=draft,active,on-hold&_count=50" in fake.calls
+        assert "ServiceRequest?patient=missing-labs&status=draft,active,on-hold,completed&_count=50" in fake.calls
 
 
 def test_a_lab_drafted_in_this_session_is_not_suggested_again(client):

@@ -467,6 +467,10 @@ def one_time_dose(ctx: RuleContext) -> Finding:
     c = "one-time-dose"
     if ctx.facts.prior_doses:
         return ctx.finding(c, NOT_MET, "prior-dose", [d.evidence for d in ctx.facts.prior_doses])
+    if ctx.facts.possible_prior_doses:  # DR.005.D renewal: prior gene therapy goes to the Medical Director
+        maybe = ctx.facts.possible_prior_doses
+        return ctx.finding(c, REVIEW, "possible-prior-dose", [d.evidence for d in maybe],
+                           records="; ".join(f"{d.reference} ({d.text}, {d.when or 'undated'})" for d in maybe))
     if ctx.facts.order and ctx.facts.other_zolgensma_orders:
         # Two open Zolgensma orders ask for two doses of a one-time therapy (or one is a duplicate): whichever is
         # checked, the other could be the one signed. Not met until one remains.

@@ -45,16 +45,37 @@ class ClinicalReader:
         """A drafted, active or on-hold ServiceRequest of this patient, recognised later by its codes (CRD hooks:
         "don't recommend an action if there's already a draft order to perform that action")."""
         sr = self._valid(resource, "service-request")
-        if sr is None or sr["status"] not in t.OPEN_REQUEST_STATUSES or sr.get("doNotPerform") is True:
+        if sr is None or sr.get("doNotPerform") is True:
             return
         subject = (sr.get("subject") or {}).get("reference")
         if subject and subject != self.facts.patient_reference:
+            return
+        if sr["status"] == "completed":  # never a pending order nor a planned date (review 2026-11-24e T2)
+            self._completed_service_request(sr)
+            return
+        if sr["status"] not in t.OPEN_REQUEST_STATUSES:
             return
         if not is_lab_order(sr):  # the Zolgensma infusion requested as a service: a planned date (scheduling.py)
             self._infusion_service_request(sr)
         codes = _code_keys(sr.get("code"))
         if codes:
             self.facts.pending_orders.append(PendingOrder(_ref(sr), codes, sr["status"], sr.get("authoredOn")))
+
+    def _completed_service_request(self, sr: dict) -> None:
+        """A completed ServiceRequest for the Zolgensma infusion is evidence the infusion was done (DR.005.D
+        renewal: one-time dose): coded (J3399, a kit NDC) a prior dose, like a completed order; named only in
+        text, a possible one (`review`). A completed lab order is neither."""
+        if is_lab_order(sr):
+            return
+        how, shown = self._recognise([sr.get("code")], [])
+        if how is None:
+            return
+        stated = sr.get("occurrenceDateTime") or _start(sr.get("occurrencePeriod")) or sr.get("authoredOn")
+        if self._future(stated):
+            self._skip(sr, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+            return
+        dose = PriorDose(_ref(sr), _to_date(stated), f"Zolgensma infusion ServiceRequest completed ({shown})")
+        (self.facts.prior_doses if how == "code" else self.facts.possible_prior_doses).append(dose)
 
     def _procedure(self, resource: dict) -> None:
         """A Zolgensma infusion (J3399, the product named in the code, or the product in usedCode /

@@ -22,7 +22,8 @@ from .common import (
     unreadable_concept,
 )
 from .dosage import planned_date, several_doses, text_volumes
-from .products import LABELER_PRODUCT, _kit_codes, _medication_concept, _medication_text, _reference, medication_kind
+from .products import (LABELER_PRODUCT, _kit_codes, _medication_concept, _medication_text, _reference, medication_kind,
+                       names_same_vector)
 
 
 class MedicationReader:
@@ -134,7 +135,11 @@ class MedicationReader:
         if kind == "corticosteroid" and resource.get("status") not in ("not-done", "entered-in-error", "stopped"):
             self._steroid_administration(resource)
             return
-        if kind not in ("zolgensma", LABELER_PRODUCT) or resource.get("status") in ("not-done", "entered-in-error"):
+        if resource.get("status") in ("not-done", "entered-in-error"):
+            return
+        if kind is None:
+            self._same_vector(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")))
+        if kind not in ("zolgensma", LABELER_PRODUCT):
             return
         if kind == LABELER_PRODUCT:
             self._labeler_product(resource)
@@ -168,7 +173,12 @@ class MedicationReader:
     def _medication_statement(self, resource: dict) -> None:
         """Another provider's record (an outside hospital's infusion): a dose unless not taken or only intended."""
         kind = self._kind(resource)
-        if kind not in ("zolgensma", LABELER_PRODUCT) or resource.get("status") in t.STATEMENT_NOT_A_DOSE:
+        if resource.get("status") in t.STATEMENT_NOT_A_DOSE:
+            return
+        if kind is None:
+            self._same_vector(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod"))
+                              or resource.get("dateAsserted"))
+        if kind not in ("zolgensma", LABELER_PRODUCT):
             return
         if kind == LABELER_PRODUCT:
             self._labeler_product(resource)
@@ -182,6 +192,17 @@ class MedicationReader:
             return
         self.facts.prior_doses.append(PriorDose(_ref(ms), _to_date(stated), f"Zolgensma medication statement "
                                                 f"({ms['status']}, {_medication_text(resource, self.medications)})"))
+
+    def _same_vector(self, resource: dict, stated) -> None:
+        """Itvisma, AVXS-101 or onasemnogene (any suffix) given, not identified as Zolgensma: a possible prior dose
+        of the same vector (one-time-dose `review`, DR.005.D renewal; review 2026-11-24e T4). Not validated further:
+        the record is only named for review, never used as a dose or a date."""
+        text = _medication_text(resource, self.medications)
+        if not names_same_vector(text) or self._future(stated):
+            return
+        self.facts.possible_prior_doses.append(PriorDose(
+            _ref(resource), _to_date(stated) if isinstance(stated, str) else None,
+            f"{resource.get('resourceType')} ({resource.get('status')}): {text}"))
 
     def _labeler_product(self, resource: dict) -> None:
         """A record of a product of Zolgensma's labeler that is not identified: it may be a Zolgensma dose, so no
