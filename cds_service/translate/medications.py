@@ -22,8 +22,15 @@ from .common import (
     unreadable_concept,
 )
 from .dosage import planned_date, several_doses, text_volumes
-from .products import (LABELER_PRODUCT, _kit_codes, _medication_concept, _medication_text, _reference, medication_kind,
-                       names_same_vector)
+from .products import (
+    LABELER_PRODUCT,
+    _kit_codes,
+    _medication_concept,
+    _medication_text,
+    _reference,
+    medication_kind,
+    names_same_vector,
+)
 
 
 class MedicationReader:
