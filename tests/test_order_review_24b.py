@@ -72,10 +72,13 @@ def test_a_labeler_ndc_named_as_zolgensma_is_a_prior_dose_and_itvisma_stays_dist
     named = criterion_outcome(
         _answer(client, _eligible(None, _administration("71894-110-01", "ZOLGENSMA 5.5 mL vial"))), "one-time-dose")
     assert (named["status"], named["reasonCode"]) == ("not-met", "prior-dose")
-    # Itvisma (onasemnogene abeparvovec-brve, intrathecal) is another product of the same maker (clinical-facts 1.7)
+    # Itvisma (onasemnogene abeparvovec-brve, intrathecal) is another product of the same maker (clinical-facts 1.7):
+    # not a Zolgensma dose, but a prior dose of the same vector, for the Medical Director (review 2026-11-24e T4;
+    # was `met` here)
     itvisma = criterion_outcome(
         _answer(client, _eligible(None, _administration("71894-999-01", "Itvisma intrathecal"))), "one-time-dose")
-    assert (itvisma["status"], itvisma["reasonCode"], itvisma["overall"]) == ("met", "no-prior-dose", "eligible")
+    assert (itvisma["status"], itvisma["reasonCode"], itvisma["overall"]) == (
+        "review", "possible-prior-dose", "needs-review")
 
 
 def test_an_order_on_record_for_an_unidentified_labeler_product_is_unknown(client):
