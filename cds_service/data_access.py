@@ -105,6 +105,10 @@ SOURCES: tuple[Source, ...] = (
     # ventilator is evidence of advanced SMA, criterion 3); a device use brings its Device along.
     Source("medication-statements", "medicationStatements",
            ("MedicationStatement?patient={{context.patientId}}&_count=200",)),
+    # A kit dispensed to this patient (a pharmacy's record, perhaps the only one of a dose given): review
+    # 2026-11-24e T1. Read completely, as the administrations: "no prior Zolgensma" rests on it too.
+    Source("medication-dispenses", "medicationDispenses",
+           ("MedicationDispense?patient={{context.patientId}}&_count=200",)),
     Source("devices", "devices", ("Device?patient={{context.patientId}}&_count=50",)),
     Source("device-use", "deviceUseStatements",
            ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device&_count=50",)),

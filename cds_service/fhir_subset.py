@@ -193,6 +193,13 @@ class MedicationStatement(MedicationAdministration, total=False):  # the same el
     dateAsserted: DateTime | None
 
 
+class MedicationDispense(Resource, total=False):
+    status: Required[Code]
+    whenHandedOver: DateTime | None
+    whenPrepared: DateTime | None
+    authorizingPrescription: list[Reference] | None
+
+
 class DeviceName(TypedDict, total=False):
     name: Required[Str]
     type: Required[Code]
@@ -303,6 +310,7 @@ class Appointment(Resource, total=False):
 
 # One compiled (pydantic-core) validator per resource type the translator reads.
 VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
-    Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement, Device,
+    Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement, MedicationDispense,
+    Device,
     DeviceUseStatement, Procedure, Coverage,
     PractitionerRole, CareTeam, Encounter, Location, ServiceRequest, Appointment)}

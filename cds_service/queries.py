@@ -134,6 +134,7 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
         "care-teams": (Query(f"CareTeam?patient={PATIENT}&status=active&_count=50"),),
         "encounter": (Query("Encounter?_id={{context.encounterId}}&_include=Encounter:location&_count=10"),),
         "medication-statements": (Query(f"MedicationStatement?patient={PATIENT}&_count={PAGE}"),),
+        "medication-dispenses": (Query(f"MedicationDispense?patient={PATIENT}&_count={PAGE}"),),
         "devices": (Query(f"Device?patient={PATIENT}&_count=50"),),
         "device-use": (Query(f"DeviceUseStatement?patient={PATIENT}&_include=DeviceUseStatement:device&_count=50"),),
     }

@@ -217,7 +217,11 @@ NOT_ZOLGENSMA_TEXT = ("itvisma", "abeparvovec-brve", "intrathecal")
 # Matched as words, hyphens and spaces alike ("avxs 101", "avxs101").
 SAME_VECTOR_TEXT = ("itvisma", "onasemnogene", "abeparvovec", "avxs 101", "avxs101")
 # Resources that name a medication (medication[x]) and may record a dose or an order.
-MEDICATION_RESOURCES = ("MedicationRequest", "MedicationAdministration", "MedicationStatement")
+MEDICATION_RESOURCES = ("MedicationRequest", "MedicationAdministration", "MedicationStatement", "MedicationDispense")
+# MedicationDispense statuses under which the product was (or is being) handed over: a possible dose given
+# (FHIR R4 medicationdispense-status; review 2026-11-24e T1). "unknown" cannot be read either way.
+DISPENSE_HANDED_OVER = ("completed", "in-progress")
+DISPENSE_NOT_A_DOSE = ("preparation", "on-hold", "cancelled", "entered-in-error", "stopped", "declined")
 # MedicationStatement statuses that are not a dose given (FHIR R4 medication-statement-status).
 STATEMENT_NOT_A_DOSE = ("not-taken", "entered-in-error", "intended")
 

@@ -487,8 +487,8 @@ def one_time_dose(ctx: RuleContext) -> Finding:
     if order and order.unclear:
         return ctx.finding(c, UNKNOWN, "order-doses-unclear", [order.evidence], missing=("dose",),
                            why="; ".join(order.unclear))
-    return ctx.unavailable(c, "medication-administrations", "medication-statements", "procedures",
-                           "medication-requests") or ctx.finding(c, MET, "no-prior-dose")
+    return ctx.unavailable(c, "medication-administrations", "medication-statements", "medication-dispenses",
+                           "procedures", "medication-requests") or ctx.finding(c, MET, "no-prior-dose")
 
 
 def benefit_covered(ctx: RuleContext) -> Finding:

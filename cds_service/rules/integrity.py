@@ -46,7 +46,8 @@ DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
                             (("medication-requests",), frozenset({"antimicrobial"}))),
     "dose-within-label": ((VITALS, frozenset({"weight"})),),
     "weight-in-label-range": ((VITALS, frozenset({"weight"})),),
-    "one-time-dose": ((("medication-administrations", "medication-statements", "procedures", "medication-requests"),
+    "one-time-dose": ((("medication-administrations", "medication-statements", "medication-dispenses", "procedures",
+                        "medication-requests"),
                        frozenset({"zolgensma"})),),
     "benefit-covered": ((("coverage",), frozenset({"coverage"})),),
 }

@@ -97,6 +97,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             "MedicationRequest": self._medication_request,
             "MedicationAdministration": self._medication_administration, "Procedure": self._procedure,
             "MedicationStatement": self._medication_statement, "Device": self._device,
+            "MedicationDispense": self._medication_dispense,
             "DeviceUseStatement": self._device_use,
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
@@ -159,7 +160,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         if rtype == "Observation":
             return self.classify(resource.get("code")) or (None if unreadable_concept(resource.get("code"))
                                                            else "other")
-        if rtype in ("MedicationRequest", "MedicationAdministration", "MedicationStatement"):
+        if rtype in t.MEDICATION_RESOURCES:
             kind = medication_kind(resource, self.medications, self._codes)
             kind = "zolgensma" if kind == LABELER_PRODUCT else kind  # it may be Zolgensma
             return kind or (None if unreadable_concept(_medication_concept(resource, self.medications)) else "other")

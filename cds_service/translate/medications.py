@@ -211,11 +211,47 @@ class MedicationReader:
             _ref(resource), _to_date(stated) if isinstance(stated, str) else None,
             f"{resource.get('resourceType')} ({resource.get('status')}): {text}"))
 
+    def _medication_dispense(self, resource: dict) -> None:
+        """A Zolgensma kit or vial handed over to this patient (review 2026-11-24e T1): a pharmacy's record may be
+        the only one of a dose given. Completed or in progress: a prior dose, unless it fills the order under
+        review (its authorizingPrescription names that order). Status "unknown": it may be one, so unread."""
+        kind = self._kind(resource)
+        if resource.get("status") in t.DISPENSE_NOT_A_DOSE:
+            return
+        if kind is None:
+            self._same_vector(resource, resource.get("whenHandedOver") or resource.get("whenPrepared"))
+        if kind not in ("zolgensma", LABELER_PRODUCT):
+            return
+        if kind == LABELER_PRODUCT:
+            self._labeler_product(resource)
+            return
+        md = self._valid(resource, "zolgensma")
+        if md is None:
+            return
+        stated = md.get("whenHandedOver") or md.get("whenPrepared")
+        if md["status"] not in t.DISPENSE_HANDED_OVER:
+            self._skip(md, f"skipped: a Zolgensma dispense with status {md['status']} (dated {stated or 'nowhere'}): "
+                           "whether it was handed over and infused cannot be read", "zolgensma", _to_date(stated))
+            return
+        order = self.facts.order
+        fills = order and any(isinstance(p, dict) and isinstance(p.get("reference"), str)
+                              and p["reference"].split("/_history/")[0].endswith(order.reference)
+                              for p in md.get("authorizingPrescription") or ())
+        if fills:
+            self.facts.issues.append(DataIssue(_ref(md), f"a dispense of the order under review ({order.reference}): "
+                                                         "not a prior dose"))
+            return
+        if self._future(stated):
+            self._skip(md, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+            return
+        self.facts.prior_doses.append(PriorDose(_ref(md), _to_date(stated), f"Zolgensma dispense ({md['status']}, "
+                                                f"{_medication_text(resource, self.medications)}) handed over"))
+
     def _labeler_product(self, resource: dict) -> None:
         """A record of a product of Zolgensma's labeler that is not identified: it may be a Zolgensma dose, so no
         "no prior Zolgensma" conclusion can rest on its source (rules/integrity.py), and day 0 may be missing."""
         stated = resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")) \
-            or resource.get("authoredOn")
+            or resource.get("authoredOn") or resource.get("whenHandedOver")
         when = f" (dated {stated})" if isinstance(stated, str) and stated else ""
         self._skip(resource, f"skipped: {_medication_text(resource, self.medications)}{when} is a product of "
                              f"Zolgensma's labeler {t.ZOLGENSMA_LABELER} (Novartis Gene Therapies) but not a Zolgensma "
