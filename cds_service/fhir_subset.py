@@ -310,7 +310,6 @@ class Appointment(Resource, total=False):
 
 # One compiled (pydantic-core) validator per resource type the translator reads.
 VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
-    Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement, MedicationDispense,
-    Device,
-    DeviceUseStatement, Procedure, Coverage,
+    Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement,
+    MedicationDispense, Device, DeviceUseStatement, Procedure, Coverage,
     PractitionerRole, CareTeam, Encounter, Location, ServiceRequest, Appointment)}

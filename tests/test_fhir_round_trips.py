@@ -71,9 +71,10 @@ class Overlapping:
 
 def test_a_zolgensma_order_without_prefetch_makes_17_requests_15_of_them_at_once(rsps):
     """Was 25 (one search per analyte, partly after one another). Now: one Observation search for every code,
-    the other 14 sources' searches beside it (MedicationDispense since review 2026-11-24e T1), all in flight together; then the one search whose query needs
-    that answer (the titer is not found under the configured local code: the window's lab results); then the
-    lab results of the SMN1 result's day (a report filed under a name only: follow_ups.py, review 2026-11-24b C2)."""
+    the other 14 sources' searches beside it (MedicationDispense since review 2026-11-24e T1), all in flight
+    together; then the one search whose query needs that answer (the titer is not found under the configured
+    local code: the window's lab results); then the lab results of the SMN1 result's day (a report filed under
+    a name only: follow_ups.py, review 2026-11-24b C2)."""
     fake = FakeFhir(load("eligible-infant"))
     server = Overlapping(fake, expected=15)
     server.register(rsps)
