@@ -17,10 +17,11 @@ EXT_CRITERION = "org.example.zolgensma-cds.criterion"
 
 TODAY = date(2026, 11, 23)
 SOURCES = ("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
-           "medication-statements", "procedures", "devices", "device-use", "coverage", "practitioner-roles",
-           "care-teams", "encounter")
+           "medication-statements", "medication-dispenses", "procedures", "devices", "device-use", "coverage",
+           "practitioner-roles", "care-teams", "encounter")
 SOURCE_OF = {"Patient": "patient", "Condition": "conditions", "MedicationRequest": "medication-requests",
              "MedicationAdministration": "medication-administrations", "MedicationStatement": "medication-statements",
+             "MedicationDispense": "medication-dispenses",
              "Medication": "medication-statements", "Procedure": "procedures", "Device": "devices",
              "DeviceUseStatement": "device-use", "Coverage": "coverage", "PractitionerRole": "practitioner-roles",
              "CareTeam": "care-teams", "Encounter": "encounter", "Location": "encounter"}
@@ -348,6 +349,10 @@ MEDICATION = {"resourceType": "Medication", "id": "med-1",
                                                                        "code": "96365"}]},
                    usedReference=[{"reference": "Medication/med-1"}]), MEDICATION], "not-met"),
     ([_dose_record("Procedure", "not-done", {}, code={"text": "Zolgensma infusion"})], "met"),
+    # review 2026-11-24e T1: a kit handed over (its Medication in the Bundle); a declined dispense is no dose
+    ([_dose_record("MedicationDispense", "completed", BY_REFERENCE, whenHandedOver="2026-03-01"), MEDICATION],
+     "not-met"),
+    ([_dose_record("MedicationDispense", "declined", ZOLGENSMA_NDC)], "met"),
 ])
 def test_prior_doses_in_every_record_shape(records, status):
     assert finding(eligible() + records, "one-time-dose").status == status
