@@ -101,3 +101,47 @@ def test_an_itvisma_statement_not_taken_is_no_evidence(client):
                  "effectiveDateTime": "2026-03-01"}
     outcome, one_time = _outcome(answer_both_routes(client, _record(statement)))
     assert outcome["overall"] == "eligible" and one_time["status"] == "met"
+
+
+def test_a_failed_service_request_search_leaves_one_time_dose_unknown(client):
+    """A completed infusion ServiceRequest is a prior dose: "no prior dose" cannot rest on a ServiceRequest search
+    that failed (the FHIR-server route; prefetch never fails)."""
+    def fail(query, answer):
+        if query.startswith("ServiceRequest"):
+            return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
+        return answer
+    import responses
+    from fhir_fake import FakeFhir, hook_request
+    record = _record()
+    for mode in ("prefetch", "server"):  # each route on its own: their data-issue cards count the failure apart
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            FakeFhir(record, tamper=fail).register(rsps)
+            body = hook_request("eligible-infant", "order-sign", mode=mode, resources=record, tamper=fail)
+            answer = client.post("/cds-services/zolgensma-order-sign", json=body).json
+        outcome, one_time = _outcome(answer)
+        assert (one_time["status"], outcome["overall"]) == ("unknown", "incomplete"), mode
+        assert "service-requests" in one_time["reason"], mode
+
+
+@pytest.mark.parametrize("extra", [
+    _service_request("completed", {"text": "Zolgensma infusion"})
+    | {"subject": {"reference": "Patient/readiness-all-done"}},
+    _administration("Itvisma (onasemnogene abeparvovec-brve) intrathecal")
+    | {"subject": {"reference": "Patient/readiness-all-done"}},
+])
+def test_readiness_never_says_every_gate_met_with_a_possible_prior_dose(client, extra):
+    import responses
+    from fhir_fake import FakeFhir, hook_request
+
+    from cds_service.hooks import READINESS, SERVICES
+    record = copy.deepcopy(load("readiness-all-done")) + [copy.deepcopy(extra)]
+    summaries = []
+    for mode in ("prefetch", "server"):
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            FakeFhir(record).register(rsps)
+            body = hook_request("readiness-all-done", "patient-view", mode, resources=record,
+                                sources=SERVICES[READINESS].sources)
+            cards = client.post("/cds-services/zolgensma-readiness", json=body).json["cards"]
+        summaries.append(cards[0]["summary"])
+    assert summaries[0] == summaries[1] and "to do: prior dose" in summaries[0]
+    assert "every gate met" not in summaries[0]
