@@ -18,13 +18,14 @@ EXT_CRITERION = "org.example.zolgensma-cds.criterion"
 TODAY = date(2026, 11, 23)
 SOURCES = ("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
            "medication-statements", "medication-dispenses", "procedures", "devices", "device-use", "coverage",
-           "practitioner-roles", "care-teams", "encounter")
+           "practitioner-roles", "care-teams", "encounter", "service-requests")
 SOURCE_OF = {"Patient": "patient", "Condition": "conditions", "MedicationRequest": "medication-requests",
              "MedicationAdministration": "medication-administrations", "MedicationStatement": "medication-statements",
              "MedicationDispense": "medication-dispenses",
              "Medication": "medication-statements", "Procedure": "procedures", "Device": "devices",
              "DeviceUseStatement": "device-use", "Coverage": "coverage", "PractitionerRole": "practitioner-roles",
-             "CareTeam": "care-teams", "Encounter": "encounter", "Location": "encounter"}
+             "CareTeam": "care-teams", "Encounter": "encounter", "Location": "encounter",
+             "ServiceRequest": "service-requests"}
 NUCC, SCT, LOINC = "http://nucc.org/provider-taxonomy", "http://snomed.info/sct", "http://loinc.org"
 
 
