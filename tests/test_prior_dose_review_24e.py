@@ -145,3 +145,11 @@ def test_readiness_never_says_every_gate_met_with_a_possible_prior_dose(client, 
         summaries.append(cards[0]["summary"])
     assert summaries[0] == summaries[1] and "to do: prior dose" in summaries[0]
     assert "every gate met" not in summaries[0]
+
+
+def test_a_procedure_naming_itvisma_goes_to_review(client):
+    procedure = {"resourceType": "Procedure", "id": "p-itvisma", "status": "completed", "subject": PATIENT,
+                 "code": {"text": "Itvisma intrathecal administration"}, "performedDateTime": "2026-03-01"}
+    outcome, one_time = _outcome(answer_both_routes(client, _record(procedure)))
+    assert (one_time["status"], one_time["reasonCode"]) == ("review", "possible-prior-dose")
+    assert "Procedure/p-itvisma" in one_time["reason"] and "Itvisma intrathecal" in one_time["reason"]

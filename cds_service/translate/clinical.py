@@ -12,6 +12,7 @@ from .products import (
     _names_zolgensma,
     _unresolved_reference,
     medication_kind,
+    names_same_vector,
 )
 
 
@@ -113,6 +114,11 @@ class ClinicalReader:
                                                     and not resource["performedPeriod"].get("end"))
         advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or _advanced_sma_text(words, ongoing)
         if not (infusion or advanced):
+            stated = resource.get("performedDateTime") or _start(resource.get("performedPeriod"))
+            if names_same_vector(words) and not self._future(stated):  # Itvisma, AVXS-101 (review 2026-11-24e T4)
+                self.facts.possible_prior_doses.append(PriorDose(
+                    _ref(resource), _to_date(stated) if isinstance(stated, str) else None,
+                    f"Procedure ({status}): {_concept_text(code)}"))
             if unreadable_concept(resource.get("code")) and not used:
                 self._skip(resource, "skipped: Procedure.code not readable, so what was done is unknown")
             elif any(unreadable_concept(u) for u in used if "medicationReference" not in u):
