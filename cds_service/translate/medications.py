@@ -144,14 +144,8 @@ class MedicationReader:
             return
         if resource.get("status") in ("not-done", "entered-in-error"):
             return
-        if kind is None:
-            self._same_vector(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")))
-        if kind not in ("zolgensma", LABELER_PRODUCT):
-            return
-        if kind == LABELER_PRODUCT:
-            self._labeler_product(resource)
-            return
-        ma = self._valid(resource, "zolgensma")
+        ma = self._zolgensma_record(resource, kind, resource.get("effectiveDateTime")
+                                    or _start(resource.get("effectivePeriod")))
         if ma is None:
             return
         stated = ma.get("effectiveDateTime") or _start(ma.get("effectivePeriod"))
@@ -200,6 +194,18 @@ class MedicationReader:
         self.facts.prior_doses.append(PriorDose(_ref(ms), _to_date(stated), f"Zolgensma medication statement "
                                                 f"({ms['status']}, {_medication_text(resource, self.medications)})"))
 
+    def _zolgensma_record(self, resource: dict, kind: str | None, stated) -> dict | None:
+        """A dose record (administration or dispense) as validated JSON when it is Zolgensma's; else None, after
+        what its kind calls for: a same-vector product (Itvisma, AVXS-101) or a product of Zolgensma's labeler that
+        cannot be identified is remembered for the rules (review or unknown), anything else is passed over."""
+        if kind is None:
+            self._same_vector(resource, stated)
+        if kind == LABELER_PRODUCT:
+            self._labeler_product(resource)
+        if kind != "zolgensma":
+            return None
+        return self._valid(resource, "zolgensma")
+
     def _same_vector(self, resource: dict, stated) -> None:
         """Itvisma, AVXS-101 or onasemnogene (any suffix) given, not identified as Zolgensma: a possible prior dose
         of the same vector (one-time-dose `review`, DR.005.D renewal; review 2026-11-24e T4). Not validated further:
@@ -218,14 +224,7 @@ class MedicationReader:
         kind = self._kind(resource)
         if resource.get("status") in t.DISPENSE_NOT_A_DOSE:
             return
-        if kind is None:
-            self._same_vector(resource, resource.get("whenHandedOver") or resource.get("whenPrepared"))
-        if kind not in ("zolgensma", LABELER_PRODUCT):
-            return
-        if kind == LABELER_PRODUCT:
-            self._labeler_product(resource)
-            return
-        md = self._valid(resource, "zolgensma")
+        md = self._zolgensma_record(resource, kind, resource.get("whenHandedOver") or resource.get("whenPrepared"))
         if md is None:
             return
         stated = md.get("whenHandedOver") or md.get("whenPrepared")
