@@ -169,6 +169,14 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
     def _future(self, value) -> bool:
         return after_now(value, self.now, self.today)
 
+    def _skipped_as_future(self, resource: dict, stated, kind: str | None) -> bool:
+        """True, with the resource reported and remembered as unread, when it is dated after the current time: a
+        result or record from the future is never evidence (and is newer than any other: the rules wait)."""
+        if not self._future(stated):
+            return False
+        self._skip(resource, f"skipped: dated {stated}, after the current time: not evidence", kind)
+        return True
+
     def _skip(self, resource: dict, reason: str, kind: str | None = None, when: date | None = None) -> None:
         """Report a resource that is not used as evidence, and remember it against its source: a "none on
         record" conclusion about its kind (None: unknown, any kind) cannot rest on that source."""

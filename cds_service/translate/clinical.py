@@ -72,8 +72,7 @@ class ClinicalReader:
         if how is None:
             return
         stated = sr.get("occurrenceDateTime") or _start(sr.get("occurrencePeriod")) or sr.get("authoredOn")
-        if self._future(stated):
-            self._skip(sr, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+        if self._skipped_as_future(sr, stated, "zolgensma"):
             return
         dose = PriorDose(_ref(sr), _to_date(stated), f"Zolgensma infusion ServiceRequest completed ({shown})")
         (self.facts.prior_doses if how == "code" else self.facts.possible_prior_doses).append(dose)
@@ -133,9 +132,7 @@ class ClinicalReader:
         if p is None:
             return
         stated = p.get("performedDateTime") or _start(p.get("performedPeriod"))
-        if self._future(stated):
-            self._skip(p, f"skipped: dated {stated}, after the current time: not evidence",
-                       "zolgensma" if infusion else "advanced-sma")
+        if self._skipped_as_future(p, stated, "zolgensma" if infusion else "advanced-sma"):
             return
         when = _to_date(stated)
         if infusion:

@@ -149,8 +149,7 @@ class MedicationReader:
         if ma is None:
             return
         stated = ma.get("effectiveDateTime") or _start(ma.get("effectivePeriod"))
-        if self._future(stated):
-            self._skip(ma, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+        if self._skipped_as_future(ma, stated, "zolgensma"):
             return
         when = _to_date(stated)
         self.facts.prior_doses.append(PriorDose(_ref(ma), when, f"Zolgensma administration ({ma['status']}, "
@@ -176,20 +175,12 @@ class MedicationReader:
         kind = self._kind(resource)
         if resource.get("status") in t.STATEMENT_NOT_A_DOSE:
             return
-        if kind is None:
-            self._same_vector(resource, resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod"))
-                              or resource.get("dateAsserted"))
-        if kind not in ("zolgensma", LABELER_PRODUCT):
-            return
-        if kind == LABELER_PRODUCT:
-            self._labeler_product(resource)
-            return
-        ms = self._valid(resource, "zolgensma")
+        ms = self._zolgensma_record(resource, kind, resource.get("effectiveDateTime")
+                                    or _start(resource.get("effectivePeriod")) or resource.get("dateAsserted"))
         if ms is None:
             return
         stated = ms.get("effectiveDateTime") or _start(ms.get("effectivePeriod")) or ms.get("dateAsserted")
-        if self._future(stated):
-            self._skip(ms, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+        if self._skipped_as_future(ms, stated, "zolgensma"):
             return
         self.facts.prior_doses.append(PriorDose(_ref(ms), _to_date(stated), f"Zolgensma medication statement "
                                                 f"({ms['status']}, {_medication_text(resource, self.medications)})"))
@@ -240,8 +231,7 @@ class MedicationReader:
             self.facts.issues.append(DataIssue(_ref(md), f"a dispense of the order under review ({order.reference}): "
                                                          "not a prior dose"))
             return
-        if self._future(stated):
-            self._skip(md, f"skipped: dated {stated}, after the current time: not evidence", "zolgensma")
+        if self._skipped_as_future(md, stated, "zolgensma"):
             return
         self.facts.prior_doses.append(PriorDose(_ref(md), _to_date(stated), f"Zolgensma dispense ({md['status']}, "
                                                 f"{_medication_text(resource, self.medications)}) handed over"))

@@ -186,8 +186,8 @@ class ObservationReader:
             return
         stated = obs.get("effectiveDateTime") or _start(obs.get("effectivePeriod")) or obs.get("issued")
         when = _to_date(stated)
-        if self._future(stated):  # `when` left out: a result from the future is newer than any other
-            self._skip(obs, f"skipped: dated {stated}, after the current time: not evidence", analyte)
+        # `when` left out of the report: a result from the future is newer than any other
+        if self._skipped_as_future(obs, stated, analyte):
             return
         if analyte in t.ASSESSMENT_KINDS:
             self._assessment(obs, analyte, when)
