@@ -72,37 +72,28 @@ def refuses_batches(err: FhirError) -> bool:
 class ServerMemory:
     """Per FHIR server base URL, what a call learned that the next calls use: whether it refused a batch. No
     record data is kept between calls (a Location remembered across calls kept deciding the site of care after the
-    server's Location changed, review 2026-11-24d S3). Each fact expires after `ttl` seconds; at most `size` per
-    kind are kept (the oldest forgotten first). Shared by the threads of a worker; one per app."""
+    server's Location changed, review 2026-11-24d S3). A refusal expires after `ttl` seconds; at most `size`
+    servers are kept (the oldest forgotten first). Shared by the threads of a worker; one per app."""
 
     def __init__(self, ttl: float = 600.0, size: int = 256, clock: Callable[[], float] = time.monotonic):
         self.ttl, self.size, self.clock = ttl, size, clock
         self._lock = threading.Lock()
-        self._facts: OrderedDict[tuple, tuple[float, object]] = OrderedDict()
+        self._refused: OrderedDict[str, float] = OrderedDict()  # base URL -> when the refusal expires
 
     def batch_refused(self, base: str) -> bool:
-        return self._get(("batch-refused", base)) is not None
+        with self._lock:
+            expires = self._refused.get(base)
+            if expires is not None and self.clock() >= expires:
+                del self._refused[base]
+                return False
+            return expires is not None
 
     def remember_batch_refused(self, base: str) -> None:
-        self._put(("batch-refused", base), True)
-
-    def _get(self, key: tuple):
         with self._lock:
-            held = self._facts.get(key)
-            if held is None:
-                return None
-            if self.clock() >= held[0]:
-                del self._facts[key]
-                return None
-            return held[1]
-
-    def _put(self, key: tuple, value) -> None:
-        with self._lock:
-            self._facts[key] = (self.clock() + self.ttl, value)
-            self._facts.move_to_end(key)
-            kind = [k for k in self._facts if k[0] == key[0]]
-            for old in kind[:max(0, len(kind) - self.size)]:
-                del self._facts[old]
+            self._refused[base] = self.clock() + self.ttl
+            self._refused.move_to_end(base)
+            while len(self._refused) > self.size:
+                self._refused.popitem(last=False)
 
 
 def batch_payload(relatives: list[str]) -> dict:
