@@ -23,36 +23,18 @@ not be read). What was received still counts as evidence; a "none on record" con
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 from .errors import PreconditionFailed
 from .facts import DataIssue
-from .fhir_batch import ServerMemory, batch_mode, send_batch, worth_a_get
-from .fhir_client import (
-    FhirClient,
-    FhirError,
-    Read,
-    Refused,
-    as_list,
-    canonical_base,
-    next_link,
-    outcome_text,
-    read_page,
-    truncation,
-)
-from .queries import ALTERNATIVE_TEMPLATES, FOLLOW_UP_BY_CODE, Query, lab_codes_template
-from .searches import Job, Then, absent_by_code, combine, found, leaves, split, without_duplicates
+from .fhir_client import FhirClient, canonical_base, outcome_text, read_page, truncation
+from .queries import FOLLOW_UP_BY_CODE, Query, lab_codes_template
+from .search_run import FHIR_ID, LOCATION_PROBLEM, fetch, missing_locations, run
+from .searches import Job, Then, absent_by_code, combine, jobs_for, resolve, without_duplicates
 from .terminology import ANALYTES
-from .translate.observations import newest_first
-
-log = logging.getLogger("cds_service.data_access")
-_BATCH = "batch"  # the source of the job standing for a FHIR batch while it is pending (its parts: its searches)
 
 
 @dataclass(frozen=True)
@@ -137,39 +119,6 @@ class Gathered:
     gaps: dict[str, list[str]] = field(default_factory=dict)
 
 
-_TOKEN = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
-
-
-def resolve(template: str, context: dict, extra: dict[str, str] | None = None) -> str | None:
-    """Fill prefetch tokens from the hook context (and `extra` tokens such as the search windows),
-    percent-encoded (an id never adds a path segment or a search parameter); None when a token has no value."""
-    user = context.get("userId") if isinstance(context.get("userId"), str) else ""
-    user_type, _, user_id = user.partition("/")
-    values = {f"user{user_type}Id": user_id} if user_id else {}
-    values.update(extra or {})
-
-    def value(match):
-        token = match.group(1)
-        if token.startswith("context."):
-            v = context.get(token[len("context."):])
-            return v if isinstance(v, (str, int)) and not isinstance(v, bool) else None
-        return values.get(token)
-
-    missing = False
-
-    def sub(match):
-        nonlocal missing
-        v = value(match)
-        if v is None:
-            missing = True
-            return ""
-        text = quote(str(v), safe="")
-        return text.replace(".", "%2E") if text in (".", "..") else text  # never a dot segment
-
-    filled = _TOKEN.sub(sub, template)
-    return None if missing else filled
-
-
 _REFUSED = "_fhirServerRefused"  # set only by effective_request, read only here
 REFUSED_SERVER = "the request's fhirServer is not one this client may name (CDS_TRUSTED_ISSUERS fhirServers)"
 
@@ -240,7 +189,7 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
     if to_fetch or follow_up:
         values = windows()
     if to_fetch:
-        searches = {name: _jobs_for(name, plan[name], context, values) for name in to_fetch}
+        searches = {name: jobs_for(name, plan[name], context, values) for name in to_fetch}
         for name in searches:
             resources[name] = []  # none applicable (e.g. no encounterId in this context): nothing to read
         to_fetch = [name for name, found in searches.items() if found]
@@ -269,7 +218,7 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
         if server is not None:
             jobs += [replace(job, optional=f"{' or '.join(job.query.by_code.analytes)} not searched by code after "
                                           "the prefetch: ")
-                     for job in _jobs_for(name, tuple(replace(q, fallback=None) for q in absent), context, values)]
+                     for job in jobs_for(name, tuple(replace(q, fallback=None) for q in absent), context, values)]
         else:
             issues.extend(DataIssue(name, f"no {' or '.join(q.by_code.analytes)} result among the prefetched "
                                           "laboratory results (the prefetch asks for category=laboratory: a result "
@@ -278,7 +227,7 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
     if server is not None:
         jobs = combine(jobs, lambda template: resolve(template, context, values))
     if jobs:  # the FHIR client is set up only when there is something to ask
-        _run(jobs, _client(request, config, server, ends) if server else None, config, resources, issues, gaps,
+        run(jobs, _client(request, config, server, ends) if server else None, config, resources, issues, gaps,
              context, values, ends, then if then is not None and then.after in to_fetch and server else None)
     if not any(job.source == "encounter" for job in jobs):  # read from the server: its Locations were too
         _locations_by_reference(request, config, resources, issues)
@@ -286,9 +235,6 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
     for name, reasons in gaps.items():
         issues.extend(DataIssue(name, f"not read completely: {reason}") for reason in reasons)
     return Gathered(resources, issues, gaps)
-
-
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 def _take_page(name: str, bundle: dict, resources: dict, gaps: dict, jobs: list[Job]) -> None:
@@ -321,13 +267,13 @@ def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) 
     """Resources of one type by id from the request's FHIR server, in one search (`_id=a,b`): what a prefetch
     cannot carry, e.g. a Medication named only by reference. (resources, problem); problem None when read."""
     server = request.get("fhirServer") if isinstance(request.get("fhirServer"), str) else None
-    ids = [i for i in ids if _FHIR_ID.match(i)]
+    ids = [i for i in ids if FHIR_ID.match(i)]
     if not ids:
         return [], None
     if server is None:
         return [], f"{resource_type} {', '.join(ids)} named by reference and no fhirServer to read it from"
     query = f"{resource_type}?_id={','.join(quote(i, safe='') for i in ids)}&_count={len(ids)}"
-    got, problem = _fetch(_client(request, config, server), query, 0)
+    got, problem = fetch(_client(request, config, server), query, 0)
     # An incomplete answer is reported; a Medication it left out stays unresolved, so its record is unread.
     problem = problem or ("; ".join(got.gaps) if got.gaps else None)
     return [r for r in got.resources if isinstance(r, dict) and r.get("resourceType") == resource_type], problem
@@ -338,40 +284,13 @@ def _locations_by_reference(request: dict, config: dict, resources: dict, issues
     prefetch may leave the Location out. The Locations an Encounter names that did not come with it are read
     by id, on every call (never remembered from an earlier call: the server's Location may have changed, review
     2026-11-24d S3); what cannot be read is reported, and the card says the place of service is undetermined and
-    why. (When the encounter itself is read from the server, _run starts this read as soon as it arrives.)"""
-    ids = _missing_locations(resources.get("encounter"))
+    why. (When the encounter itself is read from the server, search_run.run starts this read as soon as it arrives.)"""
+    ids = missing_locations(resources.get("encounter"))
     if ids:
         got, problem = read_by_id(request, config, "Location", ids)
         resources["encounter"] = resources["encounter"] + got
         if problem:
             issues.append(DataIssue("encounter", LOCATION_PROBLEM + problem))
-
-
-LOCATION_PROBLEM = "Location not included with the encounter: "
-
-
-def _missing_locations(read: list[dict] | None) -> list[str]:
-    """Ids of the Locations the Encounters of `read` name that are not in `read`."""
-    have = {f"Location/{r.get('id')}" for r in read or () if r.get("resourceType") == "Location"}
-    ids = []
-    for encounter in read or ():
-        for part in as_list(encounter.get("location")) if encounter.get("resourceType") == "Encounter" else ():
-            ref = part.get("location", {}).get("reference") if isinstance(part, dict) and isinstance(
-                part.get("location"), dict) else None
-            if isinstance(ref, str) and ref.startswith("Location/") and ref not in have:
-                ids.append(ref.removeprefix("Location/"))
-    return [i for i in dict.fromkeys(ids) if _FHIR_ID.match(i)]
-
-
-def _jobs_for(name: str, queries: tuple[Query, ...], context: dict, values: dict[str, str]) -> list[Job]:
-    jobs = []
-    for query in queries:
-        url = resolve(query.template, context, values)
-        if url is not None:
-            jobs.append(Job(name, url, query))
-            if name in ALTERNATIVE_TEMPLATES:
-                break
-    return jobs
 
 
 def _client(request: dict, config: dict, server: str, ends: float | None = None) -> FhirClient:
@@ -380,161 +299,3 @@ def _client(request: dict, config: dict, server: str, ends: float | None = None)
                       config["FHIR_MAX_ENTRIES"], config["FHIR_MAX_REQUESTS"],
                       ends if ends is not None else time.monotonic() + config["GATHER_DEADLINE_SECONDS"],
                       config["FHIR_MAX_RESPONSE_BYTES"])
-
-
-def _run(jobs: list[Job], client: FhirClient | None, config: dict, resources: dict, issues: list[DataIssue],
-         gaps: dict[str, list[str]], context: dict, values: dict[str, str], ends: float, then: Then | None) -> None:
-    """Run the searches in parallel, all started at once, until they are done or the deadline passes. A
-    search whose answer is needed to form another starts it as soon as it arrives: a code search that found
-    nothing its fallback, a combined search that was not complete every analyte's own (searches.split), the encounter
-    the Locations it names, a source read the searches `then` forms from it (while the other sources are still
-    being read: a batch's answers that feed it are read first). A source with a search failed or unfinished is
-    unread (None); the unread rest of a prefetch page being continued is a gap (that page stays evidence).
-
-    Per CDS_FHIR_BATCH (fhir_batch.py), the searches that start at once go as one FHIR batch; each entry's answer
-    is read as its own GET's would be (its next pages are fetched one by one), a failed entry is sent again as its
-    own GET, and a server that does not answer the batch gets the searches one by one (in `auto`, remembered)."""
-    deadline = config["GATHER_DEADLINE_SECONDS"]
-    problems: dict[str, list[str]] = {}
-    started: set[tuple[str, str]] = set()
-    memory: ServerMemory | None = config.get("FHIR_SERVER_MEMORY")
-    mode = batch_mode(config["FHIR_BATCH"])
-    batching = client is not None and (mode == "always" or mode == "auto" and not (
-        memory is not None and memory.batch_refused(client.base)))
-    # Sized for every search (threads start only as work is submitted): a batch not answered sends them all.
-    pool = ThreadPoolExecutor(max_workers=max(1, min(len(jobs) + 4, config["FHIR_MAX_PARALLEL"])))
-    pending: dict = {}
-    unread: list[tuple[Job, dict]] = []  # a batch's complete answers not read yet
-
-    def start(new: list[Job]) -> None:
-        """`new` all at once: as one FHIR batch (a job whose parts are its searches) when batching and more than
-        one, else each its own GET."""
-        batched = [job for job in new if job.continued is None] if batching else []
-        if len(batched) > 1:
-            started.update((job.source, job.url) for job in batched)
-            pending[pool.submit(send_batch, client, [job.url for job in batched], memory if mode == "auto" else None)
-                    ] = Job(_BATCH, "", Query(""), parts=tuple(batched))
-        for job in new:
-            submit(job)
-
-    def follow_up() -> None:
-        """`then`'s searches, once its source is read: none of its searches pending or unread, none failed."""
-        nonlocal then
-        waiting = (*pending.values(), *(job for job, _ in unread))
-        if then is None or then.after in problems or any(leaf.source == then.after for job in waiting
-                                                           for leaf in leaves(job)):
-            return
-        plan, more = then.plan(resources.get(then.after) or [])
-        then = None
-        issues.extend(more)
-        resources.update({name: [] for name in plan})
-        start([job for name, queries in plan.items() for job in _jobs_for(name, queries, context, values)])
-
-    def submit(job: Job, first: dict | None = None) -> None:
-        if (job.source, job.url) not in started:
-            started.add((job.source, job.url))
-            latest = newest_first if job.query.latest else None
-            pending[pool.submit(_fetch, client, job.url, job.continued or 0, latest, job.query.one_page,
-                                first)] = job
-
-    def failed(job: Job, problem: str) -> None:
-        if job.optional:
-            issues.append(DataIssue(job.source, job.optional + problem))
-        elif job.continued is not None:
-            gaps.setdefault(job.source, []).append(f"next page not read: {problem}")
-        else:
-            problems.setdefault(job.source, []).append(problem)
-
-    def answered(job: Job, got: list[dict]) -> None:
-        resources[job.source] = (resources.get(job.source) or []) + got
-        if job.query.fallback is not None and not (found(job.query, got, values) if job.query.by_code else got):
-            url = resolve(job.query.fallback.template, context, values)
-            if url is not None:
-                submit(Job(job.source, url, job.query.fallback))
-        if job.source == "encounter" and not job.optional and client is not None:
-            ids = _missing_locations(got)  # within the call: the Locations that did not come with it, once
-            if ids:
-                query = f"Location?_id={','.join(quote(i, safe='') for i in ids)}&_count={len(ids)}"
-                submit(Job("encounter", query, Query(query), optional=LOCATION_PROBLEM))
-
-    def settle(job: Job, got: Read, problem: str | None) -> None:
-        if job.parts and problem and not got.refused:  # unreachable, too slow, a limit: so are the parts
-            for part in job.parts:
-                failed(part, problem)
-        elif job.parts:
-            parts, alone, others = split(job, got.resources, got.gaps, problem is not None)
-            for part, mine in parts:
-                answered(part, mine)
-            for part in alone:
-                submit(part)
-            resources[job.source] = (resources.get(job.source) or []) + others
-        elif problem:
-            failed(job, problem)
-        elif job.optional:  # only what was asked for (a server may ignore `_id`)
-            rtype = job.url.partition("?")[0]
-            mine = [r for r in got.resources if r.get("resourceType") == rtype]
-            resources[job.source] = (resources.get(job.source) or []) + mine
-            issues.extend(DataIssue(job.source, job.optional + gap) for gap in got.gaps)
-        else:
-            answered(job, got.resources)
-            gaps.setdefault(job.source, []).extend(got.gaps)
-
-    def unbatch(batched: tuple[Job, ...], answers: list | None) -> None:
-        """Each batched search's answer read as its own GET's; all of them one by one when there is none."""
-        for job, first in zip(batched, answers or [None] * len(batched), strict=True):
-            if first is None or worth_a_get(first) or (isinstance(first, dict) and next_link(first) is not None):
-                started.discard((job.source, job.url))
-                submit(job, first if isinstance(first, dict) else None)  # fetched (or its next pages) in the pool
-            elif isinstance(first, FhirError):  # a refused token: its own GET would carry the same
-                settle(job, Read([], refused=isinstance(first, Refused)), str(first))
-            else:  # the whole answer is here: read without a thread, what `then` waits for first
-                unread.append((job, first))
-        unread.sort(key=lambda item: then is None or all(leaf.source != then.after for leaf in leaves(item[0])))
-        while unread:
-            job, first = unread.pop(0)
-            settle(job, *_fetch(client, job.url, 0, newest_first if job.query.latest else None, job.query.one_page,
-                                first))
-            follow_up()
-
-    start(jobs)
-    try:
-        while pending:
-            done, _ = wait(pending, timeout=max(0.0, ends - time.monotonic()), return_when=FIRST_COMPLETED)
-            if not done:
-                break
-            for future in done:
-                job = pending.pop(future)
-                if job.source == _BATCH:
-                    unbatch(job.parts, future.result())
-                else:
-                    settle(job, *future.result())
-                follow_up()
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)  # never wait for a search still running
-    for job in pending.values():
-        for unanswered in leaves(job):  # a combined search or a batch left every source it stood for unread
-            failed(unanswered, f"not answered within the {deadline:g} s deadline")
-    for name, texts in problems.items():
-        resources[name] = None
-        gaps.pop(name, None)
-        issues.extend(DataIssue(name, text) for text in dict.fromkeys(texts))
-    for name, read in resources.items():
-        if read:
-            resources[name] = without_duplicates(read)
-
-
-def _fetch(client: FhirClient | None, url: str, already: int, latest=None, one_page: bool = False,
-           first: dict | None = None) -> tuple[Read, str | None]:
-    """(what was read, None) or (an empty Read, why not; its `refused` says the server refused the query).
-    `first`: the answer to `url` already received in a batch."""
-    if client is None:
-        return Read([]), "no FHIR server to continue paging"
-    try:
-        return client.get(url, already, latest, one_page, first), None
-    except Refused as err:
-        return Read([], refused=True), str(err)
-    except FhirError as err:
-        return Read([]), str(err)
-    except Exception as err:  # noqa: BLE001 - any transport failure leaves the source unread, never a 500
-        log.warning("FHIR query failed: %s", type(err).__name__)
-        return Read([]), f"FHIR query failed ({type(err).__name__})"

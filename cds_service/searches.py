@@ -14,11 +14,13 @@ not read. A combined search the server refuses is likewise replaced by every ana
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import quote
 
-from .queries import Query, combined
+from .queries import ALTERNATIVE_TEMPLATES, Query, combined
 from .translate.observations import effective_date, search_codes
 
 
@@ -127,3 +129,49 @@ def without_duplicates(resources: list[dict]) -> list[dict]:
             kept.setdefault(key, []).append(r)
         out.append(r)
     return out
+
+
+_TOKEN = re.compile(r"\{\{\s*([^}]+?)\s*\}\}")
+
+
+def resolve(template: str, context: dict, extra: dict[str, str] | None = None) -> str | None:
+    """Fill prefetch tokens from the hook context (and `extra` tokens such as the search windows),
+    percent-encoded (an id never adds a path segment or a search parameter); None when a token has no value."""
+    user = context.get("userId") if isinstance(context.get("userId"), str) else ""
+    user_type, _, user_id = user.partition("/")
+    values = {f"user{user_type}Id": user_id} if user_id else {}
+    values.update(extra or {})
+
+    def value(match):
+        token = match.group(1)
+        if token.startswith("context."):
+            v = context.get(token[len("context."):])
+            return v if isinstance(v, (str, int)) and not isinstance(v, bool) else None
+        return values.get(token)
+
+    missing = False
+
+    def sub(match):
+        nonlocal missing
+        v = value(match)
+        if v is None:
+            missing = True
+            return ""
+        text = quote(str(v), safe="")
+        return text.replace(".", "%2E") if text in (".", "..") else text  # never a dot segment
+
+    filled = _TOKEN.sub(sub, template)
+    return None if missing else filled
+
+
+def jobs_for(name: str, queries: tuple[Query, ...], context: dict, values: dict[str, str]) -> list[Job]:
+    """The jobs of source `name`: each search of `queries` whose tokens all have a value (only the first such of
+    an ALTERNATIVE_TEMPLATES source)."""
+    jobs = []
+    for query in queries:
+        url = resolve(query.template, context, values)
+        if url is not None:
+            jobs.append(Job(name, url, query))
+            if name in ALTERNATIVE_TEMPLATES:
+                break
+    return jobs
