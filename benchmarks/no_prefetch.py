@@ -40,7 +40,7 @@ from cds_service import create_app  # noqa: E402
 from cds_service.config import DEFAULTS  # noqa: E402
 from cds_service.data_access import resolve  # noqa: E402
 from cds_service.fhir_client import FhirClient  # noqa: E402
-from cds_service.translate.observations import newest_first  # noqa: E402
+from cds_service.translate.result_dates import newest_first  # noqa: E402
 
 SIGN = "/cds-services/zolgensma-order-sign"
 PAGE_DELAY = 0.005  # the stand-in FHIR server's time per page

@@ -16,7 +16,7 @@ from .fhir_batch import ServerMemory, batch_mode, send_batch, worth_a_get
 from .fhir_client import FhirClient, FhirError, Read, Refused, as_list, next_link
 from .queries import Query
 from .searches import Job, Then, found, jobs_for, leaves, resolve, split, without_duplicates
-from .translate.observations import newest_first
+from .translate.result_dates import newest_first
 
 log = logging.getLogger("cds_service.data_access")
 _BATCH = "batch"  # the source of the job standing for a FHIR batch while it is pending (its parts: its searches)

@@ -21,7 +21,7 @@ from datetime import date
 from urllib.parse import quote
 
 from .queries import ALTERNATIVE_TEMPLATES, Query, combined
-from .translate.observations import effective_date, search_codes
+from .translate.result_dates import effective_date, search_codes
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,12 @@ from ..quantities import (
     WEIGHT_COMPARED_DAYS,
     UnitError,
     implausible,
-    parse_titer_string,
     to_canonical,
     units_disagree,
 )
 from .common import (
     _NONE,
     FINAL_OBSERVATION,
-    _codings,
-    _concept_text,
     _norm,
     _ref,
     _s,
@@ -33,6 +30,8 @@ from .common import (
 )
 from .genetics import UnreadableGenetics, finish, read_genetics
 from .ranges import RangeOption, pick_range, read_bound
+from .result_dates import date_problem, effective_date, latest_possible, raw_date, stated_date
+from .titers import titer_method, titer_value
 
 
 @dataclass
@@ -116,7 +115,7 @@ class ObservationReader:
                 self._not_final(resource, analyte, status)
             elif status not in OTHER_OBSERVATION_STATUSES:
                 self._skip(resource, f"skipped: status {str(status)[:40]!r} is not an Observation status",
-                           analyte, _raw_date(resource))
+                           analyte, raw_date(resource))
             return
         # Genetics combine across results; every temperature in the fever window counts, not only the latest; a GA
         # at birth is one fact, so every value recorded for it counts whatever its date (review 2026-11-24b O1).
@@ -128,10 +127,10 @@ class ObservationReader:
     def _not_final(self, resource: dict, analyte: str, status: str) -> None:
         """A result not final yet: not evidence, but remembered (not reported as a data issue: nothing is wrong
         with it) so that a conclusion resting on an older result waits for it (rules/integrity.guard)."""
-        stated = _stated_date(resource)
+        stated = stated_date(resource)
         name = _SHOWN_NAMES.get(analyte, analyte)
         reason = f"{name} of {stated or 'no date'} is {status} ({_shown_value(resource)}): wait for the final result"
-        self.facts.unread.append(Unread(self._source, _ref(resource), reason, analyte, _latest_possible(resource),
+        self.facts.unread.append(Unread(self._source, _ref(resource), reason, analyte, latest_possible(resource),
                                         status))
 
     def _resolve_pending(self, horizon: date) -> None:
@@ -145,7 +144,7 @@ class ObservationReader:
                 self._source = resources[0][0]
                 self._safely(self._read_observation, resources[0][1], analyte)
                 continue
-            candidates = sorted(((_latest_possible(r) or date.max, _to_date(_stated_date(r)), source, r)
+            candidates = sorted(((latest_possible(r) or date.max, _to_date(stated_date(r)), source, r)
                                  for source, r in resources), key=lambda c: c[0], reverse=True)
             # The dates of usable results on or before the horizon, newest first. For a weight, the weights of the
             # day before (within WEIGHT_COMPARED_DAYS) are read too: two that cannot both be right are a
@@ -181,7 +180,7 @@ class ObservationReader:
                     DataIssue(items[0][1].reference, f"{analyte} results of {when} disagree: {refs}"))
 
     def _read_observation(self, resource: dict, analyte: str) -> None:
-        obs = self._valid(resource, analyte, _raw_date(resource))
+        obs = self._valid(resource, analyte, raw_date(resource))
         if obs is None:
             return
         stated = obs.get("effectiveDateTime") or _start(obs.get("effectivePeriod")) or obs.get("issued")
@@ -205,10 +204,10 @@ class ObservationReader:
             self._skip(obs, f"{analyte}: no numeric valueQuantity", analyte, when)
             return
         if when is None:
-            stated = _stated_date(obs)
+            stated = stated_date(obs)
             self._skip(obs, f"{_SHOWN_NAMES.get(analyte, analyte)} {_shown_value(obs)} "
-                            f"{_date_problem(stated)}: it may be newer than the result used", analyte,
-                       _latest_possible(obs))
+                            f"{date_problem(stated)}: it may be newer than the result used", analyte,
+                       latest_possible(obs))
             return
         code = q.get("code")
         unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
@@ -251,7 +250,7 @@ class ObservationReader:
 
     def _titer(self, obs: dict, when: date | None) -> None:
         try:
-            reciprocal, comparator, reported = _titer_value(obs)
+            reciprocal, comparator, reported = titer_value(obs)
         except ValueError as err:
             self._skip(obs, f"{TITER_NOT_READABLE}: {err}", "aav9-titer", when)
             return
@@ -260,11 +259,11 @@ class ObservationReader:
             self._skip(obs, f"{TITER_NOT_READABLE}: {reported} is not a dilution 1:N with N from {low:g} to {high:g}",
                        "aav9-titer", when)
             return
-        method, kind, where = _titer_method(obs)
+        method, kind, where = titer_method(obs)
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
         if when is None:  # shown on the card, but it may be the newest titer: no older one can be taken as latest
-            reason = f"titer {reported} {_date_problem(_stated_date(obs))}: it may be newer than the titer used"
-            self.facts.unread.append(Unread(self._source, _ref(obs), reason, "aav9-titer", _latest_possible(obs)))
+            reason = f"titer {reported} {date_problem(stated_date(obs))}: it may be newer than the titer used"
+            self.facts.unread.append(Unread(self._source, _ref(obs), reason, "aav9-titer", latest_possible(obs)))
 
     def _genetics(self, obs: dict, when: date | None) -> None:
         try:
@@ -321,57 +320,6 @@ def _reference_ranges(obs: dict, analyte: str, unit: str | None) -> tuple[RangeO
     return tuple(options)
 
 
-def newest_first(page: list[dict]) -> bool:
-    """The page's Observations are in newest-first order of their effective dates (each has one)."""
-    dates = [_raw_date(r) if type(r) is dict else None for r in page]
-    return None not in dates and all(a >= b for a, b in zip(dates, dates[1:], strict=False))
-
-
-def search_codes(resource: dict) -> set[str]:
-    """The "system|code" tokens a FHIR code search matches on this Observation (Observation.code.coding)."""
-    code = resource.get("code") if type(resource) is dict else None
-    codings = code.get("coding") if type(code) is dict else None
-    return {f"{c.get('system')}|{c.get('code')}" for c in as_list(codings)
-            if type(c) is dict and type(c.get("system")) is str and type(c.get("code")) is str}
-
-
-def effective_date(resource: dict) -> date | None:
-    """The effective date of an unvalidated Observation, for ordering and search windows only."""
-    return _raw_date(resource) if type(resource) is dict else None
-
-
-def _stated_date(resource: dict) -> str:
-    """The effective date as written (the element _read_observation reads), for the cards; "" when none."""
-    period = resource.get("effectivePeriod")
-    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
-                  resource.get("issued")):
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:40]
-    return ""
-
-
-def _date_problem(stated: str) -> str:
-    return f"dated {stated!r}, not a full date" if stated else "with no date"
-
-
-def _latest_possible(resource: dict) -> date | None:
-    """The last day a result may have been taken: its date; for a partial date (YYYY or YYYY-MM) the end of that
-    year or month; None when no date can be read at all (it may be newer than any other)."""
-    stated = _stated_date(resource)
-    full = _to_date(stated)
-    if full is not None:
-        return full
-    try:
-        if len(stated) == 7 and stated[4] == "-":  # YYYY-MM
-            year, month = int(stated[:4]), int(stated[5:7])
-            return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-        if len(stated) == 4:  # YYYY
-            return date(int(stated), 12, 31)
-    except ValueError:
-        return None
-    return None
-
-
 def _shown_value(resource: dict) -> str:
     """A result's value as written, for a card's reason (escaped where rendered); read defensively (unvalidated)."""
     q = resource.get("valueQuantity")
@@ -385,79 +333,6 @@ def _shown_value(resource: dict) -> str:
     return text[:40] or "no value yet"
 
 
-def _raw_date(resource: dict) -> date | None:
-    """The effective date of an unvalidated Observation, for ordering only."""
-    period = resource.get("effectivePeriod")
-    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
-                  resource.get("issued")):
-        found = _to_date(value) if isinstance(value, str) else None
-        if found:
-            return found
-    return None
-
-
-
-def _titer_value(obs: dict) -> tuple[float, str, str]:
-    text = obs.get("valueString")
-    if text:
-        reciprocal, comparator = parse_titer_string(text)
-        return reciprocal, comparator, text.strip()
-    text = _concept_text(obs.get("valueCodeableConcept"))
-    if text:
-        reciprocal, comparator = parse_titer_string(text)
-        return reciprocal, comparator, text
-    ratio = obs.get("valueRatio")
-    if ratio is not None:
-        num, den = ratio.get("numerator") or _NONE, ratio.get("denominator") or _NONE
-        if not num.get("value") or den.get("value") is None:
-            raise ValueError("ratio without numerator/denominator")
-        reciprocal = float(den["value"]) / float(num["value"])
-        comparator = num.get("comparator") or den.get("comparator") or "="
-        return reciprocal, comparator, f"{comparator if comparator != '=' else ''}1:{reciprocal:g}"
-    q = obs.get("valueQuantity") or _NONE
-    if q.get("value") is not None:
-        value = float(q["value"])
-        unit = (q.get("code") or q.get("unit") or "").lower()
-        if "titer" in unit or "titre" in unit or unit in ("{dilution}", "dilution"):
-            comparator = q.get("comparator") or "="
-            return value, comparator, f"{comparator if comparator != '=' else ''}1:{value:g}"
-        raise ValueError(f"quantity {q['value']} {unit or '(no unit)'} is not a titer")
-    raise ValueError("no value")
-
-
-def _method_kind(text: str) -> str | None:
-    words = f" {_norm(text)} "
-    elisa = any(f" {m} " in words for m in _ELISA)
-    other = any(f" {m} " in words for m in _NOT_ELISA)
-    # "non-ELISA", "not ELISA", "ELISA not performed": a negated ELISA is never ELISA (review 2026-11-24b A4).
-    negated = any(f" {n} {m} " in words for n in _NEGATIONS for m in _ELISA) or \
-        any(f" {m} not " in words for m in _ELISA)
-    return "other" if other or negated else "elisa" if elisa else None
-
-
-_ELISA = tuple(_norm(m) for m in t.ELISA_METHOD_TEXT)
-_NOT_ELISA = tuple(_norm(m) for m in t.NOT_ELISA_METHOD_TEXT)
-_NEGATIONS = ("non", "not", "no", "not an", "not by", "without", "other than", "instead of")
-
-
-
-
-def _titer_method(obs: dict) -> tuple[str | None, str | None, str]:
-    """(method as written, 'elisa' | 'other' | None, where it was read). Observation.method first; without
-    one, the test's own code display and name, where labs often put the assay ("AAV9 NAb titer")."""
-    method = obs.get("method")
-    stated = " ".join(x for x in [_s((method or _NONE).get("text"))] + [
-        _s(c.get("display")) for c in _codings(method)] if x)
-    if stated:
-        return _concept_text(method) or stated, _method_kind(stated), "Observation.method"
-    code = obs["code"]
-    for text in [_s(code.get("text"))] + [_s(c.get("display")) for c in _codings(code)]:
-        kind = _method_kind(text)
-        if kind:
-            return text, kind, "test name"
-    return None, None, ""
-
-
 def _mentions_smn1_component(resource: dict) -> bool:
     for comp in as_list(resource.get("component")):
         if not isinstance(comp, dict):
@@ -467,7 +342,6 @@ def _mentions_smn1_component(resource: dict) -> bool:
         if t.SMN1_GENE.code in codes:
             return True
     return False
-
 
 
 def _is_implication(resource: dict) -> bool:

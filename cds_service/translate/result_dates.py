@@ -1,0 +1,72 @@
+"""What a search sees of an Observation before it is translated: its code tokens, its date, the order of a page.
+Read defensively (nothing here is validated): for ordering, search windows and what to read next; never evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ..fhir_client import as_list
+from .common import _to_date
+
+
+def newest_first(page: list[dict]) -> bool:
+    """The page's Observations are in newest-first order of their effective dates (each has one)."""
+    dates = [raw_date(r) if type(r) is dict else None for r in page]
+    return None not in dates and all(a >= b for a, b in zip(dates, dates[1:], strict=False))
+
+
+def search_codes(resource: dict) -> set[str]:
+    """The "system|code" tokens a FHIR code search matches on this Observation (Observation.code.coding)."""
+    code = resource.get("code") if type(resource) is dict else None
+    codings = code.get("coding") if type(code) is dict else None
+    return {f"{c.get('system')}|{c.get('code')}" for c in as_list(codings)
+            if type(c) is dict and type(c.get("system")) is str and type(c.get("code")) is str}
+
+
+def effective_date(resource: dict) -> date | None:
+    """The effective date of an unvalidated Observation, for ordering and search windows only."""
+    return raw_date(resource) if type(resource) is dict else None
+
+
+def stated_date(resource: dict) -> str:
+    """The effective date as written (the element _read_observation reads), for the cards; "" when none."""
+    period = resource.get("effectivePeriod")
+    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
+                  resource.get("issued")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:40]
+    return ""
+
+
+def date_problem(stated: str) -> str:
+    return f"dated {stated!r}, not a full date" if stated else "with no date"
+
+
+def latest_possible(resource: dict) -> date | None:
+    """The last day a result may have been taken: its date; for a partial date (YYYY or YYYY-MM) the end of that
+    year or month; None when no date can be read at all (it may be newer than any other)."""
+    stated = stated_date(resource)
+    full = _to_date(stated)
+    if full is not None:
+        return full
+    try:
+        if len(stated) == 7 and stated[4] == "-":  # YYYY-MM
+            year, month = int(stated[:4]), int(stated[5:7])
+            return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        if len(stated) == 4:  # YYYY
+            return date(int(stated), 12, 31)
+    except ValueError:
+        return None
+    return None
+
+
+def raw_date(resource: dict) -> date | None:
+    """The effective date of an unvalidated Observation, for ordering only."""
+    period = resource.get("effectivePeriod")
+    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
+                  resource.get("issued")):
+        found = _to_date(value) if isinstance(value, str) else None
+        if found:
+            return found
+    return None
