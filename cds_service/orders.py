@@ -96,11 +96,18 @@ class OrderSuggester:
         volume = (dose / PREDNISOLONE_MG_PER_ML).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
         p = self.t["prednisolone"]
         start = self.planned - timedelta(days=1) if self.planned else None
+        # An infusion planned for today leaves day -1 in the past (review 2026-11-24f F7): nothing is ordered
+        # before today, so the course starts today, as day -1 of an infusion moved to tomorrow (FDA label 2.1).
+        moved = start is not None and self.evaluation.today is not None and start < self.evaluation.today
+        if moved:
+            start = self.evaluation.today
         end = start + timedelta(days=STEROID_DOSES - 1) if start else None
         values = dict(dose_mg=f"{dose:g}", volume_ml=f"{volume:g}", weight_kg=f"{weight:g}",
                       mg_per_kg=f"{dose / weight:.2f}",
                       start=start.isoformat() if start else "the day before infusion",
-                      end=end.isoformat() if end else "day 28")
+                      end=end.isoformat() if end else "day 28",
+                      infusion=(start + timedelta(days=1)).isoformat() if start else "",
+                      planned=self.planned.isoformat() if self.planned else "")
         repeat = {"frequency": 1, "period": 1, "periodUnit": "d"}
         if start:
             repeat["boundsPeriod"] = {"start": start.isoformat(), "end": end.isoformat()}
@@ -119,9 +126,10 @@ class OrderSuggester:
                 "route": {"text": "oral"},
                 "doseAndRate": [{"doseQuantity": {"value": float(dose), "unit": "mg", "system": UCUM, "code": "mg"}}],
             }],
-            "note": [{"text": p["note"]}],
+            "note": [{"text": p["note"]}] + ([{"text": p["movedNote"].format(**values)}] if moved else []),
         }
-        return self._suggestion(p["suggestionLabel"].format(**values), [resource], "prednisolone")
+        label = p["suggestionLabelMoved" if moved else "suggestionLabel"].format(**values)
+        return self._suggestion(label, [resource], "prednisolone")
 
     def cancel_duplicates(self, references: tuple[str, ...]) -> dict:
         """CDS Hooks 2.0 `delete` actions (relative `resourceId`, no `resource`) for duplicate corticosteroid

@@ -65,7 +65,7 @@ def evaluate(facts: PatientFacts, today: date, target: date | None = None) -> Ev
     if groups:  # same-day results that disagree: no choice between them decides (rules/integrity.py)
         findings = merge([r[0] for r in runs], groups, ctx.finding)
         kit = kit if len({r[1].kit for r in runs}) == 1 else None
-    return Evaluation(overall(list(findings)), as_of, basis, findings, kit, notes)
+    return Evaluation(overall(list(findings)), as_of, basis, findings, kit, notes, today)
 
 # --- criterion 1 ------------------------------------------------------------------------------
 def specialist_prescriber(ctx: RuleContext) -> Finding:

@@ -55,6 +55,7 @@ class Evaluation:
     findings: tuple[Finding, ...]
     kit: object | None = None  # rules.dosing.Kit for the current weight, when known
     notes: tuple[str, ...] = ()  # note codes (wording in cards/)
+    today: date | None = None  # the evaluation's today (nothing is ordered before it)
 
     def finding(self, criterion: str) -> Finding:
         return next(f for f in self.findings if f.criterion == criterion)

@@ -51,6 +51,14 @@ def corticosteroid_plan(ctx: RuleContext) -> Finding:
                                missing=("corticosteroid",), kinds=" / ".join(dict.fromkeys(
                                    w.split(" (")[0] for o in other for w in o.not_a_course)),
                                why="; ".join(f"{o.reference} is {', '.join(o.not_a_course)}" for o in other))
+        # A corticosteroid order on record that could not be read (or an unreadable medication order of unknown
+        # kind) may be the course: "missing" would suggest a second, duplicate order (review 2026-11-24f F5).
+        unreadable = [u for u in ctx.facts.unread if u.kind == "corticosteroid"
+                      or u.kind is None and u.source == "medication-requests"]
+        if unreadable:
+            return ctx.finding(c, UNKNOWN, "steroid-order-unreadable", missing=("corticosteroid",),
+                               unread="; ".join(f"{u.reference} ({u.reason})" for u in unreadable[:3])
+                               + (f"; and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""))
         if ended:
             return ctx.finding(c, UNKNOWN, "steroid-plan-ended", [o.evidence for o in ended],
                                missing=("corticosteroid",), today=ctx.today.isoformat())
