@@ -256,6 +256,9 @@ class PriorDose:
     reference: str
     when: date | None
     text: str
+    # A possible prior dose read only from a gene-therapy infusion's free text (a Procedure that does not identify
+    # the product by code: review 2026-11-24e T3): its card asks to confirm the infusion was not Zolgensma.
+    gene_therapy_text: bool = False
 
     @property
     def evidence(self) -> Evidence:
@@ -414,7 +417,8 @@ class PatientFacts:
     antimicrobial_orders: list[Order] = field(default_factory=list)
     prior_doses: list[PriorDose] = field(default_factory=list)
     # Records that may be a prior dose but cannot be read as one for certain (one-time-dose `review`): a completed
-    # infusion ServiceRequest named only in text (review 2026-11-24e T2), a prior Itvisma / AVXS-101 dose (T4).
+    # infusion ServiceRequest named only in text (review 2026-11-24e T2), a prior Itvisma / AVXS-101 dose (T4), a
+    # gene-therapy infusion Procedure that does not name the product in its code (T3).
     possible_prior_doses: list[PriorDose] = field(default_factory=list)
     # Corticosteroid administrations (given, in progress or on hold): the monitoring service's evidence that the
     # label's prednisolone course is being given (review 2026-11-24d S5).

@@ -216,6 +216,27 @@ NOT_ZOLGENSMA_TEXT = ("itvisma", "abeparvovec-brve", "intrathecal")
 # treatment; repeat administration not evaluated): `review`, never `met` (review 2026-11-24e item T4).
 # Matched as words, hyphens and spaces alike ("avxs 101", "avxs101").
 SAME_VECTOR_TEXT = ("itvisma", "onasemnogene", "abeparvovec", "avxs 101", "avxs101")
+# A gene-therapy infusion recorded without naming the product (review 2026-11-24e item T3): a completed Procedure
+# whose code text, display, note or usedCode text says "gene therapy" / "gene replacement" / "gene transfer" / AAV9
+# (Zolgensma's vector: "adeno-associated virus vector-based gene therapy", FDA label 1, MEMORY), or
+# names the vector (SAME_VECTOR_TEXT, ZOLGENSMA_TEXT) only in its note. Such a record may be the Zolgensma dose: a
+# possible prior dose (`review`), never a dose. Matched on normalised words (terminology is free text here).
+# "SMN1" alone is not a signal: SMN1 testing is recorded on every candidate ("AAV9 SMN1 ..." counts by "aav9").
+GENE_THERAPY_TEXT = ("gene therapy", "gene therapies", "gene replacement", "gene transfer", "aav9", "aav 9",
+                     "scaav9", "adeno associated")
+# Words saying the therapy was given, and the administration codes used for this infusion: CPT 96365 (+96366), and
+# 96413 / 96374 / 79101, which the billing guide lists as the wrong codes sites send (002 guide, "Wrong admin CPT";
+# clinical-facts 2.5 and 5.1 G2; CPT descriptors MEMORY, AMA: recognition only, never emitted). With one of these, a
+# gene-therapy text is an infusion whatever else it says.
+INFUSION_TEXT = ("infusion", "infused", "infuse", "infusing", "administration", "administered", "given",
+                 "intravenous", "iv")
+INFUSION_PROCEDURES = frozenset({("http://www.ama-assn.org/go/cpt", c)  # CPT (defined below, with the procedures)
+                                 for c in ("96365", "96366", "96374", "96413", "79101")})
+# Without such a word or code, a gene-therapy text that names an activity around the therapy, not the therapy given
+# (a consult, counselling, an eligibility work-up, an AAV9 antibody test), is not read as an infusion.
+NOT_ADMINISTRATION_TEXT = ("consult", "consultation", "counsel", "counseling", "counselling", "education",
+                           "evaluation", "assessment", "screening", "referral", "eligibility", "antibody",
+                           "antibodies", "titer", "titre", "test", "testing", "assay", "planning", "discussion")
 # Resources that name a medication (medication[x]) and may record a dose or an order.
 MEDICATION_RESOURCES = ("MedicationRequest", "MedicationAdministration", "MedicationStatement", "MedicationDispense")
 # MedicationDispense statuses under which the product was (or is being) handed over: a possible dose given

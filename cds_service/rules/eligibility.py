@@ -469,8 +469,12 @@ def one_time_dose(ctx: RuleContext) -> Finding:
         return ctx.finding(c, NOT_MET, "prior-dose", [d.evidence for d in ctx.facts.prior_doses])
     if ctx.facts.possible_prior_doses:  # DR.005.D renewal: prior gene therapy goes to the Medical Director
         maybe = ctx.facts.possible_prior_doses
-        return ctx.finding(c, REVIEW, "possible-prior-dose", [d.evidence for d in maybe],
-                           records="; ".join(f"{d.reference} ({d.text}, {d.when or 'undated'})" for d in maybe))
+        records = "; ".join(f"{d.reference} ({d.text}, {d.when or 'undated'})" for d in maybe)
+        if all(d.gene_therapy_text for d in maybe):  # a gene-therapy infusion not naming the product (T3)
+            dates = sorted({d.when.isoformat() if d.when else "an unstated date" for d in maybe})
+            return ctx.finding(c, REVIEW, "gene-therapy-infusion", [d.evidence for d in maybe], records=records,
+                               dates=" and ".join(dates))
+        return ctx.finding(c, REVIEW, "possible-prior-dose", [d.evidence for d in maybe], records=records)
     if ctx.facts.order and ctx.facts.other_zolgensma_orders:
         # Two open Zolgensma orders ask for two doses of a one-time therapy (or one is a duplicate): whichever is
         # checked, the other could be the one signed. Not met until one remains.

@@ -113,11 +113,7 @@ class ClinicalReader:
                                                     and not resource["performedPeriod"].get("end"))
         advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or _advanced_sma_text(words, ongoing)
         if not (infusion or advanced):
-            stated = resource.get("performedDateTime") or _start(resource.get("performedPeriod"))
-            if names_same_vector(words) and not self._future(stated):  # Itvisma, AVXS-101 (review 2026-11-24e T4)
-                self.facts.possible_prior_doses.append(PriorDose(
-                    _ref(resource), _to_date(stated) if isinstance(stated, str) else None,
-                    f"Procedure ({status}): {_concept_text(code)}"))
+            self._possible_infusion(resource, code, codes, words, used)
             if unreadable_concept(resource.get("code")) and not used:
                 self._skip(resource, "skipped: Procedure.code not readable, so what was done is unknown")
             elif any(unreadable_concept(u) for u in used if "medicationReference" not in u):
@@ -141,6 +137,28 @@ class ClinicalReader:
                                                                    f"{product}"))
         if advanced:
             self.facts.advanced_sma.append(ClinicalEvidence(_ref(p), f"Procedure ({status}): {_code_text(code)}", when))
+
+    def _possible_infusion(self, resource: dict, code: dict, codes: set, words: str, used: list[dict]) -> None:
+        """A Procedure that may record a prior dose without identifying Zolgensma (one-time-dose `review`, DR.005.D
+        renewal): its code naming the same vector under another name (Itvisma, AVXS-101: review 2026-11-24e T4), or
+        its code text, display, note or usedCode text saying a gene therapy was given (T3: "gene therapy infusion",
+        "AAV9 SMN1 gene replacement", CPT 96365 noted "onasemnogene abeparvovec infused"). Free text never makes
+        it a dose; dated after the current time it is reported, and "no prior dose" does not rest on it."""
+        notes = "; ".join(_s(n.get("text")) for n in as_list(resource.get("note")) if isinstance(n, dict)
+                          and _s(n.get("text")).strip())
+        used_text = "; ".join(_concept_text(u) for u in used if "medicationReference" not in u and _concept_text(u))
+        same_vector = names_same_vector(words)
+        if not (same_vector or gene_therapy_given(" ; ".join((words, notes, used_text)), codes)):
+            return
+        stated = resource.get("performedDateTime") or _start(resource.get("performedPeriod"))
+        if self._skipped_as_future(resource, stated, "zolgensma"):
+            return
+        shown = f"Procedure ({resource.get('status')}): {_code_text(code) or 'no code text'}"
+        shown += f"; used: {used_text}" if used_text else ""
+        shown += f"; note: {_clip(notes)}" if notes else ""
+        self.facts.possible_prior_doses.append(PriorDose(
+            _ref(resource), _to_date(stated) if isinstance(stated, str) else None, shown,
+            gene_therapy_text=not same_vector))
 
     # Devices: a home ventilator is evidence of advanced SMA (policy criterion 3) --------------------------
     def _device(self, resource: dict) -> None:
@@ -169,6 +187,23 @@ class ClinicalReader:
         elif device is None and not text:  # it may be a ventilator: "no advanced SMA" cannot rest on it
             self._skip(u, f"skipped: device {ref or '(no reference)'} could not be read, so the device in use is "
                           "unknown", "advanced-sma")
+
+
+def gene_therapy_given(text: str, codes: set) -> bool:
+    """The text of a procedure says a gene therapy (or onasemnogene under any name) was given: it names one
+    (terminology.GENE_THERAPY_TEXT, SAME_VECTOR_TEXT, ZOLGENSMA_TEXT), and either says it was given (infusion,
+    administered: INFUSION_TEXT; or the code is an infusion's, INFUSION_PROCEDURES) or names no activity around it
+    (a consult, an AAV9 antibody test: NOT_ADMINISTRATION_TEXT). "SMN1" alone is not a gene therapy."""
+    low = f" {_norm(text)} "
+    if not any(f" {_norm(w)} " in low for w in (*t.GENE_THERAPY_TEXT, *t.SAME_VECTOR_TEXT, *t.ZOLGENSMA_TEXT)):
+        return False
+    if codes & t.INFUSION_PROCEDURES or any(f" {w} " in low for w in t.INFUSION_TEXT):
+        return True
+    return not any(f" {w} " in low for w in t.NOT_ADMINISTRATION_TEXT)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "..."
 
 
 def _code_text(concept: dict) -> str:

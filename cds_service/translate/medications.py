@@ -82,7 +82,11 @@ class MedicationReader:
 
     def _medication_request(self, resource) -> None:
         kind = self._kind(resource)
-        if kind is None or (self.facts.order and _ref(resource) == self.facts.order.reference):
+        if self.facts.order and _ref(resource) == self.facts.order.reference:
+            return
+        if kind is None:
+            if resource.get("status") in _REQUEST_MAY_HAVE_BEEN_GIVEN:  # a prior Itvisma / AVXS-101 order (T4)
+                self._same_vector(resource, resource.get("authoredOn"))
             return
         if kind == LABELER_PRODUCT:
             if resource.get("status") in _REQUEST_MAY_BE_A_DOSE:
@@ -186,7 +190,7 @@ class MedicationReader:
                                                 f"({ms['status']}, {_medication_text(resource, self.medications)})"))
 
     def _zolgensma_record(self, resource: dict, kind: str | None, stated) -> dict | None:
-        """A dose record (administration or dispense) as validated JSON when it is Zolgensma's; else None, after
+        """A dose record (administration, statement, dispense or immunization) as validated JSON when it is Zolgensma's; else None, after
         what its kind calls for: a same-vector product (Itvisma, AVXS-101) or a product of Zolgensma's labeler that
         cannot be identified is remembered for the rules (review or unknown), anything else is passed over."""
         if kind is None:
@@ -274,6 +278,9 @@ def _why_invalid(resource: dict) -> str:
 # MedicationRequest statuses under which a Zolgensma order is, or may become, a dose (open, completed, stopped part
 # way, unknown): a product that may be Zolgensma under one of these is reported, never passed over.
 _REQUEST_MAY_BE_A_DOSE = frozenset(t.OPEN_REQUEST_STATUSES) | {"completed", "stopped", "unknown"}
+# ... and under which an order of the same vector under another name (Itvisma, AVXS-101) may have been given: a
+# possible prior dose (review 2026-11-24e T4 remainder). An open one is an order, not a dose.
+_REQUEST_MAY_HAVE_BEEN_GIVEN = frozenset({"completed", "stopped", "unknown"})
 
 
 # --- order helpers (pure functions over JSON/models) ------------------------------------------
