@@ -42,7 +42,8 @@ def _summaries(answer: dict) -> list[str]:
 GENE_THERAPY_PROCEDURES = {
     "cpt-96365-text": (_procedure({"coding": [{"system": CPT, "code": "96365"}], "text": "gene therapy infusion"}),
                        "gene therapy infusion [96365]"),
-    "cpt-96365-note": (_procedure({"coding": [{"system": CPT, "code": "96365", "display": "IV infusion, initial hour"}]},
+    "cpt-96365-note": (_procedure({"coding": [{"system": CPT, "code": "96365",
+                                               "display": "IV infusion, initial hour"}]},
                                   note="onasemnogene abeparvovec infused"),
                        "note: onasemnogene abeparvovec infused"),
     "aav9-text-only": (_procedure({"text": "AAV9 SMN1 gene replacement therapy infusion"}),
