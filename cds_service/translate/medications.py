@@ -191,8 +191,8 @@ class MedicationReader:
 
     def _zolgensma_record(self, resource: dict, kind: str | None, stated) -> dict | None:
         """A dose record (administration, statement or dispense) as validated JSON when it is Zolgensma's; else None,
-        after what its kind calls for: a same-vector product (Itvisma, AVXS-101) or a product of Zolgensma's labeler that
-        cannot be identified is remembered for the rules (review or unknown), anything else is passed over."""
+        after what its kind calls for: a same-vector product (Itvisma, AVXS-101) or a product of Zolgensma's labeler
+        that cannot be identified is remembered for the rules (review or unknown), anything else is passed over."""
         if kind is None:
             self._same_vector(resource, stated)
         if kind == LABELER_PRODUCT:
