@@ -94,6 +94,9 @@ SOURCES: tuple[Source, ...] = (
     Source("devices", "devices", ("Device?patient={{context.patientId}}&_count=50",)),
     Source("device-use", "deviceUseStatements",
            ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device&_count=50",)),
+    # A home ventilator or tracheostomy tube ordered (review 2026-11-24f F1): evidence of advanced SMA, read
+    # completely like the device uses ("no advanced SMA" rests on it too).
+    Source("device-requests", "deviceRequests", ("DeviceRequest?patient={{context.patientId}}&_count=50",)),
     # Scheduled visits (readiness service only): an infusion appointment gives the plan its target date. Prefetch
     # cannot say "from today" (no token for it), so past appointments come too and are dropped when read.
     Source("appointments", "appointments",

@@ -219,6 +219,15 @@ class DeviceUseStatement(Resource, total=False):
     recordedOn: DateTime | None
 
 
+class DeviceRequest(Resource, total=False):
+    status: Required[Code]
+    codeCodeableConcept: CodeableConcept | None
+    codeReference: Reference | None
+    occurrenceDateTime: DateTime | None
+    occurrencePeriod: Period | None
+    authoredOn: DateTime | None
+
+
 class Procedure(Resource, total=False):
     status: Required[Code]
     code: CodeableConcept | None
@@ -311,5 +320,5 @@ class Appointment(Resource, total=False):
 # One compiled (pydantic-core) validator per resource type the translator reads.
 VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
     Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement,
-    MedicationDispense, Device, DeviceUseStatement, Procedure, Coverage,
+    MedicationDispense, Device, DeviceUseStatement, DeviceRequest, Procedure, Coverage,
     PractitionerRole, CareTeam, Encounter, Location, ServiceRequest, Appointment)}

@@ -24,7 +24,7 @@ SUPPORTED = {
     "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration", "Procedure",
     "Coverage", "PractitionerRole", "CareTeam", "Encounter", "Location", "Medication", "ServiceRequest",
     "CarePlan", "OperationOutcome", "MedicationStatement", "Device", "DeviceUseStatement", "Appointment",
-    "MedicationDispense",
+    "MedicationDispense", "DeviceRequest",
 }
 
 
@@ -49,6 +49,8 @@ DROPPABLE = {
     "MedicationAdministration": frozenset({"id", "effectiveDateTime", "effectivePeriod"}),
     "Procedure": frozenset({"id", "performedDateTime", "performedPeriod"}),
     "MedicationRequest": frozenset({"id", "authoredOn"}),
+    # a home-ventilator request with an unreadable date is still evidence of advanced SMA (review 2026-11-24f F1)
+    "DeviceRequest": frozenset({"id", "occurrenceDateTime", "occurrencePeriod", "authoredOn"}),
     **{rtype: frozenset({"id"}) for rtype in ("Observation", "Coverage", "PractitionerRole", "CareTeam",
                                                "Encounter", "Location", "Appointment")},
     # Patient: none; its id must be the context's patient and its birth date decides criteria 4 and 5.

@@ -137,6 +137,7 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
         "medication-dispenses": (Query(f"MedicationDispense?patient={PATIENT}&_count={PAGE}"),),
         "devices": (Query(f"Device?patient={PATIENT}&_count=50"),),
         "device-use": (Query(f"DeviceUseStatement?patient={PATIENT}&_include=DeviceUseStatement:device&_count=50"),),
+        "device-requests": (Query(f"DeviceRequest?patient={PATIENT}&_count=50"),),
     }
 
 

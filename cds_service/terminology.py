@@ -334,6 +334,14 @@ TRACHEOSTOMY_STATUS = Code(ICD10CM, "Z93.0", "Tracheostomy status", verified=Fal
 VENTILATOR_DEPENDENCE_SCT = Code(SNOMED, "444932008", "Dependence on ventilator (finding)", verified=False)
 ADVANCED_SMA_CODES = frozenset(c.key for c in (VENTILATOR_DEPENDENCE, TRACHEOSTOMY_STATUS,
                                                 VENTILATOR_DEPENDENCE_SCT))
+# The same by ICD-10-CM prefix (dotless, any case, as rules/conditions.py compares them), with the codes that
+# name a tracheostomy without saying "status" (review 2026-11-24f F1): Z43.0 "Encounter for attention to
+# tracheostomy" and J95.0 "Tracheostomy complications" (J95.00 unspecified, J95.01 hemorrhage from, J95.02
+# infection of, J95.03 malfunction of tracheostomy stoma, J95.04 tracheo-esophageal fistula following
+# tracheostomy, J95.09 other). Z43.0 and J95.00-J95.09 checked 2026-11-24 against published FY2026 ICD-10-CM
+# code pages (not the CMS tabular itself). J95.02 also counts as an infection (INFECTION_ICD10_PREFIXES): a
+# stoma infection is both an infection and evidence of a tracheostomy. Recognition only.
+ADVANCED_SMA_ICD10_PREFIXES = ("Z99.11", "Z93.0", "Z43.0", "J95.0")
 # Complete paralysis of the limbs (DR.005.D 3 "complete limb paralysis"; FDA label 1 limitations of use "complete
 # paralysis of limbs"): ICD-10-CM G82.5 "Quadriplegia" (G82.50 unspecified, G82.51-G82.54 C1-C4 / C5-C7 complete
 # or incomplete), G82.21 "Paraplegia, complete" and G83.9 "Paralytic syndrome, unspecified" (block G80-G83
@@ -341,25 +349,48 @@ ADVANCED_SMA_CODES = frozenset(c.key for c in (VENTILATOR_DEPENDENCE, TRACHEOSTO
 # Matched as prefixes of the dotless code; recognition only. Each sends the request to review, never decides it.
 PARALYSIS_ICD10_PREFIXES = ("G82.5", "G82.21", "G83.9")
 PARALYSIS_TEXT = ("quadriplegi", "tetraplegi", "paralytic syndrome", "paralysis of all four limbs",
-                  "paralysis of both upper and lower limbs")
+                  "paralysis of both upper and lower limbs",
+                  # "Flaccid paralysis of all extremities" (review 2026-11-24f F1)
+                  "paralysis of all extremities", "paralysis of all limbs", "paralysis of all four extremities")
+# Clinicians' shorthand for a tracheostomy and a ventilator ("Trach and vent dependent", "Trach/vent since
+# 09/2026", "Home vent (invasive)", "Shiley trach 3.5"; review 2026-11-24f F1), matched as WHOLE words of the
+# text lower-cased with punctuation as spaces (rules/conditions.words), never inside another word: not
+# "ventricular", "event", "prevent", "ventral", "trachea". A word alone gives at most `review`.
+TRACH_WORDS = (" trach ", " trachs ", " trached ")
+VENT_WORDS = (" vent ", " vents ", " vented ")
 # Advanced-SMA procedures (evidence for review). SNOMED CT 48387007 "Tracheotomy" (FHIR R4 Procedure example
 # f201) and 1258985005 "Invasive mechanical ventilation (regime/therapy)" (German and HL7 ventilation
 # profiles); ICD-10-PCS 5A1935Z/5A1945Z/5A1955Z "Respiratory Ventilation, <24 / 24-96 / >96 consecutive
 # hours" and 0B110F4/0B110Z4/0B113F4/0B113Z4/0B114F4/0B114Z4 "Bypass Trachea to Cutaneous" (tracheostomy), as
-# used together in public code lists; CPT 31600/31601/31610 tracheostomy (MEMORY; AMA). Recognition only.
+# used together in public code lists. CPT tracheostomy codes (AMA descriptors as quoted by public CPT code pages,
+# checked 2026-11-24; review 2026-11-24f F1): 31600 "Tracheostomy, planned (separate procedure)", 31601 the same
+# "younger than 2 years", 31603 "Tracheostomy, emergency procedure; transtracheal", 31605 the same
+# "cricothyroid membrane", 31610 "Tracheostomy, fenestration procedure with skin flaps". Recognition only.
 ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
 CPT = "http://www.ama-assn.org/go/cpt"
+TRACHEOSTOMY_CPT = ("31600", "31601", "31603", "31605", "31610")
 ADVANCED_SMA_PROCEDURES = frozenset(
     {(SNOMED, "48387007"), (SNOMED, "1258985005")}
     | {(ICD10PCS, c) for c in ("5A1935Z", "5A1945Z", "5A1955Z", "0B110F4", "0B110Z4", "0B113F4", "0B113Z4",
                                "0B114F4", "0B114Z4")}
-    | {(CPT, c) for c in ("31600", "31601", "31610")})
+    | {(CPT, c) for c in TRACHEOSTOMY_CPT})
+# CPT ventilation management (checked 2026-11-24 as above): 94002 "Ventilation assist and management, initiation
+# of pressure or volume preset ventilators for assisted or controlled breathing; hospital inpatient/observation,
+# initial day", 94003 the same "each subsequent day", 94004 the same "nursing facility, per day". Management may
+# be of a non-invasive ventilator, so like the words "ventilation" or "BiPAP" it counts only while the procedure
+# may still be going on (PROCEDURE_ONGOING): review, never silence (review 2026-11-24f F1).
+VENTILATION_MANAGEMENT = frozenset((CPT, c) for c in ("94002", "94003", "94004"))
 ADVANCED_SMA_PROCEDURE_TEXT = ("tracheostomy", "tracheotomy", "invasive mechanical ventilation",
                                "invasive ventilation", "mechanical ventilation")
 NOT_INVASIVE_TEXT = ("non-invasive", "noninvasive", "non invasive", "decannulation")
 # A home ventilator (Device, DeviceUseStatement). SNOMED CT 706172005 "Ventilator (physical object)" (FHIR
 # examples; recognition only). Words: ventilators of any kind, bi-level devices, tracheostomy tubes.
 VENTILATOR_DEVICES = frozenset({(SNOMED, "706172005")})
+# HCPCS Level II home ventilators (Device.type, DeviceRequest.code; checked 2026-11-24 against published HCPCS 2026
+# code pages; review 2026-11-24f F1): E0465 "Home ventilator, any type, used with invasive interface, (e.g.,
+# tracheostomy tube)"; E0466 "Home ventilator, any type, used with non-invasive interface, (e.g., mask, chest
+# shell)", which goes to review like a BiPAP does. Matched under any HCPCS system URI (HCPCS_SYSTEMS).
+VENTILATOR_HCPCS = ("E0465", "E0466")
 VENTILATOR_TEXT = ("ventilator", "bipap", "bi-level", "bilevel", "tracheostomy tube", "trach tube")
 # Home ventilators named only by model (Device.deviceName, no type; review 2026-11-24b K1b). Models from published
 # bench evaluations of home-care ventilators (Respir Care 2011;56:1791: LTV 1000/1200, Puritan Bennett 540,
@@ -374,6 +405,10 @@ VENTILATOR_MODEL_TEXT = (" trilogy", " astral", " ltv 1", " ltv 9", " ltv1", " l
 # one counts only if invasive (ADVANCED_SMA_PROCEDURE_TEXT).
 PROCEDURE_ONGOING = ("in-progress", "on-hold", "unknown")
 DEVICE_USE_CURRENT = ("active", "on-hold", "intended")  # R4 DeviceUseStatement statuses: in use or planned
+# R4 DeviceRequest statuses (request-status) that take a request back: revoked, entered-in-error. Every other one
+# counts (review 2026-11-24f F1): draft, active, on-hold as DeviceUseStatement's planned or in use; completed (the
+# request fulfilled: the device supplied) and unknown too, since "no advanced SMA" must not rest on them.
+DEVICE_REQUEST_WITHDRAWN = ("revoked", "entered-in-error")
 PROCEDURE_NOT_DONE = ("preparation", "not-done", "entered-in-error")  # anything else may have been done
 ADVANCED_SMA_TEXT = ("tracheostomy", "ventilator dependen", "ventilator-dependen", "invasive ventilation",
                      "complete paralysis", "complete limb paralysis", "permanent ventilation",

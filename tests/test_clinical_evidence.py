@@ -17,13 +17,14 @@ EXT_CRITERION = "org.example.zolgensma-cds.criterion"
 
 TODAY = date(2026, 11, 23)
 SOURCES = ("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
-           "medication-statements", "medication-dispenses", "procedures", "devices", "device-use", "coverage",
-           "practitioner-roles", "care-teams", "encounter", "service-requests")
+           "medication-statements", "medication-dispenses", "procedures", "devices", "device-use", "device-requests",
+           "coverage", "practitioner-roles", "care-teams", "encounter", "service-requests")
 SOURCE_OF = {"Patient": "patient", "Condition": "conditions", "MedicationRequest": "medication-requests",
              "MedicationAdministration": "medication-administrations", "MedicationStatement": "medication-statements",
              "MedicationDispense": "medication-dispenses",
              "Medication": "medication-statements", "Procedure": "procedures", "Device": "devices",
-             "DeviceUseStatement": "device-use", "Coverage": "coverage", "PractitionerRole": "practitioner-roles",
+             "DeviceUseStatement": "device-use", "DeviceRequest": "device-requests", "Coverage": "coverage",
+             "PractitionerRole": "practitioner-roles",
              "CareTeam": "care-teams", "Encounter": "encounter", "Location": "encounter",
              "ServiceRequest": "service-requests"}
 NUCC, SCT, LOINC = "http://nucc.org/provider-taxonomy", "http://snomed.info/sct", "http://loinc.org"
@@ -403,8 +404,9 @@ def test_procedures_and_devices_are_evidence_of_advanced_sma(records, status):
     assert finding(eligible() + records, "no-advanced-sma").status == status
 
 
-def test_an_unread_device_source_leaves_advanced_sma_unknown():
-    assert finding(eligible(), "no-advanced-sma", drop=("device-use",)).status == "unknown"
+@pytest.mark.parametrize("source", ["device-use", "device-requests"])
+def test_an_unread_device_source_leaves_advanced_sma_unknown(source):
+    assert finding(eligible(), "no-advanced-sma", drop=(source,)).status == "unknown"
 
 
 def _server_medication_charts():

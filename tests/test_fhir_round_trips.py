@@ -69,19 +69,19 @@ class Overlapping:
         rsps.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + r"/.*"), callback=callback)
 
 
-def test_a_zolgensma_order_without_prefetch_makes_17_requests_15_of_them_at_once(rsps):
+def test_a_zolgensma_order_without_prefetch_makes_18_requests_16_of_them_at_once(rsps):
     """Was 25 (one search per analyte, partly after one another). Now: one Observation search for every code,
-    the other 14 sources' searches beside it (MedicationDispense since review 2026-11-24e T1), all in flight
-    together; then the one search whose query needs that answer (the titer is not found under the configured
-    local code: the window's lab results); then the lab results of the SMN1 result's day (a report filed under
-    a name only: follow_ups.py, review 2026-11-24b C2)."""
+    the other 15 sources' searches beside it (MedicationDispense since review 2026-11-24e T1, DeviceRequest since
+    review 2026-11-24f F1), all in flight together; then the one search whose query needs that answer (the titer
+    is not found under the configured local code: the window's lab results); then the lab results of the SMN1
+    result's day (a report filed under a name only: follow_ups.py, review 2026-11-24b C2)."""
     fake = FakeFhir(load("eligible-infant"))
-    server = Overlapping(fake, expected=15)
+    server = Overlapping(fake, expected=16)
     server.register(rsps)
     response = make_app(GATHER_DEADLINE_SECONDS=60).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) == 17 and server.peak == 15
+    assert len(fake.calls) == 18 and server.peak == 16
     by_code = _by_code(fake.calls)
     assert len(by_code) == 1  # every analyte's codes in one search, one bounded page
     query = parse_qs(urlsplit(by_code[0]).query)
@@ -114,7 +114,7 @@ def test_a_complete_unsorted_combined_page_answers_every_analyte_with_no_further
     observations = _observation_searches(fake.calls)
     assert observations[1:] == [REPORT_DAY]
     assert "_sort" not in observations[0] and TITER in _codes(observations[0])
-    assert len(fake.calls) == 16
+    assert len(fake.calls) == 17
 
 
 def _shuffled(query: str, answer: dict, seed: int) -> dict:
@@ -319,11 +319,11 @@ def test_a_lab_result_without_category_and_no_fhir_server_leaves_the_criterion_u
 
 def test_the_long_histories_of_benchmark_c_need_few_requests(rsps):
     """2,500 history Observations and 600 administrations: eligible, within the 50 requests allowed: the combined
-    page (incomplete), the 14 other sources and 2 more administration pages, each analyte's own search (13), and
-    the titer's fallback (2 pages of the window's lab results), and the lab results of the SMN1 result's day: 33."""
+    page (incomplete), the 15 other sources and 2 more administration pages, each analyte's own search (13), and
+    the titer's fallback (2 pages of the window's lab results), and the lab results of the SMN1 result's day: 34."""
     fake = FakeFhir(long_history(load("eligible-infant"), 2500, 600))
     fake.register(rsps)
     response = make_app(GATHER_DEADLINE_SECONDS=120).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) <= 33
+    assert len(fake.calls) <= 34

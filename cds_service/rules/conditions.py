@@ -11,6 +11,7 @@ import re
 from ..facts import ConditionFact, Evidence
 from ..terminology import (
     ADVANCED_SMA_CODES,
+    ADVANCED_SMA_ICD10_PREFIXES,
     ADVANCED_SMA_TEXT,
     INFECTION_ICD10_PREFIXES,
     INFECTION_SNOMED_CODES,
@@ -20,6 +21,8 @@ from ..terminology import (
     PARALYSIS_ICD10_PREFIXES,
     PARALYSIS_TEXT,
     SMA_DIAGNOSES,
+    TRACH_WORDS,
+    VENT_WORDS,
 )
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -38,6 +41,7 @@ _NEGATED = re.compile(rf" (?:{'|'.join(re.escape(n) for n in NONINFECTIVE_TEXT)}
 _INFECTION = _prefixes(INFECTION_ICD10_PREFIXES)
 _NONINFECTIVE = _prefixes(NONINFECTIVE_ICD10_PREFIXES)
 _PARALYSIS = _prefixes(PARALYSIS_ICD10_PREFIXES)
+_VENTILATION = _prefixes(ADVANCED_SMA_ICD10_PREFIXES)
 
 
 def icd10cm_codes(f: ConditionFact) -> list[str]:
@@ -72,10 +76,19 @@ def _sequela(code: str) -> bool:
 
 def is_advanced_sma(f: ConditionFact) -> bool:
     """Ventilator dependence, tracheostomy or complete limb paralysis (DR.005.D 3 refers these to review)."""
-    if f.codes & ADVANCED_SMA_CODES or any(c.startswith(_PARALYSIS) for c in icd10cm_codes(f)):
+    if records_ventilation(f) or any(c.startswith(_PARALYSIS) for c in icd10cm_codes(f)):
         return True
-    low = f.text.lower()
-    return any(t in low for t in ADVANCED_SMA_TEXT) or any(t in low for t in PARALYSIS_TEXT)
+    return any(t in f.text.lower() for t in PARALYSIS_TEXT)
+
+
+def records_ventilation(f: ConditionFact) -> bool:
+    """Ventilator dependence or a tracheostomy: by code (SNOMED CT; ICD-10-CM Z99.11, Z93.0, Z43.0, J95.0x by
+    prefix), by words, or by the shorthand "trach" / "vent" as whole words ("Trach/vent since 09/2026", never
+    "ventricular septal defect")."""
+    if f.codes & ADVANCED_SMA_CODES or any(c.startswith(_VENTILATION) for c in icd10cm_codes(f)):
+        return True
+    whole = words(f.text)
+    return any(t in f.text.lower() for t in ADVANCED_SMA_TEXT) or any(w in whole for w in TRACH_WORDS + VENT_WORDS)
 
 
 def refuted_sma(conditions: list[ConditionFact], refuted: list[ConditionFact]) -> list[Evidence]:

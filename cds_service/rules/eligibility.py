@@ -160,12 +160,12 @@ def smn1_biallelic(ctx: RuleContext) -> Finding:
 def no_advanced_sma(ctx: RuleContext) -> Finding:
     c = "no-advanced-sma"
     advanced = [f for f in ctx.facts.conditions if f.active and is_advanced_sma(f)]
-    # Procedures (tracheostomy, invasive ventilation) and a home ventilator (Device, DeviceUseStatement) are
-    # evidence too: DR.005.D refers such requests to the Medical Director.
+    # Procedures (tracheostomy, invasive ventilation) and a home ventilator (Device, DeviceUseStatement,
+    # DeviceRequest) are evidence too: DR.005.D refers such requests to the Medical Director.
     if advanced or ctx.facts.advanced_sma:
         return ctx.finding(c, REVIEW, "advanced-sma-recorded",
                            [f.evidence for f in advanced] + [e.evidence for e in ctx.facts.advanced_sma])
-    return ctx.unavailable(c, "conditions", "procedures", "devices", "device-use") or ctx.finding(
+    return ctx.unavailable(c, "conditions", "procedures", "devices", "device-use", "device-requests") or ctx.finding(
         c, MET, "no-advanced-sma-recorded", count=len(ctx.facts.conditions))
 
 

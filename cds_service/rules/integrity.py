@@ -33,7 +33,7 @@ DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
     # Criterion 1 is met by a specialist found: no "none on record" conclusion, nothing to guard.
     "smn1-biallelic": ((GENETICS_READ, frozenset({"genetics"})),),
     "no-advanced-sma": ((("conditions",), frozenset({"condition"})),
-                        (("procedures", "devices", "device-use"), frozenset({"advanced-sma"}))),
+                        (("procedures", "devices", "device-use", "device-requests"), frozenset({"advanced-sma"}))),
     "gestational-age": ((("patient",), frozenset({"patient"})),
                         (VITALS, frozenset({"gestational-age", "gestational-age-estimated"}))),
     "age-under-2": ((("patient",), frozenset({"patient"})),),

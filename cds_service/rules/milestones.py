@@ -23,7 +23,8 @@ from datetime import date, timedelta
 
 from ..facts import Assessment, Evidence, PatientFacts
 from ..quantities import add_months
-from ..terminology import ADVANCED_SMA_CODES, ADVANCED_SMA_TEXT, ASSESSMENT_KINDS
+from ..terminology import ASSESSMENT_KINDS
+from .conditions import records_ventilation
 
 MILESTONE_MONTHS = (6, 12, 24, 36, 60)
 WINDOW_DAYS = 30  # project choice: the sources give no window
@@ -93,8 +94,7 @@ def _unread(facts: PatientFacts) -> str:
 
 
 def _ventilation(facts: PatientFacts) -> tuple[str, tuple[Evidence, ...]]:
-    recorded = [f for f in facts.conditions if f.active and (
-        f.codes & ADVANCED_SMA_CODES or any(t in f.text.lower() for t in ADVANCED_SMA_TEXT))]
+    recorded = [f for f in facts.conditions if f.active and records_ventilation(f)]
     if recorded:
         return "ventilation-recorded", tuple(f.evidence for f in recorded)
     complete = "conditions" in facts.sources_read and not facts.source_gaps.get("conditions") and not any(

@@ -36,6 +36,7 @@ from .scheduling import SchedulingReader
 _KIND_BY_TYPE = {"Patient": "patient", "Condition": "condition", "Coverage": "coverage", "CareTeam": "specialist",
                  "PractitionerRole": "specialist", "Encounter": "site", "Location": "site",
                  "Procedure": None, "Device": "advanced-sma", "DeviceUseStatement": "advanced-sma",
+                 "DeviceRequest": "advanced-sma",
                  "Appointment": "appointment"}
 __all__ = ["LocalCodes", "Translator", "is_zolgensma", "medication_index", "medication_kind",
            "unresolved_medication_ids"]
@@ -98,7 +99,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             "MedicationAdministration": self._medication_administration, "Procedure": self._procedure,
             "MedicationStatement": self._medication_statement, "Device": self._device,
             "MedicationDispense": self._medication_dispense,
-            "DeviceUseStatement": self._device_use,
+            "DeviceUseStatement": self._device_use, "DeviceRequest": self._device_request,
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
             "ServiceRequest": self._service_request, "Appointment": self._appointment,

@@ -5,7 +5,18 @@ from __future__ import annotations
 from .. import terminology as t
 from ..facts import ClinicalEvidence, ConditionFact, PendingOrder, PriorDose
 from ..fhir_client import as_list
-from .common import _code_keys, _codings, _concept_text, _norm, _ref, _s, _start, _to_date, unreadable_concept
+from .common import (
+    _all_text,
+    _code_keys,
+    _codings,
+    _concept_text,
+    _norm,
+    _ref,
+    _s,
+    _start,
+    _to_date,
+    unreadable_concept,
+)
 from .products import (
     LABELER_PRODUCT,
     _medication_text,
@@ -111,7 +122,8 @@ class ClinicalReader:
                                  "NDC known to this service: it may have been a Zolgensma infusion", "zolgensma")
         ongoing = status in t.PROCEDURE_ONGOING or (isinstance(resource.get("performedPeriod"), dict)
                                                     and not resource["performedPeriod"].get("end"))
-        advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or _advanced_sma_text(words, ongoing)
+        advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or (ongoing and bool(codes & t.VENTILATION_MANAGEMENT)) \
+            or _advanced_sma_text(words, ongoing)
         if not (infusion or advanced):
             self._possible_infusion(resource, code, codes, words, used)
             if unreadable_concept(resource.get("code")) and not used:
@@ -168,6 +180,39 @@ class ClinicalReader:
         if d is not None and _is_ventilator(d):
             self.facts.advanced_sma.append(ClinicalEvidence(_ref(d), f"Device: {_device_text(d)}", None))
 
+    def _device_request(self, resource: dict) -> None:
+        """A home ventilator or tracheostomy tube requested for this patient (review 2026-11-24f F1): evidence of
+        advanced SMA like a device in use. The device is named by code (codeCodeableConcept: HCPCS E0465/E0466,
+        SNOMED CT, words) or by reference to a Device; one that cannot be identified may be a ventilator, so "no
+        advanced SMA" cannot rest on its source."""
+        if resource.get("status") in t.DEVICE_REQUEST_WITHDRAWN:
+            return
+        r = self._valid(resource, "advanced-sma")
+        if r is None:
+            return
+        when = _to_date(r.get("occurrenceDateTime")) or _to_date(_start(r.get("occurrencePeriod"))) \
+            or _to_date(r.get("authoredOn"))
+        concept, named = r.get("codeCodeableConcept"), r.get("codeReference") or {}
+        device = None
+        if concept is None and named.get("reference"):
+            device = self._devices.get(named["reference"]) or next(
+                (c for c in as_list(resource.get("contained")) if isinstance(c, dict)
+                 and f"#{c.get('id')}" == named["reference"]), None)
+            device = self._valid(device) if device is not None and device.get("resourceType") == "Device" else None
+        if concept is not None and not unreadable_concept(concept):
+            text, ventilator = _code_text(concept), _names_ventilator(concept)
+        elif device is not None:
+            text, ventilator = _device_text(device), _is_ventilator(device)
+        else:
+            text = _s(named.get("display"))
+            ventilator = _ventilator_words(text)
+            if not text:  # it may be a ventilator: "no advanced SMA" cannot rest on it
+                self._skip(r, f"skipped: the device requested ({named.get('reference') or 'no code'}) could not be "
+                              "read, so what was requested is unknown", "advanced-sma")
+                return
+        if ventilator:
+            self.facts.advanced_sma.append(ClinicalEvidence(_ref(r), f"Device request ({r['status']}): {text}", when))
+
     def _device_use(self, resource: dict) -> None:
         if resource.get("status") not in t.DEVICE_USE_CURRENT:
             return
@@ -213,12 +258,14 @@ def _code_text(concept: dict) -> str:
 
 
 def _advanced_sma_text(text: str, ongoing: bool) -> bool:
-    """Invasive ventilation or a tracheostomy named in the text; while the procedure is going on, also any
-    respiratory support the Condition text recognises (BiPAP, CPAP, ventilation: ADVANCED_SMA_TEXT)."""
-    low = text.lower()
-    if ongoing and any(w in low for w in t.ADVANCED_SMA_TEXT):
+    """Invasive ventilation or a tracheostomy named in the text ("trach" as a whole word too); while the
+    procedure is going on, also any respiratory support the Condition text recognises (BiPAP, CPAP, ventilation:
+    ADVANCED_SMA_TEXT; "vent" as a whole word)."""
+    low, whole = text.lower(), f" {_norm(text)} "
+    if ongoing and (any(w in low for w in t.ADVANCED_SMA_TEXT) or any(w in whole for w in t.VENT_WORDS)):
         return True
-    return any(w in low for w in t.ADVANCED_SMA_PROCEDURE_TEXT) and not any(w in low for w in t.NOT_INVASIVE_TEXT)
+    invasive = any(w in low for w in t.ADVANCED_SMA_PROCEDURE_TEXT) or any(w in whole for w in t.TRACH_WORDS)
+    return invasive and not any(w in low for w in t.NOT_INVASIVE_TEXT)
 
 
 def _device_text(device: dict) -> str:
@@ -227,12 +274,20 @@ def _device_text(device: dict) -> str:
 
 
 def _is_ventilator(device: dict) -> bool:
-    return bool(_code_keys(device.get("type")) & t.VENTILATOR_DEVICES) or _ventilator_words(_device_text(device))
+    return _names_ventilator(device.get("type")) or _ventilator_words(_device_text(device))
+
+
+def _names_ventilator(concept) -> bool:
+    """A ventilator by code (SNOMED CT, HCPCS E0465/E0466 under any HCPCS system) or by the concept's words."""
+    keys = _code_keys(concept)
+    return bool(keys & t.VENTILATOR_DEVICES) or any(s in t.HCPCS_SYSTEMS and c.strip().upper() in t.VENTILATOR_HCPCS
+                                                     for s, c in keys) or _ventilator_words(_all_text(concept))
 
 
 def _ventilator_words(text: str) -> bool:
-    low = f" {text.lower()} "
-    return any(w in low for w in t.VENTILATOR_TEXT) or any(m in f" {_norm(text)} " for m in t.VENTILATOR_MODEL_TEXT)
+    low, whole = f" {text.lower()} ", f" {_norm(text)} "
+    return any(w in low for w in t.VENTILATOR_TEXT) or any(m in whole for m in t.VENTILATOR_MODEL_TEXT) \
+        or any(w in whole for w in t.TRACH_WORDS + t.VENT_WORDS)
 
 
 
