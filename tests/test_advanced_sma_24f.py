@@ -69,20 +69,22 @@ SHAPES = [
     (condition({"coding": [{"system": ICD, "code": "J95.00"}]}), "Condition/c-adv", "J95.00"),
     (condition({"coding": [{"system": ICD, "code": "J95.09"}]}), "Condition/c-adv", "J95.09"),
     # procedures
-    (procedure({"coding": [{"system": CPT, "code": "31603"}]}), "Procedure/p-adv", "31603"),
-    (procedure({"coding": [{"system": CPT, "code": "31605"}]}), "Procedure/p-adv", "31605"),
+    (procedure({"coding": [{"system": CPT, "code": "31603"}]}), "Procedure/p-adv", "CPT 31603"),
+    (procedure({"coding": [{"system": CPT, "code": "31605"}]}), "Procedure/p-adv", "CPT 31605"),
     (procedure({"text": "Trach placement"}), "Procedure/p-adv", "Trach placement"),
-    (procedure({"coding": [{"system": CPT, "code": "94003"}]}, status="in-progress"), "Procedure/p-adv", "94003"),
+    (procedure({"coding": [{"system": CPT, "code": "94003"}]}, status="in-progress"), "Procedure/p-adv",
+     "Procedure (in-progress): CPT 94003"),
     # devices
-    (device({"coding": [{"system": HCPCS, "code": "E0465"}]}), "Device/d-adv", "E0465"),
+    (device({"coding": [{"system": HCPCS, "code": "E0465"}]}), "Device/d-adv", "HCPCS E0465"),
     (device({"coding": [{"system": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets", "code": "E0466"}]}),
-     "Device/d-adv", "E0466"),
+     "Device/d-adv", "HCPCS E0466"),
     (device({"text": "Home vent (invasive)"}), "Device/d-adv", "Home vent (invasive)"),
     (device({"text": "Shiley trach 3.5"}), "Device/d-adv", "Shiley trach 3.5"),
     # a DeviceRequest (never read before)
-    (device_request(), "DeviceRequest/dr-vent", "Home ventilator via tracheostomy"),
+    (device_request(), "DeviceRequest/dr-vent",
+     "Device request (active): Home ventilator via tracheostomy \\[HCPCS E0465\\]"),  # brackets escaped
     (device_request(status="draft", codeCodeableConcept={"coding": [{"system": HCPCS, "code": "E0465"}]}),
-     "DeviceRequest/dr-vent", "E0465"),
+     "DeviceRequest/dr-vent", "Device request (draft): HCPCS E0465"),
     (device_request(status="on-hold", codeCodeableConcept={"text": "Trach tube, Bivona 3.0 uncuffed"}),
      "DeviceRequest/dr-vent", "Trach tube"),
 ]

@@ -41,7 +41,7 @@ def _summaries(answer: dict) -> list[str]:
 
 GENE_THERAPY_PROCEDURES = {
     "cpt-96365-text": (_procedure({"coding": [{"system": CPT, "code": "96365"}], "text": "gene therapy infusion"}),
-                       "gene therapy infusion [96365]"),
+                       "gene therapy infusion [CPT 96365]"),
     "cpt-96365-note": (_procedure({"coding": [{"system": CPT, "code": "96365",
                                                "display": "IV infusion, initial hour"}]},
                                   note="onasemnogene abeparvovec infused"),

@@ -252,9 +252,16 @@ def _clip(text: str, limit: int = 200) -> str:
 
 
 def _code_text(concept: dict) -> str:
-    shown = ", ".join(code for _, code in sorted(_code_keys(concept)))
+    """The concept's name and codes, each code with its code system's short name where known ("CPT 94003",
+    "HCPCS E0465"): a reviewer reading a bare "94003" cannot tell what it is."""
+    shown = ", ".join(f"{_SYSTEM_LABELS[s]} {code}" if s in _SYSTEM_LABELS else code
+                      for s, code in sorted(_code_keys(concept)))
     text = _concept_text(concept)
     return f"{text} [{shown}]" if shown and text else text or shown
+
+
+_SYSTEM_LABELS = {t.CPT: "CPT", t.SNOMED: "SNOMED CT", t.ICD10PCS: "ICD-10-PCS", t.ICD10CM: "ICD-10-CM",
+                  **{system: "HCPCS" for system in t.HCPCS_SYSTEMS}}
 
 
 def _advanced_sma_text(text: str, ongoing: bool) -> bool:
