@@ -112,7 +112,8 @@ class CardBuilder:
         ahead" next to a warning."""
         outcome = self.wording.data["outcomes"][self.outcome_key(evaluation)]
         template = outcome["summary"]
-        names = [self.wording.problem(f) for f in self.problems(evaluation)]
+        # One problem named by two criteria (a birth date both the age and the gestational-age checks need) once.
+        names = list(dict.fromkeys(self.wording.problem(f) for f in self.problems(evaluation)))
         params = dict(total=len(evaluation.findings), as_of=evaluation.as_of.isoformat())
         if evaluation.overall == "eligible" and checks:
             names = list(checks)
@@ -123,6 +124,12 @@ class CardBuilder:
             text = template.format(problems=listed, **params)
             if len(text) <= MAX_SUMMARY:
                 return text
+        # Even the first problem alone is too long (a value quoted from the data): it is cut, never dropped for a
+        # bare count that names nothing (review 2026-11-24f F8).
+        more = f", +{len(names) - 1} more" if len(names) > 1 else ""
+        room = MAX_SUMMARY - len(template.format(problems=more, **params)) - 1
+        if names and room >= 20:
+            return template.format(problems=names[0][:room].rstrip() + "…" + more, **params)
         return summary_text(template.format(problems=f"{len(names)} criteria", **params))
 
     def summary_card(self, evaluation: Evaluation, facts: PatientFacts, extra: dict | None = None,

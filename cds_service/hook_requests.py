@@ -36,7 +36,10 @@ def parse_request(service: ServiceDefinition, body) -> dict:
         raise BadRequest(f"context is nested more than {MAX_CONTEXT_DEPTH} levels deep")
     if not isinstance(context.get("patientId"), str) or not context["patientId"]:
         raise BadRequest("context.patientId must be a non-empty string")
-    if body["hook"] in ("order-select", "order-sign") and not isinstance(context.get("draftOrders"), dict):
+    draft = context.get("draftOrders")
+    # A Bundle: leniently without its resourceType, never another resource type (review 2026-11-24f F9).
+    if body["hook"] in ("order-select", "order-sign") and not (
+            isinstance(draft, dict) and draft.get("resourceType", "Bundle") == "Bundle"):
         raise BadRequest("context.draftOrders must be a Bundle")
     if body["hook"] == "order-select" and not (
             isinstance(context.get("selections"), list) and all(isinstance(s, str) for s in context["selections"])):

@@ -19,14 +19,25 @@ import string
 
 _ESCAPE = {ord(c): "\\" + c for c in "\\`*_~[]<>&|"}
 _NEEDS_ESCAPE = re.compile(r"[\\`*_~\[\]<>&|]")  # str.translate with _ESCAPE is slow per character: only if needed
-_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+# Line breaks and control characters; and the Unicode bidirectional controls (embeddings, overrides, isolates,
+# marks), which make text render in another order than it is read ("ELISA \u202eTON" shows as "ELISA NOT").
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+# An HTML tag's opening in plain text: some EHRs render a summary as HTML. A comparator ("<1:25", "<=50") is not
+# one and stays as written.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
 _TRIGGER = re.compile(  # www. http: https: ftp: and any @
     r"(?i)(www|https?|ftp)?([.:@])")
 _BLOCK_START = re.compile(r"^(\s*)([#>+=-])|^(\s*[0-9]+)([.)])(?=\s|$)")
 
 
 def plain(text: object) -> str:
-    """One line of plain text (summaries, labels): control characters and line breaks become one space."""
+    """One line of plain text (summaries, labels): control characters, bidirectional controls and line breaks
+    become one space, and a "<" that would open an HTML tag is followed by a space."""
+    text = _one_line(text)
+    return _TAG_OPEN.sub("< ", text) if "<" in text else text
+
+
+def _one_line(text: object) -> str:
     text = str(text)
     # Most text has none (a card renders dozens of strings): every character _BREAKS matches is one that
     # str.isprintable rejects, so a printable string is already one clean line.
@@ -50,8 +61,8 @@ _BLOCK_FIRST = frozenset("#>+=-0123456789")
 
 
 def md(text: object) -> str:
-    """`text` as literal markdown, on one line."""
-    escaped = plain(text)
+    """`text` as literal markdown, on one line (its "<" escaped like the rest)."""
+    escaped = _one_line(text)
     if _NEEDS_ESCAPE.search(escaped):
         escaped = escaped.translate(_ESCAPE)
     if "@" in escaped or _has_scheme(escaped.lower()):

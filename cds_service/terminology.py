@@ -178,6 +178,10 @@ NOT_ELISA_METHOD_TEXT = ("neutralizing", "neutralising", "neutralization", "neut
                          "transduction inhibition", "transduction", "cell based", "tia", "luciferase",
                          "electrochemiluminescence", "ecl", "ecla", "eclia", "chemiluminescence", "clia",
                          "radioimmunoassay", "ria")
+# "CLIA" also names the US laboratory certification (Clinical Laboratory Improvement Amendments): these phrases name
+# the lab, not the assay, and are read past ("ELISA (CLIA-certified reference lab)" is ELISA; review 2026-11-24f F8).
+CLIA_CERTIFICATION_TEXT = ("clia certified", "clia certificated", "clia approved", "clia licensed", "clia accredited",
+                           "clia lab", "clia laboratory")
 
 # --- Medications ----------------------------------------------------------------------------
 # Zolgensma kit NDCs: product codes 120..156 of labeler 71894, one per 0.5 kg band

@@ -63,6 +63,8 @@ def test_malformed_body_is_400_json(client, raw, status):
     (lambda b: b.__setitem__("hook", "order-select"), "order-sign"),
     (lambda b: b["context"].pop("patientId"), "patientId"),
     (lambda b: b["context"].__setitem__("draftOrders", []), "draftOrders"),
+    # another resource type holding entries is not a Bundle (review 2026-11-24f F9)
+    (lambda b: b["context"]["draftOrders"].__setitem__("resourceType", "Parameters"), "draftOrders"),
     (lambda b: b.__setitem__("prefetch", []), "prefetch"),
     (lambda b: b.__setitem__("fhirServer", 7), "fhirServer"),
 ])
@@ -208,3 +210,13 @@ def test_integers_beyond_64_bits_do_not_break_reading_or_writing(client):
     response = client.post(SIGN, json=body)  # the test client encodes with the app's JSON provider
     assert response.status_code == 200
     assert response.json["systemActions"][0]["resource"]["extension"][0]["url"] == "http://example.org/huge"
+
+
+def test_draft_orders_without_their_resource_type_are_read_leniently(client):
+    """Parse leniently: a draftOrders object with entries but no resourceType is read as the Bundle it stands for
+    (only another resourceType is refused, 422)."""
+    body = hook_request("eligible-infant")
+    body["context"]["draftOrders"].pop("resourceType")
+    response = client.post(SIGN, json=body)
+    assert response.status_code == 200
+    assert response.json["cards"][0]["summary"].startswith("Zolgensma can go ahead")

@@ -39,6 +39,8 @@ def titer_value(obs: dict) -> tuple[float, str, str]:
 
 def method_kind(text: str) -> str | None:
     words = f" {_norm(text)} "
+    for phrase in _CLIA_CERTIFIED:
+        words = words.replace(f" {phrase} ", " ")
     elisa = any(f" {m} " in words for m in _ELISA)
     other = any(f" {m} " in words for m in _NOT_ELISA)
     # "non-ELISA", "not ELISA", "ELISA not performed": a negated ELISA is never ELISA (review 2026-11-24b A4).
@@ -49,6 +51,7 @@ def method_kind(text: str) -> str | None:
 
 _ELISA = tuple(_norm(m) for m in t.ELISA_METHOD_TEXT)
 _NOT_ELISA = tuple(_norm(m) for m in t.NOT_ELISA_METHOD_TEXT)
+_CLIA_CERTIFIED = tuple(_norm(m) for m in t.CLIA_CERTIFICATION_TEXT)
 _NEGATIONS = ("non", "not", "no", "not an", "not by", "without", "other than", "instead of")
 
 
