@@ -33,11 +33,12 @@ _BLOCK_START = re.compile(r"^(\s*)([#>+=-])|^(\s*[0-9]+)([.)])(?=\s|$)")
 def plain(text: object) -> str:
     """One line of plain text (summaries, labels): control characters, bidirectional controls and line breaks
     become one space, and a "<" that would open an HTML tag is followed by a space."""
-    text = _one_line(text)
+    text = one_line(text)
     return _TAG_OPEN.sub("< ", text) if "<" in text else text
 
 
-def _one_line(text: object) -> str:
+def one_line(text: object) -> str:
+    """`text` on one line: control characters, bidirectional controls and line breaks become one space."""
     text = str(text)
     # Most text has none (a card renders dozens of strings): every character _BREAKS matches is one that
     # str.isprintable rejects, so a printable string is already one clean line.
@@ -62,7 +63,7 @@ _BLOCK_FIRST = frozenset("#>+=-0123456789")
 
 def md(text: object) -> str:
     """`text` as literal markdown, on one line (its "<" escaped like the rest)."""
-    escaped = _one_line(text)
+    escaped = one_line(text)
     if _NEEDS_ESCAPE.search(escaped):
         escaped = escaped.translate(_ESCAPE)
     if "@" in escaped or _has_scheme(escaped.lower()):

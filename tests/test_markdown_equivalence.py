@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cds_service.markdown import _BLOCK_START, _ESCAPE, _TRIGGER, _break_autolink, _break_block, md, plain
+from cds_service.markdown import _BLOCK_START, _ESCAPE, _TRIGGER, _break_autolink, _break_block, md, one_line
 
 
 def reference_md(text: object) -> str:
-    escaped = _TRIGGER.sub(_break_autolink, plain(text).translate(_ESCAPE))
+    escaped = _TRIGGER.sub(_break_autolink, one_line(text).translate(_ESCAPE))
     return _BLOCK_START.sub(_break_block, escaped)
 
 
