@@ -162,6 +162,10 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
     jobs: list[Job] = []
     gaps: dict[str, list[str]] = {}
     follow_up: list[str] = []  # prefetched sources whose by-code searches are checked (FOLLOW_UP_BY_CODE)
+    # Prefetch values the EHR sent as failed or unusable, by source. With a FHIR server the source is read there
+    # and what that read gives (the records, or why not) is the data issue, as on the FHIR-server route: both
+    # routes report the same issues for the same record (fix-cov item 4). Without one, the failure is the issue.
+    refused: dict[str, DataIssue] = {}
     for source in SOURCES:
         if source.name not in plan:
             continue
@@ -179,14 +183,15 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
             if source.key not in prefetch:
                 absent.append(source)
             elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
-                issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
+                refused[source.name] = DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: "
+                                                 + outcome_text(value))
             else:
-                issues.append(DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored"))
+                refused[source.name] = DataIssue(f"prefetch.{source.key}", "not a FHIR resource; ignored")
             to_fetch.append(source.name)
 
     for source in SOURCES:
         if source.feeds in resources and source.feeds not in to_fetch:
-            _join_prefetch(source, prefetch.get(source.key), resources, gaps, jobs, issues)
+            _join_prefetch(source, prefetch.get(source.key), resources, gaps, jobs, refused)
 
     values: dict[str, str] = {}
     if to_fetch or follow_up:
@@ -227,7 +232,12 @@ def gather(request: dict, config: dict, plan: dict[str, tuple[Query, ...]],
                                           "laboratory results (the prefetch asks for category=laboratory: a result "
                                           "recorded without that category is not among them) and no fhirServer to "
                                           "search for it by code") for q in absent)
-    if server is not None:
+    if server is None:
+        issues[:0] = refused.values()
+    else:  # reported when nothing was searched in its place
+        issues[:0] = [issue for name, issue in refused.items() if name not in to_fetch and name not in follow_up]
+        for issue in refused.values():
+            log.info("%s: %s; read from the FHIR server instead", issue.source, issue.problem)
         jobs = combine(jobs, lambda template: resolve(template, context, values))
     if jobs:  # the FHIR client is set up only when there is something to ask
         run(jobs, _client(request, config, server, ends) if server else None, config, resources, issues, gaps,
@@ -253,17 +263,18 @@ def _take_page(name: str, bundle: dict, resources: dict, gaps: dict, jobs: list[
 
 
 def _join_prefetch(source: Source, value, resources: dict, gaps: dict, jobs: list[Job],
-                   issues: list[DataIssue]) -> None:
+                   refused: dict[str, DataIssue]) -> None:
     """A prefetch-only key's Bundle joins the source it feeds, with what makes it incomplete (its `next` page is
     continued on the server like the source's own); absent, it is simply not there (the source's own prefetch
-    and its follow-ups by code stand as before)."""
+    and its follow-ups by code stand as before); failed, it is put in `refused` (an issue without a FHIR server;
+    with one, the results it would have brought are searched by code, FOLLOW_UP_BY_CODE)."""
     if isinstance(value, dict) and value.get("resourceType") == "Bundle":
         _take_page(source.feeds, value, resources, gaps, jobs)
         # The keys overlap by design (a categorised lab result with a baseline code is in both `labs` and
         # `labCodes`): an exact copy is read once, not translated and validated twice; a copy that differs stays.
         resources[source.feeds] = without_duplicates(resources[source.feeds])
     elif isinstance(value, dict) and value.get("resourceType") == "OperationOutcome":
-        issues.append(DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value)))
+        refused[source.feeds] = DataIssue(f"prefetch.{source.key}", "the EHR's fetch failed: " + outcome_text(value))
 
 
 def read_by_id(request: dict, config: dict, resource_type: str, ids: list[str]) -> tuple[list[dict], str | None]:

@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 from conftest import make_app
-from fhir_fake import FHIR_BASE, TOKEN, FakeFhir, hook_request, load
+from fhir_fake import FHIR_BASE, TOKEN, FakeFhir, answer_both_routes, hook_request, load
 
 from cds_service import data_access
 from cds_service.data_access import SOURCES, resolve
@@ -46,7 +46,27 @@ def test_operation_outcome_in_prefetch_is_requeried(client, rsps):
     response = client.post(URL, json=body)
     assert [c for c in fake.calls if c.startswith("Condition?")]
     assert set(_statuses(response).values()) == {"met"}
-    assert any("the EHR's fetch failed: slow" in i["problem"] for i in _issues(response))
+    # Read from the FHIR server in its place: nothing is missing, so no data issue (the FHIR-server route,
+    # which never saw the failed prefetch, has none either; fix-cov item 4). The failure is logged.
+    assert _issues(response) == []
+
+
+def test_a_failed_search_is_the_same_data_issue_on_both_routes(client):
+    """The ServiceRequest search fails on the EHR and on its FHIR server: prefetch route (the EHR's failed prefetch,
+    then the server) and FHIR-server route report the one failure the same way (before: 2 issues against 1)."""
+    def failing(query, answer):
+        return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception",
+                                                                "diagnostics": "database offline"}]} \
+            if query.startswith("ServiceRequest") else answer
+    answer = answer_both_routes(client, load("eligible-infant"), tamper=failing)  # identical answers
+    outcome = answer["cards"][0]["extension"]["org.example.zolgensma-cds.eligibility"]
+    assert outcome["dataIssues"] == [{"source": "service-requests", "problem": "FHIR server answered HTTP 404"}]
+    card = next(c for c in answer["cards"] if "could not be used" in c["summary"])
+    assert card["summary"] == "1 data item could not be used by the Zolgensma PA check"
+    assert "- service-requests: FHIR server answered HTTP 404" in card["detail"]
+    assert "prefetch" not in card["detail"]
+    one_time = next(c for c in outcome["criteria"] if c["id"] == "one-time-dose")
+    assert (one_time["status"], one_time["reasonCode"]) == ("unknown", "source-unavailable")
 
 
 def test_operation_outcome_without_server_degrades_to_unknown(client):

@@ -183,6 +183,25 @@ def test_an_order_with_an_invalid_event_date_leaves_the_criteria_reading_it_unkn
     assert "could not be read in full" in every
 
 
+def test_no_billing_guidance_for_an_order_that_could_not_be_read(client):
+    """Units and codes for an order the service could not read would be a guess: the billing card says only that
+    its guidance follows once the order is fixed (fix-cov item 3)."""
+    def change(order):
+        order["dosageInstruction"][0]["timing"]["event"] = ["2026-12-01", "2026-13-45"]
+    answer = answer_both_routes(client, _order_changed(change))
+    billing = [c for c in answer["cards"] if c["source"]["topic"]["code"] == "claim"]
+    assert [c["summary"] for c in billing] == ["Zolgensma order unreadable: billing guidance after the order is fixed"]
+    assert "no billing guidance" in billing[0]["detail"] and billing[0]["indicator"] == "info"
+    every = " ".join(c["summary"] + c.get("detail", "") for c in answer["cards"])
+    assert "J3399 x 1 unit" not in every and "CPT 96365" not in every
+
+
+def test_a_readable_order_keeps_its_billing_guidance(client):
+    answer = answer_both_routes(client, load("eligible-infant"))
+    billing = [c for c in answer["cards"] if c["source"]["topic"]["code"] == "claim"]
+    assert [c["summary"] for c in billing] == ["Bill J3399 x 1 unit (per treatment) + CPT 96365; diagnosis G12.0"]
+
+
 def test_an_invalid_event_date_does_not_hide_a_kit_of_another_band(client):
     def change(order):
         order["dosageInstruction"][0]["timing"]["event"] = ["2026-12-01", "2026-13-45"]

@@ -30,6 +30,8 @@ class BillingGuidance:
     site_status: str  # "accepted" | "not-accepted" | "other" | "unknown"
     site: SiteOfCare | None
     alternatives_reason: str | None  # "age" | "weight" | None
+    # The order under review could not be read in full (facts.Order.unreadable): no billing guidance for it.
+    order_unreadable: str = ""
 
 
 def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuidance:
@@ -70,4 +72,4 @@ def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuid
 
     alternatives = "age" if status["age-under-2"].status == NOT_MET else ("weight" if over_weight else None)
     return BillingGuidance(tuple(diagnoses), tuple(uncertain), tuple(misleading), denials, site_status, site,
-                           alternatives)
+                           alternatives, facts.order.unreadable if facts.order else "")
