@@ -29,8 +29,9 @@ class CoverageCards:
     def billing(self, g: BillingGuidance) -> dict:
         b = self.t["billing"]
         if g.order_unreadable:  # units and codes for an order that was not read would be a guess (fix-cov item 3)
-            return {"uuid": self.builder.new_id(), "summary": summary_text(b["orderUnreadable"]["summary"]),
-                    "indicator": "info", "detail": b["orderUnreadable"]["detail"], "source": self.builder.source("claim")}
+            unread = b["orderUnreadable"]
+            return {"uuid": self.builder.new_id(), "summary": summary_text(unread["summary"]), "indicator": "info",
+                    "detail": unread["detail"], "source": self.builder.source("claim")}
         codes = sorted({code for code, _, _ in g.diagnoses})
         summary = b["summary"].format(dx=", ".join(codes)) if codes else b["summaryNoDx"]
         lines = list(b["lines"]) + ["", b["diagnosisHeader"]]
