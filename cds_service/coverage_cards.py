@@ -34,7 +34,11 @@ class CoverageCards:
                     "detail": unread["detail"], "source": self.builder.source("claim")}
         codes = sorted({code for code, _, _ in g.diagnoses})
         summary = b["summary"].format(dx=", ".join(codes)) if codes else b["summaryNoDx"]
-        lines = list(b["lines"]) + ["", b["diagnosisHeader"]]
+        lines = list(b["lines"])
+        if g.primary_first:  # never billed to the plan as if it were primary (review 2026-11-24e T6)
+            lines.append(b["primaryFirst"].format(**md_params(dict(primary=g.primary_first[0],
+                                                                  payer=g.primary_first[1]))))
+        lines += ["", b["diagnosisHeader"]]
         if g.diagnoses:
             lines += [f"- {md(code)} {md(text)} ({md(ref)})" for code, text, ref in g.diagnoses]
         else:

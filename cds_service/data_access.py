@@ -69,7 +69,9 @@ SOURCES: tuple[Source, ...] = (
     Source("medication-administrations", "medicationAdministrations",
            ("MedicationAdministration?patient={{context.patientId}}&_count=200",)),
     Source("procedures", "procedures", ("Procedure?patient={{context.patientId}}&_count=200",)),
-    Source("coverage", "coverage", ("Coverage?patient={{context.patientId}}&status=active&_count=50",)),
+    # With the payors' Organizations (_include): a payor is identified by what it refers to (review 2026-11-24e T7).
+    Source("coverage", "coverage",
+           ("Coverage?patient={{context.patientId}}&status=active&_include=Coverage:payor&_count=50",)),
     # A user who is a PractitionerRole cannot fill the advertised template: with a FHIR server, their role is
     # read by id; without one, the source is unread (specialist `unknown`), never a 412 (see gather).
     Source("practitioner-roles", "practitionerRoles",

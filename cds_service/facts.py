@@ -315,11 +315,17 @@ class CoverageFact:
     # (another payer named, or the patient/a related person paying), None (no payor named).
     policy_payer: bool | None = None
     period: Period = ALWAYS  # Coverage.period: the dates the coverage is in force
+    order: int | None = None  # Coverage.order: 1 primary, 2 secondary...; None: not stated
+    # Why the payor's display cannot be taken as the policy's plan (policy_payer is then None): it names the plan
+    # but refers to an Organization that is not read as it, or is read as another (review 2026-11-24e T7).
+    payer_conflict: str = ""
+    self_pay: bool = False  # the patient or a related person pays (no insurer)
 
     @property
     def evidence(self) -> Evidence:
         named = self.insurer and self.insurer.lower() not in self.description.lower()
         text = f"{self.description}; payer {self.insurer}" if named else self.description
+        text = f"{text}; order {self.order}" if self.order is not None else text
         return Evidence(self.reference, f"{text}; period {self.period.stated}" if self.period.stated else text)
 
 

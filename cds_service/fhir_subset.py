@@ -245,7 +245,8 @@ class CoverageClass(TypedDict, total=False):
 Coverage = TypedDict("Coverage", {
     "resourceType": Required[Str], "id": NotRequired[Id | None], "status": Required[Code],
     "type": NotRequired[CodeableConcept | None], "class": NotRequired[list[CoverageClass] | None],
-    "payor": Required[list[Reference]], "period": NotRequired[Period | None]}, total=False)
+    "payor": Required[list[Reference]], "period": NotRequired[Period | None],
+    "order": NotRequired[Annotated[StrictInt, Field(ge=1)] | None]}, total=False)  # positiveInt
 
 
 class PractitionerRole(Resource, total=False):

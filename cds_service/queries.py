@@ -123,7 +123,8 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
         "medication-requests": (Query(f"MedicationRequest?patient={PATIENT}&_count={PAGE}"),),
         "medication-administrations": (Query(f"MedicationAdministration?patient={PATIENT}&_count={PAGE}"),),
         "procedures": (Query(f"Procedure?patient={PATIENT}&_count={PAGE}"),),
-        "coverage": (Query(f"Coverage?patient={PATIENT}&status=active&_count=50"),),
+        # with the payors' Organizations: a payor is identified by what it refers to (review 2026-11-24e T7)
+        "coverage": (Query(f"Coverage?patient={PATIENT}&status=active&_include=Coverage:payor&_count=50"),),
         # a PractitionerRole user's role is read by id (issue 15)
         "practitioner-roles": (Query("PractitionerRole?practitioner={{userPractitionerId}}&_count=50"),
                                Query("PractitionerRole/{{userPractitionerRoleId}}")),

@@ -69,6 +69,9 @@ class FakeFhir:
         if params.get("_include") == "Encounter:location":
             refs = {loc["location"]["reference"] for m in matches for loc in m.get("location", [])}
             matches += [r for r in self.record if f"{r['resourceType']}/{r.get('id')}" in refs]
+        elif params.get("_include") == "Coverage:payor":
+            refs = {p.get("reference") for m in matches for p in m.get("payor") or []}
+            matches += [r for r in self.record if f"{r['resourceType']}/{r.get('id')}" in refs]
         elif params.get("_include") == "DeviceUseStatement:device":
             refs = {(m.get("device") or {}).get("reference") for m in matches}
             matches += [r for r in self.record if f"{r['resourceType']}/{r.get('id')}" in refs]

@@ -32,6 +32,8 @@ class BillingGuidance:
     alternatives_reason: str | None  # "age" | "weight" | None
     # The order under review could not be read in full (facts.Order.unreadable): no billing guidance for it.
     order_unreadable: str = ""
+    # Another payer's coverage billed before the policy's plan (rules/coverage.py): (its payers, the plan's name).
+    primary_first: tuple[str, str] | None = None
 
 
 def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuidance:
@@ -72,4 +74,12 @@ def billing_guidance(evaluation: Evaluation, facts: PatientFacts) -> BillingGuid
 
     alternatives = "age" if status["age-under-2"].status == NOT_MET else ("weight" if over_weight else None)
     return BillingGuidance(tuple(diagnoses), tuple(uncertain), tuple(misleading), denials, site_status, site,
-                           alternatives, facts.order.unreadable if facts.order else "")
+                           alternatives, facts.order.unreadable if facts.order else "", _primary_first(status))
+
+
+def _primary_first(status: dict) -> tuple[str, str] | None:
+    """Whom to bill first when the plan's coverage is met behind another (its caution, rules/coverage.py)."""
+    benefit = status["benefit-covered"]
+    if benefit.status == MET and benefit.caution and "primary_payer" in benefit.params:
+        return benefit.params["primary_payer"], benefit.params.get("payer") or "the plan"
+    return None

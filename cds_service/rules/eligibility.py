@@ -30,6 +30,7 @@ from .context import (  # noqa: F401  (the windows are re-exported: orders, quer
     coagulation_readings,
     days,
 )
+from .coverage import benefit_covered
 from .findings import MET, NOT_MET, REVIEW, UNKNOWN, Evaluation, Finding, overall
 from .integrity import disagreements, guard, merge, variants
 from .treatment import corticosteroid_plan, dose_within_label, weight_in_label_range
@@ -495,52 +496,6 @@ def one_time_dose(ctx: RuleContext) -> Finding:
     return ctx.unavailable(c, "medication-administrations", "medication-statements", "medication-dispenses",
                            "procedures", "medication-requests", "service-requests") \
         or ctx.finding(c, MET, "no-prior-dose")
-
-
-def benefit_covered(ctx: RuleContext) -> Finding:
-    """DR.005.D "Product variations": the policy applies to the Jefferson Health Plans Medicaid, CHIP and
-    Medicare lines; gene therapy is excluded on its ACA lines. With only Coverages naming another payer (whose
-    own criteria apply) or no payer, the criterion is `unknown`: which policy applies is not known."""
-    c = "benefit-covered"
-    # A Coverage counts only when in force on the evaluation date (its period; none recorded: its status).
-    status_active = [cov for cov in ctx.facts.coverages if cov.active]
-    active = [cov for cov in status_active if cov.period.holds_on(ctx.as_of)]
-    # ours, or not named: the exclusion is never waived for want of a payer's name
-    excluded = [cov for cov in active if cov.product_line == "aca-individual" and cov.policy_payer is not False]
-    if excluded:
-        return ctx.finding(c, NOT_MET, "benefit-excluded", [cov.evidence for cov in excluded])
-    covered = [cov for cov in active if cov.product_line in ("medicaid", "chip", "medicare")]
-    ours = [cov for cov in covered if cov.policy_payer]
-    if ours:
-        return ctx.finding(c, MET, "covered-line", [cov.evidence for cov in ours], line=ours[0].product_line,
-                           payer=ours[0].insurer)
-    lost = ctx.unavailable(c, "coverage")
-    if lost:
-        return lost
-    # The policy's plan (or an unnamed payer's) on record, but not in force on the date: eligibility to confirm.
-    lapsed = [cov for cov in status_active if cov not in active and cov.policy_payer is not False]
-    if lapsed:
-        return _not_in_force(ctx, lapsed)
-    unnamed = [cov for cov in active if cov.policy_payer is None]
-    if unnamed and covered:
-        return ctx.finding(c, UNKNOWN, "payer-not-named", [cov.evidence for cov in unnamed], missing=("coverage",))
-    others = [cov for cov in active if cov.policy_payer is False]
-    if others:
-        return ctx.finding(c, UNKNOWN, "other-payer", [cov.evidence for cov in others], missing=("coverage",),
-                           payers=", ".join(dict.fromkeys(cov.insurer or "the patient (self-pay)" for cov in others)))
-    if active:
-        return ctx.finding(c, UNKNOWN, "line-unknown", [cov.evidence for cov in active], missing=("coverage",))
-    if status_active:  # another payer's, not in force on the date either
-        return _not_in_force(ctx, status_active)
-    return ctx.finding(c, UNKNOWN, "no-coverage", missing=("coverage",))
-
-
-def _not_in_force(ctx: RuleContext, coverages: list) -> Finding:
-    """`unknown`: the Coverages on record are not (or not known to be) in force on the evaluation date."""
-    first = coverages[0].period
-    reason = "not-in-force" if first.holds_on(ctx.as_of) is False else "period-unclear"
-    return ctx.finding("benefit-covered", UNKNOWN, reason, [cov.evidence for cov in coverages],
-                       missing=("coverage",), why=first.why_not(ctx.as_of))
 
 
 _RULES = (specialist_prescriber, smn1_biallelic, no_advanced_sma, gestational_age, age_under_2, aav9_titer,

@@ -75,6 +75,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         # Devices of this request: DeviceUseStatement.device is resolved against them.
         self.medications = dict(medications or {})
         self._devices: dict[str, dict] = {}
+        self._organizations: dict[str, dict] = {}
         # Scheduled infusions (scheduling.py): candidates with the references they make, resolved after the
         # whole record is read; the open Zolgensma MedicationRequests an Appointment may refer to.
         self._candidates: list = []
@@ -108,6 +109,9 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         self.medications.update(medication_index(everything))
         self._devices = {f"Device/{r['id']}": r for r in everything
                          if r.get("resourceType") == "Device" and type(r.get("id")) is str}
+        # Organizations read with the record (Coverage.payor, `_include`): a payor is identified by what it refers to.
+        self._organizations = {f"Organization/{r['id']}": r for r in everything
+                               if r.get("resourceType") == "Organization" and type(r.get("id")) is str}
         seen: dict[tuple[str, str], dict] = {}
         for name, resources in sources.items():
             self._source = name

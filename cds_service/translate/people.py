@@ -22,9 +22,22 @@ class CoverageReader:
         description = "; ".join(x for x in [_concept_text(cov.get("type"))] + [
             _labelled(_concept_text(c["type"]), c.get("name") or c["value"]) for c in classes] if x)
         insurer = next((p["display"].strip() for p in cov["payor"] if (p.get("display") or "").strip()), None)
-        self.facts.coverages.append(CoverageFact(_ref(cov), line, description or "Coverage", cov["status"] == "active",
-                                                 insurer, _policy_payer(cov["payor"], self.policy_payers),
-                                                 read_period(cov.get("period"))))
+        ours, conflict = _policy_payer(cov["payor"], self.policy_payers, self._payor_names(resource))
+        self.facts.coverages.append(CoverageFact(
+            _ref(cov), line, description or "Coverage", cov["status"] == "active", insurer, ours,
+            read_period(cov.get("period")), cov.get("order"), conflict,
+            self_pay=not insurer and any(_reference_type(p.get("reference")) in _SELF_PAY for p in cov["payor"])))
+
+    def _payor_names(self, coverage: dict) -> dict[str, str]:
+        """The names of the Organizations a Coverage's payor may refer to: those read with the record (the
+        coverage search includes them, `_include=Coverage:payor`) and those contained in it ("#id"), as
+        given. Read leniently: only a name given as text is taken."""
+        names = {ref: org["name"].strip() for ref, org in self._organizations.items() if type(org.get("name")) is str}
+        for org in coverage.get("contained") or []:
+            if type(org) is dict and org.get("resourceType") == "Organization" and type(org.get("id")) is str \
+                    and type(org.get("name")) is str:
+                names["#" + org["id"]] = org["name"].strip()
+        return names
 
     def _practitioner_role(self, resource: dict) -> None:
         role = self._valid(resource, "specialist")
@@ -184,17 +197,52 @@ def payer_key(name: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", name.lower()).split())
 
 
-def _policy_payer(payors: list[dict], names: tuple[str, ...]) -> bool | None:
-    """True when a payor's display names the policy's plan (`names`, as payer_key); False when the payors name
-    only others, or the patient or a related person pays (self-pay); None when no payor is named."""
-    named = False
+_SELF_PAY = ("Patient", "RelatedPerson")
+
+
+def _reference_type(reference: str | None) -> str:
+    """"Organization" of "Organization/x" or "https://ehr.example.org/fhir/Organization/x"; "" otherwise."""
+    return (reference or "").rpartition("/")[0].rpartition("/")[2]
+
+
+def _organization_key(reference: str) -> str:
+    """"Organization/x" of a relative or absolute reference (its version dropped), "#x" of a contained one."""
+    if reference.startswith("#"):
+        return reference
+    parts = reference.split("/_history/")[0].rstrip("/").split("/")
+    return "/".join(parts[-2:])
+
+
+def _policy_payer(payors: list[dict], names: tuple[str, ...],
+                  organizations: dict[str, str]) -> tuple[bool | None, str]:
+    """(True when a payor is the policy's plan (`names`, as payer_key): its Organization read and named so, or
+    only a display naming it; False when the payors name only others, or the patient or a related person pays
+    (self-pay); None when no payor is named or the plan's name is not confirmed, why not).
+    A display naming the plan beside a reference to something else is not trusted: the reference says who pays,
+    the display is a label anyone may have typed (review 2026-11-24e T7). So it counts only when the referenced
+    Organization is read and named as the plan; referring to one that is not read, or is read under another
+    name, or to a person, it is a conflict (`unknown`, named on the card)."""
+    named, conflicts = False, []
     for payor in payors:
         display = payer_key(payor.get("display") or "")
-        if display and any(name in display for name in names):
-            return True
-        payer_type = (payor.get("reference") or "").rpartition("/")[0].rpartition("/")[2]
-        named = named or bool(display) or payer_type in ("Patient", "RelatedPerson")
-    return False if named else None
+        says_ours = bool(display) and any(name in display for name in names)
+        reference = (payor.get("reference") or "").strip()
+        organization = organizations.get(_organization_key(reference)) if reference else None
+        if organization and any(name in payer_key(organization) for name in names):
+            return True, ""
+        if says_ours and not reference:
+            return True, ""
+        if says_ours:
+            shown = f"'{payor.get('display', '').strip()}'"
+            conflicts.append(f"the payor named {shown} refers to {reference}, " + (
+                f"which is named '{organization}'" if organization else
+                "which is not read as that plan (not sent with the Coverage)"
+                if _reference_type(reference) == "Organization" or reference.startswith("#") else
+                "which is not an insurer"))
+        named = named or bool(display) or _reference_type(reference) in _SELF_PAY
+    if conflicts:
+        return None, "; ".join(conflicts)
+    return (False if named else None), ""
 
 
 def _labelled(label: str, value: str) -> str:
