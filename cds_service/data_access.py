@@ -23,6 +23,7 @@ not be read). What was received still counts as evidence; a "none on record" con
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,8 @@ from .queries import FOLLOW_UP_BY_CODE, Query, lab_codes_template
 from .search_run import FHIR_ID, LOCATION_PROBLEM, fetch, missing_locations, run
 from .searches import Job, Then, absent_by_code, combine, jobs_for, resolve, without_duplicates
 from .terminology import ANALYTES
+
+log = logging.getLogger("cds_service.data_access")
 
 
 @dataclass(frozen=True)
