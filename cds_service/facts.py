@@ -409,7 +409,11 @@ class PatientFacts:
     """Everything the rules need, plus which sources could be read at all."""
 
     patient_reference: str
-    birth_date: date | None = None
+    birth_date: date | None = None  # a full birth date only
+    # Patient.birthDate as the first and last day it can mean ("2025-03": 2025-03-01 to 2025-03-31, the last day no
+    # later than today); for a full date, that day twice. `birth_stated`: as recorded (fix-cov item 5, R11).
+    birth_span: tuple[date, date] | None = None
+    birth_stated: str = ""
     order: Order | None = None  # the Zolgensma order under consideration
     measurements: list[Measurement] = field(default_factory=list)
     titers: list[Titer] = field(default_factory=list)
@@ -447,6 +451,11 @@ class PatientFacts:
     source_gaps: dict[str, list[str]] = field(default_factory=dict)
     unread: list[Unread] = field(default_factory=list)
     issues: list[DataIssue] = field(default_factory=list)
+
+    @property
+    def earliest_birth(self) -> date | None:
+        """The birth date, or the earliest day a partial one can mean (the oldest the patient can be)."""
+        return self.birth_date or (self.birth_span[0] if self.birth_span else None)
 
     def latest(self, analyte: str, on_or_before: date | None = None, after: date | None = None) -> Measurement | None:
         """The newest dated result of an analyte, optionally within (after, on_or_before]."""

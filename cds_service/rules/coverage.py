@@ -72,10 +72,10 @@ def _ours(ctx: RuleContext, ours: CoverageFact, active: list[CoverageFact]) -> F
     another payer's coverage ahead of it (Coverage.order, or any other plan for Medicaid), `met` with a
     caution card naming it: benefits are coordinated and that plan's own criteria apply."""
     c = "benefit-covered"
-    born = ctx.facts.birth_date
+    born = ctx.facts.earliest_birth  # a partial birth date too: a child whichever day it was
     if ours.product_line == "medicare" and born and ctx.as_of < add_years(born, MEDICARE_CHILD_AGE_YEARS):
         return ctx.finding(c, UNKNOWN, "medicare-child", [ours.evidence], missing=("coverage",),
-                           payer=ours.insurer, born=born.isoformat())
+                           payer=ours.insurer, born=ctx.facts.birth_stated or born.isoformat())
     ahead = [cov for cov in active if _ahead_of(cov, ours)]
     if not ahead:
         return ctx.finding(c, MET, "covered-line", [ours.evidence], line=ours.product_line, payer=ours.insurer)

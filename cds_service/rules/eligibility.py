@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts
 from ..quantities import add_years, age_in_months, bound_holds, plain_list, titer_at_most, with_unit
 from ..terminology import FEVER_THRESHOLD_C, FEVER_WINDOW_DAYS, NOT_SMA_EVIDENCE, SMA_DIAGNOSES, TEMPERATURES
+from .birth import over_birth_span, partial_birth
 from .conditions import is_advanced_sma, is_infection, refuted_sma
 from .context import (  # noqa: F401  (the windows are re-exported: orders, queries and readiness read them here)
     AGE_WARNING_DAYS,
@@ -178,6 +179,10 @@ def gestational_age(ctx: RuleContext) -> Finding:
     back (or forward, for a prenatal scan) to the birth date."""
     c = "gestational-age"
     birth = ctx.facts.birth_date
+    if birth is None and partial_birth(ctx):  # corrected GA grows with postnatal age: the span's ends decide
+        return over_birth_span(gestational_age, ctx, agreed={r: r for r in (
+            "term-reached", "term-reached-from-estimate", "before-term", "before-term-from-estimate",
+            "term-by-postnatal-age")})
     if birth is None:
         return ctx.unavailable(c, "patient") or ctx.finding(c, UNKNOWN, "no-birth-date", missing=("birth-date",))
     postnatal_weeks = days(ctx.as_of, birth) / 7
@@ -215,6 +220,9 @@ def gestational_age(ctx: RuleContext) -> Finding:
 def age_under_2(ctx: RuleContext) -> Finding:
     c = "age-under-2"
     birth = ctx.facts.birth_date
+    if birth is None and partial_birth(ctx):  # under 2 whichever day it was, or 2 or more whichever: else unknown
+        return over_birth_span(age_under_2, ctx, agreed={"under-2": "under-2-partial-birth-date",
+                                                         "age-2-or-more": "age-2-or-more-partial-birth-date"})
     if birth is None:
         return ctx.unavailable(c, "patient") or ctx.finding(c, UNKNOWN, "no-birth-date", missing=("birth-date",))
     second = add_years(birth, 2)

@@ -120,8 +120,8 @@ class Readiness:
 
 
 def under_two(facts: PatientFacts, today: date) -> bool:
-    """A readable birth date and not yet 2 years old today."""
-    return facts.birth_date is not None and today < add_years(facts.birth_date, 2)
+    """A readable birth date and not yet 2 years old today (a partial one: whichever day it was)."""
+    return facts.earliest_birth is not None and today < add_years(facts.earliest_birth, 2)
 
 
 def concerns(facts: PatientFacts, today: date) -> bool:
@@ -144,7 +144,8 @@ def assess(facts: PatientFacts, today: date) -> Readiness | None:
     if not concerns(facts, today):
         return None
     earliest = earliest_feasible(facts, today)
-    last = add_years(facts.birth_date, 2) - timedelta(days=1)
+    # the day before the second birthday; a partial birth date: the earliest it can be (never planned past it)
+    last = add_years(facts.earliest_birth, 2) - timedelta(days=1)
     choice = choose_target(facts, today, earliest, last)
     notes = list(choice.notes)
     if earliest > last:

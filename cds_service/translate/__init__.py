@@ -17,7 +17,7 @@ from ..facts import DataIssue, PatientFacts, Unread
 from ..fhir_validation import InvalidResource, validate
 from .checks import after_now, not_this_patients
 from .clinical import ClinicalReader
-from .common import _ref, _to_date, tidy, tidy_status, unreadable_concept
+from .common import _day_span, _ref, _to_date, tidy, tidy_status, unreadable_concept
 from .medications import MedicationReader, _lenient_draft
 from .observations import LocalCodes, ObservationReader
 from .people import CoverageReader, payer_key
@@ -216,11 +216,14 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         if p is None:
             return
         born = p.get("birthDate")
-        birth = _to_date(born)
-        if born and birth is None:
-            self._skip(p, f"birthDate {born} is not a full date", "patient")
-        elif birth is not None and birth > self.today:
+        span = _day_span(born)  # a partial date ("2025-03", "2025") as the days it can mean: parse leniently
+        if born and span is None:
+            self._skip(p, f"birthDate {born} is not a date", "patient")
+        elif span is not None and span[0] > self.today:
             self._skip(p, f"birthDate {born} is after today: not a birth date", "patient")
             return
-        self.facts.birth_date = birth
+        if span is not None:
+            self.facts.birth_span = (span[0], min(span[1], self.today))
+            self.facts.birth_stated = born
+        self.facts.birth_date = _to_date(born)
 

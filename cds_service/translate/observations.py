@@ -236,7 +236,8 @@ class ObservationReader:
     def _apply_reference_ranges(self) -> None:
         """Each result's limits from the reference range that applies to the patient on the result's date."""
         for m, ranges in self._ranged:
-            m.ref_low, m.ref_high, notes = pick_range(ranges, self.facts.birth_date, m.when, m.unit)
+            birth = self.facts.birth_date or self.facts.birth_span  # a partial date: its first and last day
+            m.ref_low, m.ref_high, notes = pick_range(ranges, birth, m.when, m.unit)
             m.range_note = notes.get("low" if m.analyte in LOW_LIMIT_ANALYTES else "high", "")
 
     def _assessment(self, obs: dict, kind: str, when: date | None) -> None:

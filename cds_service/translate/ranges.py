@@ -115,8 +115,12 @@ def _after_birth(birth: date, q: dict) -> date | None:
         return None
 
 
-def _applies(option: RangeOption, birth: date | None, when: date) -> bool | None:
-    """True: the range applies on `when`; False: it does not (another age); None: it cannot be told."""
+def _applies(option: RangeOption, birth: date | tuple[date, date] | None, when: date) -> bool | None:
+    """True: the range applies on `when`; False: it does not (another age); None: it cannot be told. A birth date
+    known only in part (its first and last possible day): what both ends say, else None (fix-cov item 5)."""
+    if isinstance(birth, tuple):
+        ends = {_applies(option, day, when) for day in birth}
+        return ends.pop() if len(ends) == 1 else None
     verdict: bool | None = True
     if option.age:
         if birth is None:
@@ -136,9 +140,11 @@ def _applies(option: RangeOption, birth: date | None, when: date) -> bool | None
     return verdict
 
 
-def _age_text(birth: date | None, when: date) -> str:
+def _age_text(birth: date | tuple[date, date] | None, when: date) -> str:
     if birth is None:
         return "birth date unknown"
+    if isinstance(birth, tuple):
+        return f"born {birth[0].isoformat()} to {birth[1].isoformat()}, birth date partial"
     days = (when - birth).days
     if days < 60:
         return f"age {days} days on {when.isoformat()}"
@@ -147,10 +153,11 @@ def _age_text(birth: date | None, when: date) -> str:
         f"age {months // 12} years on {when.isoformat()}"
 
 
-def pick_range(options: tuple[RangeOption, ...], birth: date | None, when: date,
+def pick_range(options: tuple[RangeOption, ...], birth: date | tuple[date, date] | None, when: date,
                unit: str) -> tuple[float | None, float | None, dict[str, str]]:
     """(low, high, notes): the bounds of the range that applies on `when`, each None when unknown; `notes`
-    ("low" / "high") says why the ranges on record gave no such bound (none when there is no range at all)."""
+    ("low" / "high") says why the ranges on record gave no such bound (none when there is no range at all).
+    `birth`: the birth date, or its first and last possible day when recorded only in part."""
     if not options:
         return None, None, {}
     verdicts = [(o, _applies(o, birth, when)) for o in options]
@@ -158,7 +165,8 @@ def pick_range(options: tuple[RangeOption, ...], birth: date | None, when: date,
     unsure = [o for o, v in verdicts if v is None]
     if not applies:
         if unsure:
-            why = "birth date unknown" if birth is None and any(o.age for o in unsure) else \
+            why = ("birth date partial" if isinstance(birth, tuple) else "birth date unknown") \
+                if not isinstance(birth, date) and any(o.age for o in unsure) else \
                 "a range for a population (appliesTo) the service cannot match to this patient"
             note = f"no reference range known to apply ({why})"
         else:
