@@ -96,6 +96,9 @@ SOURCES: tuple[Source, ...] = (
     # 2026-11-24e T1. Read completely, as the administrations: "no prior Zolgensma" rests on it too.
     Source("medication-dispenses", "medicationDispenses",
            ("MedicationDispense?patient={{context.patientId}}&_count=200",)),
+    # A dose some EHRs file as an immunization (vaccineCode a Zolgensma kit NDC): review 2026-11-24e T5. Read
+    # completely: "no prior Zolgensma" rests on it too.
+    Source("immunizations", "immunizations", ("Immunization?patient={{context.patientId}}&_count=200",)),
     Source("devices", "devices", ("Device?patient={{context.patientId}}&_count=50",)),
     Source("device-use", "deviceUseStatements",
            ("DeviceUseStatement?patient={{context.patientId}}&_include=DeviceUseStatement:device&_count=50",)),

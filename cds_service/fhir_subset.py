@@ -200,6 +200,12 @@ class MedicationDispense(Resource, total=False):
     authorizingPrescription: list[Reference] | None
 
 
+class Immunization(Resource, total=False):  # a dose recorded as an immunization (review 2026-11-24e T5)
+    status: Required[Code]
+    occurrenceDateTime: DateTime | None
+    recorded: DateTime | None
+
+
 class DeviceName(TypedDict, total=False):
     name: Required[Str]
     type: Required[Code]
@@ -321,5 +327,5 @@ class Appointment(Resource, total=False):
 # One compiled (pydantic-core) validator per resource type the translator reads.
 VALIDATORS = {m.__name__: TypeAdapter(m).validator for m in (
     Patient, Observation, Condition, MedicationRequest, MedicationAdministration, MedicationStatement,
-    MedicationDispense, Device, DeviceUseStatement, DeviceRequest, Procedure, Coverage,
+    MedicationDispense, Immunization, Device, DeviceUseStatement, DeviceRequest, Procedure, Coverage,
     PractitionerRole, CareTeam, Encounter, Location, ServiceRequest, Appointment)}

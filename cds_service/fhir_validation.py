@@ -24,7 +24,7 @@ SUPPORTED = {
     "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration", "Procedure",
     "Coverage", "PractitionerRole", "CareTeam", "Encounter", "Location", "Medication", "ServiceRequest",
     "CarePlan", "OperationOutcome", "MedicationStatement", "Device", "DeviceUseStatement", "Appointment",
-    "MedicationDispense", "DeviceRequest",
+    "MedicationDispense", "DeviceRequest", "Immunization",
 }
 
 

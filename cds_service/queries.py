@@ -136,6 +136,7 @@ def eligibility_plan(local_codes: dict[tuple[str, str], str]) -> dict[str, tuple
         "encounter": (Query("Encounter?_id={{context.encounterId}}&_include=Encounter:location&_count=10"),),
         "medication-statements": (Query(f"MedicationStatement?patient={PATIENT}&_count={PAGE}"),),
         "medication-dispenses": (Query(f"MedicationDispense?patient={PATIENT}&_count={PAGE}"),),
+        "immunizations": (Query(f"Immunization?patient={PATIENT}&_count={PAGE}"),),
         "devices": (Query(f"Device?patient={PATIENT}&_count=50"),),
         "device-use": (Query(f"DeviceUseStatement?patient={PATIENT}&_include=DeviceUseStatement:device&_count=50"),),
         "device-requests": (Query(f"DeviceRequest?patient={PATIENT}&_count=50"),),

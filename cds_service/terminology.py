@@ -247,6 +247,9 @@ MEDICATION_RESOURCES = ("MedicationRequest", "MedicationAdministration", "Medica
 # (FHIR R4 medicationdispense-status; review 2026-11-24e T1). "unknown" cannot be read either way.
 DISPENSE_HANDED_OVER = ("completed", "in-progress")
 DISPENSE_NOT_A_DOSE = ("preparation", "on-hold", "cancelled", "entered-in-error", "stopped", "declined")
+# Immunization statuses (FHIR R4 immunization-status: completed | entered-in-error | not-done) that are no dose given
+# (review 2026-11-24e T5); any other status fails validation and is reported.
+IMMUNIZATION_NOT_GIVEN = ("not-done", "entered-in-error")
 # MedicationStatement statuses that are not a dose given (FHIR R4 medication-statement-status).
 STATEMENT_NOT_A_DOSE = ("not-taken", "entered-in-error", "intended")
 

@@ -18,10 +18,10 @@ EXT_CRITERION = "org.example.zolgensma-cds.criterion"
 TODAY = date(2026, 11, 23)
 SOURCES = ("patient", "labs", "vitals", "conditions", "medication-requests", "medication-administrations",
            "medication-statements", "medication-dispenses", "procedures", "devices", "device-use", "device-requests",
-           "coverage", "practitioner-roles", "care-teams", "encounter", "service-requests")
+           "coverage", "practitioner-roles", "care-teams", "encounter", "service-requests", "immunizations")
 SOURCE_OF = {"Patient": "patient", "Condition": "conditions", "MedicationRequest": "medication-requests",
              "MedicationAdministration": "medication-administrations", "MedicationStatement": "medication-statements",
-             "MedicationDispense": "medication-dispenses",
+             "MedicationDispense": "medication-dispenses", "Immunization": "immunizations",
              "Medication": "medication-statements", "Procedure": "procedures", "Device": "devices",
              "DeviceUseStatement": "device-use", "DeviceRequest": "device-requests", "Coverage": "coverage",
              "PractitionerRole": "practitioner-roles",
@@ -355,6 +355,11 @@ MEDICATION = {"resourceType": "Medication", "id": "med-1",
     ([_dose_record("MedicationDispense", "completed", BY_REFERENCE, whenHandedOver="2026-03-01"), MEDICATION],
      "not-met"),
     ([_dose_record("MedicationDispense", "declined", ZOLGENSMA_NDC)], "met"),
+    # review 2026-11-24e T5: a kit recorded as an immunization (its vaccineCode); not done: no dose
+    ([{"resourceType": "Immunization", "id": "im", "status": "completed", "patient": _ME,
+       "vaccineCode": ZOLGENSMA_NDC["medicationCodeableConcept"], "occurrenceDateTime": "2026-03-01"}], "not-met"),
+    ([{"resourceType": "Immunization", "id": "im", "status": "not-done", "patient": _ME,
+       "vaccineCode": ZOLGENSMA_NDC["medicationCodeableConcept"]}], "met"),
 ])
 def test_prior_doses_in_every_record_shape(records, status):
     assert finding(eligible() + records, "one-time-dose").status == status

@@ -52,7 +52,7 @@ NOT_SUPPORTED = {"resourceType": "OperationOutcome", "issue": [{"severity": "err
 
 
 def test_the_eligible_infant_takes_one_batch_and_the_titer_fallback_by_default(rsps):
-    """Default settings (auto): the 16 searches that start together in one POST, with typed references
+    """Default settings (auto): the 17 searches that start together in one POST, with typed references
     (`patient=Patient/<id>`: the same search; some servers expand a bare id only in a URL's own query string);
     then the titer's fallback (its code is not the configured local one) and the lab results of the SMN1 result's
     day (follow_ups.py, review 2026-11-24b C2). This server includes the Location."""
@@ -61,7 +61,7 @@ def test_the_eligible_infant_takes_one_batch_and_the_titer_fallback_by_default(r
     response = make_app().test_client().post(SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
     batched = _batched(fake.calls)
-    assert len(batched) == 16 and len(fake.calls) == 18 and len(rsps.calls) == 3
+    assert len(batched) == 17 and len(fake.calls) == 19 and len(rsps.calls) == 3
     assert "Patient/eligible-infant" in batched
     assert "Condition?patient=Patient/eligible-infant&_count=200" in batched
     assert "PractitionerRole?practitioner=Practitioner/neuro-1&_count=50" in batched
@@ -79,13 +79,13 @@ PASSING = [(500, {}), (503, {}), (429, NOT_SUPPORTED), (401, NOT_SUPPORTED)]
 @pytest.mark.parametrize("refusal", REFUSALS + PASSING)
 @pytest.mark.parametrize("setting", [True, "auto"])
 def test_a_server_that_does_not_answer_the_batch_gets_the_searches_one_by_one(refusal, setting, rsps):
-    """Within the request limit: the POST counts as one request, not as the 16 searches it held."""
+    """Within the request limit: the POST counts as one request, not as the 17 searches it held."""
     fake = _refusing(rsps, refusal)
-    response = make_app(FHIR_BATCH=setting, FHIR_MAX_REQUESTS=19).test_client().post(
+    response = make_app(FHIR_BATCH=setting, FHIR_MAX_REQUESTS=20).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) == 18 and not _batched(fake.calls)
-    assert len(rsps.calls) == 19  # the POST, then the 18 GETs
+    assert len(fake.calls) == 19 and not _batched(fake.calls)
+    assert len(rsps.calls) == 20  # the POST, then the 19 GETs
 
 
 def _posts(rsps) -> int:
@@ -111,7 +111,7 @@ def test_auto_remembers_a_server_that_refused_the_batch(refusal, rsps):
     fake = _refusing(rsps, refusal)
     client = make_app().test_client()
     assert all(_eligible(client) for _ in range(3))
-    assert _posts(rsps) == 1 and len(fake.calls) == 3 * 18
+    assert _posts(rsps) == 1 and len(fake.calls) == 3 * 19
     other = "https://other-ehr.example.org/fhir"
     rsps.add(responses.POST, other, status=405, json=NOT_SUPPORTED)
     body = {**hook_request("eligible-infant", mode="server"), "fhirServer": other}
@@ -259,7 +259,7 @@ def test_a_batch_counts_each_of_its_searches_against_the_request_limit(rsps):
     fake.register(rsps, batch=True)
     response = make_app(FHIR_BATCH=True, FHIR_MAX_REQUESTS=10).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
-    assert not _batched(fake.calls) and len(fake.calls) == 10  # 16 searches do not fit: 10 GETs, then the limit
+    assert not _batched(fake.calls) and len(fake.calls) == 10  # 17 searches do not fit: 10 GETs, then the limit
     assert _outcome(response)["overall"] != "eligible"
     assert any("limit of FHIR requests" in i["problem"] for i in _outcome(response)["dataIssues"])
 

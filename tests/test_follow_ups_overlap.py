@@ -82,14 +82,14 @@ def test_the_report_day_search_starts_while_an_unrelated_source_is_still_unanswe
 
 
 def test_in_a_batch_the_follow_up_starts_while_the_location_read_after_it_is_still_unanswered(rsps):
-    """Default batch: the 16 searches in one POST, then (the server ignores `_include`) the encounter's Location
+    """Default batch: the 17 searches in one POST, then (the server ignores `_include`) the encounter's Location
     by id beside the titer's fallback; the day's search goes out while the Location is still unanswered."""
     server = Holding(FakeFhir(load("eligible-infant"), ignore=("_include",)),
                      held=lambda q: q.startswith("Location?"), releases=lambda q: q == REPORT_DAY)
     outcome = _call(rsps, server, batch=True)
     assert server.released_in_time == [True]
     assert outcome["overall"] == "eligible"
-    assert sum(q.startswith("batch:") for q in server.order) == 16
+    assert sum(q.startswith("batch:") for q in server.order) == 17
 
 
 def test_two_follow_ups_go_as_one_batch_when_the_call_batches(rsps):
@@ -103,19 +103,19 @@ def test_two_follow_ups_go_as_one_batch_when_the_call_batches(rsps):
     outcome = _call(rsps, server, batch=True)
     typed = [q.replace("patient=eligible-infant", "patient=Patient/eligible-infant") for q in (REPORT_DAY, HISTORY)]
     assert {"batch:" + q for q in typed} <= set(server.order)
-    assert sum(q.startswith("batch:") for q in server.order) == 16 + 2  # the first searches' batch, then these
+    assert sum(q.startswith("batch:") for q in server.order) == 17 + 2  # the first searches' batch, then these
     assert REPORT_DAY not in server.order and HISTORY not in server.order
     assert _statuses(outcome)["aav9-titer"] == "unknown" and _statuses(outcome)["smn1-biallelic"] == "met"
 
 
 def test_the_follow_up_counts_against_the_call_s_one_request_limit(rsps):
-    """17 requests allowed: the 16 first searches and the titer's fallback take them all, so the SMN1 day's search is
+    """18 requests allowed: the 17 first searches and the titer's fallback take them all, so the SMN1 day's search is
     not sent; genetics is `unknown` (naming genetics-reports) and nothing else changes. Before, the follow-up had
     a request limit of its own, and the call made one more."""
     fake = FakeFhir(load("eligible-infant"))
     server = Holding(fake, held=lambda q: False, releases=lambda q: False)
-    outcome = _call(rsps, server, FHIR_MAX_REQUESTS=17)
-    assert len(server.order) == 17 and REPORT_DAY not in server.order
+    outcome = _call(rsps, server, FHIR_MAX_REQUESTS=18)
+    assert len(server.order) == 18 and REPORT_DAY not in server.order
     statuses = _statuses(outcome)
     assert statuses.pop("smn1-biallelic") == "unknown"
     assert set(statuses.values()) == {"met"}

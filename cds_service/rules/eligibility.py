@@ -500,9 +500,10 @@ def one_time_dose(ctx: RuleContext) -> Finding:
     if order and order.unclear:
         return ctx.finding(c, UNKNOWN, "order-doses-unclear", [order.evidence], missing=("dose",),
                            why="; ".join(order.unclear))
-    # service-requests: a completed infusion ServiceRequest is a prior dose (review 2026-11-24e T2)
+    # service-requests: a completed infusion ServiceRequest is a prior dose (review 2026-11-24e T2); immunizations:
+    # a dose filed as an Immunization (T5)
     return ctx.unavailable(c, "medication-administrations", "medication-statements", "medication-dispenses",
-                           "procedures", "medication-requests", "service-requests") \
+                           "procedures", "medication-requests", "service-requests", "immunizations") \
         or ctx.finding(c, MET, "no-prior-dose")
 
 

@@ -47,7 +47,7 @@ DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
     "dose-within-label": ((VITALS, frozenset({"weight"})),),
     "weight-in-label-range": ((VITALS, frozenset({"weight"})),),
     "one-time-dose": ((("medication-administrations", "medication-statements", "medication-dispenses", "procedures",
-                        "medication-requests", "service-requests"),
+                        "medication-requests", "service-requests", "immunizations"),
                        frozenset({"zolgensma"})),),
     "benefit-covered": ((("coverage",), frozenset({"coverage"})),),
 }

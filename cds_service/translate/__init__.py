@@ -24,6 +24,7 @@ from .people import CoverageReader, payer_key
 from .products import (
     LABELER_PRODUCT,
     _medication_concept,
+    as_medication,
     is_zolgensma,
     medication_index,
     medication_kind,
@@ -99,7 +100,7 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             "MedicationRequest": self._medication_request,
             "MedicationAdministration": self._medication_administration, "Procedure": self._procedure,
             "MedicationStatement": self._medication_statement, "Device": self._device,
-            "MedicationDispense": self._medication_dispense,
+            "MedicationDispense": self._medication_dispense, "Immunization": self._immunization,
             "DeviceUseStatement": self._device_use, "DeviceRequest": self._device_request,
             "Coverage": self._coverage, "PractitionerRole": self._practitioner_role,
             "CareTeam": self._care_team, "Encounter": self._encounter, "Location": self._location,
@@ -169,6 +170,8 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
             kind = medication_kind(resource, self.medications, self._codes)
             kind = "zolgensma" if kind == LABELER_PRODUCT else kind  # it may be Zolgensma
             return kind or (None if unreadable_concept(_medication_concept(resource, self.medications)) else "other")
+        if rtype == "Immunization":  # a vaccine, unless its code says Zolgensma (or cannot be read)
+            return self._kind_of(as_medication(resource))
         return _KIND_BY_TYPE.get(rtype, "other") if type(rtype) is str else None
 
     def _future(self, value) -> bool:

@@ -24,7 +24,7 @@ MAX_UTC_OFFSET = timedelta(hours=14)
 PATIENT_ELEMENT = {
     "Observation": "subject", "Condition": "subject", "MedicationRequest": "subject",
     "MedicationAdministration": "subject", "MedicationStatement": "subject", "Procedure": "subject",
-    "MedicationDispense": "subject",
+    "MedicationDispense": "subject", "Immunization": "patient",
     "CareTeam": "subject", "Encounter": "subject", "ServiceRequest": "subject", "DeviceRequest": "subject",
     "DeviceUseStatement": "subject", "Device": "patient", "Coverage": "beneficiary",
 }

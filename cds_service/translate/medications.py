@@ -28,6 +28,8 @@ from .products import (
     _medication_concept,
     _medication_text,
     _reference,
+    as_medication,
+    coded_zolgensma,
     medication_kind,
     names_same_vector,
 )
@@ -240,11 +242,35 @@ class MedicationReader:
         self.facts.prior_doses.append(PriorDose(_ref(md), _to_date(stated), f"Zolgensma dispense ({md['status']}, "
                                                 f"{_medication_text(resource, self.medications)}) handed over"))
 
+    def _immunization(self, resource: dict) -> None:
+        """A dose filed as an Immunization (review 2026-11-24e T5), read as a medication record (its vaccineCode):
+        completed and coded as Zolgensma (kit or vial NDC, J3399), a prior dose; named Zolgensma in text only, or
+        the same vector under another name, a possible one (`review`); a product of Zolgensma's labeler not
+        identified, or a vaccine code that cannot be read, leaves "no prior dose" unsaid. Not done or entered in
+        error: nothing. Dated by occurrenceDateTime, else when recorded."""
+        if resource.get("status") in t.IMMUNIZATION_NOT_GIVEN:
+            return
+        view = as_medication(resource)
+        stated = resource.get("occurrenceDateTime") or resource.get("recorded")
+        im = self._zolgensma_record(view, self._kind(view), stated)
+        if im is None:
+            return
+        stated = im.get("occurrenceDateTime") or im.get("recorded")
+        if self._skipped_as_future(im, stated, "zolgensma"):
+            return
+        shown = _medication_text(view, self.medications)
+        if not coded_zolgensma(view, self.medications, self._codes):  # free text never makes a dose (T5)
+            self.facts.possible_prior_doses.append(PriorDose(
+                _ref(im), _to_date(stated), f"Immunization ({im['status']}) naming Zolgensma in text only: {shown}"))
+            return
+        self.facts.prior_doses.append(PriorDose(
+            _ref(im), _to_date(stated), f"Zolgensma recorded as an immunization ({im['status']}, {shown})"))
+
     def _labeler_product(self, resource: dict) -> None:
         """A record of a product of Zolgensma's labeler that is not identified: it may be a Zolgensma dose, so no
         "no prior Zolgensma" conclusion can rest on its source (rules/integrity.py), and day 0 may be missing."""
         stated = resource.get("effectiveDateTime") or _start(resource.get("effectivePeriod")) \
-            or resource.get("authoredOn") or resource.get("whenHandedOver")
+            or resource.get("authoredOn") or resource.get("whenHandedOver") or resource.get("occurrenceDateTime")
         when = f" (dated {stated})" if isinstance(stated, str) and stated else ""
         self._skip(resource, f"skipped: {_medication_text(resource, self.medications)}{when} is a product of "
                              f"Zolgensma's labeler {t.ZOLGENSMA_LABELER} (Novartis Gene Therapies) but not a Zolgensma "

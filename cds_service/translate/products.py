@@ -77,6 +77,21 @@ def _medication_concept(resource: dict, medications: dict | None = None) -> dict
     return {"text": display} if isinstance(display, str) and display else {}
 
 
+def as_medication(immunization: dict) -> dict:
+    """An Immunization read as a medication record: its vaccineCode as medicationCodeableConcept (review
+    2026-11-24e T5: some EHRs file a biologic given, Zolgensma included, as an immunization)."""
+    view = {k: v for k, v in immunization.items() if k not in ("medicationCodeableConcept", "medicationReference")}
+    code = immunization.get("vaccineCode")
+    return {**view, "medicationCodeableConcept": code} if code is not None else view
+
+
+def coded_zolgensma(resource: dict, medications: dict | None = None, codes: dict | None = None) -> bool:
+    """Its medication is identified as Zolgensma by a code (kit or vial NDC, HCPCS J3399, a site code), not only
+    by name."""
+    concept = _medication_concept(resource, medications)
+    return _kind_by_code([c for c in as_list(concept.get("coding")) if isinstance(c, dict)], codes)[0] == "zolgensma"
+
+
 def _medication_text(resource: dict, medications: dict | None = None) -> str:
     concept = _medication_concept(resource, medications)
     codings = [c for c in as_list(concept.get("coding")) if isinstance(c, dict)]
