@@ -260,6 +260,19 @@ def answer_both_routes(client, resources: list[dict], url: str = "/cds-services/
     return answers[0]
 
 
+def answer_each_route(client, resources: list[dict], tamper=None, url: str = "/cds-services/zolgensma-order-sign",
+                      name: str = "eligible-infant", hook: str = "order-sign") -> dict[str, dict]:
+    """The answers through prefetch and through the FHIR server, each route on its own mocked server, by mode: for
+    cases whose answers are not identical (a failed search is reported by each route in its own words)."""
+    answers = {}
+    for mode in ("prefetch", "server"):
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            FakeFhir(resources, tamper=tamper).register(rsps)
+            body = hook_request(name, hook, mode=mode, resources=resources, tamper=tamper)
+            answers[mode] = client.post(url, json=body).json
+    return answers
+
+
 def only_follow_ups(calls: list[str]) -> bool:
     """What the prefetch route may ask the FHIR server: lab results absent from the prefetch, by code (the labs
     prefetch asks for category=laboratory; a result recorded without it is searched for by code)."""

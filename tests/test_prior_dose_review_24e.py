@@ -110,14 +110,9 @@ def test_a_failed_service_request_search_leaves_one_time_dose_unknown(client):
         if query.startswith("ServiceRequest"):
             return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
         return answer
-    import responses
-    from fhir_fake import FakeFhir, hook_request
-    record = _record()
-    for mode in ("prefetch", "server"):  # each route on its own: their data-issue cards count the failure apart
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-            FakeFhir(record, tamper=fail).register(rsps)
-            body = hook_request("eligible-infant", "order-sign", mode=mode, resources=record, tamper=fail)
-            answer = client.post("/cds-services/zolgensma-order-sign", json=body).json
+    from fhir_fake import answer_each_route
+    # each route on its own: their data-issue cards count the failure apart
+    for mode, answer in answer_each_route(client, _record(), tamper=fail).items():
         outcome, one_time = _outcome(answer)
         assert (one_time["status"], outcome["overall"]) == ("unknown", "incomplete"), mode
         assert "service-requests" in one_time["reason"], mode

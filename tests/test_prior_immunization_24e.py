@@ -10,8 +10,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-import responses
-from fhir_fake import FakeFhir, answer_both_routes, hook_request, load
+from fhir_fake import answer_both_routes, answer_each_route, load
 
 from cds_service.data_access import prefetch_templates
 
@@ -91,12 +90,7 @@ def test_an_immunization_search_not_read_completely_leaves_one_time_dose_unknown
         if failure == "failed":
             return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "exception"}]}
         return {**answer, "total": len(answer.get("entry") or ()) + 5}
-    record = _record()
-    for mode in ("prefetch", "server"):
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-            FakeFhir(record, tamper=tamper).register(rsps)
-            body = hook_request("eligible-infant", "order-sign", mode=mode, resources=record, tamper=tamper)
-            answer = client.post("/cds-services/zolgensma-order-sign", json=body).json
+    for mode, answer in answer_each_route(client, _record(), tamper=tamper).items():
         outcome, one_time = _one_time(answer)
         assert (one_time["status"], outcome["overall"]) == ("unknown", "incomplete"), mode
         assert "immunizations" in one_time["reason"], mode
