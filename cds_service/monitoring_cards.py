@@ -107,8 +107,12 @@ class MonitoringCards:
             summary = s["critical"].format(day=ev.day, alerts=plain_list(list(dict.fromkeys(named))))
         if SEVERITY_ORDER[worst] < SEVERITY_ORDER[indicator]:
             indicator = worst  # the first card never looks calmer than the worst alert below it
-        lines = [s["detailIntro"].format(infusion=ev.infusion.isoformat(), reference=md(ev.infusion_evidence.reference),
-                                         day=ev.day, today=ev.today.isoformat()),
+        intro = s["detailIntro"].format(infusion=ev.infusion.isoformat(), reference=md(ev.infusion_evidence.reference),
+                                        day=ev.day, today=ev.today.isoformat())
+        if ev.infusion_evidence.reference.startswith("MedicationDispense/"):  # day 0 from a handed-over kit
+            intro += " " + s["dayZeroFromDispense"].format(reference=md(ev.infusion_evidence.reference),
+                                                           infusion=ev.infusion.isoformat())
+        lines = [intro,
                  "", "| Day | Date | Test | Status | Evidence |", "|---|---|---|---|---|"]
         labels = self.t["statusLabels"]
         for i in sorted(ev.items, key=lambda i: (i.due, i.test)):

@@ -193,6 +193,7 @@ def monitoring_plan() -> dict[str, tuple[Query, ...]]:
         "medication-requests": (Query(f"MedicationRequest?patient={PATIENT}&_count={PAGE}"),),
         "medication-administrations": (Query(f"MedicationAdministration?patient={PATIENT}&_count={PAGE}"),),
         "procedures": (Query(f"Procedure?patient={PATIENT}&_count={PAGE}"),),
+        "medication-dispenses": (Query(f"MedicationDispense?patient={PATIENT}&_count={PAGE}"),),
         # Outcomes milestones (rules/milestones.py): ventilation on record, and the assessments, read completely.
         "conditions": (Query(f"Condition?patient={PATIENT}&_count={PAGE}"),),
         "assessments": (Query(f"Observation?patient={PATIENT}&category=exam,survey,therapy,activity&_sort=-date"
@@ -204,7 +205,7 @@ def monitoring_steps() -> tuple[dict[str, tuple[Query, ...]], ...]:
     """The monitoring service's searches in three steps, each only when the one before says the patient may
     concern it (a patient-view service is called on every chart open): (1) the Patient, for the age; (2) for a
     child, the sources day 0 is found in (rules.monitoring.INFUSION_SOURCES: administrations, medication orders,
-    procedures), read completely as before; (3) for a child with a Zolgensma dose on record, or one of those
+    procedures, dispenses), read completely as before; (3) for a child with a Zolgensma dose on record, or one of those
     sources not read completely, the rest (lab history, conditions, assessments)."""
     plan = monitoring_plan()
     doses = {name: plan[name] for name in INFUSION_SOURCES}

@@ -261,14 +261,15 @@ def answer_both_routes(client, resources: list[dict], url: str = "/cds-services/
 
 
 def answer_each_route(client, resources: list[dict], tamper=None, url: str = "/cds-services/zolgensma-order-sign",
-                      name: str = "eligible-infant", hook: str = "order-sign") -> dict[str, dict]:
+                      name: str = "eligible-infant", hook: str = "order-sign",
+                      sources: tuple[str, ...] = ()) -> dict[str, dict]:
     """The answers through prefetch and through the FHIR server, each route on its own mocked server, by mode: for
     cases whose answers are not identical (a failed search is reported by each route in its own words)."""
     answers = {}
     for mode in ("prefetch", "server"):
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
             FakeFhir(resources, tamper=tamper).register(rsps)
-            body = hook_request(name, hook, mode=mode, resources=resources, tamper=tamper)
+            body = hook_request(name, hook, mode=mode, resources=resources, tamper=tamper, sources=sources)
             answers[mode] = client.post(url, json=body).json
     return answers
 
@@ -303,7 +304,7 @@ def without_generated_ids(body):
 EXAMPLES = ("eligible-infant", "missing-labs", "titer-1-100")
 MONITORING_EXAMPLES = ("monitoring-day-45-overdue",)
 MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",
-                      "conditions", "assessments")
+                      "medication-dispenses", "conditions", "assessments")
 
 
 def example_request(name: str) -> tuple[str, dict]:

@@ -17,7 +17,8 @@ LAB_ORDERS_URL = "/cds-services/zolgensma-monitoring-lab-orders"
 SOURCES = SERVICES[MONITORING].sources
 DAY_45 = "monitoring-day-45-overdue"
 NO_DOSE = "monitoring-no-infusion"  # a child of 8 months, no Zolgensma on record
-DOSE_SEARCHES = ["MedicationAdministration", "MedicationRequest", "Procedure"]
+# the dispenses too: a kit handed over may be the only record of the dose (review 2026-11-24e)
+DOSE_SEARCHES = ["MedicationAdministration", "MedicationDispense", "MedicationRequest", "Procedure"]
 
 
 def _adult(name: str) -> list[dict]:
@@ -69,7 +70,7 @@ def test_a_child_with_a_dose_reads_everything(rsps):
     assert cards[0]["extension"]["org.example.zolgensma-cds.monitoring"]["day"] == 45
     # Observations: the lab history, the monitored tests by code (a result without the laboratory category), the
     # assessments
-    assert _kinds(calls) == ["Condition", *DOSE_SEARCHES[:2], "Observation", "Observation", "Observation",
+    assert _kinds(calls) == ["Condition", *DOSE_SEARCHES[:3], "Observation", "Observation", "Observation",
                              "Procedure"]
 
 
@@ -175,7 +176,7 @@ def test_discovery_prefetches_the_patient_only_when_lean(mode):
         assert "prefetch" not in lab_orders  # an order that is not a lab order needs nothing
     else:
         keys = {"patient", "labs", "labCodes", "medicationRequests", "medicationAdministrations", "procedures",
-                "conditions", "assessments"}
+                "medicationDispenses", "conditions", "assessments"}
         assert set(monitoring["prefetch"]) == set(lab_orders["prefetch"]) == keys
 
 

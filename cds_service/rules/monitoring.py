@@ -99,20 +99,30 @@ class MonitoringEvaluation:
 
 
 def infusion_date(facts: PatientFacts) -> tuple[date, Evidence] | None:
+    """Day 0: the latest dated record of the infusion (administration, procedure, completed order). A dispense is
+    dated when the kit was handed over, not when it was infused: it sets day 0 only when no other dose record is
+    dated (review 2026-11-24e: a dispense may be the only record of a dose; the card then says so)."""
     dated = [d for d in facts.prior_doses if d.when is not None]
+    dated = [d for d in dated if not is_dispense(d)] or dated
     if not dated:
         return None
     latest = max(dated, key=lambda d: d.when)
     return latest.when, latest.evidence
 
 
+def is_dispense(dose) -> bool:
+    return dose.reference.startswith("MedicationDispense/")
+
+
 def several_dose_records(facts: PatientFacts, day0: date, used: Evidence) -> Alert | None:
     """Zolgensma is a single dose (FDA label 2.1): more than one record of it being given is a duplicate entry or
     a second dose, to confirm, never silently passed over (review 2026-11-24d S4). The schedule keeps day 0 from
     the latest dated record (infusion_date; the card says which), so the steroid course and the draws never end
-    early. Completed orders are left out: an order is dated when written or planned, not when given. One
+    early. Completed orders are left out: an order is dated when written or planned, not when given; so are
+    dispenses beside a record of the infusion (a kit is handed over the day before or on the day). One
     administration and one Procedure (or statement) on the same day are one infusion recorded twice over."""
     given = [d for d in facts.prior_doses if not d.reference.startswith("MedicationRequest/")]
+    given = [d for d in given if not is_dispense(d)] or given
     kinds = [d.reference.split("/")[0] for d in given]
     dates = {d.when for d in given}
     if len(given) < 2 or (len(dates) == 1 and None not in dates and len(set(kinds)) == len(kinds)):
@@ -122,7 +132,9 @@ def several_dose_records(facts: PatientFacts, day0: date, used: Evidence) -> Ale
 
 
 # Where a Zolgensma infusion (day 0) can be recorded.
-INFUSION_SOURCES = ("medication-administrations", "procedures", "medication-requests")
+# A dispense (the kit handed over) may be the only record of a dose (review 2026-11-24e T1): day 0 from its date
+# when nothing else dates the infusion.
+INFUSION_SOURCES = ("medication-administrations", "procedures", "medication-requests", "medication-dispenses")
 
 
 def why_no_day_zero(facts: PatientFacts) -> list[str]:
