@@ -94,3 +94,26 @@ def test_an_immunization_search_not_read_completely_leaves_one_time_dose_unknown
         outcome, one_time = _one_time(answer)
         assert (one_time["status"], outcome["overall"]) == ("unknown", "incomplete"), mode
         assert "immunizations" in one_time["reason"], mode
+
+
+def _answered_with(resource: dict):
+    """A server whose Immunization search also returns `resource` (it ignored the patient parameter)."""
+    def tamper(query, answer):
+        if query.startswith("Immunization"):
+            entries = [*(answer.get("entry") or ()), {"resource": resource}]
+            return {**answer, "entry": entries, "total": len(entries)}
+        return answer
+    return tamper
+
+
+def test_another_patients_immunization_is_never_evidence(client):
+    """A search for this patient's immunizations that returns another patient's is not a complete answer: one naming
+    Zolgensma leaves one-time-dose unknown (never a prior dose of this child); another vaccine changes nothing."""
+    sibling = {"reference": "Patient/sibling"}
+    answer = answer_both_routes(client, _record(), tamper=_answered_with(_immunization(KIT) | {"patient": sibling}))
+    outcome, one_time = _one_time(answer)
+    assert (one_time["status"], outcome["overall"]) == ("unknown", "incomplete")
+    assert "Immunization/imm-1" in one_time["reason"] and "Patient/sibling" in one_time["reason"]
+    hep_b = _immunization({"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "08"}]}) | {"patient": sibling}
+    outcome, one_time = _one_time(answer_both_routes(client, _record(), tamper=_answered_with(hep_b)))
+    assert outcome["overall"] == "eligible" and one_time["status"] == "met"

@@ -166,12 +166,11 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         if rtype == "Observation":
             return self.classify(resource.get("code")) or (None if unreadable_concept(resource.get("code"))
                                                            else "other")
-        if rtype in t.MEDICATION_RESOURCES:
+        if rtype in t.MEDICATION_RESOURCES or rtype == "Immunization":  # a vaccine, unless its code says Zolgensma
+            resource = as_medication(resource) if rtype == "Immunization" else resource
             kind = medication_kind(resource, self.medications, self._codes)
             kind = "zolgensma" if kind == LABELER_PRODUCT else kind  # it may be Zolgensma
             return kind or (None if unreadable_concept(_medication_concept(resource, self.medications)) else "other")
-        if rtype == "Immunization":  # a vaccine, unless its code says Zolgensma (or cannot be read)
-            return self._kind_of(as_medication(resource))
         return _KIND_BY_TYPE.get(rtype, "other") if type(rtype) is str else None
 
     def _future(self, value) -> bool:
