@@ -82,12 +82,21 @@ class Titer:
     # method_from says where the method was read ("Observation.method" or "test name").
     method_kind: str | None = None
     method_from: str = ""
+    # What the lab wrote beside the value that may change what it means (review 2026-11-24f F2): a parenthesis
+    # after the dilution or a note, quoted; remark_kind "specimen" (the specimen was unfit), "comment" (any
+    # other parenthesis) or "note" (a note naming a repeat, an addendum or another dilution); "" for none.
+    remark: str = ""
+    remark_kind: str = ""
+    # The lab's own reading of the value: (as shown, meaning) with meaning "negative", "positive", "high",
+    # "equivocal" (a qualifier in the parenthesis, Observation.interpretation); rules/eligibility compares them.
+    flags: tuple[tuple[str, str], ...] = ()
 
     @property
     def evidence(self) -> Evidence:
         method = f", method {self.method} (from {self.method_from})" if self.method else ", method not recorded"
         when = _date_text(self.when)
-        return Evidence(self.reference, f"titer {self.reported}{method}, on {when}")
+        return Evidence(self.reference, f"titer {self.reported}{method}, on {when}",
+                        self.remark if self.remark_kind == "note" else "")
 
 
 @dataclass

@@ -66,6 +66,7 @@ def validate(resource: dict, strict: bool = False, droppable: frozenset[str] = f
     subset = fhir_subset.VALIDATORS.get(rtype)
     if subset is None:
         raise InvalidResource(f"resource type {rtype} is not used")
+    _one_of_each_choice(resource, rtype)
     droppable = droppable | DROPPABLE.get(rtype, frozenset())
     dropped: list[str] = []
     if strict:
@@ -79,6 +80,21 @@ def validate(resource: dict, strict: bool = False, droppable: frozenset[str] = f
             except ValidationError:
                 continue
         raise InvalidResource(_explain(err)) from None
+
+
+# Choice elements ([x]) the rules read, per resource type: FHIR R4 allows at most one of each ("value[x] 0..1").
+# Two ("<1:25" as valueString beside valueQuantity 200) say two things: which one the sender meant cannot be told,
+# so the resource is invalid, skipped and reported, never read by whichever the reader tries first (review
+# 2026-11-24f F2).
+_CHOICES = {"Observation": ("value", "effective")}
+
+
+def _one_of_each_choice(resource: dict, rtype: str) -> None:
+    for stem in _CHOICES.get(rtype, ()):
+        given = sorted(k for k in resource if type(k) is str and k.startswith(stem) and k[len(stem):len(stem) + 1]
+                       .isupper() and resource[k] is not None)
+        if len(given) > 1:
+            raise InvalidResource(f"{stem}[x] given {len(given)} times ({', '.join(given)}): FHIR R4 allows one")
 
 
 def _without_invalid(resource: dict, err: ValidationError, droppable: frozenset[str]):

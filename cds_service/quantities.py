@@ -169,17 +169,25 @@ def unit_scales(analyte: str) -> dict[float, str]:
     return scales
 
 
-_TITER = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*1\s*[:/]\s*(\d+(?:\.\d+)?)\s*(?:\(.*\))?\s*$")
+_TITER = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*1\s*[:/]\s*(\d+(?:\.\d+)?)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 _COMPARATORS = {"≤": "<=", "≥": ">=", None: "=", "": "="}
 
 
-def parse_titer_string(text: str) -> tuple[float, str]:
-    """'1:25' -> (25, '='); '<1:25' -> (25, '<'); '1/50' -> (50, '='). Raises ValueError."""
+def split_titer_string(text: str) -> tuple[float, str, str]:
+    """'1:25 (negative)' -> (25, '=', 'negative'); '<1:25' -> (25, '<', ''). The parenthesis after the dilution
+    is returned as written (stripped): what it says is the reader's to judge, never dropped here (review
+    2026-11-24f F2: "1:25 (repeat at higher dilution 1:400)"). Raises ValueError."""
     match = _TITER.match(text or "")
     if not match:
         raise ValueError(f"not a titer: {text!r}")
     comparator = _COMPARATORS.get(match.group(1), match.group(1))
-    return float(match.group(2)), comparator
+    return float(match.group(2)), comparator, (match.group(3) or "").strip()
+
+
+def parse_titer_string(text: str) -> tuple[float, str]:
+    """'1:25' -> (25, '='); '<1:25' -> (25, '<'); '1/50' -> (50, '='). Raises ValueError."""
+    reciprocal, comparator, _ = split_titer_string(text)
+    return reciprocal, comparator
 
 
 def titer_at_most(reciprocal: float, comparator: str, limit: float) -> bool | None:

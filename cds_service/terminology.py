@@ -182,6 +182,35 @@ NOT_ELISA_METHOD_TEXT = ("neutralizing", "neutralising", "neutralization", "neut
 # the lab, not the assay, and are read past ("ELISA (CLIA-certified reference lab)" is ELISA; review 2026-11-24f F8).
 CLIA_CERTIFICATION_TEXT = ("clia certified", "clia certificated", "clia approved", "clia licensed", "clia accredited",
                            "clia lab", "clia laboratory")
+# What a lab writes in a parenthesis after the dilution, or in Observation.note, beside an AAV9 titer (review
+# 2026-11-24f F2). Matched on normalised words (lower case, punctuation as spaces), the whole parenthesis.
+# Qualifiers that only restate the result, with what they say (contradictions with the value: rules/eligibility._flag_against).
+# "confirmed" phrases say the reported dilution was checked: nothing to act on. Any other parenthesis is a
+# comment the service cannot read: `review`, quoted ("1:25 (repeat at higher dilution 1:400)").
+TITER_QUALIFIERS = {
+    "negative": "negative", "neg": "negative", "not detected": "negative", "none detected": "negative",
+    "nonreactive": "negative", "non reactive": "negative", "normal": "negative", "within normal limits": "negative",
+    "positive": "positive", "pos": "positive", "detected": "positive", "reactive": "positive",
+    "borderline": "equivocal", "equivocal": "equivocal", "indeterminate": "equivocal",
+    "confirmed": "", "result confirmed": "", "repeated and confirmed": "", "repeat confirmed": "",
+    "reflex dilution performed result confirmed": "", "elisa": "", "by elisa": "", "total antibody": "",
+    "total ab": "",
+}
+# A comment (in the parenthesis or a note) saying the specimen was unfit: the result is not a measurement of the
+# patient's serum: `unknown`, re-draw. Matched as whole normalised words or phrases.
+TITER_SPECIMEN_PROBLEM_TEXT = (
+    "hemolyzed", "haemolysed", "haemolyzed", "hemolysed", "hemolysis", "haemolysis", "lipemic", "lipaemic",
+    "icteric", "clotted", "recollect", "re collect", "recollection", "redraw", "re draw", "insufficient",
+    "qns", "quantity not sufficient", "specimen rejected", "rejected", "unsuitable", "contaminated",
+    "improperly collected", "improperly stored", "leaked", "specimen unacceptable", "unacceptable",
+)
+# A note beside a titer that points away from the value: another result, a repeat, an addendum, a correction.
+# (A note naming another dilution "1:N" counts too: quantities.TITER_IN_TEXT.) `review`, quoted.
+TITER_NOTE_REVIEW_TEXT = (
+    "repeat", "repeated", "repeating", "retest", "re test", "retested", "addendum", "amended", "corrected",
+    "correction", "see comment", "see note", "disregard", "erroneous", "in error", "discrepant", "questionable",
+    "invalid", "pending", "to follow", "higher dilution", "further dilution",
+)
 
 # --- Medications ----------------------------------------------------------------------------
 # Zolgensma kit NDCs: product codes 120..156 of labeler 71894, one per 0.5 kg band

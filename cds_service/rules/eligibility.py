@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts
+from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts, Titer
 from ..quantities import add_years, age_in_months, bound_holds, plain_list, titer_at_most, with_unit
 from ..terminology import FEVER_THRESHOLD_C, FEVER_WINDOW_DAYS, NOT_SMA_EVIDENCE, SMA_DIAGNOSES, TEMPERATURES
 from .birth import over_birth_span, partial_birth
@@ -276,7 +276,18 @@ def aav9_titer(ctx: RuleContext) -> Finding:
     ev = [latest.evidence]
     params = dict(titer=latest.reported, limit="1:50", date=latest.when.isoformat(),
                   age_days=days(ctx.as_of, latest.when), window=TITER_MAX_AGE_DAYS)
+    # What the lab wrote beside the value decides before the value does (review 2026-11-24f F2, F4): a specimen it
+    # calls unfit is no measurement (re-draw); a comment, a note pointing at a repeat or another dilution, or a
+    # flag that contradicts the value leaves the result unsettled: never `met` (nor `not-met`) on it.
+    if latest.remark_kind == "specimen":
+        return ctx.finding(c, UNKNOWN, "titer-specimen-unfit", ev, missing=("aav9-titer",), remark=latest.remark,
+                           **params)
+    if latest.remark_kind:
+        return ctx.finding(c, REVIEW, "titer-remark", ev, remark=latest.remark, **params)
     within = titer_at_most(latest.reciprocal, latest.comparator, TITER_LIMIT)
+    against = _flag_against(latest, within)
+    if against:
+        return ctx.finding(c, REVIEW, "titer-flag-contradicts", ev, flag=against, **params)
     if within is False:
         return ctx.finding(c, NOT_MET, "titer-above-limit", ev, **params)
     if within is None:
@@ -300,7 +311,22 @@ def aav9_titer(ctx: RuleContext) -> Finding:
         return ctx.finding(c, REVIEW, "titer-newer-other-assay", ev + [t.evidence for t in newer],
                            other_titer=other.reported, other_method=other.method or "another assay",
                            other_date=other.when.isoformat(), **params)
+    noted = [shown for shown, meaning in latest.flags if meaning in ("positive", "high", "equivocal")]
+    if noted:  # "1:25" flagged High against a lab range of <1:25: the policy's limit is 1:50 (a note, not a doubt)
+        return ctx.finding(c, MET, "titer-within-limit-flagged", ev, flag=", ".join(noted), **params)
     return ctx.finding(c, MET, "titer-within-limit", ev, **params)
+
+
+def _flag_against(titer: Titer, within: bool | None) -> str:
+    """The lab's flag that contradicts the titer's value, as shown ("" when none does): positive or high beside a
+    value below a dilution ("<1:25": no antibodies at the lowest dilution tested), negative beside a titer above
+    the limit or reported as at least a dilution. Either the value or the flag is wrong: the lab says which."""
+    for shown, meaning in titer.flags:
+        if meaning in ("positive", "high") and titer.comparator in ("<", "<="):
+            return shown
+        if meaning == "negative" and (within is False or titer.comparator in (">", ">=")):
+            return shown
+    return ""
 
 # --- criteria 8 and 9 -------------------------------------------------------------------------
 def _baseline(ctx: RuleContext, c: str, analytes: tuple[str, ...], alternatives: dict[str, str] | None = None):

@@ -192,17 +192,17 @@ class Translator(ObservationReader, MedicationReader, ClinicalReader, CoverageRe
         self.facts.unread.append(Unread(self._source, ref, reason, kind, when))
 
     def _valid(self, resource: dict, kind: str | None = None, when: date | None = None,
-               droppable: frozenset[str] = frozenset(), lost: list[str] | None = None):
-        """The validated subset, or None (skipped, reported, remembered as unread). Invalid elements that no
-        decision needs (fhir_validation.DROPPABLE, plus `droppable`) are left out and reported instead; with
-        `lost`, they are put there for the caller to report (it decides what their loss means)."""
+               droppable: frozenset[str] = frozenset(), lost: list[str] | None = None, skipped_as: str = "skipped"):
+        """The validated subset, or None (skipped, reported with `skipped_as`, remembered as unread). Invalid
+        elements that no decision needs (fhir_validation.DROPPABLE, plus `droppable`) are left out and reported
+        instead; with `lost`, they are put there for the caller to report (it decides what their loss means)."""
         try:
             model, dropped = validate(resource, self.strict, droppable)
         except InvalidResource as err:
             try:  # harmless noise (whitespace, case of status codes) first, then strictly
                 model, dropped = validate(tidy(resource), self.strict, droppable)
             except InvalidResource:
-                self._skip(resource, f"skipped: {err}", kind, when)
+                self._skip(resource, f"{skipped_as}: {err}", kind, when)
                 return None
         if "id (invalid)" in dropped and type(resource.get("id")) is str:
             model["id"] = resource["id"][:64]  # shown as the EHR names it, so that it can be found and fixed

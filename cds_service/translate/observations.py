@@ -31,7 +31,7 @@ from .common import (
 from .genetics import UnreadableGenetics, finish, read_genetics
 from .ranges import RangeOption, pick_range, read_bound
 from .result_dates import date_problem, effective_date, latest_possible, raw_date, stated_date
-from .titers import titer_method, titer_value
+from .titers import titer_method, titer_remark, titer_value
 
 
 @dataclass
@@ -180,7 +180,9 @@ class ObservationReader:
                     DataIssue(items[0][1].reference, f"{analyte} results of {when} disagree: {refs}"))
 
     def _read_observation(self, resource: dict, analyte: str) -> None:
-        obs = self._valid(resource, analyte, raw_date(resource))
+        # An invalid titer (two value[x]) is a result on record that could not be read, never a missing one
+        obs = self._valid(resource, analyte, raw_date(resource),
+                          skipped_as=TITER_NOT_READABLE if analyte == "aav9-titer" else "skipped")
         if obs is None:
             return
         stated = obs.get("effectiveDateTime") or _start(obs.get("effectivePeriod")) or obs.get("issued")
@@ -251,7 +253,7 @@ class ObservationReader:
 
     def _titer(self, obs: dict, when: date | None) -> None:
         try:
-            reciprocal, comparator, reported = titer_value(obs)
+            reciprocal, comparator, reported, parenthesis = titer_value(obs)
         except ValueError as err:
             self._skip(obs, f"{TITER_NOT_READABLE}: {err}", "aav9-titer", when)
             return
@@ -261,7 +263,9 @@ class ObservationReader:
                        "aav9-titer", when)
             return
         method, kind, where = titer_method(obs)
-        self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where))
+        remark, remark_kind, flags = titer_remark(obs, parenthesis)
+        self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where,
+                                       remark, remark_kind, flags))
         if when is None:  # shown on the card, but it may be the newest titer: no older one can be taken as latest
             reason = f"titer {reported} {date_problem(stated_date(obs))}: it may be newer than the titer used"
             self.facts.unread.append(Unread(self._source, _ref(obs), reason, "aav9-titer", latest_possible(obs)))

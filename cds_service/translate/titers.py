@@ -4,20 +4,23 @@ reader (observations.py) decides strictly what a value it could not read means."
 
 from __future__ import annotations
 
+import re
+
 from .. import terminology as t
-from ..quantities import parse_titer_string
+from ..quantities import split_titer_string
 from .common import _NONE, _codings, _concept_text, _norm, _s
 
 
-def titer_value(obs: dict) -> tuple[float, str, str]:
+def titer_value(obs: dict) -> tuple[float, str, str, str]:
+    """(reciprocal, comparator, value as reported, the parenthesis after a written dilution or "")."""
     text = obs.get("valueString")
     if text:
-        reciprocal, comparator = parse_titer_string(text)
-        return reciprocal, comparator, text.strip()
+        reciprocal, comparator, parenthesis = split_titer_string(text)
+        return reciprocal, comparator, text.strip(), parenthesis
     text = _concept_text(obs.get("valueCodeableConcept"))
     if text:
-        reciprocal, comparator = parse_titer_string(text)
-        return reciprocal, comparator, text
+        reciprocal, comparator, parenthesis = split_titer_string(text)
+        return reciprocal, comparator, text, parenthesis
     ratio = obs.get("valueRatio")
     if ratio is not None:
         num, den = ratio.get("numerator") or _NONE, ratio.get("denominator") or _NONE
@@ -25,14 +28,14 @@ def titer_value(obs: dict) -> tuple[float, str, str]:
             raise ValueError("ratio without numerator/denominator")
         reciprocal = float(den["value"]) / float(num["value"])
         comparator = num.get("comparator") or den.get("comparator") or "="
-        return reciprocal, comparator, f"{comparator if comparator != '=' else ''}1:{reciprocal:g}"
+        return reciprocal, comparator, f"{comparator if comparator != '=' else ''}1:{reciprocal:g}", ""
     q = obs.get("valueQuantity") or _NONE
     if q.get("value") is not None:
         value = float(q["value"])
         unit = (q.get("code") or q.get("unit") or "").lower()
         if "titer" in unit or "titre" in unit or unit in ("{dilution}", "dilution"):
             comparator = q.get("comparator") or "="
-            return value, comparator, f"{comparator if comparator != '=' else ''}1:{value:g}"
+            return value, comparator, f"{comparator if comparator != '=' else ''}1:{value:g}", ""
         raise ValueError(f"quantity {q['value']} {unit or '(no unit)'} is not a titer")
     raise ValueError("no value")
 
@@ -71,3 +74,39 @@ def titer_method(obs: dict) -> tuple[str | None, str | None, str]:
         if kind:
             return text, kind, "test name"
     return None, None, ""
+
+
+def titer_remark(obs: dict, parenthesis: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(remark quoted, its kind, the qualifier's flag) from the parenthesis after the dilution and the notes
+    (review 2026-11-24f F2). A known qualifier ("negative", "result confirmed") is read as a flag or nothing;
+    any other parenthesis is a comment ("specimen" when it says the specimen was unfit); a note counts only
+    when it says the specimen was unfit or points at a repeat, an addendum or another dilution."""
+    flags: tuple[tuple[str, str], ...] = ()
+    if parenthesis:
+        words = _norm(parenthesis)
+        if words in t.TITER_QUALIFIERS:
+            meaning = t.TITER_QUALIFIERS[words]
+            flags = ((parenthesis, meaning),) if meaning else ()
+        else:
+            return parenthesis, "specimen" if _says(words, _SPECIMEN) else "comment", flags
+    for note in obs.get("note") or ():
+        text = _s(note.get("text")).strip()
+        words = _norm(text)
+        if not words or words in t.TITER_QUALIFIERS:
+            continue
+        if _says(words, _SPECIMEN):
+            return text, "specimen", flags
+        if _says(words, _NOTE_REVIEW) or _ANOTHER_DILUTION.search(text):
+            return text, "note", flags
+    return "", "", flags
+
+
+def _says(words: str, phrases: tuple[str, ...]) -> bool:
+    padded = f" {words} "
+    return any(f" {p} " in padded for p in phrases)
+
+
+_SPECIMEN = tuple(_norm(p) for p in t.TITER_SPECIMEN_PROBLEM_TEXT)
+_NOTE_REVIEW = tuple(_norm(p) for p in t.TITER_NOTE_REVIEW_TEXT)
+# A dilution named in a note ("Titer >1:50 on repeat"): another result than the value it annotates.
+_ANOTHER_DILUTION = re.compile(r"\b1\s*[:/]\s*\d")
