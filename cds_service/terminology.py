@@ -184,7 +184,8 @@ CLIA_CERTIFICATION_TEXT = ("clia certified", "clia certificated", "clia approved
                            "clia lab", "clia laboratory")
 # What a lab writes in a parenthesis after the dilution, or in Observation.note, beside an AAV9 titer (review
 # 2026-11-24f F2). Matched on normalised words (lower case, punctuation as spaces), the whole parenthesis.
-# Qualifiers that only restate the result, with what they say (contradictions with the value: rules/eligibility._flag_against).
+# Qualifiers that only restate the result, with what they say (a contradiction with the value:
+# rules/eligibility._flag_against).
 # "confirmed" phrases say the reported dilution was checked: nothing to act on. Any other parenthesis is a
 # comment the service cannot read: `review`, quoted ("1:25 (repeat at higher dilution 1:400)").
 TITER_QUALIFIERS = {
