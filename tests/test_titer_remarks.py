@@ -43,8 +43,8 @@ def test_a_parenthesis_naming_another_dilution_is_review_quoting_it(client):
     answer = answer_both_routes(client, _with_titer(valueString="1:25 (repeat at higher dilution 1:400)"))
     got = _titer(answer)
     assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "titer-remark", "needs-review")
-    assert answer["cards"][0]["summary"] == \
-        "Zolgensma needs Medical Director review: AAV9 titer of 2026-11-20 carries a lab comment"
+    assert answer["cards"][0]["summary"] == "Zolgensma needs Medical Director review: AAV9 titer 1:25 (repeat at " \
+        "higher dilution 1:400) (2026-11-20) carries a lab comment"
     card = _card(answer, "Anti-AAV9 titer carries a lab comment")
     assert "the lab wrote: 'repeat at higher dilution 1:400'" in card["detail"]
     assert "Observation/aav9" in card["detail"] and "DR.005.D criterion 6" in card["detail"]
