@@ -169,6 +169,9 @@ class MonitoringCards:
         if alert.code == "taper-needs-lft" and alert.params.get("steroid_record", "active") != "active":
             # no active corticosteroid order on record (or the orders were not all read): never "continue"
             text = self.t["alerts"]["taper-needs-lft-" + alert.params["steroid_record"]]
+        if alert.code == "taper-wait-newer-result" and alert.params.get("pending_kind") == "unusable":
+            # another patient's, unreadable, undated: it will never "become final" (review 2026-11-24g G11)
+            text = self.t["alerts"]["taper-wait-newer-result-unusable"]
         # Each order once: overdue liver tests are ordered on the first card, not again on a steroid card.
         lft_ordered_above = alert.code in LFT_ORDERED_WITH and "lft" in ev.overdue_tests
         params = dict(alert.params, test_label=self.t["testLabels"].get(alert.params.get("test"), ""),

@@ -466,7 +466,7 @@ def test_day_45_with_an_active_prednisolone_order_says_continue(client):
     body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES,
                         resources=_with_prednisolone("monitoring-day-45-overdue"))
     cards = _post(client, None, body=body)["cards"]
-    card = next(c for c in cards if c["summary"].startswith("Liver tests needed before any taper"))
+    card = next(c for c in cards if c["summary"].startswith("End-of-course liver tests needed before the taper"))
     assert "continue prednisolone 1 mg/kg/day" in card["summary"]
     assert "MedicationRequest/pred-course" in card["detail"]
 
@@ -486,7 +486,8 @@ def test_day_45_unreadable_medication_order_never_says_none_on_record(client):
     body = hook_request("monitoring-day-45-overdue", "patient-view", sources=SOURCES, resources=resources)
     cards = _post(client, None, body=body)["cards"]
     assert not any(c["summary"].startswith("No active prednisolone order") for c in cards)
-    card = next(c for c in cards if c["summary"].startswith("Liver tests needed before any taper; steroid orders"))
+    card = next(c for c in cards
+                if c["summary"].startswith("End-of-course liver tests needed before the taper decision; steroid"))
     assert "**The corticosteroid orders could not all be read**" in card["detail"]
 
 

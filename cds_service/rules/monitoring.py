@@ -411,8 +411,8 @@ class _Ctx:
             alerts.append(Alert("alt-ast-2x", "warning", evidence, {"which": ", ".join(high)}))
         if day < STEROID_COURSE_END_DAY or day > TAPER_DECISION_LAST_DAY:
             return alerts
-        recent = all(m and (self.today - m.when).days <= LFT_RECENT_DAYS for m in lft.values())
         end = self.day0 + timedelta(days=STEROID_COURSE_END_DAY)
+        not_usable = self.end_of_course_gaps(lft, end)
         # The taper starts the day after the course, but never before today (an order is not dated in the
         # past; 1 mg/kg/day continues until then, label 2.1) nor before the liver tests that allow it; it
         # then runs the full 28 days (day 1 to day 28 inclusive).
@@ -422,7 +422,14 @@ class _Ctx:
                   "taper_end": (start + timedelta(days=TAPER_DAYS - 1)).isoformat(), "no_uln": no_uln,
                   "taper_delayed": start > end + timedelta(days=1)}
         params.update(self.steroid_record())
-        if state == "no-results" or not recent:
+        params.update(end_of_course_from=(end - timedelta(days=WINDOW_DAYS)).isoformat(),
+                      not_usable="; ".join(not_usable))
+        if state == "newer-result-pending":
+            pending = "; ".join(f"{u.reference} ({u.reason})" for u in waiting)
+            alerts.append(Alert("taper-wait-newer-result", "warning", evidence + self.steroid_evidence(),
+                                dict(params, pending=pending,
+                                     pending_kind="not-final" if all(u.not_final for u in waiting) else "unusable")))
+        elif state == "no-results" or not_usable:
             alerts.append(Alert("taper-needs-lft", "warning", evidence + self.steroid_evidence(), params))
         elif state == "uln-unknown":
             alerts.append(Alert("taper-uln-unknown", "warning", evidence, params))
@@ -432,13 +439,34 @@ class _Ctx:
             alerts.append(Alert("taper-bound-unsettled", "warning", evidence, {**params, "bounded": bounded}))
         elif state == "unremarkable":
             alerts.append(Alert("taper-now", "info", evidence, params))
-        elif state == "newer-result-pending":
-            pending = "; ".join(f"{u.reference} ({u.reason})" for u in waiting)
-            alerts.append(Alert("taper-wait-newer-result", "warning", evidence + self.steroid_evidence(),
-                                dict(params, pending=pending)))
         elif not high:
             alerts.append(Alert("continue-steroid", "warning", evidence + self.steroid_evidence(), params))
         return alerts
+
+    def end_of_course_gaps(self, lft: dict[str, Measurement | None], end: date) -> list[str]:
+        """Why the liver tests on record are not the end-of-course check a taper may rest on (empty: they are).
+        FDA label 2.1: "at the end of the 30-day period of corticosteroid treatment, check liver function by
+        clinical exam and by laboratory testing" (ALT, AST, total bilirubin, PT), and taper only when it is
+        unremarkable; clinical-facts 5.2: the LFT "on about day 28", each draw +/- 2 days. So each of ALT, AST,
+        total bilirubin and PT/INR must be drawn from day 26 (WINDOW_DAYS before the course end) on, within the
+        last LFT_RECENT_DAYS, and the lab results read completely: a draw during the course (day 21, under full-dose
+        steroid) is not that check, even when it is the latest one left (review 2026-11-24g G3)."""
+        since = end - timedelta(days=WINDOW_DAYS)
+        gaps = []
+        for analyte, m in lft.items():
+            name = "PT/INR" if analyte == "pt" else _NAMES[analyte]
+            if m is None:
+                gaps.append(f"{name}: none since the infusion")
+            elif m.when < since:
+                gaps.append(f"{name}: latest {m.when.isoformat()} (day {(m.when - self.day0).days}), drawn during "
+                            "the course")
+            elif (self.today - m.when).days > LFT_RECENT_DAYS:
+                gaps.append(f"{name}: latest {m.when.isoformat()} (day {(m.when - self.day0).days}), more than "
+                            f"{LFT_RECENT_DAYS} days ago")
+        if "labs" not in self.facts.sources_read:
+            gaps.append("the lab results could not be read")
+        gaps += [f"lab results not read completely: {gap}" for gap in self.facts.source_gaps.get("labs", ())]
+        return gaps
 
     def steroid_record(self) -> dict:
         """Is a corticosteroid order active today? `steroid_record`: "active"; "none" only when the medication
