@@ -13,7 +13,7 @@ DEFAULTS = {
     "FHIR_MAX_ENTRIES": 2000,  # per search; beyond this what was read counts, but the source is incomplete
     "FHIR_MAX_REQUESTS": 50,  # GETs to the FHIR server per hook call (all sources and pages); beyond: unread
     "FHIR_MAX_RESPONSE_BYTES": 32 << 20,  # per FHIR answer, after decompression; beyond: that source unread
-    "FHIR_MAX_PARALLEL": 16,  # searches in flight at once per hook call
+    "FHIR_MAX_PARALLEL": 24,  # searches in flight at once per hook call (a call starts 17 at once)
     # Send the searches that start together as ONE FHIR batch (POST [base], Bundle type batch of GETs): one
     # round trip instead of ~15 for a Zolgensma order. "auto": try it; a server that refuses it gets the searches
     # one by one, and is remembered for 10 minutes (its next calls go straight to GETs). "true": always try it,

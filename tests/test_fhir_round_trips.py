@@ -73,17 +73,16 @@ def test_a_zolgensma_order_without_prefetch_makes_19_requests_17_of_them_started
     """Was 25 (one search per analyte, partly after one another). Now: one Observation search for every code,
     the other 16 sources' searches beside it (MedicationDispense since review 2026-11-24e T1, DeviceRequest since
     review 2026-11-24f F1, Immunization since review 2026-11-24e T5), all started together: as GETs (this server
-    answers no batch), 16 in flight at once (the CDS_FHIR_MAX_PARALLEL default) and the 17th as soon as one is
-    answered; then the one search whose query needs that answer (the titer is not found under the configured local
+    answers no batch), all 17 in flight at once (within the CDS_FHIR_MAX_PARALLEL default, 24); then the one search whose query needs that answer (the titer is not found under the configured local
     code: the window's lab results); then the lab results of the SMN1 result's day (a report filed under a name
     only: follow_ups.py, review 2026-11-24b C2)."""
     fake = FakeFhir(load("eligible-infant"))
-    server = Overlapping(fake, expected=16)
+    server = Overlapping(fake, expected=17)
     server.register(rsps)
     response = make_app(GATHER_DEADLINE_SECONDS=60).test_client().post(
         SIGN, json=hook_request("eligible-infant", mode="server"))
     assert _outcome(response)["overall"] == "eligible"
-    assert len(fake.calls) == 19 and server.peak == 16
+    assert len(fake.calls) == 19 and server.peak == 17
     by_code = _by_code(fake.calls)
     assert len(by_code) == 1  # every analyte's codes in one search, one bounded page
     query = parse_qs(urlsplit(by_code[0]).query)
