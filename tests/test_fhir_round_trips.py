@@ -73,8 +73,9 @@ def test_a_zolgensma_order_without_prefetch_makes_19_requests_17_of_them_started
     """Was 25 (one search per analyte, partly after one another). Now: one Observation search for every code,
     the other 16 sources' searches beside it (MedicationDispense since review 2026-11-24e T1, DeviceRequest since
     review 2026-11-24f F1, Immunization since review 2026-11-24e T5), all started together: as GETs (this server
-    answers no batch), all 17 in flight at once (within the CDS_FHIR_MAX_PARALLEL default, 24); then the one search whose query needs that answer (the titer is not found under the configured local
-    code: the window's lab results); then the lab results of the SMN1 result's day (a report filed under a name
+    answers no batch), all 17 in flight at once (within the CDS_FHIR_MAX_PARALLEL default, 24); then the one
+    search whose query needs that answer (the titer is not found under the configured local code: the window's lab
+    results); then the lab results of the SMN1 result's day (a report filed under a name
     only: follow_ups.py, review 2026-11-24b C2)."""
     fake = FakeFhir(load("eligible-infant"))
     server = Overlapping(fake, expected=17)
