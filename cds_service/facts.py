@@ -100,6 +100,23 @@ class Titer:
 
 
 @dataclass
+class OtherPersonResult:
+    """A result filed on this patient's record but labelled as another person's ("Maternal AAV9 total antibody
+    (mother's serum)"): never evidence; named on the card of the criterion it would have served (review
+    2026-11-24f F3) and reported as a data issue."""
+
+    analyte: str
+    reference: str
+    whose: str  # "the mother's"
+    label: str  # the name that says so, as written
+    shown: str  # its value and date as written
+
+    @property
+    def evidence(self) -> Evidence:
+        return Evidence(self.reference, f"{self.label}: {self.shown}; labelled as {self.whose}")
+
+
+@dataclass
 class SequenceVariant:
     """A pathogenic or likely pathogenic SMN1 sequence variant reported in structured form."""
 
@@ -445,6 +462,7 @@ class PatientFacts:
     # Open Zolgensma orders (draft, active, on hold) other than `order`: in this ordering session or on record.
     other_zolgensma_orders: list[Evidence] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)  # motor scales, developmental milestones
+    other_persons: list[OtherPersonResult] = field(default_factory=list)  # another person's results (never evidence)
     coverages: list[CoverageFact] = field(default_factory=list)
     specialists: list[SpecialistFact] = field(default_factory=list)
     other_specialties: list[Evidence] = field(default_factory=list)  # roles whose specialty is not an SMA one

@@ -213,6 +213,19 @@ TITER_NOTE_REVIEW_TEXT = (
     "invalid", "pending", "to follow", "higher dilution", "further dilution",
 )
 
+# A result labelled as another person's (review 2026-11-24f F3): the mother's AAV9 titer, a parent's SMN1 carrier
+# test, a sibling's result filed on the infant's chart. Not this patient's measurement: never evidence. Matched as
+# whole normalised words in Observation.code (text, displays) and Observation.specimen.display; the value says
+# whose it is, as the card words it. Not "cord blood": a cord sample is the infant's own blood at birth (dated and
+# judged like any other result). Not where the text says "reported" ("weight, mother reported" is the infant's).
+OTHER_PERSON_TEXT = {
+    "maternal": "the mother's", "mother": "the mother's", "mothers": "the mother's", "mother s": "the mother's",
+    "mom": "the mother's", "mum": "the mother's",
+    "paternal": "the father's", "father": "the father's", "fathers": "the father's", "father s": "the father's",
+    "dad": "the father's", "sibling": "a sibling's", "siblings": "a sibling's", "sibling s": "a sibling's",
+}
+OTHER_PERSON_EXCEPT_TEXT = ("reported",)
+
 # --- Medications ----------------------------------------------------------------------------
 # Zolgensma kit NDCs: product codes 120..156 of labeler 71894, one per 0.5 kg band
 # (clinical-facts.md 1.3; pattern "product code = 120 + band index").

@@ -101,3 +101,60 @@ def test_two_values_are_an_invalid_titer_skipped_and_reported(client):
     card = _card(answer, "Anti-AAV9 result on record but not a titer")
     assert "given 2 times (valueQuantity, valueString): FHIR R4 allows one" in card["detail"]
     assert "Observation/aav9" in card["detail"]
+
+
+# --- review 2026-11-24f F3: a result labelled as another person's ---------------------------------------------
+_MATERNAL_CODE = {"coding": [{"system": "http://lab.example-reference.com/tests", "code": "1182",
+                              "display": "Maternal AAV9 antibody titer"}],
+                  "text": "Maternal AAV9 total antibody (mother's serum)"}
+
+
+def test_the_mothers_titer_on_the_infants_record_is_not_evidence(client):
+    answer = answer_both_routes(client, _with_titer(code=_MATERNAL_CODE))
+    got = _titer(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("unknown", "titer-other-person", "incomplete")
+    assert answer["cards"][0]["summary"] == "Zolgensma not ready: AAV9 titer on record is the mother's"
+    card = _card(answer, "AAV9 titer on record is labelled as the mother's: order the infant's titer")
+    assert "Observation/aav9" in card["detail"] and "not this patient's measurement" in card["detail"]
+    labels = [s["label"] for c in answer["cards"] for s in c.get("suggestions", ())]
+    assert any("AAV9" in label for label in labels), labels  # the infant's titer is offered
+
+
+def test_the_mothers_titer_beside_the_infants_own_leaves_the_infants_to_decide(client):
+    resources = _with_titer()
+    maternal = copy.deepcopy(next(r for r in resources if r.get("id") == "aav9"))
+    maternal.update(id="aav9-mother", code=_MATERNAL_CODE, valueString="1:400", effectiveDateTime="2026-11-21")
+    resources.append(maternal)
+    answer = answer_both_routes(client, resources)
+    got = _titer(answer)
+    assert (got["status"], got["overall"]) == ("met", "eligible")
+    assert "Observation/aav9 " in " ".join(map(str, got["evidence"])) + " "  # the infant's own titer decides
+    details = " ".join(c.get("detail", "") for c in answer["cards"])
+    assert "Observation/aav9-mother" in details and "labelled as the mother's" in details  # reported
+
+
+def test_a_fathers_smn1_carrier_result_is_not_the_infants(client):
+    resources = _with_titer()
+    infant = next(r for r in resources if r.get("id") == "smn1-variant")
+    father = copy.deepcopy(infant)
+    father["id"] = "smn1-father"
+    father["code"] = {"text": "Paternal SMN1 carrier screen (father's sample)"}
+    for comp in father.get("component", ()):
+        if "valueInteger" in comp or "valueQuantity" in comp:
+            comp.pop("valueQuantity", None)
+            comp["valueInteger"] = 1
+    resources.append(father)
+    answer = answer_both_routes(client, resources)
+    outcome = answer["cards"][0]["extension"][EXT]
+    smn1 = next(c for c in outcome["criteria"] if c["id"] == "smn1-biallelic")
+    assert (smn1["status"], outcome["overall"]) == ("met", "eligible")  # was a conflict with the father's 1 copy
+    details = " ".join(c.get("detail", "") for c in answer["cards"])
+    assert "Observation/smn1-father" in details and "labelled as the father's" in details
+
+
+def test_a_weight_the_mother_reported_is_the_infants(client):
+    resources = _with_titer()
+    weight = next(r for r in resources if r.get("id") == "weight")
+    weight["code"]["text"] = "Body weight (mother reported)"
+    outcome = answer_both_routes(client, resources)["cards"][0]["extension"][EXT]
+    assert outcome["overall"] == "eligible"

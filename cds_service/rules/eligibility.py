@@ -270,6 +270,12 @@ def aav9_titer(ctx: RuleContext) -> Finding:
         if not undated and unreadable:
             return ctx.finding(c, UNKNOWN, "titer-unreadable", [Evidence(u.reference, u.reason) for u in unreadable],
                                missing=("aav9-titer",), window=TITER_MAX_AGE_DAYS)
+        # A titer labelled as the mother's is another person's measurement: the member's own is still needed
+        # (review 2026-11-24f F3; DR.005.D 6 asks for the member's baseline titer).
+        others = [r for r in ctx.facts.other_persons if r.analyte == c]
+        if not undated and others:
+            return ctx.finding(c, UNKNOWN, "titer-other-person", [r.evidence for r in others], missing=(c,),
+                               whose=others[0].whose, window=TITER_MAX_AGE_DAYS)
         return ctx.finding(c, UNKNOWN, "titer-undated" if undated else "titer-missing", undated,
                            missing=("aav9-titer",))
     latest = max(dated, key=lambda t: t.when)

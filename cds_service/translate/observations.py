@@ -7,7 +7,16 @@ from datetime import date, timedelta
 from functools import cached_property
 
 from .. import terminology as t
-from ..facts import LOW_LIMIT_ANALYTES, TITER_NOT_READABLE, Assessment, DataIssue, Measurement, Titer, Unread
+from ..facts import (
+    LOW_LIMIT_ANALYTES,
+    TITER_NOT_READABLE,
+    Assessment,
+    DataIssue,
+    Measurement,
+    OtherPersonResult,
+    Titer,
+    Unread,
+)
 from ..fhir_client import as_list
 from ..quantities import (
     CANONICAL_UNITS,
@@ -109,6 +118,13 @@ class ObservationReader:
         if analyte is None:
             if unreadable_concept(resource.get("code")):
                 self._skip(resource, "skipped: Observation.code not readable, so what it measures is unknown")
+            return
+        whose, label = labelled_as_another(resource, analyte)
+        if whose:  # whatever its status: never this patient's result (review 2026-11-24f F3)
+            shown = f"{_shown_value(resource)}, {stated_date(resource) or 'no date'}"
+            self.facts.other_persons.append(OtherPersonResult(analyte, _ref(resource), whose, label, shown))
+            self.facts.issues.append(DataIssue(_ref(resource), f"skipped: labelled as {whose} ({label!r}): not this "
+                                                               "patient's result"))
             return
         if status not in FINAL_OBSERVATION:
             if status in NOT_FINAL_STATUSES:
@@ -338,6 +354,32 @@ def _shown_value(resource: dict) -> str:
     return text[:40] or "no value yet"
 
 
+def labelled_as_another(resource: dict, analyte: str) -> tuple[str, str]:
+    """(whose, the name saying so) when an Observation's test name or specimen labels it as another person's
+    (terminology.OTHER_PERSON_TEXT), else ("", ""). A gestational age at birth is the pregnancy's, the mother's and
+    the infant's alike, and an assessment's name may cite a parent's report: neither is checked. Read defensively
+    (unvalidated)."""
+    if analyte in _SHARED_WITH_MOTHER:
+        return "", ""
+    code = resource.get("code") if isinstance(resource.get("code"), dict) else _NONE
+    specimen = resource.get("specimen") if isinstance(resource.get("specimen"), dict) else _NONE
+    labels = [_s(code.get("text"))] + [_s(c.get("display")) for c in as_list(code.get("coding"))
+                                       if isinstance(c, dict)] + [_s(specimen.get("display"))]
+    for label in labels:
+        words = f" {_norm(label)} "
+        if any(f" {e} " in words for e in _NOT_ANOTHER):
+            continue
+        for phrase, whose in _OTHER_PERSON:
+            if f" {phrase} " in words:
+                return whose, label.strip()[:80]
+    return "", ""
+
+
+_SHARED_WITH_MOTHER = frozenset({"gestational-age", "gestational-age-estimated"}) | t.ASSESSMENT_KINDS
+_OTHER_PERSON = tuple((_norm(p), whose) for p, whose in t.OTHER_PERSON_TEXT.items())
+_NOT_ANOTHER = tuple(_norm(p) for p in t.OTHER_PERSON_EXCEPT_TEXT)
+
+
 def _mentions_smn1_component(resource: dict) -> bool:
     for comp in as_list(resource.get("component")):
         if not isinstance(comp, dict):
@@ -372,6 +414,6 @@ def analyte_days(resources: list[dict] | None, classify) -> dict[str, set[date |
             analyte = classify(r.get("code"))
             if analyte is None and (_mentions_smn1_component(r) or _is_implication(r)):
                 analyte = "genetics"  # as _observation reads it
-            if analyte is not None:
+            if analyte is not None and not labelled_as_another(r, analyte)[0]:  # as _observation: not evidence
                 found.setdefault(analyte, set()).add(effective_date(r))
     return found
