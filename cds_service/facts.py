@@ -138,6 +138,7 @@ class GeneticResult:
     text: str = ""
     text_claim: str | None = None  # "biallelic" | "not-biallelic" (negated, carrier, normal) | None
     paired: str = ""  # how SMN1's copy number was told apart on a result naming several genes (genetics.py)
+    flags: tuple[tuple[str, str], ...] = ()  # the lab's Observation.interpretation: (as shown, what it says)
 
     @property
     def evidence(self) -> Evidence:

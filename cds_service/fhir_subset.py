@@ -117,6 +117,7 @@ class Observation(Resource, total=False):
     valueInteger: StrictInt | None
     referenceRange: list[ReferenceRange] | None
     method: CodeableConcept | None
+    interpretation: list[CodeableConcept] | None
     note: list[Annotation] | None
     component: list[ObservationComponent] | None
     derivedFrom: list[Reference] | None

@@ -213,6 +213,25 @@ TITER_NOTE_REVIEW_TEXT = (
     "invalid", "pending", "to follow", "higher dilution", "further dilution",
 )
 
+# Observation.interpretation, the lab's flag on a result (review 2026-11-24f F4), compared with the value read: a flag
+# that contradicts it sends the criterion to review. HL7 v3 ObservationInterpretation (terminology.hl7.org, checked
+# 2026-11-24: N, L, LL, DET, ND; POS, NEG, A, AA, H, HH, HU, LU, IND are the same code system's flags) and HL7 v2
+# table 0078, which carries the same codes. A flag is read by code in these systems, or by its text.
+INTERPRETATION_SYSTEMS = ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                          "http://terminology.hl7.org/CodeSystem/v2-0078")
+INTERPRETATION_CODES = {
+    "POS": "positive", "DET": "positive", "NEG": "negative", "ND": "negative", "N": "normal",
+    "A": "abnormal", "AA": "abnormal", "H": "high", "HH": "high", "HU": "high", "L": "low", "LL": "low",
+    "LU": "low", "IND": "equivocal",
+}
+INTERPRETATION_TEXT = {
+    "positive": "positive", "detected": "positive", "reactive": "positive", "negative": "negative",
+    "not detected": "negative", "non reactive": "negative", "nonreactive": "negative", "normal": "normal",
+    "abnormal": "abnormal", "critical abnormal": "abnormal", "high": "high", "critical high": "high",
+    "significantly high": "high", "low": "low", "critical low": "low", "significantly low": "low",
+    "indeterminate": "equivocal", "equivocal": "equivocal", "borderline": "equivocal",
+}
+
 # A result labelled as another person's (review 2026-11-24f F3): the mother's AAV9 titer, a parent's SMN1 carrier
 # test, a sibling's result filed on the infant's chart. Not this patient's measurement: never evidence. Matched as
 # whole normalised words in Observation.code (text, displays) and Observation.specimen.display; the value says

@@ -158,3 +158,64 @@ def test_a_weight_the_mother_reported_is_the_infants(client):
     weight["code"]["text"] = "Body weight (mother reported)"
     outcome = answer_both_routes(client, resources)["cards"][0]["extension"][EXT]
     assert outcome["overall"] == "eligible"
+
+
+# --- review 2026-11-24f F4: the lab's flag (Observation.interpretation) -----------------------------------------
+def _flag(code: str, display: str) -> list[dict]:
+    return [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                         "code": code, "display": display}]}]
+
+
+def test_a_titer_below_the_lowest_dilution_flagged_positive_is_review_quoting_both(client):
+    answer = answer_both_routes(client, _with_titer(interpretation=_flag("POS", "Positive")))
+    got = _titer(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("review", "titer-flag-contradicts", "needs-review")
+    assert answer["cards"][0]["summary"] == \
+        "Zolgensma needs Medical Director review: AAV9 titer <1:25 flagged Positive (POS) by the lab"  # plain text
+    card = _card(answer, "Anti-AAV9 titer and the lab's flag disagree: confirm the result with the lab")
+    assert "Titer \\<1:25 on 2026-11-20 is flagged Positive (POS) by the lab" in card["detail"]
+    assert "Observation/aav9" in card["detail"]
+
+
+def test_a_parenthesis_saying_positive_beside_less_than_is_review_too(client):
+    got = _titer(answer_both_routes(client, _with_titer(valueString="<1:25 (positive)")))
+    assert (got["status"], got["reasonCode"]) == ("review", "titer-flag-contradicts")
+
+
+def test_a_titer_above_the_limit_flagged_negative_is_review_not_a_failure(client):
+    got = _titer(answer_both_routes(client, _with_titer(valueString="1:200",
+                                                        interpretation=_flag("NEG", "Negative"))))
+    assert (got["status"], got["reasonCode"]) == ("review", "titer-flag-contradicts")
+
+
+def test_a_high_flag_beside_a_titer_within_the_policy_limit_is_only_noted(client):
+    answer = answer_both_routes(client, _with_titer(valueString="1:25", interpretation=_flag("HH", "Critical high")))
+    got = _titer(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("met", "titer-within-limit-flagged", "eligible")
+    assert "The lab flags it Critical high (HH) against its own reference range; the policy's limit is 1:50" \
+        in got["reason"]
+
+
+def test_a_flag_that_agrees_changes_nothing(client):
+    got = _titer(answer_both_routes(client, _with_titer(interpretation=_flag("NEG", "Negative"))))
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("met", "titer-within-limit", "eligible")
+
+
+def test_smn1_copy_number_0_flagged_normal_is_review_quoting_both(client):
+    resources = _with_titer()
+    next(r for r in resources if r.get("id") == "smn1-variant")["interpretation"] = _flag("N", "Normal")
+    answer = answer_both_routes(client, resources)
+    outcome = answer["cards"][0]["extension"][EXT]
+    smn1 = next(c for c in outcome["criteria"] if c["id"] == "smn1-biallelic")
+    assert (smn1["status"], smn1["reasonCode"], outcome["overall"]) == \
+        ("review", "genetics-flag-contradicts", "needs-review")
+    card = _card(answer, "SMN1 result and the lab's flag disagree")
+    assert "SMN1 copy number 0" in card["detail"] and "is flagged Normal (N) by the lab" in card["detail"]
+    assert "Observation/smn1-variant" in card["detail"]
+
+
+def test_smn1_copy_number_0_flagged_abnormal_changes_nothing(client):
+    resources = _with_titer()
+    next(r for r in resources if r.get("id") == "smn1-variant")["interpretation"] = _flag("A", "Abnormal")
+    outcome = answer_both_routes(client, resources)["cards"][0]["extension"][EXT]
+    assert outcome["overall"] == "eligible"

@@ -121,6 +121,12 @@ def smn1_biallelic(ctx: RuleContext) -> Finding:
     reports = [g.evidence for g in (against or affirming) if g not in structured]  # text-only results, quoted
     if (biallelic and len(copies) > 1) or against:
         return ctx.finding(c, REVIEW, "genetics-conflict", ev + reports)
+    # The lab's own flag against the structured result (review 2026-11-24f F4): "Normal" on SMN1 copy number 0,
+    # "Abnormal" on two copies and no variant. The value or the flag is wrong: the lab says which.
+    flagged = [(g, shown) for g in structured for shown in _genetics_flags_against(g)]
+    if flagged:
+        g, shown = flagged[0]
+        return ctx.finding(c, REVIEW, "genetics-flag-contradicts", ev, flag=shown, result=g.evidence.text)
     if biallelic:
         # The genetic result is the diagnosis (DR.005.D: bi-allelic SMN1 loss is diagnostic of SMA), so a coded SMA
         # diagnosis is not required; a clinician's refuted one contradicts it (review 2026-11-24b Q1).
@@ -156,6 +162,15 @@ def smn1_biallelic(ctx: RuleContext) -> Finding:
         return ctx.finding(c, UNKNOWN, "not-sma-evidence", [f.evidence for f in misleading],
                            missing=("genetics",))
     return ctx.finding(c, UNKNOWN, "no-genetics", missing=("genetics",))
+
+
+def _genetics_flags_against(g) -> list[str]:
+    """The flags that contradict an SMN1 result: normal / negative beside bi-allelic loss (copy number 0, or a
+    pathogenic variant), abnormal / positive beside two or more copies and no variant."""
+    loss = g.smn1_copies == 0 or bool(g.variants)
+    present = g.smn1_copies is not None and g.smn1_copies >= 2 and not g.variants
+    return [shown for shown, meaning in g.flags
+            if loss and meaning in ("normal", "negative") or present and meaning in ("abnormal", "positive")]
 
 
 # --- criterion 3 ------------------------------------------------------------------------------

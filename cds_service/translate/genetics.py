@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .. import terminology as t
 from ..facts import GeneticResult, SequenceVariant
 from .common import _NONE, _all_text, _code_keys, _codings, _concept_text, _norm, _s
+from .flags import lab_flags
 
 _QUOTE_LIMIT = 400  # characters of report text quoted on a card
 
@@ -101,7 +102,8 @@ def read_genetics(obs: dict, when) -> tuple[GeneticResult | None, dict[str, str]
         variants.append(SequenceVariant(_normalise_hgvs(identifier), identifier, significance or "", zygosity))
     text = " ".join(x.strip() for x in texts if x and x.strip())
     result = GeneticResult(obs.get("id") and f"Observation/{obs['id']}" or "Observation", when, copies, variants,
-                           text[:_QUOTE_LIMIT], text_claim(text) if text else None, _paired_note(copy_numbers, scope))
+                           text[:_QUOTE_LIMIT], text_claim(text) if text else None, _paired_note(copy_numbers, scope),
+                           lab_flags(obs))
     return result, implications
 
 

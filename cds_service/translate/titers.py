@@ -9,6 +9,7 @@ import re
 from .. import terminology as t
 from ..quantities import split_titer_string
 from .common import _NONE, _codings, _concept_text, _norm, _s
+from .flags import lab_flags
 
 
 def titer_value(obs: dict) -> tuple[float, str, str, str]:
@@ -77,16 +78,18 @@ def titer_method(obs: dict) -> tuple[str | None, str | None, str]:
 
 
 def titer_remark(obs: dict, parenthesis: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """(remark quoted, its kind, the qualifier's flag) from the parenthesis after the dilution and the notes
-    (review 2026-11-24f F2). A known qualifier ("negative", "result confirmed") is read as a flag or nothing;
+    """(remark quoted, its kind, the lab's flags) from the parenthesis after the dilution, the notes (review
+    2026-11-24f F2) and Observation.interpretation (F4). A known qualifier ("negative", "result confirmed") is read as a flag or nothing;
     any other parenthesis is a comment ("specimen" when it says the specimen was unfit); a note counts only
     when it says the specimen was unfit or points at a repeat, an addendum or another dilution."""
-    flags: tuple[tuple[str, str], ...] = ()
+    # Observation.interpretation as a titer reads it: "normal" is below the lab's reference (no antibodies at its
+    # lowest dilution, as "negative"), "abnormal" above it (as "positive"); "low" says nothing about a titer.
+    flags = tuple((shown, _AS_TITER[meaning]) for shown, meaning in lab_flags(obs) if meaning in _AS_TITER)
     if parenthesis:
         words = _norm(parenthesis)
         if words in t.TITER_QUALIFIERS:
             meaning = t.TITER_QUALIFIERS[words]
-            flags = ((parenthesis, meaning),) if meaning else ()
+            flags += ((parenthesis, meaning),) if meaning else ()
         else:
             return parenthesis, "specimen" if _says(words, _SPECIMEN) else "comment", flags
     for note in obs.get("note") or ():
@@ -106,6 +109,8 @@ def _says(words: str, phrases: tuple[str, ...]) -> bool:
     return any(f" {p} " in padded for p in phrases)
 
 
+_AS_TITER = {"positive": "positive", "abnormal": "positive", "high": "high", "negative": "negative",
+             "normal": "negative", "equivocal": "equivocal"}
 _SPECIMEN = tuple(_norm(p) for p in t.TITER_SPECIMEN_PROBLEM_TEXT)
 _NOTE_REVIEW = tuple(_norm(p) for p in t.TITER_NOTE_REVIEW_TEXT)
 # A dilution named in a note ("Titer >1:50 on repeat"): another result than the value it annotates.
