@@ -79,9 +79,9 @@ def titer_method(obs: dict) -> tuple[str | None, str | None, str]:
 
 def titer_remark(obs: dict, parenthesis: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     """(remark quoted, its kind, the lab's flags) from the parenthesis after the dilution, the notes (review
-    2026-11-24f F2) and Observation.interpretation (F4). A known qualifier ("negative", "result confirmed") is read as a flag or nothing;
-    any other parenthesis is a comment ("specimen" when it says the specimen was unfit); a note counts only
-    when it says the specimen was unfit or points at a repeat, an addendum or another dilution."""
+    2026-11-24f F2) and Observation.interpretation (F4). A known qualifier ("negative", "result confirmed") is
+    read as a flag or nothing; any other parenthesis is a comment ("specimen" when it says the specimen was unfit);
+    a note counts only when it says the specimen was unfit or points at a repeat, an addendum or another dilution."""
     # Observation.interpretation as a titer reads it: "normal" is below the lab's reference (no antibodies at its
     # lowest dilution, as "negative"), "abnormal" above it (as "positive"); "low" says nothing about a titer.
     flags = tuple((shown, _AS_TITER[meaning]) for shown, meaning in lab_flags(obs) if meaning in _AS_TITER)
