@@ -90,11 +90,13 @@ class Titer:
     # The lab's own reading of the value: (as shown, meaning) with meaning "negative", "positive", "high",
     # "equivocal" (a qualifier in the parenthesis, Observation.interpretation); rules/eligibility compares them.
     flags: tuple[tuple[str, str], ...] = ()
+    issued: str = ""  # with no draw date, the day it was reported (Observation.issued): shown, never used as one
 
     @property
     def evidence(self) -> Evidence:
         method = f", method {self.method} (from {self.method_from})" if self.method else ", method not recorded"
-        when = _date_text(self.when)
+        when = _date_text(self.when) if self.when or not self.issued else \
+            f"no draw date (reported {self.issued}, not the draw date)"
         return Evidence(self.reference, f"titer {self.reported}{method}, on {when}",
                         self.remark if self.remark_kind == "note" else "")
 

@@ -151,8 +151,8 @@ def _is_draft(resource: dict) -> bool:
 
 
 def _effective(resource: dict) -> str | None:
-    return resource.get("effectiveDateTime") or (resource.get("effectivePeriod") or {}).get("start") \
-        or resource.get("issued")
+    """What a FHIR server's Observation `date` search matches and sorts on: effective[x], never `issued`."""
+    return resource.get("effectiveDateTime") or (resource.get("effectivePeriod") or {}).get("start")
 
 
 def _matches(resource: dict, params: dict) -> bool:

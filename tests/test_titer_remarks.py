@@ -219,3 +219,33 @@ def test_smn1_copy_number_0_flagged_abnormal_changes_nothing(client):
     next(r for r in resources if r.get("id") == "smn1-variant")["interpretation"] = _flag("A", "Abnormal")
     outcome = answer_both_routes(client, resources)["cards"][0]["extension"][EXT]
     assert outcome["overall"] == "eligible"
+
+
+# --- review 2026-11-24f F6: Observation.issued is the report date, never the draw date -----------------------
+def _issued_only(resource_id: str) -> list[dict]:
+    resources = _with_titer()
+    result = next(r for r in resources if r.get("id") == resource_id)
+    result.pop("effectiveDateTime", None)
+    result["issued"] = "2026-11-20T09:00:00Z"
+    return resources
+
+
+def test_a_titer_with_only_a_report_date_has_no_draw_date(client):
+    answer = answer_both_routes(client, _issued_only("aav9"))
+    got = _titer(answer)
+    assert (got["status"], got["reasonCode"], got["overall"]) == ("unknown", "titer-undated", "incomplete")
+    card = _card(answer, "Anti-AAV9 titer has no usable date")
+    assert "no draw date (reported 2026-11-20, not the draw date) (Observation/aav9)" in card["detail"]
+    assert "drawn within 14 days before infusion" in card["detail"]
+
+
+@pytest.mark.parametrize("resource_id, criterion", [("weight", "weight-in-label-range"),
+                                                    ("alt", "baseline-liver-function")])
+def test_a_weight_or_lab_with_only_a_report_date_is_not_used(client, resource_id, criterion):
+    answer = answer_both_routes(client, _issued_only(resource_id))
+    outcome = answer["cards"][0]["extension"][EXT]
+    got = next(c for c in outcome["criteria"] if c["id"] == criterion)
+    assert got["status"] == "unknown" and outcome["overall"] == "incomplete"
+    details = " ".join(c.get("detail", "") for c in answer["cards"])
+    assert "no draw date (no effective\\[x\\]; reported 2026-11-20, which is not the draw date)" in details
+    assert f"Observation/{resource_id}" in details

@@ -292,7 +292,7 @@ def aav9_titer(ctx: RuleContext) -> Finding:
             return ctx.finding(c, UNKNOWN, "titer-other-person", [r.evidence for r in others], missing=(c,),
                                whose=others[0].whose, window=TITER_MAX_AGE_DAYS)
         return ctx.finding(c, UNKNOWN, "titer-undated" if undated else "titer-missing", undated,
-                           missing=("aav9-titer",))
+                           missing=("aav9-titer",), window=TITER_MAX_AGE_DAYS)
     latest = max(dated, key=lambda t: t.when)
     ev = [latest.evidence]
     params = dict(titer=latest.reported, limit="1:50", date=latest.when.isoformat(),

@@ -39,7 +39,7 @@ from .common import (
 )
 from .genetics import UnreadableGenetics, finish, read_genetics
 from .ranges import RangeOption, pick_range, read_bound
-from .result_dates import date_problem, effective_date, latest_possible, raw_date, stated_date
+from .result_dates import date_problem, effective_date, latest_possible, raw_date, reported_date, stated_date
 from .titers import titer_method, titer_remark, titer_value
 
 
@@ -201,10 +201,12 @@ class ObservationReader:
                           skipped_as=TITER_NOT_READABLE if analyte == "aav9-titer" else "skipped")
         if obs is None:
             return
-        stated = obs.get("effectiveDateTime") or _start(obs.get("effectivePeriod")) or obs.get("issued")
+        # The draw date is effective[x]; `issued` (reported) is not one (review 2026-11-24f F6): without
+        # effective[x], a result is undated, as the rules and the cards treat undated results.
+        stated = obs.get("effectiveDateTime") or _start(obs.get("effectivePeriod"))
         when = _to_date(stated)
-        # `when` left out of the report: a result from the future is newer than any other
-        if self._skipped_as_future(obs, stated, analyte):
+        # `when` left out of the report: a result from the future (drawn, or reported) is newer than any other
+        if self._skipped_as_future(obs, stated or obs.get("issued"), analyte):
             return
         if analyte in t.ASSESSMENT_KINDS:
             self._assessment(obs, analyte, when)
@@ -222,10 +224,9 @@ class ObservationReader:
             self._skip(obs, f"{analyte}: no numeric valueQuantity", analyte, when)
             return
         if when is None:
-            stated = stated_date(obs)
+            problem = date_problem(stated_date(obs), reported_date(obs))
             self._skip(obs, f"{_SHOWN_NAMES.get(analyte, analyte)} {_shown_value(obs)} "
-                            f"{date_problem(stated)}: it may be newer than the result used", analyte,
-                       latest_possible(obs))
+                            f"{problem}: it may be newer than the result used", analyte, latest_possible(obs))
             return
         code = q.get("code")
         unit = code if code and q.get("system") == t.UCUM else (q.get("unit") or code)
@@ -281,9 +282,10 @@ class ObservationReader:
         method, kind, where = titer_method(obs)
         remark, remark_kind, flags = titer_remark(obs, parenthesis)
         self.facts.titers.append(Titer(reciprocal, comparator, when, _ref(obs), method, reported, kind, where,
-                                       remark, remark_kind, flags))
+                                       remark, remark_kind, flags, "" if when else reported_date(obs)))
         if when is None:  # shown on the card, but it may be the newest titer: no older one can be taken as latest
-            reason = f"titer {reported} {date_problem(stated_date(obs))}: it may be newer than the titer used"
+            problem = date_problem(stated_date(obs), reported_date(obs))
+            reason = f"titer {reported} {problem}: it may be newer than the titer used"
             self.facts.unread.append(Unread(self._source, _ref(obs), reason, "aav9-titer", latest_possible(obs)))
 
     def _genetics(self, obs: dict, when: date | None) -> None:

@@ -30,23 +30,35 @@ def effective_date(resource: dict) -> date | None:
 
 
 def stated_date(resource: dict) -> str:
-    """The effective date as written (the element _read_observation reads), for the cards; "" when none."""
+    """The effective date as written (the element _read_observation reads), for the cards; "" when none.
+    Observation.issued is not one: it is when the result was made available (FHIR R4), days or weeks after a
+    send-out titer is drawn, so a result with only `issued` has no draw date (review 2026-11-24f F6)."""
     period = resource.get("effectivePeriod")
-    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
-                  resource.get("issued")):
+    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None):
         if isinstance(value, str) and value.strip():
             return value.strip()[:40]
     return ""
 
 
-def date_problem(stated: str) -> str:
-    return f"dated {stated!r}, not a full date" if stated else "with no date"
+def reported_date(resource: dict) -> str:
+    """Observation.issued as written (when the result was reported), for the cards; "" when none."""
+    issued = resource.get("issued")
+    return issued.strip()[:10] if isinstance(issued, str) and issued.strip() else ""
+
+
+def date_problem(stated: str, reported: str = "") -> str:
+    if stated:
+        return f"dated {stated!r}, not a full date"
+    if reported:
+        return f"with no draw date (no effective[x]; reported {reported}, which is not the draw date)"
+    return "with no date"
 
 
 def latest_possible(resource: dict) -> date | None:
     """The last day a result may have been taken: its date; for a partial date (YYYY or YYYY-MM) the end of that
-    year or month; None when no date can be read at all (it may be newer than any other)."""
-    stated = stated_date(resource)
+    year or month; with no date, the day it was reported (it was drawn no later); None when no date can be read at
+    all (it may be newer than any other)."""
+    stated = stated_date(resource) or reported_date(resource)
     full = _to_date(stated)
     if full is not None:
         return full
@@ -62,10 +74,10 @@ def latest_possible(resource: dict) -> date | None:
 
 
 def raw_date(resource: dict) -> date | None:
-    """The effective date of an unvalidated Observation, for ordering only."""
+    """The effective date of an unvalidated Observation, for ordering only; never `issued` (a FHIR server's `date`
+    search matches effective[x] only: windows and ordering agree with the searches)."""
     period = resource.get("effectivePeriod")
-    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None,
-                  resource.get("issued")):
+    for value in (resource.get("effectiveDateTime"), period.get("start") if isinstance(period, dict) else None):
         found = _to_date(value) if isinstance(value, str) else None
         if found:
             return found
