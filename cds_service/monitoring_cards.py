@@ -13,6 +13,10 @@ from .terminology import PREDNISOLONE
 
 # Monitoring tests -> order templates in cards/orders.json
 ORDER_TESTS = {"lft": ("hepatic-panel", "pt-inr"), "platelets": ("platelets",), "troponin-i": ("troponin-i",)}
+# Alert cards about one monitored test's results (the first card names that test as abnormal).
+ALERT_TESTS = {"troponin-rise": "troponin-i", "platelet-fall": "platelets", "tma-signs": "platelets",
+               "alt-ast-2x": "lft", "alt-ast-2x-after-course": "lft", "bilirubin-pt-above-uln": "lft",
+               "acute-liver-injury": "lft"}
 LFT_ORDERED_WITH = ("continue-steroid", "taper-needs-lft")  # alert cards that also suggest liver tests
 
 
@@ -83,6 +87,10 @@ class MonitoringCards:
             if i.status in ("done", "abnormal"):
                 latest_done[i.test] = i.status
         abnormal = tuple(t for t, status in latest_done.items() if status == "abnormal")
+        # A test a warning card flags (troponin-I risen against its baseline, or in a unit its range is not in) is
+        # abnormal here too: never "on schedule" above it (review 2026-11-24g G11).
+        abnormal = tuple(dict.fromkeys(abnormal + tuple(ALERT_TESTS[a.code] for a in ev.alerts
+                                                        if a.code in ALERT_TESTS)))
         if ev.overdue_tests:
             late = sum(i.status == "overdue" for i in ev.items)  # draws, not tests: 2 missed weeks of LFT are 2
             summary, indicator = s["overdue"].format(day=ev.day, count=late, draws=s["draws"][late != 1],
@@ -189,6 +197,8 @@ class MonitoringCards:
         if "which" in params:
             params["which"] = " and ".join(self.t["analyteLabels"].get(a, a) for a in params["which"].split(", "))
         detail = text["detail"].format(**md_params(params), **trusted)
+        if params.get("taper_on_record") and alert.code != "taper-on-record":  # review 2026-11-24g G5
+            detail += self.t["taperOnRecordNote"].format(**md_params({"taper_on_record": params["taper_on_record"]}))
         if alert.evidence:
             detail += "\n\n**Evidence:**\n" + "\n".join(self.builder.evidence_lines(alert.evidence))
         suggestions = [] if lft_ordered_above else self._alert_suggestions(ev, alert, text, params)

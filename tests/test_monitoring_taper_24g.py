@@ -84,3 +84,100 @@ def test_g3_no_steroid_order_and_day_28_alt_missing_never_suggests_a_taper(clien
     assert not _taper_orders(cards)
     card = next(c for c in cards if c["summary"].startswith("No active prednisolone order since day 28"))
     assert "ALT: latest 2026-11-13 (day 21), drawn during the course" in card["detail"]
+
+
+P = {"reference": f"Patient/{NAME}"}
+PRED = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "8638"}], "text": "prednisolone"}
+
+
+def _order(oid, status, start, end, text="prednisolone"):
+    return {"resourceType": "MedicationRequest", "id": oid, "status": status, "intent": "order", "subject": P,
+            "medicationCodeableConcept": dict(PRED, text=text), "authoredOn": start,
+            "dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {"start": start, "end": end},
+                                                         "frequency": 1, "period": 1, "periodUnit": "d"}},
+                                   "doseAndRate": [{"doseQuantity": {"value": 4, "unit": "mg"}}]}]}
+
+
+@pytest.mark.parametrize("extra", [
+    _order("pred", "stopped", "2026-10-22", "2026-11-02"),
+    {"resourceType": "MedicationAdministration", "id": "pred-last", "status": "completed", "subject": P,
+     "medicationCodeableConcept": PRED, "effectiveDateTime": "2026-11-02",
+     "dosage": {"dose": {"value": 4, "unit": "mg"}}},
+])
+def test_g5_course_stopped_at_day_10_says_so_and_suggests_no_taper(client, extra):
+    """G5 (a): the record shows the course ended at day 10: no taper 'from 1 mg/kg/day' of a dose not given."""
+    cards = _answer(client, _record(course=False) + [copy.deepcopy(extra)])["cards"]
+    assert not _taper_orders(cards)
+    assert not any("1 mg/kg/day continues" in c["detail"] for c in cards)
+    card = next(c for c in cards if c["summary"].startswith("Prednisolone stopped"))
+    assert card["summary"] == ("Prednisolone stopped 2026-11-02 (day 10): the 30-day course did not run to day 28; "
+                               "confirm with the prescriber before any taper")
+    assert card["indicator"] == "warning" and not card.get("suggestions")
+    assert "FDA label 2.1" in card["detail"] and f"{extra['resourceType']}/{extra['id']}" in card["detail"]
+
+
+def test_g5_course_order_ended_on_day_28_asks_to_confirm_before_a_taper(client):
+    cards = _answer(client, _record(course=False) + [_order("pred", "completed", "2026-10-22", "2026-11-20")])["cards"]
+    assert not _taper_orders(cards)
+    card = next(c for c in cards if c["summary"].startswith("No corticosteroid order open since"))
+    assert card["summary"] == ("No corticosteroid order open since 2026-11-20 (day 28): confirm prednisolone before "
+                               "any taper")
+
+
+def test_g5_active_taper_order_is_named_and_never_ordered_twice(client):
+    taper = _order("pred-taper", "active", "2026-11-21", "2026-12-18", text="prednisolone taper")
+    cards = _answer(client, _record(course=False) + [taper])["cards"]
+    assert not _taper_orders(cards)
+    card = next(c for c in cards if c["summary"].startswith("Taper order on record"))
+    assert card["summary"] == ("Taper order on record: MedicationRequest/pred-taper (prednisolone taper, 2026-11-21 to "
+                               "2026-12-18); no second taper suggested")
+    assert card["indicator"] == "info" and not card.get("suggestions")
+
+
+def test_g5_taper_order_beside_a_running_course_is_not_duplicated(client):
+    taper = _order("pred-taper", "active", "2026-11-21", "2026-12-18", text="prednisolone 15 mg/5 mL")
+    cards = _answer(client, _record() + [taper])["cards"]  # course order open too; the taper named by its start
+    assert not _taper_orders(cards)
+    assert any(c["summary"].startswith("Taper order on record: MedicationRequest/pred-taper") for c in cards)
+
+
+def test_g5_taper_order_is_named_on_the_end_of_course_tests_card(client):
+    taper = _order("pred-taper", "active", "2026-11-21", "2026-12-18", text="prednisolone taper")
+    cards = _answer(client, _record(eie=("alt-d28",)) + [taper])["cards"]
+    assert not _taper_orders(cards)
+    card = next(c for c in cards if c["summary"].startswith("End-of-course liver tests needed"))
+    assert "**A corticosteroid order that may be the taper is open**: MedicationRequest/pred-taper" in card["detail"]
+
+
+@pytest.mark.parametrize("value, unit, ranges", [
+    (500, "pg/mL", []),  # no range: the rise is against the baseline
+    (40, "ng/L", None),  # the fixture's range in ng/mL
+])
+def test_g11_first_card_names_a_troponin_rise(client, value, unit, ranges):
+    resources = _record()
+    trop = next(r for r in resources if r.get("id") == "troponin-d28")
+    trop["valueQuantity"].update(value=value, unit=unit, code=unit)
+    if ranges is not None:
+        trop["referenceRange"] = ranges
+    cards = _answer(client, resources)["cards"]
+    assert any(c["summary"].startswith("Troponin-I has risen after Zolgensma") for c in cards)
+    assert cards[0]["summary"] == "Zolgensma day 31: latest troponin-I abnormal; see the cards below"
+    assert cards[0]["indicator"] == "warning"
+
+
+def test_g11_another_patients_newer_alt_holds_the_taper_as_unusable(client):
+    alien = copy.deepcopy(next(r for r in load(NAME) if r.get("id") == "alt-d28"))
+    alien.update(id="alt-alien", subject={"reference": "Patient/someone-else"}, effectiveDateTime="2026-11-22")
+
+    def tamper(query, answer):
+        if query.startswith("Observation") and answer.get("resourceType") == "Bundle":
+            answer = copy.deepcopy(answer)
+            answer.setdefault("entry", []).insert(0, {"resource": alien, "search": {"mode": "match"}})
+        return answer
+
+    answer = answer_both_routes(client, _record(), url=URL, name=NAME, hook="patient-view", sources=SOURCES,
+                                tamper=tamper)
+    card = next(c for c in answer["cards"] if c["summary"].startswith("Taper on hold"))
+    assert card["summary"] == ("Taper on hold: a newer liver result could not be used; continue prednisolone "
+                               "1 mg/kg/day")
+    assert "Observation/alt-alien" in card["detail"] and not _taper_orders(answer["cards"])

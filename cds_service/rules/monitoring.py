@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from ..facts import Evidence, Measurement, PatientFacts, Unread
 from ..quantities import add_years, bound_holds
 from .context import coagulation_readings
-from .treatment import current_steroid_plans
+from .treatment import current_steroid_plans, open_steroid_orders
 
 LFT_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
 PLATELET_DAYS = (7, 14, 21, 28, 42, 56, 70, 84)
@@ -422,6 +422,9 @@ class _Ctx:
                   "taper_end": (start + timedelta(days=TAPER_DAYS - 1)).isoformat(), "no_uln": no_uln,
                   "taper_delayed": start > end + timedelta(days=1)}
         params.update(self.steroid_record())
+        course = self.steroid_course(end)
+        if course["tapers"]:  # named on every taper-family card: never a second taper, never silently beside one
+            params["taper_on_record"] = course["tapers"]
         params.update(end_of_course_from=(end - timedelta(days=WINDOW_DAYS)).isoformat(),
                       not_usable="; ".join(not_usable))
         if state == "newer-result-pending":
@@ -438,7 +441,7 @@ class _Ctx:
                                 if m.comparator != "=")
             alerts.append(Alert("taper-bound-unsettled", "warning", evidence, {**params, "bounded": bounded}))
         elif state == "unremarkable":
-            alerts.append(Alert("taper-now", "info", evidence, params))
+            alerts.append(self.taper_alert(end, evidence, params, course))
         elif not high:
             alerts.append(Alert("continue-steroid", "warning", evidence + self.steroid_evidence(), params))
         return alerts
@@ -467,6 +470,55 @@ class _Ctx:
             gaps.append("the lab results could not be read")
         gaps += [f"lab results not read completely: {gap}" for gap in self.facts.source_gaps.get("labs", ())]
         return gaps
+
+    def steroid_course(self, end: date) -> dict:
+        """The corticosteroid course as recorded, for the taper decision (review 2026-11-24g G5). `state`:
+        "taper" (an open corticosteroid order that is a taper: named so, or starting from day 26, WINDOW_DAYS
+        before the course end: an order written for after the course), "running" (an open course order, or a
+        corticosteroid given today or yesterday), "unread" (the medication orders not all read), "stopped" (orders
+        or administrations on record, none open or recent: `last` is the latest end or administration date, ""
+        when none is stated), or "none" (nothing on record, read completely). `tapers`: the taper orders named."""
+        facts, today = self.facts, self.today
+        since = end - timedelta(days=WINDOW_DAYS)
+        tapers = [o for o in open_steroid_orders(facts, today)
+                  if "taper" in o.text.lower() or (o.start is not None and o.start >= since)]
+        named = "; ".join(f"{o.reference} ({o.text}, {_period(o)})" for o in tapers)
+        evidence = tuple(o.evidence for o in tapers)
+        if tapers:
+            return {"state": "taper", "tapers": named, "evidence": evidence}
+        recent = today - timedelta(days=STEROID_GIVEN_RECENT_DAYS)
+        given = [a for a in facts.steroid_administrations if a.when is not None and a.when <= today]
+        if current_steroid_plans(facts, today) or any(a.when >= recent for a in given):
+            return {"state": "running", "tapers": "", "evidence": ()}
+        if self.steroid_record()["steroid_record"] == "unread":
+            return {"state": "unread", "tapers": "", "evidence": ()}
+        orders = [o for o in facts.steroid_orders if o.status != "entered-in-error"]
+        if not orders and not given:
+            return {"state": "none", "tapers": "", "evidence": ()}
+        dates = [o.end for o in orders if o.end] + [a.when for a in given]
+        last = max(dates) if dates else None
+        return {"state": "stopped", "tapers": "", "last": last,
+                "evidence": tuple(o.evidence for o in orders) + tuple(a.evidence for a in given)}
+
+    def taper_alert(self, end: date, evidence: tuple[Evidence, ...], params: dict, course: dict) -> Alert:
+        """Unremarkable end-of-course liver tests: the taper, suggested only from a course on record that runs
+        (label 2.1: taper from 1 mg/kg/day). A taper already ordered is named, never ordered twice; a course that
+        stopped (before day 26: it did not run to day 28) is said so, with no taper from a dose not being given;
+        orders not all read: no taper order, it may duplicate one unseen. Nothing on record at all: the taper as
+        before (the course may be recorded elsewhere; the card asks to confirm the exam, the order to set steps)."""
+        state = course["state"]
+        if state == "taper":
+            return Alert("taper-on-record", "info", evidence + course["evidence"], params)
+        if state == "unread":
+            return Alert("taper-orders-unread", "warning", evidence + self.steroid_evidence(), params)
+        if state == "stopped":
+            last = course["last"]
+            early = last is None or last < end - timedelta(days=WINDOW_DAYS)
+            stated = {"stopped": last.isoformat() if last else "on a date not stated",
+                      "stopped_day": f"day {(last - self.day0).days}" if last else "day unknown"}
+            return Alert("steroid-stopped-early" if early else "steroid-ended", "warning",
+                         evidence + course["evidence"], dict(params, **stated))
+        return Alert("taper-now", "info", evidence, params)
 
     def steroid_record(self) -> dict:
         """Is a corticosteroid order active today? `steroid_record`: "active"; "none" only when the medication
@@ -546,6 +598,12 @@ class _Ctx:
 
 
 _NAMES = {"alt": "ALT", "ast": "AST", "bilirubin": "total bilirubin", "inr": "INR", "pt": "PT"}
+
+
+def _period(order) -> str:
+    """'2026-11-21 to 2026-12-18' (an order's course dates as stated)."""
+    start = order.start.isoformat() if order.start else "start not stated"
+    return f"{start} to {order.end.isoformat()}" if order.end else f"from {start}"
 
 
 def _holds(m: Measurement, op: str, limit: float) -> bool | None:
