@@ -17,7 +17,9 @@ from .rules.readiness import (
     DONE,
     EXPIRES,
     MISSING,
+    NOT_READY,
     READY,
+    REVIEW_STATUS,
     TITER_RESULT_DAYS,
     TREND_DAYS,
     Readiness,
@@ -43,6 +45,20 @@ class ReadinessCards:
                                          for g in blocking))
         titer_turnaround = "titer-turnaround" in r.notes and [g.criterion for g in blocking] == ["age-under-2"]
         summary = t["summary"]["titer-turnaround" if titer_turnaround else r.overall].format(**params)
+        # Never calmer than the order-sign check on the same data (review 2026-11-24g G8): a result it warns about
+        # (met with a caution: platelets below range, troponin-I above) is named as a check, a gate it refers to the
+        # Medical Director is named with its problem (ALT >= 2 x ULN), never as a plain "to do"; both warn.
+        cautions = [g for g in r.gates if g.status == DONE and g.finding.caution]
+        reviews = [g for g in r.gates if g.status == REVIEW_STATUS]
+        checks = ", ".join(self.w.problem(g.finding) for g in cautions)
+        if r.overall == READY and cautions:
+            summary = t["summary"]["ready-checks"].format(count=len(cautions), count_s="s"[:len(cautions) > 1],
+                                                           checks=checks, **params)
+        elif r.overall == NOT_READY and reviews and not titer_turnaround:
+            others = [g for g in open_gates if g.status != REVIEW_STATUS]
+            todo = t["summary"]["reviewTodo"].format(open_names=self._names(others)) if others else ""
+            summary = t["summary"]["review"].format(
+                reviews=", ".join(self.w.problem(g.finding) for g in reviews), todo=todo, **params)
         basis = t["targetBasis"][r.target_basis].format(
             reference=md(r.target_evidence), date=r.target.isoformat(),
             how=t["recognisedBy"].get(r.target_recognised_by, "").format(quote=md(r.target_quote)),
@@ -61,7 +77,9 @@ class ReadinessCards:
                 titer_days=TITER_RESULT_DAYS, earliest=r.earliest_feasible.isoformat())]
         lines += ["", self._weight_line(r)]
         if r.overall == READY:
-            lines += ["", t["readyNote"]]
+            lines += ["", t["readyChecksNote"].format(count=len(cautions), count_s="s"[:len(cautions) > 1],
+                                                      count_verb="" if len(cautions) > 1 else "s", checks=md(checks))
+                      if cautions else t["readyNote"]]
         lines += ["", t["tableHead"], "|---|---|---|---|---|"]
         for g in r.gates:
             status, why = self._status(r, g), self._why(r, g)
@@ -80,7 +98,7 @@ class ReadinessCards:
         if evidence:
             lines += ["", "**Evidence:**"] + self.builder.evidence_lines(_unique(evidence))
         indicator = {"ready": "info", "not-ready": "info", "blocked": "warning"}[r.overall]
-        if any(g.late for g in r.gates) and indicator == "info":
+        if (any(g.late for g in r.gates) or cautions or reviews) and indicator == "info":
             indicator = "warning"
         return prune({
             "uuid": self.new_id(), "summary": summary_text(summary), "indicator": indicator,
@@ -108,6 +126,8 @@ class ReadinessCards:
         if g.criterion == "corticosteroid-plan" and g.status == MISSING and r.steroid_recheck:
             return t["statusLabels"]["steroid-recheck"].format(order=self._steroid_order(r.steroid_recheck.order),
                                                                weight_from=self._weight_from(r))
+        if g.status == DONE and g.finding.caution:
+            return t["statusLabels"]["done-check"]
         return t["statusLabels"][g.status]
 
     def _why(self, r: Readiness, g) -> str:

@@ -136,4 +136,5 @@ def test_readiness_lists_the_infection_check_as_to_do_while_an_antimicrobial_ord
     from cds_service.hooks import READINESS, SERVICES
     resources = [r for r in _with(_antimicrobial(AMOXICILLIN)) if r.get("id") != "zolgensma-order"]
     summary = answer_on(client, resources, READY, "patient-view", SERVICES[READINESS].sources)["cards"][0]["summary"]
-    assert summary.startswith("Zolgensma readiness for 2026-12-01: to do: infection")
+    # review 2026-11-24g G8: a gate the order-sign check refers to the Medical Director is named so, with its problem
+    assert summary.startswith("Zolgensma readiness for 2026-12-01: Medical Director review: on amoxicillin since")

@@ -139,7 +139,9 @@ def test_the_readiness_service_reads_the_report_too_and_both_routes_agree(client
     answer = answer_both_routes(client, resources, url="/cds-services/zolgensma-readiness",
                                 name="readiness-all-done", hook="patient-view", sources=SERVICES[READINESS].sources)
     card = answer["cards"][0]
-    assert card["summary"].startswith("Zolgensma readiness for 2026-12-01: to do: SMN1 genetics")
+    # review 2026-11-24g G8: a review gate is named as the order-sign check names it (was "to do: SMN1 genetics")
+    assert card["summary"] == "Zolgensma readiness for 2026-12-01: Medical Director review: SMN1 results conflict"
+    assert card["indicator"] == "warning"
     row = "| Bi-allelic SMN1 confirmation | Genetically confirmed bi-allelic SMN1 deletions or variants | **review** |"
     assert row in card["detail"]
 

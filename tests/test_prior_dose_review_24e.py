@@ -138,7 +138,8 @@ def test_readiness_never_says_every_gate_met_with_a_possible_prior_dose(client, 
                                 sources=SERVICES[READINESS].sources)
             cards = client.post("/cds-services/zolgensma-readiness", json=body).json["cards"]
         summaries.append(cards[0]["summary"])
-    assert summaries[0] == summaries[1] and "to do: prior dose" in summaries[0]
+    # review 2026-11-24g G8: named as the order-sign check names it (was "to do: prior dose")
+    assert summaries[0] == summaries[1] and "Medical Director review: possible prior" in summaries[0]
     assert "every gate met" not in summaries[0]
 
 
