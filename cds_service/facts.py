@@ -288,6 +288,9 @@ class PriorDose:
     # A possible prior dose read only from a gene-therapy infusion's free text (a Procedure that does not identify
     # the product by code: review 2026-11-24e T3): its card asks to confirm the infusion was not Zolgensma.
     gene_therapy_text: bool = False
+    # An infusion request still open (active, on hold) whose date has passed (review 2026-11-24g G7): its card asks to
+    # confirm it was not given.
+    open_request: bool = False
 
     @property
     def evidence(self) -> Evidence:

@@ -281,7 +281,11 @@ NOT_ZOLGENSMA_TEXT = ("itvisma", "abeparvovec-brve", "intrathecal")
 # one-time-dose criterion they are an earlier dose of the same gene therapy (DR.005.D renewal: one-time-only
 # treatment; repeat administration not evaluated): `review`, never `met` (review 2026-11-24e item T4).
 # Matched as words, hyphens and spaces alike ("avxs 101", "avxs101").
-SAME_VECTOR_TEXT = ("itvisma", "onasemnogene", "abeparvovec", "avxs 101", "avxs101")
+# "OAV101" / "OAV-101" (review 2026-11-24g G2) is Novartis's development code for onasemnogene abeparvovec, written
+# for the intrathecal programme that became Itvisma ("intrathecal (IT) OAV101", EU CTR 2021-003474-31 (STEER);
+# "Intrathecal onasemnogene abeparvovec (OAV101 IT)", STRENGTH NCT05386680) and for the IV product in published
+# reports: checked with public trial registers and abstracts; recognised in incoming text only, never emitted.
+SAME_VECTOR_TEXT = ("itvisma", "onasemnogene", "abeparvovec", "avxs 101", "avxs101", "oav 101", "oav101")
 # A gene-therapy infusion recorded without naming the product (review 2026-11-24e item T3): a completed Procedure
 # whose code text, display, note or usedCode text says "gene therapy" / "gene replacement" / "gene transfer" / AAV9
 # (Zolgensma's vector: "adeno-associated virus vector-based gene therapy", FDA label 1, MEMORY), or
@@ -290,6 +294,25 @@ SAME_VECTOR_TEXT = ("itvisma", "onasemnogene", "abeparvovec", "avxs 101", "avxs1
 # "SMN1" alone is not a signal: SMN1 testing is recorded on every candidate ("AAV9 SMN1 ..." counts by "aav9").
 GENE_THERAPY_TEXT = ("gene therapy", "gene therapies", "gene replacement", "gene transfer", "aav9", "aav 9",
                      "scaav9", "adeno associated")
+# The one value set naming the therapy a prior dose would be of, strongest first: the product, the same vector under
+# another name, a gene therapy unnamed. Every resource family that may record a dose (administration, statement,
+# dispense, immunization, order, procedure, service request, condition) reads it through translate/therapy_text.py,
+# so that their vocabularies cannot drift apart again (review 2026-11-24g G2: the ServiceRequest path knew only
+# "gene therapy", the medication paths only the product names, Conditions were not read).
+PRIOR_DOSE_TEXT = (("product", ZOLGENSMA_TEXT + SAME_VECTOR_TEXT), ("gene-therapy", GENE_THERAPY_TEXT))
+# A Condition (problem list) is a state, not an act: it names a dose given only in words like these ("S/p Zolgensma
+# infusion 03/2026", "history of gene replacement therapy", "Zolgensma-induced hepatitis"). Project choice.
+DOSE_HISTORY_TEXT = ("s p", "status post", "post", "history", "hx", "h o", "after", "following", "received",
+                     "infused", "given", "administered", "treated", "dosed", "induced", "related", "prior",
+                     "previous", "previously")
+# ... and says it was not (yet) given in words like these ("gene therapy candidate", "Zolgensma planned"). With
+# NOT_ADMINISTRATION_TEXT below. A Condition naming the product is read as a possible dose unless it says so and
+# no word of DOSE_HISTORY_TEXT says otherwise; one naming a gene therapy only, when a history word says it was given
+# and none of these words denies it.
+DOSE_NOT_GIVEN_TEXT = ("candidate", "candidacy", "plan", "planned", "plans", "scheduled", "pending", "awaiting",
+                       "await", "eligible", "ineligible", "consider", "considering", "considered", "discussed",
+                       "referred", "not yet", "never", "no prior", "no previous", "no history", "naive", "declined",
+                       "deferred", "workup", "work up", "future", "upcoming", "candidates")
 # Words saying the therapy was given, and the administration codes used for this infusion: CPT 96365 (+96366), and
 # 96413 / 96374 / 79101, which the billing guide lists as the wrong codes sites send (002 guide, "Wrong admin CPT";
 # clinical-facts 2.5 and 5.1 G2; CPT descriptors MEMORY, AMA: recognition only, never emitted). With one of these, a
@@ -308,7 +331,9 @@ MEDICATION_RESOURCES = ("MedicationRequest", "MedicationAdministration", "Medica
 # MedicationDispense statuses under which the product was (or is being) handed over: a possible dose given
 # (FHIR R4 medicationdispense-status; review 2026-11-24e T1). "unknown" cannot be read either way.
 DISPENSE_HANDED_OVER = ("completed", "in-progress")
-DISPENSE_NOT_A_DOSE = ("preparation", "on-hold", "cancelled", "entered-in-error", "stopped", "declined")
+# "stopped" is not among them (review 2026-11-24g G10): R4 defines it as halted "before all of them occurred", so part
+# of the dispense may have happened; like a stopped order, it is read as a record that cannot say whether any was given.
+DISPENSE_NOT_A_DOSE = ("preparation", "on-hold", "cancelled", "entered-in-error", "declined")
 # Immunization statuses (FHIR R4 immunization-status: completed | entered-in-error | not-done) that are no dose given
 # (review 2026-11-24e T5); any other status fails validation and is reported.
 IMMUNIZATION_NOT_GIVEN = ("not-done", "entered-in-error")

@@ -530,6 +530,10 @@ def one_time_dose(ctx: RuleContext) -> Finding:
             dates = sorted({d.when.isoformat() if d.when else "an unstated date" for d in maybe})
             return ctx.finding(c, REVIEW, "gene-therapy-infusion", [d.evidence for d in maybe], records=records,
                                dates=" and ".join(dates))
+        if all(d.open_request for d in maybe):  # an infusion request left open past its date (review 24g G7)
+            dates = sorted({d.when.isoformat() for d in maybe if d.when})
+            return ctx.finding(c, REVIEW, "open-infusion-request", [d.evidence for d in maybe], records=records,
+                               dates=" and ".join(dates))
         return ctx.finding(c, REVIEW, "possible-prior-dose", [d.evidence for d in maybe], records=records)
     if ctx.facts.order and ctx.facts.other_zolgensma_orders:
         # Two open Zolgensma orders ask for two doses of a one-time therapy (or one is a duplicate): whichever is
@@ -549,8 +553,9 @@ def one_time_dose(ctx: RuleContext) -> Finding:
                            why="; ".join(order.unclear))
     # service-requests: a completed infusion ServiceRequest is a prior dose (review 2026-11-24e T2); immunizations:
     # a dose filed as an Immunization (T5)
+    # conditions: a problem-list entry naming the therapy as given (review 2026-11-24g G2)
     return ctx.unavailable(c, "medication-administrations", "medication-statements", "medication-dispenses",
-                           "procedures", "medication-requests", "service-requests", "immunizations") \
+                           "procedures", "medication-requests", "service-requests", "immunizations", "conditions") \
         or ctx.finding(c, MET, "no-prior-dose")
 
 

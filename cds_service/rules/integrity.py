@@ -48,7 +48,8 @@ DEPENDS: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {
     "weight-in-label-range": ((VITALS, frozenset({"weight"})),),
     "one-time-dose": ((("medication-administrations", "medication-statements", "medication-dispenses", "procedures",
                         "medication-requests", "service-requests", "immunizations"),
-                       frozenset({"zolgensma"})),),
+                       frozenset({"zolgensma"})),
+                      (("conditions",), frozenset({"condition"}))),
     "benefit-covered": ((("coverage",), frozenset({"coverage"})),),
 }
 # Unread kinds a repeat test resolves: the `missing` topics that bring order suggestions.

@@ -23,8 +23,8 @@ from .products import (
     _names_zolgensma,
     _unresolved_reference,
     medication_kind,
-    names_same_vector,
 )
+from .therapy_text import act_names_dose, condition_names_dose, names_same_vector
 
 
 class ClinicalReader:
@@ -51,6 +51,25 @@ class ClinicalReader:
             _to_date(c.get("recordedDate")), status)
         # A refuted condition is never evidence of what it names (no infection, no advanced SMA from it).
         (self.facts.refuted_conditions if status == "refuted" else self.facts.conditions).append(fact)
+        if status != "refuted":
+            self._condition_naming_a_dose(resource, c, fact)
+
+    def _condition_naming_a_dose(self, resource: dict, c: dict, fact: ConditionFact) -> None:
+        """A problem-list entry naming the product or a gene therapy as given ("S/p Zolgensma (onasemnogene
+        abeparvovec) infusion 03/2026"): a possible prior dose (one-time-dose `review`, DR.005.D renewal), never a
+        dose (a Condition records a state, not the infusion; review 2026-11-24g G2). Its words: code text and
+        displays, and notes (read from the resource as sent)."""
+        code = c.get("code") if isinstance(c.get("code"), dict) else {}
+        notes = "; ".join(_s(n.get("text")) for n in as_list(resource.get("note")) if isinstance(n, dict)
+                          and _s(n.get("text")).strip())
+        words = " ; ".join(x for x in [_s(code.get("text")), *(_s(x.get("display")) for x in _codings(code)), notes]
+                           if x)
+        if condition_names_dose(words) is None:
+            return
+        clinical = ", ".join(sorted({_s(x.get("code")) for x in _codings(c.get("clinicalStatus")) if x.get("code")}))
+        shown = f"Condition ({clinical or 'no clinical status'}), not itself proof of a dose: {_code_text(code)}"
+        shown += f"; note: {_clip(notes)}" if notes else ""
+        self.facts.possible_prior_doses.append(PriorDose(_ref(c), fact.onset or fact.recorded, shown))
 
     # Orders already placed ----------------------------------------------------------------------
     def _service_request(self, resource: dict) -> None:
@@ -69,6 +88,7 @@ class ClinicalReader:
             return
         if not is_lab_order(sr):  # the Zolgensma infusion requested as a service: a planned date (scheduling.py)
             self._infusion_service_request(sr)
+            self._open_infusion_request_past(sr)
         codes = _code_keys(sr.get("code"))
         if codes:
             self.facts.pending_orders.append(PendingOrder(_ref(sr), codes, sr["status"], sr.get("authoredOn")))
@@ -79,14 +99,45 @@ class ClinicalReader:
         text, a possible one (`review`). A completed lab order is neither."""
         if is_lab_order(sr):
             return
-        how, shown = self._recognise([sr.get("code")], [])
-        if how is None:
+        named, shown = self._infusion_named(sr)
+        if named is None:
             return
         stated = sr.get("occurrenceDateTime") or _start(sr.get("occurrencePeriod")) or sr.get("authoredOn")
         if self._skipped_as_future(sr, stated, "zolgensma"):
             return
-        dose = PriorDose(_ref(sr), _to_date(stated), f"Zolgensma infusion ServiceRequest completed ({shown})")
-        (self.facts.prior_doses if how == "code" else self.facts.possible_prior_doses).append(dose)
+        what = "gene-therapy" if named == "gene-therapy" else "Zolgensma infusion"
+        dose = PriorDose(_ref(sr), _to_date(stated), f"{what} ServiceRequest completed ({shown})",
+                         gene_therapy_text=named == "gene-therapy")
+        (self.facts.prior_doses if named == "code" else self.facts.possible_prior_doses).append(dose)
+
+    def _infusion_named(self, sr: dict) -> tuple[str | None, str]:
+        """("code", the code) when the request's code identifies Zolgensma (J3399, a kit NDC, a site code); else
+        ("product" | "gene-therapy", its code text) when its words name the therapy as given, in the vocabulary the
+        Procedure path reads (therapy_text; review 2026-11-24g G2); else (None, "")."""
+        code = sr.get("code") if isinstance(sr.get("code"), dict) else {}
+        if self._recognise([code], [])[0] == "code":
+            return "code", _code_text(code)
+        named = act_names_dose(_all_text(code), _code_keys(code))
+        return named, _code_text(code) if named else ""
+
+    def _open_infusion_request_past(self, sr: dict) -> None:
+        """An active or on-hold Zolgensma infusion request whose date has passed (review 2026-11-24g G7): EHRs often
+        leave an infusion order open after it was given, so it may record a dose (one-time-dose `review`, never a
+        dose). Not the order under review, nor one drafted in this ordering session. Dated by occurrenceDateTime, or
+        the end of occurrencePeriod (its start when it has none): a window still open is a plan."""
+        if sr["status"] not in ("active", "on-hold") or self._source == "draft-orders" \
+                or (self.facts.order is not None and _ref(sr) == self.facts.order.reference):
+            return
+        period = sr.get("occurrencePeriod") if isinstance(sr.get("occurrencePeriod"), dict) else {}
+        when = _to_date(sr.get("occurrenceDateTime")) or _to_date(period.get("end")) or _to_date(_start(period))
+        if when is None or when >= self.today:
+            return
+        named, shown = self._infusion_named(sr)
+        if named is None:
+            return
+        self.facts.possible_prior_doses.append(PriorDose(
+            _ref(sr), when, f"Zolgensma infusion request still open (status {sr['status']}), never marked completed: "
+                            f"{shown}", open_request=True))
 
     def _procedure(self, resource: dict) -> None:
         """A Zolgensma infusion (J3399, the product named in the code, or the product in usedCode /
@@ -159,8 +210,8 @@ class ClinicalReader:
         notes = "; ".join(_s(n.get("text")) for n in as_list(resource.get("note")) if isinstance(n, dict)
                           and _s(n.get("text")).strip())
         used_text = "; ".join(_concept_text(u) for u in used if "medicationReference" not in u and _concept_text(u))
-        same_vector = names_same_vector(words)
-        if not (same_vector or gene_therapy_given(" ; ".join((words, notes, used_text)), codes)):
+        named = act_names_dose(" ; ".join((words, notes, used_text)), codes)
+        if named is None:
             return
         stated = resource.get("performedDateTime") or _start(resource.get("performedPeriod"))
         if self._skipped_as_future(resource, stated, "zolgensma"):
@@ -170,7 +221,7 @@ class ClinicalReader:
         shown += f"; note: {_clip(notes)}" if notes else ""
         self.facts.possible_prior_doses.append(PriorDose(
             _ref(resource), _to_date(stated) if isinstance(stated, str) else None, shown,
-            gene_therapy_text=not same_vector))
+            gene_therapy_text=not names_same_vector(words)))  # the vector named in the note only: an infusion (T3)
 
     # Devices: a home ventilator is evidence of advanced SMA (policy criterion 3) --------------------------
     def _device(self, resource: dict) -> None:
@@ -232,19 +283,6 @@ class ClinicalReader:
         elif device is None and not text:  # it may be a ventilator: "no advanced SMA" cannot rest on it
             self._skip(u, f"skipped: device {ref or '(no reference)'} could not be read, so the device in use is "
                           "unknown", "advanced-sma")
-
-
-def gene_therapy_given(text: str, codes: set) -> bool:
-    """The text of a procedure says a gene therapy (or onasemnogene under any name) was given: it names one
-    (terminology.GENE_THERAPY_TEXT, SAME_VECTOR_TEXT, ZOLGENSMA_TEXT), and either says it was given (infusion,
-    administered: INFUSION_TEXT; or the code is an infusion's, INFUSION_PROCEDURES) or names no activity around it
-    (a consult, an AAV9 antibody test: NOT_ADMINISTRATION_TEXT). "SMN1" alone is not a gene therapy."""
-    low = f" {_norm(text)} "
-    if not any(f" {_norm(w)} " in low for w in (*t.GENE_THERAPY_TEXT, *t.SAME_VECTOR_TEXT, *t.ZOLGENSMA_TEXT)):
-        return False
-    if codes & t.INFUSION_PROCEDURES or any(f" {w} " in low for w in t.INFUSION_TEXT):
-        return True
-    return not any(f" {w} " in low for w in t.NOT_ADMINISTRATION_TEXT)
 
 
 def _clip(text: str, limit: int = 200) -> str:

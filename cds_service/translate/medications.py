@@ -31,8 +31,8 @@ from .products import (
     as_medication,
     coded_zolgensma,
     medication_kind,
-    names_same_vector,
 )
+from .therapy_text import act_names_dose
 
 
 class MedicationReader:
@@ -204,15 +204,18 @@ class MedicationReader:
         return self._valid(resource, "zolgensma")
 
     def _same_vector(self, resource: dict, stated) -> None:
-        """Itvisma, AVXS-101 or onasemnogene (any suffix) given, not identified as Zolgensma: a possible prior dose
-        of the same vector (one-time-dose `review`, DR.005.D renewal; review 2026-11-24e T4). Not validated further:
-        the record is only named for review, never used as a dose or a date."""
+        """Itvisma, AVXS-101, OAV101 or onasemnogene (any suffix) given, not identified as Zolgensma, or a gene
+        therapy named as given ("AAV9 gene therapy": therapy_text, the vocabulary every family reads; review
+        2026-11-24g G2): a possible prior dose (one-time-dose `review`, DR.005.D renewal; review 2026-11-24e T4).
+        Not validated further: the record is only named for review, never used as a dose or a date."""
         text = _medication_text(resource, self.medications)
-        if not names_same_vector(text) or self._future(stated):
+        named = act_names_dose(text)
+        if named is None or self._future(stated):
             return
         self.facts.possible_prior_doses.append(PriorDose(
             _ref(resource), _to_date(stated) if isinstance(stated, str) else None,
-            f"{resource.get('resourceType')} ({resource.get('status')}): {text}"))
+            f"{resource.get('resourceType')} ({resource.get('status')}): {text}",
+            gene_therapy_text=named == "gene-therapy"))
 
     def _medication_dispense(self, resource: dict) -> None:
         """A Zolgensma kit or vial handed over to this patient (review 2026-11-24e T1): a pharmacy's record may be
@@ -225,6 +228,11 @@ class MedicationReader:
         if md is None:
             return
         stated = md.get("whenHandedOver") or md.get("whenPrepared")
+        if md["status"] == "stopped":  # R4: halted before all its actions occurred (review 2026-11-24g G10)
+            self._skip(md, f"skipped: a Zolgensma dispense with status stopped (dated {stated or 'nowhere'}): halted "
+                           "before all of it was done, so the kit may have been handed over and infused in part or "
+                           "in full; confirm nothing was infused", "zolgensma", _to_date(stated))
+            return
         if md["status"] not in t.DISPENSE_HANDED_OVER:
             self._skip(md, f"skipped: a Zolgensma dispense with status {md['status']} (dated {stated or 'nowhere'}): "
                            "whether it was handed over and infused cannot be read", "zolgensma", _to_date(stated))

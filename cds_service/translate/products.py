@@ -118,13 +118,6 @@ def _names_other_product(text: str) -> bool:
     return any(m in low for m in _NOT_ZOLGENSMA_TEXT)
 
 
-def names_same_vector(text: str) -> bool:
-    """Names onasemnogene abeparvovec under any name (Itvisma, AVXS-101, any suffix): for ruling out a prior dose of
-    the same vector only, never for identifying the product ordered (terminology.SAME_VECTOR_TEXT)."""
-    low = " ".join(text.lower().replace("-", " ").split())
-    return any(m in low for m in t.SAME_VECTOR_TEXT)
-
-
 _ZOLGENSMA_TEXT = tuple(m.replace("-", " ") for m in t.ZOLGENSMA_TEXT)
 _NOT_ZOLGENSMA_TEXT = tuple(m.replace("-", " ") for m in t.NOT_ZOLGENSMA_TEXT)
 
