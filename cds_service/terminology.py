@@ -28,6 +28,24 @@ CRD_TEMP = "http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp"  # CRD 2.0.1 car
 POS_SYSTEMS = (POS, CRD_TEMP)
 HCPCS_SYSTEMS = (HCPCS, "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
                  "https://bluebutton.cms.gov/resources/codesystem/hcpcs", "urn:oid:2.16.840.1.113883.6.285")
+CPT = "http://www.ama-assn.org/go/cpt"
+# WHO ICD-10 (not the US clinical modification: its codes differ below the category, e.g. Z99.1 "Dependence on
+# respirator" where ICD-10-CM has Z99.11); THO retired it as a code system record, but data still carry it.
+ICD10_WHO = "http://hl7.org/fhir/sid/icd-10"
+# The same code systems under the other identifiers records carry (review 2026-11-24g G1: a Condition coded under
+# the ICD-10-CM OID, as C-CDA-derived FHIR sends it, was not recognised, and the answer was "can go ahead"). OIDs
+# checked 2026-11-24 against the HL7 Terminology (THO) CodeSystem/NamingSystem records: ICD-10-CM
+# urn:oid:2.16.840.1.113883.6.90, CPT urn:oid:2.16.840.1.113883.6.12, ICD-10 urn:oid:2.16.840.1.113883.6.3 (and
+# THO's stub URI http://terminology.hl7.org/CodeSystem/icd10). The https spellings are the same URLs as written by
+# hand. The translator reads every alias as its canonical system (translate/common.canonical_system, compared
+# without case), so every rule compares one system; nothing emitted ever carries an alias.
+ICD10CM_SYSTEMS = (ICD10CM, "https://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90")
+CPT_SYSTEMS = (CPT, "https://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12")
+ICD10_WHO_SYSTEMS = (ICD10_WHO, "https://hl7.org/fhir/sid/icd-10", "urn:oid:2.16.840.1.113883.6.3",
+                     "http://terminology.hl7.org/CodeSystem/icd10")
+SYSTEM_ALIASES = {alias.lower(): canonical for canonical, aliases in (
+    (ICD10CM, ICD10CM_SYSTEMS), (CPT, CPT_SYSTEMS), (ICD10_WHO, ICD10_WHO_SYSTEMS), (HCPCS, HCPCS_SYSTEMS))
+    for alias in aliases}
 
 
 @dataclass(frozen=True)
@@ -319,7 +337,7 @@ DOSE_NOT_GIVEN_TEXT = ("candidate", "candidacy", "plan", "planned", "plans", "sc
 # gene-therapy text is an infusion whatever else it says.
 INFUSION_TEXT = ("infusion", "infused", "infuse", "infusing", "administration", "administered", "given",
                  "intravenous", "iv")
-INFUSION_PROCEDURES = frozenset({("http://www.ama-assn.org/go/cpt", c)  # CPT (defined below, with the procedures)
+INFUSION_PROCEDURES = frozenset({(CPT, c)
                                  for c in ("96365", "96366", "96374", "96413", "79101")})
 # Without such a word or code, a gene-therapy text that names an activity around the therapy, not the therapy given
 # (a consult, counselling, an eligibility work-up, an AAV9 antibody test), is not read as an infusion.
@@ -436,12 +454,20 @@ ADVANCED_SMA_CODES = frozenset(c.key for c in (VENTILATOR_DEPENDENCE, TRACHEOSTO
 # code pages (not the CMS tabular itself). J95.02 also counts as an infection (INFECTION_ICD10_PREFIXES): a
 # stoma infection is both an infection and evidence of a tracheostomy. Recognition only.
 ADVANCED_SMA_ICD10_PREFIXES = ("Z99.11", "Z93.0", "Z43.0", "J95.0")
+# The same in WHO ICD-10 (review 2026-11-24g G1), whose codes stop where ICD-10-CM's go on: Z99.1 "Dependence on
+# respirator" (ICD-10-CM splits it into Z99.11 status and Z99.12 power failure), Z93.0 "Tracheostomy status", Z43.0
+# "Attention to tracheostomy", J95.0 "Tracheostomy malfunction" (Z99.1 and J95.0 checked 2026-11-24 in published
+# ICD-10 tables; Z93.0 and Z43.0 share ICD-10-CM's titles, from memory). Recognition only.
+ADVANCED_SMA_WHO_ICD10_PREFIXES = ("Z99.1", "Z93.0", "Z43.0", "J95.0")
 # Complete paralysis of the limbs (DR.005.D 3 "complete limb paralysis"; FDA label 1 limitations of use "complete
 # paralysis of limbs"): ICD-10-CM G82.5 "Quadriplegia" (G82.50 unspecified, G82.51-G82.54 C1-C4 / C5-C7 complete
 # or incomplete), G82.21 "Paraplegia, complete" and G83.9 "Paralytic syndrome, unspecified" (block G80-G83
 # "Cerebral palsy and other paralytic syndromes"; checked 2026-11-24 against published ICD-10-CM tables).
 # Matched as prefixes of the dotless code; recognition only. Each sends the request to review, never decides it.
 PARALYSIS_ICD10_PREFIXES = ("G82.5", "G82.21", "G83.9")
+# WHO ICD-10 has no "complete" axis: G82.3 "Flaccid tetraplegia", G82.4 "Spastic tetraplegia", G82.5 "Tetraplegia,
+# unspecified" (checked 2026-11-24 in a published ICD-10 table) and G83.9 "Paralytic syndrome, unspecified" (memory).
+PARALYSIS_WHO_ICD10_PREFIXES = ("G82.3", "G82.4", "G82.5", "G83.9")
 PARALYSIS_TEXT = ("quadriplegi", "tetraplegi", "paralytic syndrome", "paralysis of all four limbs",
                   "paralysis of both upper and lower limbs",
                   # "Flaccid paralysis of all extremities" (review 2026-11-24f F1)
@@ -461,7 +487,6 @@ VENT_WORDS = (" vent ", " vents ", " vented ")
 # "younger than 2 years", 31603 "Tracheostomy, emergency procedure; transtracheal", 31605 the same
 # "cricothyroid membrane", 31610 "Tracheostomy, fenestration procedure with skin flaps". Recognition only.
 ICD10PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
-CPT = "http://www.ama-assn.org/go/cpt"
 TRACHEOSTOMY_CPT = ("31600", "31601", "31603", "31605", "31610")
 ADVANCED_SMA_PROCEDURES = frozenset(
     {(SNOMED, "48387007"), (SNOMED, "1258985005")}
@@ -582,6 +607,10 @@ INFECTION_ICD10_PREFIXES = (
     # immunization. A seventh character "S" (sequela) is not an active infection (see below).
     "T80.2", "T81.4", "T82.6", "T82.7", "T83.5", "T83.6", "T84.5", "T84.6", "T84.7", "T85.7", "T88.0",
 )
+# WHO ICD-10 shares the categories above (ICD-10-CM subdivides beneath them; the CM-only subcodes simply never match),
+# except R65: in WHO ICD-10, R65.0/R65.1 are SIRS of infectious origin and R65.2/R65.3 SIRS of NON-infectious origin
+# (memory; recognition only). Review 2026-11-24g G1.
+INFECTION_WHO_ICD10_PREFIXES = tuple(p for p in INFECTION_ICD10_PREFIXES if p != "R65.2") + ("R65.0", "R65.1")
 # Not infections, although under a prefix above or named with an infection word: K52 "Other and unspecified
 # noninfective gastroenteritis and colitis"; B90-B94 "Sequelae of infectious and parasitic diseases" ("not to be
 # used for chronic infections": the disease itself is no longer present); K65.4 sclerosing mesenteritis (aseptic).
@@ -666,5 +695,4 @@ ENCOUNTER_NOT_HAPPENING = frozenset({"cancelled", "entered-in-error"})
 #   Laboratory" section (imaging such as 70450 CT head is in 70010-79999, Radiology).
 LAB_ORDER_CATEGORIES = {(SNOMED, "108252007"), ("http://terminology.hl7.org/CodeSystem/observation-category",
                                                  "laboratory")}
-CPT = "http://www.ama-assn.org/go/cpt"
 CPT_LAB_RANGE = (80047, 89398)

@@ -13,13 +13,18 @@ from ..terminology import (
     ADVANCED_SMA_CODES,
     ADVANCED_SMA_ICD10_PREFIXES,
     ADVANCED_SMA_TEXT,
+    ADVANCED_SMA_WHO_ICD10_PREFIXES,
+    ICD10_WHO,
+    ICD10CM,
     INFECTION_ICD10_PREFIXES,
     INFECTION_SNOMED_CODES,
     INFECTION_TEXT,
+    INFECTION_WHO_ICD10_PREFIXES,
     NONINFECTIVE_ICD10_PREFIXES,
     NONINFECTIVE_TEXT,
     PARALYSIS_ICD10_PREFIXES,
     PARALYSIS_TEXT,
+    PARALYSIS_WHO_ICD10_PREFIXES,
     SMA_DIAGNOSES,
     TRACH_WORDS,
     VENT_WORDS,
@@ -38,15 +43,18 @@ def _prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
 
 # A negated word and the word it qualifies ("noninfective gastroenteritis", "afebrile seizure") are removed.
 _NEGATED = re.compile(rf" (?:{'|'.join(re.escape(n) for n in NONINFECTIVE_TEXT)})(?: [a-z0-9]+)?(?= )")
-_INFECTION = _prefixes(INFECTION_ICD10_PREFIXES)
 _NONINFECTIVE = _prefixes(NONINFECTIVE_ICD10_PREFIXES)
-_PARALYSIS = _prefixes(PARALYSIS_ICD10_PREFIXES)
-_VENTILATION = _prefixes(ADVANCED_SMA_ICD10_PREFIXES)
+# Per ICD-10 system (the translator has read every alias of each as its canonical URI): the prefixes that mean an
+# infection, complete paralysis, ventilator dependence or a tracheostomy. WHO ICD-10 codes are read by their own
+# prefixes (Z99.1, not ICD-10-CM's Z99.11; review 2026-11-24g G1).
+_INFECTION = {ICD10CM: _prefixes(INFECTION_ICD10_PREFIXES), ICD10_WHO: _prefixes(INFECTION_WHO_ICD10_PREFIXES)}
+_PARALYSIS = {ICD10CM: _prefixes(PARALYSIS_ICD10_PREFIXES), ICD10_WHO: _prefixes(PARALYSIS_WHO_ICD10_PREFIXES)}
+_VENTILATION = {ICD10CM: _prefixes(ADVANCED_SMA_ICD10_PREFIXES), ICD10_WHO: _prefixes(ADVANCED_SMA_WHO_ICD10_PREFIXES)}
 
 
-def icd10cm_codes(f: ConditionFact) -> list[str]:
-    """The condition's ICD-10-CM codes, dotless and upper case."""
-    return [_dotless(code) for system, code in f.codes if system.endswith("icd-10-cm")]
+def _icd10_under(f: ConditionFact, prefixes: dict[str, tuple[str, ...]]) -> bool:
+    """Any ICD-10-CM or WHO ICD-10 code of the condition under one of its system's prefixes."""
+    return any(system in prefixes and _dotless(code).startswith(prefixes[system]) for system, code in f.codes)
 
 
 def words(text: str) -> str:
@@ -60,10 +68,10 @@ def is_infection(f: ConditionFact) -> bool:
     A code that is not an infection (K52 noninfective gastroenteritis, B90-B94 sequelae, K65.4, a T-code for a
     sequela) is never one, whatever its words; negated words ("noninfective", "afebrile") are removed first,
     with the word they qualify."""
-    icd = icd10cm_codes(f)
+    icd = [_dotless(code) for system, code in f.codes if system in (ICD10CM, ICD10_WHO)]
     if any(c.startswith(_NONINFECTIVE) or _sequela(c) for c in icd):
         return False
-    if f.codes & INFECTION_SNOMED_CODES or any(c.startswith(_INFECTION) for c in icd):
+    if f.codes & INFECTION_SNOMED_CODES or _icd10_under(f, _INFECTION):
         return True
     text = _NEGATED.sub(" ", words(f.text))
     return any(w in text for w in INFECTION_TEXT)
@@ -76,7 +84,7 @@ def _sequela(code: str) -> bool:
 
 def is_advanced_sma(f: ConditionFact) -> bool:
     """Ventilator dependence, tracheostomy or complete limb paralysis (DR.005.D 3 refers these to review)."""
-    if records_ventilation(f) or any(c.startswith(_PARALYSIS) for c in icd10cm_codes(f)):
+    if records_ventilation(f) or _icd10_under(f, _PARALYSIS):
         return True
     return any(t in f.text.lower() for t in PARALYSIS_TEXT)
 
@@ -85,7 +93,7 @@ def records_ventilation(f: ConditionFact) -> bool:
     """Ventilator dependence or a tracheostomy: by code (SNOMED CT; ICD-10-CM Z99.11, Z93.0, Z43.0, J95.0x by
     prefix), by words, or by the shorthand "trach" / "vent" as whole words ("Trach/vent since 09/2026", never
     "ventricular septal defect")."""
-    if f.codes & ADVANCED_SMA_CODES or any(c.startswith(_VENTILATION) for c in icd10cm_codes(f)):
+    if f.codes & ADVANCED_SMA_CODES or _icd10_under(f, _VENTILATION):
         return True
     whole = words(f.text)
     return any(t in f.text.lower() for t in ADVANCED_SMA_TEXT) or any(w in whole for w in TRACH_WORDS + VENT_WORDS)

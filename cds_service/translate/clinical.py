@@ -15,6 +15,7 @@ from .common import (
     _s,
     _start,
     _to_date,
+    canonical_system,
     unreadable_concept,
 )
 from .products import (
@@ -147,7 +148,7 @@ class ClinicalReader:
             return
         code = resource.get("code") if isinstance(resource.get("code"), dict) else {}
         codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
-        codes = {(_s(c.get("system")), _s(c.get("code"))) for c in codings}
+        codes = {(canonical_system(c.get("system")), _s(c.get("code"))) for c in codings}
         words = " ".join([_s(code.get("text"))] + [_s(c.get("display")) for c in codings])
         infusion = _names_zolgensma(words) or any(s in t.HCPCS_SYSTEMS and c == t.J3399.code for s, c in codes)
         used = [u for u in as_list(resource.get("usedCode")) if isinstance(u, dict)]
@@ -299,7 +300,7 @@ def _code_text(concept: dict) -> str:
 
 
 _SYSTEM_LABELS = {t.CPT: "CPT", t.SNOMED: "SNOMED CT", t.ICD10PCS: "ICD-10-PCS", t.ICD10CM: "ICD-10-CM",
-                  **{system: "HCPCS" for system in t.HCPCS_SYSTEMS}}
+                  t.ICD10_WHO: "ICD-10", **{system: "HCPCS" for system in t.HCPCS_SYSTEMS}}
 
 
 def _advanced_sma_text(text: str, ongoing: bool) -> bool:
@@ -349,7 +350,7 @@ def is_lab_order(resource: dict) -> bool:
     for c in as_list(code.get("coding")):
         if not isinstance(c, dict):
             continue
-        system, value = _s(c.get("system")), _s(c.get("code")).strip()
+        system, value = canonical_system(c.get("system")), _s(c.get("code")).strip()
         if system == t.LOINC and value:
             return True
         if system == t.CPT and value.isdigit() and t.CPT_LAB_RANGE[0] <= int(value) <= t.CPT_LAB_RANGE[1]:

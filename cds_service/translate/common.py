@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from .. import terminology as t
 from ..facts import ALWAYS, Period
 
 FINAL_OBSERVATION = {"final", "amended", "corrected"}
@@ -31,8 +32,15 @@ def _codings(concept: dict | None) -> list[dict]:
     return (concept.get("coding") or []) if concept else []
 
 
+def canonical_system(system) -> str:
+    """The code system's canonical URI for any identifier it is known by (terminology.SYSTEM_ALIASES: the ICD-10-CM,
+    CPT, WHO ICD-10 and HCPCS OIDs and other spellings, compared without case); any other system as written."""
+    s = _s(system)
+    return t.SYSTEM_ALIASES.get(s.strip().rstrip("/").lower(), s)
+
+
 def _code_keys(concept: dict | None) -> frozenset[tuple[str, str]]:
-    return frozenset((c.get("system") or "", c["code"]) for c in _codings(concept) if c.get("code"))
+    return frozenset((canonical_system(c.get("system")), c["code"]) for c in _codings(concept) if c.get("code"))
 
 
 def _concept_text(concept: dict | None) -> str:
