@@ -168,6 +168,8 @@ class ConditionFact:
     # Condition.verificationStatus as recorded ("confirmed", "unconfirmed", "provisional", "differential", "refuted";
     # "" when not stated). Entered-in-error Conditions are never read.
     verification: str = ""
+    # Condition.note texts, joined: read for advanced SMA ("Trach/vent dependent since 09/2026"; review 2026-11-24g G4).
+    note: str = ""
 
     @property
     def evidence(self) -> Evidence:

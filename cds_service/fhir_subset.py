@@ -133,6 +133,7 @@ class Condition(Resource, total=False):
     abatementPeriod: Period | None
     abatementString: Str | None
     recordedDate: DateTime | None
+    note: list[Annotation] | None  # read for advanced SMA (review 2026-11-24g G4)
 
 
 class TimingRepeat(TypedDict, total=False):

@@ -478,6 +478,30 @@ PARALYSIS_TEXT = ("quadriplegi", "tetraplegi", "paralytic syndrome", "paralysis 
 # "ventricular", "event", "prevent", "ventral", "trachea". A word alone gives at most `review`.
 TRACH_WORDS = (" trach ", " trachs ", " trached ")
 VENT_WORDS = (" vent ", " vents ", " vented ")
+# Read in context (cds_service/respiratory_text.py; review 2026-11-24g G9: each of these sent an ordinary NICU or SMA
+# record to Medical Director review). Matched on normalised words (lower case, punctuation as spaces).
+# 1. Phrases that contain a marker word but name something else, removed before matching: a ventilation-perfusion
+#    mismatch or scan; a "trach aspirate" (NICU shorthand for an endotracheal aspirate culture); venting a G-tube
+#    (routine in SMA type 1: "vented to gravity", a Farrell "vent bag").
+NOT_RESPIRATORY_PHRASES = ("ventilation perfusion", "ventilation and perfusion", "trach aspirate", "trach aspirates",
+                           "vent bag", "vent bags", "vented to gravity", "vent to gravity", "vents to gravity",
+                           "venting to gravity", "g tube vent", "g tube vented", "g tube venting", "gtube vent",
+                           "gastrostomy vent", "gravity vent", "vent the g tube", "vent the stomach", "farrell valve")
+# 2. Negations: a marker right after one of these, with only filler words between, does not count ("no trach, no
+#    vent", "off vent since day 2", "not on home vent", "weaned off CPAP").
+RESPIRATORY_NEGATIONS = ("no", "off", "not", "never", "without", "weaned off", "weaned from", "free of", "denies")
+NEGATION_FILLERS = ("longer", "on", "the", "a", "any", "home", "or", "and", "need", "for", "further", "nocturnal",
+                    "trach", "vent", "ventilator", "cpap", "bipap", "invasive", "mechanical")
+# 3. A clause naming the brain's ventricles reads "vent(s)" as ventricles (cranial ultrasound: "IVH grade I; vents not
+#    dilated on cranial US").
+VENTRICLE_CONTEXT = ("ivh", "intraventricular", "cranial", "head us", "head ultrasound", "hus", "ventricles",
+                     "ventricle", "ventriculomegaly", "dilated", "dilatation", "dilation")
+# 4. A sentence naming apnea of prematurity or the delivery reads CPAP, ventilation and intubation as a newborn's
+#    transitional support, not SMA's ("Apnea of prematurity, treated with CPAP"; "Intubation and mechanical
+#    ventilation at delivery"). "trach", "vent", "ventilator dependence", "tracheostomy" still count there.
+NEWBORN_CONTEXT = ("apnea of prematurity", "apnoea of prematurity", "aop", "at delivery", "at birth", "delivery room",
+                   "resuscitation", "resuscitated")
+NEWBORN_SUPPORT_WORDS = ("cpap", "ventilation", "intubation", "intubated")
 # Advanced-SMA procedures (evidence for review). SNOMED CT 48387007 "Tracheotomy" (FHIR R4 Procedure example
 # f201) and 1258985005 "Invasive mechanical ventilation (regime/therapy)" (German and HL7 ventilation
 # profiles); ICD-10-PCS 5A1935Z/5A1945Z/5A1955Z "Respiratory Ventilation, <24 / 24-96 / >96 consecutive
@@ -499,8 +523,16 @@ ADVANCED_SMA_PROCEDURES = frozenset(
 # be of a non-invasive ventilator, so like the words "ventilation" or "BiPAP" it counts only while the procedure
 # may still be going on (PROCEDURE_ONGOING): review, never silence (review 2026-11-24f F1).
 VENTILATION_MANAGEMENT = frozenset((CPT, c) for c in ("94002", "94003", "94004"))
-ADVANCED_SMA_PROCEDURE_TEXT = ("tracheostomy", "tracheotomy", "invasive mechanical ventilation",
-                               "invasive ventilation", "mechanical ventilation")
+# A finished ventilation-management procedure (CPT 94002-94004, billed as a completed procedure for each day) or one
+# named "mechanical ventilation" counts when it is current: ended within the last 30 days before today (it may still
+# go on), lasted 14 days or more (clinical-facts 5.1 row 3: support for >= 14 days), or carries no date (review
+# 2026-11-24g G4, G9: CPT 94003 completed yesterday was "can go ahead", while ventilation at delivery in January was
+# review). The 30 days are this service's choice (the policy gives no window): long enough to cover a ventilated
+# stay, short enough to let a NICU course at birth pass.
+VENTILATION_RECENT_DAYS = 30
+VENTILATION_PROLONGED_DAYS = 14
+TRACHEOSTOMY_PROCEDURE_TEXT = ("tracheostomy", "tracheotomy")
+VENTILATION_PROCEDURE_TEXT = ("invasive mechanical ventilation", "invasive ventilation", "mechanical ventilation")
 NOT_INVASIVE_TEXT = ("non-invasive", "noninvasive", "non invasive", "decannulation")
 # A home ventilator (Device, DeviceUseStatement). SNOMED CT 706172005 "Ventilator (physical object)" (FHIR
 # examples; recognition only). Words: ventilators of any kind, bi-level devices, tracheostomy tubes.
@@ -510,7 +542,8 @@ VENTILATOR_DEVICES = frozenset({(SNOMED, "706172005")})
 # tracheostomy tube)"; E0466 "Home ventilator, any type, used with non-invasive interface, (e.g., mask, chest
 # shell)", which goes to review like a BiPAP does. Matched under any HCPCS system URI (HCPCS_SYSTEMS).
 VENTILATOR_HCPCS = ("E0465", "E0466")
-VENTILATOR_TEXT = ("ventilator", "bipap", "bi-level", "bilevel", "tracheostomy tube", "trach tube")
+# "tracheostomy"/"tracheotomy" alone: a "Tracheostomy care kit" is a tracheostomy's supplies (review 2026-11-24g G4).
+VENTILATOR_TEXT = ("ventilator", "bipap", "bi-level", "bilevel", "tracheostomy", "tracheotomy", "trach tube")
 # Home ventilators named only by model (Device.deviceName, no type; review 2026-11-24b K1b). Models from published
 # bench evaluations of home-care ventilators (Respir Care 2011;56:1791: LTV 1000/1200, Puritan Bennett 540,
 # Trilogy, Vela, iVent 101, HT50; Respir Care 2021;66:1531: Monnal T50, EOVE EO-150, Puritan Bennett 560,
@@ -521,7 +554,7 @@ VENTILATOR_MODEL_TEXT = (" trilogy", " astral", " ltv 1", " ltv 9", " ltv1", " l
                          " newport ht", " vocsn", " vela ")
 # Procedure.status values under which a procedure may still be going on: respiratory support recorded as such a
 # Procedure (BiPAP 16 h/day, in progress) counts by the same words as a Condition (ADVANCED_SMA_TEXT); a finished
-# one counts only if invasive (ADVANCED_SMA_PROCEDURE_TEXT).
+# one counts only if invasive (TRACHEOSTOMY_PROCEDURE_TEXT; VENTILATION_PROCEDURE_TEXT while current).
 PROCEDURE_ONGOING = ("in-progress", "on-hold", "unknown")
 DEVICE_USE_CURRENT = ("active", "on-hold", "intended")  # R4 DeviceUseStatement statuses: in use or planned
 # R4 DeviceRequest statuses (request-status) that take a request back: revoked, entered-in-error. Every other one

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ..facts import ConditionFact, Evidence
+from ..respiratory_text import respiratory_words
 from ..terminology import (
     ADVANCED_SMA_CODES,
     ADVANCED_SMA_ICD10_PREFIXES,
@@ -84,19 +85,41 @@ def _sequela(code: str) -> bool:
 
 def is_advanced_sma(f: ConditionFact) -> bool:
     """Ventilator dependence, tracheostomy or complete limb paralysis (DR.005.D 3 refers these to review)."""
-    if records_ventilation(f) or _icd10_under(f, _PARALYSIS):
-        return True
-    return any(t in f.text.lower() for t in PARALYSIS_TEXT)
+    return records_ventilation(f) or _icd10_under(f, _PARALYSIS) or bool(_paralysis_words(f))
 
 
 def records_ventilation(f: ConditionFact) -> bool:
-    """Ventilator dependence or a tracheostomy: by code (SNOMED CT; ICD-10-CM Z99.11, Z93.0, Z43.0, J95.0x by
-    prefix), by words, or by the shorthand "trach" / "vent" as whole words ("Trach/vent since 09/2026", never
-    "ventricular septal defect")."""
-    if f.codes & ADVANCED_SMA_CODES or _icd10_under(f, _VENTILATION):
-        return True
-    whole = words(f.text)
-    return any(t in f.text.lower() for t in ADVANCED_SMA_TEXT) or any(w in whole for w in TRACH_WORDS + VENT_WORDS)
+    """Ventilator dependence or a tracheostomy: by code (SNOMED CT; ICD-10-CM Z99.11, Z93.0, Z43.0, J95.0x, WHO
+    ICD-10 Z99.1 ..., by prefix), or by words of its name or note read in context (respiratory_text: "Trach/vent
+    since 09/2026", never "ventricular septal defect", "no trach, no vent" or "vents not dilated")."""
+    return bool(f.codes & ADVANCED_SMA_CODES or _icd10_under(f, _VENTILATION) or _ventilation_words(f))
+
+
+def _ventilation_words(f: ConditionFact) -> dict[str, list[str]]:
+    """The respiratory words that count, in the condition's name and in its note (each only where found)."""
+    found = {part: respiratory_words(text, ADVANCED_SMA_TEXT, TRACH_WORDS + VENT_WORDS)
+             for part, text in (("name", f.text), ("note", f.note))}
+    return {part: w for part, w in found.items() if w}
+
+
+def _paralysis_words(f: ConditionFact) -> list[str]:
+    return [p for p in PARALYSIS_TEXT if p in f.text.lower() or p in f.note.lower()]
+
+
+def advanced_sma_evidence(f: ConditionFact) -> Evidence:
+    """The condition's evidence with what made it advanced SMA when words did: the words that matched, quoted, and
+    the note they were found in (review 2026-11-24g G9: a reviewer seeing only the reference cannot tell why)."""
+    shown, found = f.evidence, _ventilation_words(f)
+    words_found = found.get("name", []) + found.get("note", []) + _paralysis_words(f)
+    if not words_found or f.codes & ADVANCED_SMA_CODES or _icd10_under(f, _VENTILATION):
+        return shown
+    note = f'; note: "{_clip(f.note)}"' if "note" in found or any(p in f.note.lower() for p in PARALYSIS_TEXT) else ""
+    quoted = ", ".join(f'"{w}"' for w in dict.fromkeys(words_found))
+    return Evidence(shown.reference, f"{shown.text}{note}; words that matched: {quoted}", shown.quote)
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "..."
 
 
 def refuted_sma(conditions: list[ConditionFact], refuted: list[ConditionFact]) -> list[Evidence]:

@@ -17,7 +17,7 @@ from ..facts import TITER_NOT_READABLE, Evidence, Measurement, PatientFacts, Tit
 from ..quantities import add_years, age_in_months, bound_holds, plain_list, titer_at_most, with_unit
 from ..terminology import FEVER_THRESHOLD_C, FEVER_WINDOW_DAYS, NOT_SMA_EVIDENCE, SMA_DIAGNOSES, TEMPERATURES
 from .birth import over_birth_span, partial_birth
-from .conditions import is_advanced_sma, is_infection, refuted_sma
+from .conditions import advanced_sma_evidence, is_advanced_sma, is_infection, refuted_sma
 from .context import (  # noqa: F401  (the windows are re-exported: orders, queries and readiness read them here)
     AGE_WARNING_DAYS,
     BASELINE_LAB_MAX_AGE_DAYS,
@@ -181,7 +181,7 @@ def no_advanced_sma(ctx: RuleContext) -> Finding:
     # DeviceRequest) are evidence too: DR.005.D refers such requests to the Medical Director.
     if advanced or ctx.facts.advanced_sma:
         return ctx.finding(c, REVIEW, "advanced-sma-recorded",
-                           [f.evidence for f in advanced] + [e.evidence for e in ctx.facts.advanced_sma])
+                           [advanced_sma_evidence(f) for f in advanced] + [e.evidence for e in ctx.facts.advanced_sma])
     return ctx.unavailable(c, "conditions", "procedures", "devices", "device-use", "device-requests") or ctx.finding(
         c, MET, "no-advanced-sma-recorded", count=len(ctx.facts.conditions))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import terminology as t
 from ..facts import ClinicalEvidence, ConditionFact, PendingOrder, PriorDose
 from ..fhir_client import as_list
+from ..respiratory_text import respiratory_words
 from .common import (
     _all_text,
     _code_keys,
@@ -49,7 +50,7 @@ class ClinicalReader:
         fact = ConditionFact(
             _ref(c), codes, f"{text} [{shown}]".strip() if shown else text, active,
             _to_date(c.get("onsetDateTime")) or _to_date(_start(c.get("onsetPeriod"))),
-            _to_date(c.get("recordedDate")), status)
+            _to_date(c.get("recordedDate")), status, _notes(c))
         # A refuted condition is never evidence of what it names (no infection, no advanced SMA from it).
         (self.facts.refuted_conditions if status == "refuted" else self.facts.conditions).append(fact)
         if status != "refuted":
@@ -61,8 +62,7 @@ class ClinicalReader:
         dose (a Condition records a state, not the infusion; review 2026-11-24g G2). Its words: code text and
         displays, and notes (read from the resource as sent)."""
         code = c.get("code") if isinstance(c.get("code"), dict) else {}
-        notes = "; ".join(_s(n.get("text")) for n in as_list(resource.get("note")) if isinstance(n, dict)
-                          and _s(n.get("text")).strip())
+        notes = _notes(resource)
         words = " ; ".join(x for x in [_s(code.get("text")), *(_s(x.get("display")) for x in _codings(code)), notes]
                            if x)
         if condition_names_dose(words) is None:
@@ -174,8 +174,10 @@ class ClinicalReader:
                                  "NDC known to this service: it may have been a Zolgensma infusion", "zolgensma")
         ongoing = status in t.PROCEDURE_ONGOING or (isinstance(resource.get("performedPeriod"), dict)
                                                     and not resource["performedPeriod"].get("end"))
-        advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or (ongoing and bool(codes & t.VENTILATION_MANAGEMENT)) \
-            or _advanced_sma_text(words, ongoing)
+        current = ongoing or self._current_ventilation(resource)
+        matched = _advanced_sma_text(words, ongoing, current)
+        managed = current and bool(codes & t.VENTILATION_MANAGEMENT)
+        advanced = bool(codes & t.ADVANCED_SMA_PROCEDURES) or managed or bool(matched)
         if not (infusion or advanced):
             self._possible_infusion(resource, code, codes, words, used)
             if unreadable_concept(resource.get("code")) and not used:
@@ -200,7 +202,23 @@ class ClinicalReader:
             self.facts.prior_doses.append(PriorDose(_ref(p), when, f"Procedure ({status}): {_concept_text(code)}"
                                                                    f"{product}"))
         if advanced:
-            self.facts.advanced_sma.append(ClinicalEvidence(_ref(p), f"Procedure ({status}): {_code_text(code)}", when))
+            shown = f"Procedure ({status}): {_code_text(code)}"
+            if managed and not ongoing:
+                shown += (f"; ventilation management within the last {t.VENTILATION_RECENT_DAYS} days, lasting "
+                          f"{t.VENTILATION_PROLONGED_DAYS} days or more, or undated: it may still go on")
+            self.facts.advanced_sma.append(ClinicalEvidence(_ref(p), shown + _matched(matched), when))
+
+    def _current_ventilation(self, resource: dict) -> bool:
+        """A finished procedure that may still describe the child's ventilation now (terminology
+        VENTILATION_RECENT_DAYS, VENTILATION_PROLONGED_DAYS): ended within the last 30 days, lasted 14 days or more,
+        or not dated at all."""
+        period = resource.get("performedPeriod") if isinstance(resource.get("performedPeriod"), dict) else {}
+        start = _to_date(resource.get("performedDateTime")) or _to_date(period.get("start"))
+        end = _to_date(period.get("end")) or start
+        if start is None or end is None:
+            return True
+        return (self.today - end).days <= t.VENTILATION_RECENT_DAYS \
+            or (end - start).days >= t.VENTILATION_PROLONGED_DAYS
 
     def _possible_infusion(self, resource: dict, code: dict, codes: set, words: str, used: list[dict]) -> None:
         """A Procedure that may record a prior dose without identifying Zolgensma (one-time-dose `review`, DR.005.D
@@ -208,8 +226,7 @@ class ClinicalReader:
         its code text, display, note or usedCode text saying a gene therapy was given (T3: "gene therapy infusion",
         "AAV9 SMN1 gene replacement", CPT 96365 noted "onasemnogene abeparvovec infused"). Free text never makes
         it a dose; dated after the current time it is reported, and "no prior dose" does not rest on it."""
-        notes = "; ".join(_s(n.get("text")) for n in as_list(resource.get("note")) if isinstance(n, dict)
-                          and _s(n.get("text")).strip())
+        notes = _notes(resource)
         used_text = "; ".join(_concept_text(u) for u in used if "medicationReference" not in u and _concept_text(u))
         named = act_names_dose(" ; ".join((words, notes, used_text)), codes)
         if named is None:
@@ -230,7 +247,9 @@ class ClinicalReader:
             return
         d = self._valid(resource, "advanced-sma")
         if d is not None and _is_ventilator(d):
-            self.facts.advanced_sma.append(ClinicalEvidence(_ref(d), f"Device: {_device_text(d)}", None))
+            text = _device_text(d)
+            self.facts.advanced_sma.append(ClinicalEvidence(
+                _ref(d), f"Device: {text}{_matched(_ventilator_words(text))}", None))
 
     def _device_request(self, resource: dict) -> None:
         """A home ventilator or tracheostomy tube requested for this patient (review 2026-11-24f F1): evidence of
@@ -263,7 +282,8 @@ class ClinicalReader:
                               "read, so what was requested is unknown", "advanced-sma")
                 return
         if ventilator:
-            self.facts.advanced_sma.append(ClinicalEvidence(_ref(r), f"Device request ({r['status']}): {text}", when))
+            self.facts.advanced_sma.append(ClinicalEvidence(
+                _ref(r), f"Device request ({r['status']}): {text}{_matched(_ventilator_words(text))}", when))
 
     def _device_use(self, resource: dict) -> None:
         if resource.get("status") not in t.DEVICE_USE_CURRENT:
@@ -280,10 +300,17 @@ class ClinicalReader:
             device = self._valid(device) if device.get("resourceType") == "Device" else None
         text = _device_text(device) if device else (u.get("device") or {}).get("display") or ""
         if (device is not None and _is_ventilator(device)) or (device is None and _ventilator_words(text)):
-            self.facts.advanced_sma.append(ClinicalEvidence(_ref(u), f"Device use ({u['status']}): {text}", when))
+            self.facts.advanced_sma.append(ClinicalEvidence(
+                _ref(u), f"Device use ({u['status']}): {text}{_matched(_ventilator_words(text))}", when))
         elif device is None and not text:  # it may be a ventilator: "no advanced SMA" cannot rest on it
             self._skip(u, f"skipped: device {ref or '(no reference)'} could not be read, so the device in use is "
                           "unknown", "advanced-sma")
+
+
+def _notes(resource: dict) -> str:
+    """The resource's note texts (Annotation.text), joined."""
+    return "; ".join(_s(n.get("text")) for n in as_list(resource.get("note")) if isinstance(n, dict)
+                     and _s(n.get("text")).strip())
 
 
 def _clip(text: str, limit: int = 200) -> str:
@@ -303,15 +330,25 @@ _SYSTEM_LABELS = {t.CPT: "CPT", t.SNOMED: "SNOMED CT", t.ICD10PCS: "ICD-10-PCS",
                   t.ICD10_WHO: "ICD-10", **{system: "HCPCS" for system in t.HCPCS_SYSTEMS}}
 
 
-def _advanced_sma_text(text: str, ongoing: bool) -> bool:
-    """Invasive ventilation or a tracheostomy named in the text ("trach" as a whole word too); while the
-    procedure is going on, also any respiratory support the Condition text recognises (BiPAP, CPAP, ventilation:
-    ADVANCED_SMA_TEXT; "vent" as a whole word)."""
-    low, whole = text.lower(), f" {_norm(text)} "
-    if ongoing and (any(w in low for w in t.ADVANCED_SMA_TEXT) or any(w in whole for w in t.VENT_WORDS)):
-        return True
-    invasive = any(w in low for w in t.ADVANCED_SMA_PROCEDURE_TEXT) or any(w in whole for w in t.TRACH_WORDS)
-    return invasive and not any(w in low for w in t.NOT_INVASIVE_TEXT)
+def _advanced_sma_text(text: str, ongoing: bool, current: bool) -> list[str]:
+    """The words of a procedure that make it advanced SMA, read in context (respiratory_text): a tracheostomy
+    ("trach" as a whole word too) whenever it was done; mechanical or invasive ventilation while it is current
+    (ongoing, recent, prolonged); while the procedure is going on, also any respiratory support the Condition text
+    recognises (BiPAP, CPAP, ventilation: ADVANCED_SMA_TEXT; "vent" as a whole word). Non-invasive support or a
+    decannulation named in the text is not invasive."""
+    if ongoing:
+        found = respiratory_words(text, t.ADVANCED_SMA_TEXT, t.VENT_WORDS)
+        if found:
+            return found
+    if any(w in text.lower() for w in t.NOT_INVASIVE_TEXT):
+        return []
+    return respiratory_words(text, t.TRACHEOSTOMY_PROCEDURE_TEXT + (t.VENTILATION_PROCEDURE_TEXT if current else ()),
+                             t.TRACH_WORDS)
+
+
+def _matched(words: list[str]) -> str:
+    """The words that made a record advanced SMA, quoted for the reviewer (review 2026-11-24g G9)."""
+    return "; words that matched: " + ", ".join(f'"{w}"' for w in words) if words else ""
 
 
 def _device_text(device: dict) -> str:
@@ -320,20 +357,22 @@ def _device_text(device: dict) -> str:
 
 
 def _is_ventilator(device: dict) -> bool:
-    return _names_ventilator(device.get("type")) or _ventilator_words(_device_text(device))
+    return _names_ventilator(device.get("type")) or bool(_ventilator_words(_device_text(device)))
 
 
 def _names_ventilator(concept) -> bool:
     """A ventilator by code (SNOMED CT, HCPCS E0465/E0466 under any HCPCS system) or by the concept's words."""
     keys = _code_keys(concept)
     return bool(keys & t.VENTILATOR_DEVICES) or any(s in t.HCPCS_SYSTEMS and c.strip().upper() in t.VENTILATOR_HCPCS
-                                                     for s, c in keys) or _ventilator_words(_all_text(concept))
+                                                     for s, c in keys) or bool(_ventilator_words(_all_text(concept)))
 
 
-def _ventilator_words(text: str) -> bool:
-    low, whole = f" {text.lower()} ", f" {_norm(text)} "
-    return any(w in low for w in t.VENTILATOR_TEXT) or any(m in whole for m in t.VENTILATOR_MODEL_TEXT) \
-        or any(w in whole for w in t.TRACH_WORDS + t.VENT_WORDS)
+def _ventilator_words(text: str) -> list[str]:
+    """The words naming a ventilator or tracheostomy supplies, read in context (respiratory_text: never a G-tube "vent
+    bag"), or a home-ventilator model's name."""
+    whole = f" {_norm(text)} "
+    models = [m.strip() for m in t.VENTILATOR_MODEL_TEXT if m in whole]
+    return respiratory_words(text, t.VENTILATOR_TEXT, t.TRACH_WORDS + t.VENT_WORDS) + models
 
 
 
