@@ -132,3 +132,20 @@ def test_order_select_reads_the_note_too(client):
 ])
 def test_the_words_read_in_context(text, found):
     assert respiratory_words(text, t.ADVANCED_SMA_TEXT, t.TRACH_WORDS + t.VENT_WORDS) == found
+
+
+def test_readiness_reads_the_note_and_passes_the_look_alike(client):
+    """The planning view agrees with order-sign: a note naming trach/vent is a gate to clear; ventricles are not."""
+    from cds_service.services import READINESS, SERVICES
+
+    def readiness(record):
+        record = {**record, "subject": {"reference": "Patient/readiness-all-done"}}
+        resources = copy.deepcopy(load("readiness-all-done")) + [record]
+        return answer_both_routes(client, resources, f"/cds-services/{READINESS}", "readiness-all-done",
+                                  hook="patient-view", sources=SERVICES[READINESS].sources)
+
+    noted = readiness(condition("Chronic respiratory failure", note="Trach/vent dependent since 09/2026"))
+    assert all("every gate met" not in card["summary"] for card in noted["cards"])
+    assert any("advanced SMA" in card["summary"] for card in noted["cards"])
+    ventricles = readiness(condition("IVH grade I; vents not dilated on cranial US"))
+    assert "every gate met" in ventricles["cards"][0]["summary"]
