@@ -120,6 +120,9 @@ class MonitoringCards:
         if ev.infusion_evidence.reference.startswith("MedicationDispense/"):  # day 0 from a handed-over kit
             intro += " " + s["dayZeroFromDispense"].format(reference=md(ev.infusion_evidence.reference),
                                                            infusion=ev.infusion.isoformat())
+        elif ev.infusion_evidence.reference.startswith("ServiceRequest/"):  # review 2026-11-24g G6
+            intro += " " + s["dayZeroFromRequest"].format(reference=md(ev.infusion_evidence.reference),
+                                                          infusion=ev.infusion.isoformat())
         lines = [intro,
                  "", "| Day | Date | Test | Status | Evidence |", "|---|---|---|---|---|"]
         labels = self.t["statusLabels"]

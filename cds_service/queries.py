@@ -194,6 +194,10 @@ def monitoring_plan() -> dict[str, tuple[Query, ...]]:
         "medication-administrations": (Query(f"MedicationAdministration?patient={PATIENT}&_count={PAGE}"),),
         "procedures": (Query(f"Procedure?patient={PATIENT}&_count={PAGE}"),),
         "medication-dispenses": (Query(f"MedicationDispense?patient={PATIENT}&_count={PAGE}"),),
+        # A completed Zolgensma infusion ServiceRequest dates day 0 as order-sign reads it as a prior dose (review
+        # 2026-11-24g G6); the same search as the order-time services' (one prefetch key, one answer per route).
+        "service-requests": (
+            Query(f"ServiceRequest?patient={PATIENT}&status=draft,active,on-hold,completed&_count={PAGE}"),),
         # Outcomes milestones (rules/milestones.py): ventilation on record, and the assessments, read completely.
         "conditions": (Query(f"Condition?patient={PATIENT}&_count={PAGE}"),),
         "assessments": (Query(f"Observation?patient={PATIENT}&category=exam,survey,therapy,activity&_sort=-date"

@@ -28,7 +28,7 @@ ORDER_SELECT, ORDER_SIGN, MONITORING = "zolgensma-order-select", "zolgensma-orde
 # One id per hook: clients such as the CDS Hooks sandbox keep one discovery entry per id (issue 13).
 MONITORING_LAB_ORDERS = "zolgensma-monitoring-lab-orders"
 _MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",
-                       "medication-dispenses", "conditions", "assessments")
+                       "medication-dispenses", "service-requests", "conditions", "assessments")
 READINESS = "zolgensma-readiness"
 SERVICES = {
     s.id: s for s in (

@@ -304,7 +304,7 @@ def without_generated_ids(body):
 EXAMPLES = ("eligible-infant", "missing-labs", "titer-1-100")
 MONITORING_EXAMPLES = ("monitoring-day-45-overdue",)
 MONITORING_SOURCES = ("patient", "labs", "medication-requests", "medication-administrations", "procedures",
-                      "medication-dispenses", "conditions", "assessments")
+                      "medication-dispenses", "service-requests", "conditions", "assessments")
 
 
 def example_request(name: str) -> tuple[str, dict]:

@@ -25,7 +25,7 @@ def test_discovery_lists_both_services_with_prefetch(mode):
                        ("zolgensma-readiness", "patient-view")]
     # labCodes: the lab analytes by code whatever their category, joining `labs` (data_access.SOURCES)
     monitoring = {"patient", "labs", "labCodes", "medicationRequests", "medicationAdministrations", "procedures",
-                  "medicationDispenses", "conditions", "assessments"}
+                  "medicationDispenses", "serviceRequests", "conditions", "assessments"}
     for s in response.json["services"]:
         assert s["title"] and s["description"]
         if s["id"] == "zolgensma-readiness":  # patient-view on every chart open: lean, the Patient only

@@ -18,7 +18,7 @@ SOURCES = SERVICES[MONITORING].sources
 DAY_45 = "monitoring-day-45-overdue"
 NO_DOSE = "monitoring-no-infusion"  # a child of 8 months, no Zolgensma on record
 # the dispenses too: a kit handed over may be the only record of the dose (review 2026-11-24e)
-DOSE_SEARCHES = ["MedicationAdministration", "MedicationDispense", "MedicationRequest", "Procedure"]
+DOSE_SEARCHES = ["MedicationAdministration", "MedicationDispense", "MedicationRequest", "Procedure", "ServiceRequest"]
 
 
 def _adult(name: str) -> list[dict]:
@@ -59,7 +59,7 @@ def test_a_child_without_a_dose_costs_the_patient_and_the_dose_searches_only(rsp
     assert cards == []
     assert calls[0] == f"Patient/{NO_DOSE}" and _kinds(calls[1:]) == DOSE_SEARCHES
     # read completely as before (every record, 200 a page): the same evidence evaluate_monitoring dates day 0 from
-    assert all(f"patient={NO_DOSE}&_count=200" in c for c in calls[1:])
+    assert all(f"patient={NO_DOSE}" in c and "_count=200" in c for c in calls[1:])
     rsps.reset()
     cards, calls = _served(rsps, NO_DOSE, prefetched=("patient",))
     assert cards == [] and _kinds(calls) == DOSE_SEARCHES
@@ -71,7 +71,7 @@ def test_a_child_with_a_dose_reads_everything(rsps):
     # Observations: the lab history, the monitored tests by code (a result without the laboratory category), the
     # assessments
     assert _kinds(calls) == ["Condition", *DOSE_SEARCHES[:3], "Observation", "Observation", "Observation",
-                             "Procedure"]
+                             "Procedure", "ServiceRequest"]
 
 
 @pytest.mark.parametrize("name", monitoring_names())
@@ -176,7 +176,7 @@ def test_discovery_prefetches_the_patient_only_when_lean(mode):
         assert "prefetch" not in lab_orders  # an order that is not a lab order needs nothing
     else:
         keys = {"patient", "labs", "labCodes", "medicationRequests", "medicationAdministrations", "procedures",
-                "medicationDispenses", "conditions", "assessments"}
+                "medicationDispenses", "serviceRequests", "conditions", "assessments"}
         assert set(monitoring["prefetch"]) == set(lab_orders["prefetch"]) == keys
 
 

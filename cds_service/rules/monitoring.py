@@ -121,7 +121,7 @@ def several_dose_records(facts: PatientFacts, day0: date, used: Evidence) -> Ale
     early. Completed orders are left out: an order is dated when written or planned, not when given; so are
     dispenses beside a record of the infusion (a kit is handed over the day before or on the day). One
     administration and one Procedure (or statement) on the same day are one infusion recorded twice over."""
-    given = [d for d in facts.prior_doses if not d.reference.startswith("MedicationRequest/")]
+    given = [d for d in facts.prior_doses if not d.reference.startswith(("MedicationRequest/", "ServiceRequest/"))]
     given = [d for d in given if not is_dispense(d)] or given
     kinds = [d.reference.split("/")[0] for d in given]
     dates = {d.when for d in given}
@@ -134,12 +134,20 @@ def several_dose_records(facts: PatientFacts, day0: date, used: Evidence) -> Ale
 # Where a Zolgensma infusion (day 0) can be recorded.
 # A dispense (the kit handed over) may be the only record of a dose (review 2026-11-24e T1): day 0 from its date
 # when nothing else dates the infusion.
-INFUSION_SOURCES = ("medication-administrations", "procedures", "medication-requests", "medication-dispenses")
+# A completed infusion ServiceRequest coded J3399 / a kit NDC is a prior dose at order time (review 2026-11-24e T2):
+# it dates day 0 here too (review 2026-11-24g G6); one named only in text is a possible dose: no schedule, a notice.
+INFUSION_SOURCES = ("medication-administrations", "procedures", "medication-requests", "medication-dispenses",
+                    "service-requests")
 
 
 def why_no_day_zero(facts: PatientFacts) -> list[str]:
     """When no day 0 was found: what on record might have set it but could not be used (empty: nothing)."""
     why = [f"{d.reference} ({d.text}) has no readable date" for d in facts.prior_doses if d.when is None]
+    # Named only in text (a gene-therapy infusion request or procedure, Itvisma): a possible dose, never a schedule
+    # (free text decides nothing) but never silence either: confirm day 0 (review 2026-11-24g G6).
+    why += [f"{d.reference} ({d.text}{', ' + d.when.isoformat() if d.when else ''}) may record a Zolgensma "
+            "infusion: confirm it and record the administration to start the schedule"
+            for d in facts.possible_prior_doses]
     why += [f"{u.reference}: {u.reason}" for u in facts.unread
             if u.kind == "zolgensma" or u.kind is None and u.source in INFUSION_SOURCES]
     why += [f"{s} could not be read" for s in INFUSION_SOURCES if s not in facts.sources_read]
