@@ -48,6 +48,11 @@ def test_a_gene_therapy_request_named_in_text_only_gives_a_notice_not_a_schedule
     assert "org.example.zolgensma-cds.monitoring" not in (card.get("extension") or {})
 
 
-def test_an_open_request_is_no_day_0(client):
+def test_an_open_request_dated_a_month_ago_is_no_day_0_but_a_notice(client):
+    """An active J3399 request whose date is past may have been given (review 2026-11-24g G7): a possible dose,
+    never a schedule; named so that day 0 gets confirmed."""
     extra = dict(_request({"coding": [{"system": HCPCS, "code": "J3399"}]}), status="active")
-    assert _answer(client, extra) == []
+    cards = _answer(client, extra)
+    assert [c["summary"] for c in cards] == [
+        "No Zolgensma monitoring schedule: the infusion date (day 0) could not be read"]
+    assert "ServiceRequest/s1" in cards[0]["detail"] and "may record a Zolgensma infusion" in cards[0]["detail"]
