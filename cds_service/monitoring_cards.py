@@ -8,7 +8,7 @@ from .markdown import md, md_params, plain
 from .orders import service_request, suggestion
 from .quantities import plain_list
 from .rules.milestones import Milestones
-from .rules.monitoring import LFT_RECENT_DAYS, SEVERITY_ORDER, MonitoringEvaluation
+from .rules.monitoring_terms import LFT_RECENT_DAYS, SEVERITY_ORDER, MonitoringEvaluation
 from .terminology import PREDNISOLONE
 
 # Monitoring tests -> order templates in cards/orders.json

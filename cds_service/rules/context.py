@@ -29,7 +29,7 @@ MAX_GESTATIONAL_AGE_WEEKS = 44
 # FDA label 2.1: prednisolone 1 mg/kg/day; clinical-facts.md 5.1 row 7 accepts 0.9-1.1 mg/kg/day.
 STEROID_MG_PER_KG_RANGE = (0.9, 1.1)
 # FDA label 2.1: "for a total of 30 days" starting the day before infusion: day -1 through day 28
-# (clinical-facts.md 1.5; the same course end as rules/monitoring.STEROID_COURSE_END_DAY).
+# (clinical-facts.md 1.5; the same course end as rules/monitoring_terms.STEROID_COURSE_END_DAY).
 STEROID_COURSE_DAYS = 30
 # How close an ordered dose must be to the label band dose.
 VOLUME_TOLERANCE_ML = 0.1
