@@ -24,18 +24,20 @@ _SENTENCES = re.compile(r"[;\n]|[.:](?=\s|$)")
 _CLAUSES = re.compile(r",")
 
 
-def _norm(text: str) -> str:
+def word_text(text: str) -> str:
+    """Lower case, punctuation as spaces, padded with one space: " uti " matches the whole word only (also what
+    rules/conditions.py reads condition text with)."""
     return f" {' '.join(_NOT_ALNUM.sub(' ', text.lower()).split())} "
 
 
 def _alternatives(values) -> str:
-    return "|".join(re.escape(_norm(v).strip()) for v in sorted(values, key=len, reverse=True))
+    return "|".join(re.escape(word_text(v).strip()) for v in sorted(values, key=len, reverse=True))
 
 
 _NEGATED = re.compile(rf" (?:{_alternatives(t.RESPIRATORY_NEGATIONS)})(?: (?:{_alternatives(t.NEGATION_FILLERS)}))* $")
-_NOT_RESPIRATORY = tuple(_norm(p) for p in t.NOT_RESPIRATORY_PHRASES)
-_VENTRICLES = tuple(_norm(p) for p in t.VENTRICLE_CONTEXT)
-_NEWBORN = tuple(_norm(p) for p in t.NEWBORN_CONTEXT)
+_NOT_RESPIRATORY = tuple(word_text(p) for p in t.NOT_RESPIRATORY_PHRASES)
+_VENTRICLES = tuple(word_text(p) for p in t.VENTRICLE_CONTEXT)
+_NEWBORN = tuple(word_text(p) for p in t.NEWBORN_CONTEXT)
 _VENT = tuple(w.strip() for w in t.VENT_WORDS)
 
 
@@ -44,11 +46,11 @@ def respiratory_words(text: str, phrases: tuple[str, ...], words: tuple[str, ...
     matched anywhere in a word run ("ventilator dependen" in "ventilator-dependent"), `words` as whole words only
     ("vent", never "ventricular")."""
     found: dict[str, str] = {}  # marker -> the words it matched, as written (normalised)
-    markers = [(_norm(p).strip(), False) for p in phrases] + [(w.strip(), True) for w in words]
+    markers = [(word_text(p).strip(), False) for p in phrases] + [(w.strip(), True) for w in words]
     for sentence in _SENTENCES.split(text or ""):
-        newborn = any(c in _norm(sentence) for c in _NEWBORN)
+        newborn = any(c in word_text(sentence) for c in _NEWBORN)
         for clause in _CLAUSES.split(sentence):
-            low = _norm(clause)
+            low = word_text(clause)
             for phrase in _NOT_RESPIRATORY:
                 low = low.replace(phrase, " ")
             ventricles = any(c in low for c in _VENTRICLES)

@@ -474,7 +474,7 @@ PARALYSIS_TEXT = ("quadriplegi", "tetraplegi", "paralytic syndrome", "paralysis 
                   "paralysis of all extremities", "paralysis of all limbs", "paralysis of all four extremities")
 # Clinicians' shorthand for a tracheostomy and a ventilator ("Trach and vent dependent", "Trach/vent since
 # 09/2026", "Home vent (invasive)", "Shiley trach 3.5"; review 2026-11-24f F1), matched as WHOLE words of the
-# text lower-cased with punctuation as spaces (rules/conditions.words), never inside another word: not
+# text lower-cased with punctuation as spaces (respiratory_text.word_text), never inside another word: not
 # "ventricular", "event", "prevent", "ventral", "trachea". A word alone gives at most `review`.
 TRACH_WORDS = (" trach ", " trachs ", " trached ")
 VENT_WORDS = (" vent ", " vents ", " vented ")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..facts import ConditionFact, Evidence
-from ..respiratory_text import respiratory_words
+from ..respiratory_text import respiratory_words, word_text
 from ..terminology import (
     ADVANCED_SMA_CODES,
     ADVANCED_SMA_ICD10_PREFIXES,
@@ -30,8 +30,6 @@ from ..terminology import (
     TRACH_WORDS,
     VENT_WORDS,
 )
-
-_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def _dotless(code: str) -> str:
@@ -58,11 +56,6 @@ def _icd10_under(f: ConditionFact, prefixes: dict[str, tuple[str, ...]]) -> bool
     return any(system in prefixes and _dotless(code).startswith(prefixes[system]) for system, code in f.codes)
 
 
-def words(text: str) -> str:
-    """Lower case, punctuation as spaces, padded with one space: " uti " matches the whole word only."""
-    return f" {' '.join(_NOT_ALNUM.sub(' ', text.lower()).split())} "
-
-
 def is_infection(f: ConditionFact) -> bool:
     """An infection (or fever) by ICD-10-CM code, SNOMED CT concept, or a word of its display/text.
 
@@ -74,7 +67,7 @@ def is_infection(f: ConditionFact) -> bool:
         return False
     if f.codes & INFECTION_SNOMED_CODES or _icd10_under(f, _INFECTION):
         return True
-    text = _NEGATED.sub(" ", words(f.text))
+    text = _NEGATED.sub(" ", word_text(f.text))
     return any(w in text for w in INFECTION_TEXT)
 
 
