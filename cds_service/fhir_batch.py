@@ -28,6 +28,7 @@ from .fhir_client import (
     Refused,
     RequestLimit,
     as_list,
+    bundle_link,
     next_link,
     outcome_text,
     read_page,
@@ -223,7 +224,7 @@ def belongs(relative: str, answer: dict | FhirError) -> str:
         return PROVEN if same else MISPLACED
     if answer.get("resourceType") != "Bundle":
         return MISPLACED
-    link = _link(answer, "self") or next_link(answer)
+    link = bundle_link(answer, "self") or next_link(answer)
     if link is not None:
         return PROVEN if _same_search(rtype, _parameters(query), link) else MISPLACED
     allowed = {rtype, *_included_types(query)}
@@ -233,13 +234,6 @@ def belongs(relative: str, answer: dict | FhirError) -> str:
     if types - allowed:
         return MISPLACED
     return UNPROVEN
-
-
-def _link(bundle: dict, relation: str) -> str | None:
-    for link in as_list(bundle.get("link")):
-        if isinstance(link, dict) and link.get("relation") == relation and isinstance(link.get("url"), str):
-            return link["url"]
-    return None
 
 
 _PAGING = frozenset({"_count", "_offset", "_page", "_getpages", "_getpagesoffset", "_pretty", "_format", "_total",

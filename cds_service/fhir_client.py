@@ -249,11 +249,11 @@ class FhirClient:
 def _sorted_newest_first(bundle: dict) -> bool:
     """The server's self link says it applied `_sort=-date` (FHIR search: the self link carries the parameters
     the server actually used)."""
-    for link in as_list(bundle.get("link")):
-        if isinstance(link, dict) and link.get("relation") == "self" and isinstance(link.get("url"), str):
-            sort = parse_qs(urlsplit(link["url"]).query).get("_sort", [""])[0]
-            return sort.split(",")[0].strip() == "-date"
-    return False
+    link = bundle_link(bundle, "self")
+    if link is None:
+        return False
+    sort = parse_qs(urlsplit(link).query).get("_sort", [""])[0]
+    return sort.split(",")[0].strip() == "-date"
 
 
 def within_base(base: str, url: str) -> str | None:
@@ -360,11 +360,16 @@ def truncation(total: int | None, matches: int) -> str | None:
     return None
 
 
-def next_link(bundle: dict) -> str | None:
+def bundle_link(bundle: dict, relation: str) -> str | None:
+    """The URL of the Bundle's first link of `relation` ("self", "next"), or None."""
     for link in as_list(bundle.get("link")):
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+        if isinstance(link, dict) and link.get("relation") == relation and isinstance(link.get("url"), str):
             return link["url"]
     return None
+
+
+def next_link(bundle: dict) -> str | None:
+    return bundle_link(bundle, "next")
 
 
 def outcome_text(outcome: dict) -> str:
