@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from .. import terminology as t
 from ..facts import ClinicalEvidence, DataIssue, Evidence, Order, PriorDose
 from ..fhir_validation import InvalidResource, validate
@@ -12,6 +10,7 @@ from .common import (
     _code_keys,
     _codings,
     _concept_text,
+    _norm,
     _ref,
     _s,
     _start,
@@ -351,7 +350,7 @@ def _route_problems(dosages: list[dict], text: str) -> list[str]:
 
 
 def _words(text: str) -> str:
-    return " " + " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split()) + " "
+    return f" {_norm(text)} "  # padded: _says matches whole words
 
 
 def _says(words: str, phrases) -> bool:
